@@ -1,0 +1,21 @@
+/**
+ * static-ct-api tile index encoding: the tile number N is written as 3-digit path elements, every element
+ * but the last prefixed with `x` (0 → "000", 1234 → "x001/234", 1234067 → "x001/x234/067").
+ */
+export function encodeTileIndex(n: number): string {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`tile index must be a non-negative integer, got ${n}`);
+  let s = String(n % 1000).padStart(3, '0');
+  for (let rest = Math.floor(n / 1000); rest > 0; rest = Math.floor(rest / 1000)) {
+    s = `x${String(rest % 1000).padStart(3, '0')}/${s}`;
+  }
+  return s;
+}
+
+/** Path of a data tile below the monitoring prefix: `tile/data/<N>` or `tile/data/<N>.p/<W>` (0 < W < 256). */
+export function dataTilePath(tile: number, width = 256): string {
+  const base = `tile/data/${encodeTileIndex(tile)}`;
+  return width >= 256 ? base : `${base}.p/${width}`;
+}
+
+/** Number of entries per full tile. */
+export const TILE_WIDTH = 256;

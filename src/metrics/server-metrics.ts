@@ -1,0 +1,82 @@
+/**
+ * The daemon's one metrics registry (style.md habit 8): created once in the entry point and injected.
+ * The names of the contract (interface.md) are defined here; components may register further metrics
+ * of their own on `registry`, named `certstream_*` with Prometheus conventions (`_total`, `_seconds`).
+ */
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface ServerMetrics {
+  readonly registry: Registry;
+  /** certstream_entries_total{log,update_type}: entries streamed (update_type X509LogEntry|PrecertLogEntry). */
+  readonly entries: Counter<'log' | 'update_type'>;
+  /** certstream_log_tree_size{log}: last known head of each followed log. */
+  readonly treeSize: Gauge<'log'>;
+  /** certstream_log_next_index{log}: next entry to stream. */
+  readonly nextIndex: Gauge<'log'>;
+  /** certstream_log_errors_total{log,kind}: kind is http | rate_limited | parse | timeout. */
+  readonly logErrors: Counter<'log' | 'kind'>;
+  /** certstream_clients{stream}: stream is lite | full | domains. */
+  readonly clients: Gauge<'stream'>;
+  /** certstream_client_dropped_messages_total{stream}: frames not delivered to slow clients. */
+  readonly droppedMessages: Counter<'stream'>;
+  /** certstream_client_disconnects_total{reason}. */
+  readonly clientDisconnects: Counter<'reason'>;
+}
+
+export type LogErrorKind = 'http' | 'rate_limited' | 'parse' | 'timeout';
+export type StreamName = 'lite' | 'full' | 'domains';
+
+/**
+ * @param options.processMetrics also collect prom-client's process/Node metrics (default true; tests that
+ *   create many registries may turn it off).
+ */
+export function createServerMetrics(options: { processMetrics?: boolean } = {}): ServerMetrics {
+  const registry = new Registry();
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    entries: new Counter({
+      name: 'certstream_entries_total',
+      help: 'Entries streamed to clients, by log and update type.',
+      labelNames: ['log', 'update_type'] as const,
+      registers,
+    }),
+    treeSize: new Gauge({
+      name: 'certstream_log_tree_size',
+      help: 'Last known tree size (STH or checkpoint) of each followed log.',
+      labelNames: ['log'] as const,
+      registers,
+    }),
+    nextIndex: new Gauge({
+      name: 'certstream_log_next_index',
+      help: 'Index of the next entry to stream, per log.',
+      labelNames: ['log'] as const,
+      registers,
+    }),
+    logErrors: new Counter({
+      name: 'certstream_log_errors_total',
+      help: 'Errors while following logs, by kind (http, rate_limited, parse, timeout).',
+      labelNames: ['log', 'kind'] as const,
+      registers,
+    }),
+    clients: new Gauge({
+      name: 'certstream_clients',
+      help: 'Connected WebSocket clients, by stream (lite, full, domains).',
+      labelNames: ['stream'] as const,
+      registers,
+    }),
+    droppedMessages: new Counter({
+      name: 'certstream_client_dropped_messages_total',
+      help: 'Frames not delivered to clients that were over their byte budget, by stream.',
+      labelNames: ['stream'] as const,
+      registers,
+    }),
+    clientDisconnects: new Counter({
+      name: 'certstream_client_disconnects_total',
+      help: 'WebSocket clients disconnected, by reason.',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+  };
+}
