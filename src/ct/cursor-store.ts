@@ -1,0 +1,132 @@
+/**
+ * Per-log cursors (the next index to stream), kept in one JSON file in the state directory:
+ *   {"version":1,"logs":{"<log url>":<next_index>, ...}}
+ * Written atomically (temp file, fsync, rename, fsync of the directory) at most every `flushMs` while
+ * something changed, and on close. A file that exists but cannot be read or parsed stops the start with
+ * STATE_ERR_CORRUPT: starting over silently would lose or repeat entries.
+ */
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CertstreamError } from '../errors.js';
+
+/** File name of the cursor file inside the state directory. */
+export const CURSOR_FILE = 'cursors.json';
+
+/** Settings of a CursorStore. */
+export interface CursorStoreOptions {
+  /** Directory holding the cursor file; created when missing. */
+  stateDir: string;
+  /** Flush period in ms while dirty (default 1000). */
+  flushMs?: number;
+  /** Called when a periodic flush fails (the next flush retries). */
+  onFlushError?: (err: unknown) => void;
+}
+
+/** Parses the cursor file body; throws STATE_ERR_CORRUPT. Pure, for tests and tools. */
+export function parseCursorFile(text: string, path = CURSOR_FILE): Map<string, number> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw new CertstreamError('STATE_ERR_CORRUPT', `cursor file ${path} is not valid JSON (fix or remove it)`);
+  }
+  const logs = (doc as { version?: unknown; logs?: unknown } | null)?.logs;
+  if ((doc as { version?: unknown } | null)?.version !== 1 || typeof logs !== 'object' || logs === null) {
+    throw new CertstreamError('STATE_ERR_CORRUPT', `cursor file ${path} is not a version 1 cursor file`);
+  }
+  const out = new Map<string, number>();
+  for (const [url, v] of Object.entries(logs)) {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+      throw new CertstreamError('STATE_ERR_CORRUPT', `cursor file ${path}: bad index for ${url}`);
+    }
+    out.set(url, v);
+  }
+  return out;
+}
+
+/** Cursor file access. `load()` first, then `get`/`set`; `close()` flushes and stops the timer. */
+export class CursorStore {
+  private cursors = new Map<string, number>();
+  private dirty = false;
+  private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> = Promise.resolve();
+  readonly path: string;
+
+  constructor(private readonly options: CursorStoreOptions) {
+    this.path = join(options.stateDir, CURSOR_FILE);
+  }
+
+  /** Reads the file (missing = no cursors) and starts the flush timer. */
+  async load(): Promise<void> {
+    try {
+      await mkdir(this.options.stateDir, { recursive: true });
+    } catch (err) {
+      throw new CertstreamError('STATE_ERR_IO', `cannot create state directory ${this.options.stateDir}`, { cause: err });
+    }
+    let text: string | undefined;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ENOENT') {
+        throw new CertstreamError('STATE_ERR_CORRUPT', `cannot read cursor file ${this.path}`, { cause: err });
+      }
+    }
+    if (text !== undefined) this.cursors = parseCursorFile(text, this.path);
+    const flushMs = this.options.flushMs ?? 1000;
+    this.timer = setInterval(() => {
+      if (this.dirty) this.flush().catch((err) => this.options.onFlushError?.(err));
+    }, flushMs);
+    this.timer.unref();
+  }
+
+  /** The saved next index of a log, if any. */
+  get(url: string): number | undefined {
+    return this.cursors.get(url);
+  }
+
+  /** Records a log's next index (written at the next flush). */
+  set(url: string, nextIndex: number): void {
+    if (this.cursors.get(url) === nextIndex) return;
+    this.cursors.set(url, nextIndex);
+    this.dirty = true;
+  }
+
+  /** Writes the file now when dirty; concurrent calls are serialised. */
+  flush(): Promise<void> {
+    this.writing = this.writing.then(() => (this.dirty ? this.write() : undefined));
+    return this.writing;
+  }
+
+  /** Stops the timer and flushes. */
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.flush();
+  }
+
+  private async write(): Promise<void> {
+    this.dirty = false;
+    const body = JSON.stringify({ version: 1, logs: Object.fromEntries(this.cursors) }) + '\n';
+    const tmp = `${this.path}.tmp`;
+    try {
+      const fh = await open(tmp, 'w', 0o644);
+      try {
+        await fh.writeFile(body);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, this.path);
+      const dir = await open(this.options.stateDir, 'r');
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
+    } catch (err) {
+      this.dirty = true;
+      await unlink(tmp).catch(() => undefined);
+      throw new CertstreamError('STATE_ERR_IO', `cannot write cursor file ${this.path}`, { cause: err });
+    }
+  }
+}
