@@ -21,6 +21,10 @@ export interface ServerMetrics {
   readonly droppedMessages: Counter<'stream'>;
   /** certstream_client_disconnects_total{reason}. */
   readonly clientDisconnects: Counter<'reason'>;
+  /** certstream_log_list_refreshes_total{result}: result is ok | error. */
+  readonly logListRefreshes: Counter<'result'>;
+  /** certstream_logs_followed: logs currently followed. */
+  readonly logsFollowed: Gauge;
 }
 
 export type LogErrorKind = 'http' | 'rate_limited' | 'parse' | 'timeout';
@@ -76,6 +80,17 @@ export function createServerMetrics(options: { processMetrics?: boolean } = {}):
       name: 'certstream_client_disconnects_total',
       help: 'WebSocket clients disconnected, by reason.',
       labelNames: ['reason'] as const,
+      registers,
+    }),
+    logListRefreshes: new Counter({
+      name: 'certstream_log_list_refreshes_total',
+      help: 'Log list loads after start-up, by result (ok, error); a failed one keeps the previous list.',
+      labelNames: ['result'] as const,
+      registers,
+    }),
+    logsFollowed: new Gauge({
+      name: 'certstream_logs_followed',
+      help: 'CT logs currently followed.',
       registers,
     }),
   };
