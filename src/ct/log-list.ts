@@ -123,7 +123,8 @@ export function selectLogs(list: readonly LogListEntry[], options: SelectOptions
     const monitoringUrl = withSlash(e.monitoringUrl);
     // The identity is the list's URL verbatim (types.ts), so frames match what other servers send.
     const url = e.monitoringUrl;
-    const matches = (res: readonly RegExp[]) => res.some((re) => re.test(url) || re.test(e.description));
+    // String#search ignores lastIndex, so a /g or /y pattern gives the same answer for every log.
+    const matches = (res: readonly RegExp[]) => res.some((re) => url.search(re) >= 0 || e.description.search(re) >= 0);
     if (options.include && options.include.length > 0 && !matches(options.include)) continue;
     if (options.exclude && matches(options.exclude)) continue;
     if (seen.has(url)) continue;
