@@ -144,7 +144,8 @@ export function awaitFirstFrame(baseUrl: string, timeoutMs: number): Promise<WsO
 /** Runs one probe against the server at `options.url`. */
 export async function probeHealth(options: HealthOptions): Promise<HealthVerdict> {
   const timeoutMs = Math.round(options.timeoutSeconds * 1000);
-  const [healthz, ws] = await Promise.all([fetchHealthz(options.url, timeoutMs), awaitFirstFrame(options.url, timeoutMs)]);
+  const base = options.url.replace(/\/+$/, '');
+  const [healthz, ws] = await Promise.all([fetchHealthz(base, timeoutMs), awaitFirstFrame(base, timeoutMs)]);
   return evaluateHealth(healthz, ws, { maxLag: options.maxLag, timeoutSeconds: options.timeoutSeconds });
 }
 
