@@ -23,8 +23,8 @@ export const HEALTH_DEFAULTS = {
    * second and an idle one sends a heartbeat every 30 s: raise this above the heartbeat interval when
    * probing a server that may legitimately see no certificates. */
   timeoutSeconds: 10,
-  /** Entries behind a log's head before the probe warns. */
-  maxLag: 1000,
+  /** Entries behind a log's head before the probe warns; the same as the daemon's own /healthz default. */
+  maxLag: 10_000,
 } as const;
 
 const USAGE = `Usage: certaudit health [--url http://HOST:PORT] [--timeout SECONDS] [--max-lag N] [--json]

@@ -103,7 +103,7 @@ test('exit 0 OK: healthy /healthz and a heartbeat frame; one line on stdout', as
   const r = await runCli(['--url', fake.url, '--timeout', '5']);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.equal(r.stdout.split('\n').length, 2, 'exactly one line');
-  assert.match(r.stdout, /^CERTSTREAM OK - status ok, 2 logs, max lag 7 \(log1\), 1 clients, heartbeat after [\d.]+s \| max_lag=7;1000 /);
+  assert.match(r.stdout, /^CERTSTREAM OK - status ok, 2 logs, max lag 7 \(log1\), 1 clients, heartbeat after [\d.]+s \| max_lag=7;10000 /);
 });
 
 test('exit 1 WARNING: degraded status, and a log over --max-lag (with --json)', async () => {

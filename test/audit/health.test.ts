@@ -125,7 +125,7 @@ test('parseHealthzBody and frameMessageType', () => {
 test('parseHealthArgs: defaults, values, and every usage problem at once', () => {
   const d = parseHealthArgs([]);
   assert.ok('options' in d);
-  assert.deepEqual(d.options, { url: 'http://127.0.0.1:4000', timeoutSeconds: 10, maxLag: 1000, json: false });
+  assert.deepEqual(d.options, { url: 'http://127.0.0.1:4000', timeoutSeconds: 10, maxLag: 10_000, json: false });
   const v = parseHealthArgs(['--url', 'http://10.0.0.5:4100/', '--timeout', '2.5', '--max-lag', '0', '--json']);
   assert.ok('options' in v);
   assert.deepEqual(v.options, { url: 'http://10.0.0.5:4100', timeoutSeconds: 2.5, maxLag: 0, json: true });
