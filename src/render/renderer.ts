@@ -1,0 +1,110 @@
+/**
+ * CT entry → the three certstream frames (wire-format.md §2–3), byte-compatible with the original
+ * server's output (golden frames in test/fixtures/calidog-golden). This is the hot path: the leaf is
+ * parsed by our own DER reader, every frame is built by string concatenation in the fixed key order,
+ * and chain certificates, which repeat constantly, are rendered once and kept in an LRU cache keyed by
+ * their SHA-1 fingerprint.
+ */
+import { createHash } from 'node:crypto';
+import { certLink } from '../ct/cert-link.js';
+import type { CtEntry, LogDescriptor } from '../ct/types.js';
+import { type RenderedCert, renderDer } from './cert-json.js';
+import { erlangFloat, jsonString, jsonStringArray } from './json.js';
+
+/** The frames of one entry, serialized once for every client of a stream. */
+export interface RenderedFrames {
+  /** compact JSON certificate_update without data.chain and without data.leaf_cert.as_der (stream `/`) */
+  lite: string;
+  /** compact JSON certificate_update with chain and as_der (stream `/full-stream`) */
+  full: string;
+  /** {"data":[...all_domains...],"message_type":"dns_entries"} (stream `/domains-only`) */
+  domains: string;
+  allDomains: readonly string[];
+}
+
+export interface RendererOptions {
+  /** How many rendered chain certificates to keep, by fingerprint. Default 10_000. */
+  chainCacheSize?: number;
+}
+
+interface SourceParts {
+  /** `,"source":{"name":…,"url":…},"update_type":"` prefix pieces. */
+  readonly source: string;
+}
+
+export class Renderer {
+  private readonly chainCacheSize: number;
+  private readonly chainCache = new Map<string, RenderedCert>();
+  private readonly sources = new WeakMap<LogDescriptor, SourceParts>();
+
+  constructor(options: RendererOptions = {}) {
+    const size = options.chainCacheSize ?? 10_000;
+    if (!Number.isInteger(size) || size < 0) throw new RangeError(`chainCacheSize must be a non-negative integer, got ${size}`);
+    this.chainCacheSize = size;
+  }
+
+  /** Number of chain certificates currently cached. */
+  get cachedChainCerts(): number {
+    return this.chainCache.size;
+  }
+
+  /**
+   * Renders one entry.
+   * @param log the log it came from (`data.source`, `cert_link`)
+   * @param entry the decoded entry (leaf = the certificate, or the pre_certificate for precert entries)
+   * @param seen epoch seconds (float) the entry was seen, for data.seen
+   * @throws CertstreamError X509_ERR_NOT_A_CERT only when the leaf bytes are not a certificate at all
+   */
+  render(log: LogDescriptor, entry: CtEntry, seen: number): RenderedFrames {
+    const leaf = renderDer(entry.leaf);
+    const domainsJson = jsonStringArray(leaf.allDomains);
+    const head =
+      '{"data":{"cert_index":' + entry.index + ',"cert_link":' + jsonString(certLink(log, entry.index)) + ',';
+    const leafHead = '"leaf_cert":{"all_domains":' + domainsJson + ',';
+    const tail =
+      ',"seen":' + erlangFloat(seen) + this.sourceOf(log) +
+      (entry.type === 'precert' ? 'PrecertLogEntry' : 'X509LogEntry') + '"},"message_type":"certificate_update"}';
+
+    let chain = '"chain":[';
+    for (let i = 0; i < entry.chain.length; i++) {
+      const c = this.chainCert(entry.chain[i]);
+      chain += (i === 0 ? '{' : ',{') + c.asDerField + c.body;
+    }
+    chain += '],';
+
+    return {
+      lite: head + leafHead + leaf.body + tail,
+      full: head + chain + leafHead + leaf.asDerField + leaf.body + tail,
+      domains: '{"data":' + domainsJson + ',"message_type":"dns_entries"}',
+      allDomains: leaf.allDomains,
+    };
+  }
+
+  private sourceOf(log: LogDescriptor): string {
+    let s = this.sources.get(log);
+    if (s === undefined) {
+      s = { source: ',"source":{"name":' + jsonString(log.name) + ',"url":' + jsonString(log.url) + '},"update_type":"' };
+      this.sources.set(log, s);
+    }
+    return s.source;
+  }
+
+  private chainCert(der: Uint8Array): RenderedCert {
+    if (this.chainCacheSize === 0) return renderDer(der, true);
+    const key = createHash('sha1').update(der).digest('base64');
+    const hit = this.chainCache.get(key);
+    if (hit !== undefined) {
+      // LRU: move to the most recent end.
+      this.chainCache.delete(key);
+      this.chainCache.set(key, hit);
+      return hit;
+    }
+    const rendered = renderDer(der, true);
+    this.chainCache.set(key, rendered);
+    if (this.chainCache.size > this.chainCacheSize) {
+      const oldest = this.chainCache.keys().next().value as string;
+      this.chainCache.delete(oldest);
+    }
+    return rendered;
+  }
+}
