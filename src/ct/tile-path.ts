@@ -13,6 +13,8 @@ export function encodeTileIndex(n: number): string {
 
 /** Path of a data tile below the monitoring prefix: `tile/data/<N>` or `tile/data/<N>.p/<W>` (0 < W < 256). */
 export function dataTilePath(tile: number, width = 256): string {
+  // A width of 0 or over 256 has no tile URL (".p/0" would be requested from the log otherwise).
+  if (!Number.isSafeInteger(width) || width < 1 || width > 256) throw new RangeError(`tile width must be 1..256, got ${width}`);
   const base = `tile/data/${encodeTileIndex(tile)}`;
   return width >= 256 ? base : `${base}.p/${width}`;
 }
