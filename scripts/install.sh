@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# Installs certstream-server as a systemd service on a Debian/Ubuntu host with Node.js >= 20.19.
+#
+#   sudo scripts/install.sh                 build, install under /opt/certstream-server, install the units
+#                                           and /etc/default files, daemon-reload, enable --now
+#   sudo scripts/install.sh --uninstall     stop, disable and remove all of it (keeps edited /etc/default
+#                                           files and the state directory; --purge removes those too)
+#   scripts/install.sh --stage DIR          only build the installable tree (dist + production
+#                                           node_modules + units) into DIR; needs no root
+#   sudo scripts/install.sh --prebuilt DIR  install a tree made by --stage (no build, no npm)
+#   --no-start                              install files only: no daemon-reload, enable or start
+#   --prefix DIR                            install location (default /opt/certstream-server; the units
+#                                           name /opt/certstream-server, so change both together)
+#
+# Idempotent: running it again installs the new build, restarts a running daemon onto it and leaves
+# edited /etc/default files alone (a newer template is written beside them as *.dist).
+set -euo pipefail
+
+SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PREFIX=/opt/certstream-server
+UNIT_DIR=/usr/local/lib/systemd/system   # systemd's path for locally installed units; /etc stays the admin's
+DEFAULT_DIR=/etc/default
+NODE=/usr/bin/node                        # the units name the interpreter (PATH differs under systemd)
+MIN_NODE=20.19.0
+UNITS=(certstream-server.service certstream-server-health.service certstream-server-health.timer certaudit.service)
+ENABLE=(certstream-server.service certstream-server-health.timer)
+DEFAULTS=(certstream-server certaudit)
+
+mode=install
+stage_dir=''
+prebuilt=''
+start=yes
+purge=no
+
+die() { echo "install.sh: error: $*" >&2; exit 1; }
+say() { echo "install.sh: $*"; }
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --uninstall) mode=uninstall ;;
+    --purge) purge=yes ;;
+    --stage) mode=stage; stage_dir="${2:?--stage needs a directory}"; shift ;;
+    --prebuilt) prebuilt="${2:?--prebuilt needs a directory}"; shift ;;
+    --no-start) start=no ;;
+    --prefix) PREFIX="${2:?--prefix needs a directory}"; shift ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown option '$1' (see --help)" ;;
+  esac
+  shift
+done
+
+version_ge() { # version_ge A B: A >= B (dotted numbers)
+  [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -1)" = "$2" ]
+}
+
+check_node() { # check_node PATH
+  local v
+  [ -x "$1" ] || return 1
+  v="$("$1" -p 'process.versions.node' 2>/dev/null)" || return 1
+  version_ge "$v" "$MIN_NODE" || die "$1 is Node.js $v; certstream-server needs >= $MIN_NODE (https://nodejs.org, or Debian/Ubuntu packages from NodeSource)"
+}
+
+systemd_running() { [ -d /run/systemd/system ]; }
+
+# Builds the installable tree into $1: dist/, production node_modules, package files, units, scripts.
+build_stage() {
+  local out="$1"
+  command -v node >/dev/null || die "node is not installed (need Node.js >= $MIN_NODE)"
+  check_node "$(command -v node)"
+  command -v npm >/dev/null || die "npm is not installed (it comes with Node.js)"
+  [ -f "$SRC/package.json" ] && [ -f "$SRC/package-lock.json" ] || die "$SRC is not a certstream-server checkout"
+  say "building in $SRC"
+  if [ ! -d "$SRC/node_modules" ]; then
+    (cd "$SRC" && npm ci --no-audit --no-fund) || die "npm ci failed in $SRC"
+  fi
+  (cd "$SRC" && npm run --silent build) || die "npm run build failed"
+  mkdir -p "$out"
+  rm -rf "${out:?}/dist" "$out/systemd" "$out/scripts"
+  cp -a "$SRC/dist" "$SRC/systemd" "$SRC/scripts" "$SRC/package.json" "$SRC/package-lock.json" "$out/"
+  for f in README.md LICENSE; do [ -f "$SRC/$f" ] && cp "$SRC/$f" "$out/"; done
+  say "installing production dependencies into $out"
+  # --prefer-offline: a machine that just ran `npm ci` in the checkout has every package cached.
+  (cd "$out" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --prefer-offline --loglevel=error) ||
+    die "npm ci --omit=dev failed in $out"
+}
+
+# Copies $1 to $2 unless $2 exists with other content; then the template goes beside it as $2.dist.
+install_default() {
+  local template="$1" target="$2"
+  if [ ! -e "$target" ]; then
+    install -m 0644 "$template" "$target"
+    say "installed $target"
+  elif cmp -s "$template" "$target"; then
+    rm -f "$target.dist"
+  else
+    install -m 0644 "$template" "$target.dist"
+    say "kept your edited $target; the current template is $target.dist"
+  fi
+}
+
+do_install() {
+  [ "$(id -u)" = 0 ] || die "must run as root (sudo $0 $*)"
+  check_node "$NODE" || die "Node.js is not installed at $NODE, which the units run (install Node.js >= $MIN_NODE, or link it there)"
+  local tree tmp=''
+  if [ -n "$prebuilt" ]; then
+    tree="$(cd "$prebuilt" && pwd)"
+    [ -f "$tree/dist/cli/certstream-server.js" ] && [ -d "$tree/node_modules" ] && [ -d "$tree/systemd" ] ||
+      die "$prebuilt is not a tree made by --stage (dist/, node_modules/, systemd/)"
+  else
+    tmp="$(mktemp -d)"
+    trap 'rm -rf "$tmp"' EXIT
+    tree="$tmp/tree"
+    build_stage "$tree"
+  fi
+
+  # Swap the new tree in whole, so a half-copied install never runs.
+  local was_active=no
+  if systemd_running && systemctl is-active --quiet certstream-server.service; then was_active=yes; fi
+  mkdir -p "$(dirname "$PREFIX")"
+  rm -rf "$PREFIX.new" "$PREFIX.old"
+  cp -a "$tree" "$PREFIX.new"
+  chown -R root:root "$PREFIX.new"
+  chmod -R u=rwX,go=rX "$PREFIX.new"
+  if [ -e "$PREFIX" ]; then mv "$PREFIX" "$PREFIX.old"; fi
+  mv "$PREFIX.new" "$PREFIX"
+  rm -rf "$PREFIX.old"
+  say "installed $PREFIX"
+
+  mkdir -p "$UNIT_DIR"
+  for u in "${UNITS[@]}"; do install -m 0644 "$PREFIX/systemd/$u" "$UNIT_DIR/$u"; done
+  say "installed units into $UNIT_DIR"
+  mkdir -p "$DEFAULT_DIR"
+  for d in "${DEFAULTS[@]}"; do install_default "$PREFIX/systemd/$d.default" "$DEFAULT_DIR/$d"; done
+
+  if [ "$start" = no ]; then
+    say "--no-start: not reloading or starting anything"
+    return
+  fi
+  if ! systemd_running; then
+    say "systemd is not running here: skipped daemon-reload and enable; run 'systemctl enable --now ${ENABLE[*]}' on the target"
+    return
+  fi
+  systemctl daemon-reload
+  systemctl enable --now "${ENABLE[@]}"
+  if [ "$was_active" = yes ]; then
+    say "restarting certstream-server onto the new build"
+    systemctl restart certstream-server.service
+  fi
+  if ! systemctl is-active --quiet certstream-server.service; then
+    systemctl --no-pager --lines=20 status certstream-server.service >&2 || true
+    die "certstream-server.service did not start (see above; configuration in $DEFAULT_DIR/certstream-server)"
+  fi
+  say "certstream-server is running: systemctl status certstream-server; journalctl -u certstream-server"
+  say "optional continuous audit against the public feed: systemctl enable --now certaudit"
+}
+
+do_uninstall() {
+  [ "$(id -u)" = 0 ] || die "must run as root (sudo $0 --uninstall)"
+  if systemd_running; then
+    systemctl disable --now "${UNITS[@]}" 2>/dev/null || true
+  fi
+  for u in "${UNITS[@]}"; do rm -f "$UNIT_DIR/$u"; done
+  if systemd_running; then
+    systemctl daemon-reload
+    systemctl reset-failed "${UNITS[@]}" 2>/dev/null || true
+  fi
+  for d in "${DEFAULTS[@]}"; do
+    local target="$DEFAULT_DIR/$d"
+    rm -f "$target.dist"
+    [ -e "$target" ] || continue
+    if [ "$purge" = yes ] || { [ -f "$PREFIX/systemd/$d.default" ] && cmp -s "$PREFIX/systemd/$d.default" "$target"; }; then
+      rm -f "$target"
+    else
+      say "kept your edited $target (--purge removes it)"
+    fi
+  done
+  rm -rf "$PREFIX" "$PREFIX.new" "$PREFIX.old"
+  if [ "$purge" = yes ]; then
+    # DynamicUser= keeps the real directory under /var/lib/private.
+    rm -rf /var/lib/private/certstream-server /var/lib/certstream-server
+    say "removed the state directory"
+  else
+    say "kept the cursors in /var/lib/private/certstream-server (--purge removes them)"
+  fi
+  say "uninstalled"
+}
+
+case "$mode" in
+  stage) build_stage "$stage_dir"; say "staged into $stage_dir" ;;
+  install) do_install "$@" ;;
+  uninstall) do_uninstall ;;
+esac
