@@ -35,11 +35,47 @@ export function parseRetryAfter(header: string | null | undefined, now: number):
   const v = header.trim();
   if (v === '') return undefined;
   if (/^\d+$/.test(v)) return Number(v) * 1000;
-  // An HTTP-date always names a weekday and GMT (IMF-fixdate, or the obsolete RFC 850/asctime forms).
-  if (!/[a-z]{3}/i.test(v)) return undefined;
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) return undefined;
-  return Math.max(0, t - now);
+  const t = parseHttpDate(v);
+  return t === undefined ? undefined : Math.max(0, t - now);
+}
+
+const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
+const DAY = '(?:mon|tue|wed|thu|fri|sat|sun)';
+const MON = '(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)';
+const TIME = '(\\d{2}):(\\d{2}):(\\d{2})';
+const IMF_FIXDATE = new RegExp(`^${DAY}, (\\d{2}) ${MON} (\\d{4}) ${TIME} GMT$`, 'i');
+const RFC850_DATE = new RegExp(`^${DAY}[a-z]*, (\\d{2})-${MON}-(\\d{2}) ${TIME} GMT$`, 'i');
+const ASCTIME_DATE = new RegExp(`^${DAY} ${MON} ([ \\d]\\d) ${TIME} (\\d{4})$`, 'i');
+
+/**
+ * The three HTTP-date forms of RFC 9110 §5.6.7, all in UTC, as ms since the epoch. Matched strictly:
+ * Date.parse alone reads garbage such as "soon 5" as a date and the asctime form as local time.
+ */
+function parseHttpDate(v: string): number | undefined {
+  let m: RegExpExecArray | null;
+  let day: string, mon: string, year: number, hh: string, mm: string, ss: string;
+  if ((m = IMF_FIXDATE.exec(v))) {
+    [, day, mon, , hh, mm, ss] = m;
+    year = Number(m[3]);
+  } else if ((m = RFC850_DATE.exec(v))) {
+    [, day, mon, , hh, mm, ss] = m;
+    // Two-digit years: the RFC 9110 rule (not more than 50 years ahead) around the year 2000.
+    year = Number(m[3]) + (Number(m[3]) < 50 ? 2000 : 1900);
+  } else if ((m = ASCTIME_DATE.exec(v))) {
+    [, mon, day, hh, mm, ss] = m;
+    year = Number(m[6]);
+  } else {
+    return undefined;
+  }
+  const month = MONTHS.indexOf(mon.toLowerCase());
+  const t = Date.UTC(year, month, Number(day), Number(hh), Number(mm), Number(ss));
+  const d = new Date(t);
+  // Reject out-of-range fields (Feb 30, 25:00) that Date.UTC would silently roll over.
+  if (d.getUTCDate() !== Number(day) || d.getUTCHours() !== Number(hh) || d.getUTCMinutes() !== Number(mm) ||
+      d.getUTCSeconds() !== Number(ss)) {
+    return undefined;
+  }
+  return t;
 }
 
 /**
