@@ -93,7 +93,9 @@ export class CursorStore {
 
   /** Writes the file now when dirty; concurrent calls are serialised. */
   flush(): Promise<void> {
-    this.writing = this.writing.then(() => (this.dirty ? this.write() : undefined));
+    // Chain on the previous write's settlement, not its success: after one failed write every later
+    // flush (timer and close) would otherwise re-throw that old error without writing.
+    this.writing = this.writing.catch(() => undefined).then(() => (this.dirty ? this.write() : undefined));
     return this.writing;
   }
 
