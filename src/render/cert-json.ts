@@ -3,7 +3,7 @@
  * can assemble the leaf (with `all_domains`, with or without `as_der`) and chain entries (with `as_der`)
  * from the same pieces without serializing twice.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { CertstreamError } from '../errors.js';
 import { type ParsedCertificate, asBuffer, parseCertificate } from '../x509/certificate.js';
 import type { NameFields } from '../x509/name.js';
@@ -79,8 +79,10 @@ export function allDomainsOf(cn: string | null, dnsNames: readonly string[]): st
 
 /** SHA-1 of the DER as uppercase colon hex. */
 export function sha1Fingerprint(der: Uint8Array): string {
-  const d = createHash('sha1').update(der).digest();
-  return colonHex(d, 0, d.length);
+  const hex = hash('sha1', der, 'hex').toUpperCase();
+  let s = hex.slice(0, 2);
+  for (let i = 2; i < hex.length; i += 2) s += ':' + hex.slice(i, i + 2);
+  return s;
 }
 
 /** Renders a parsed certificate. */

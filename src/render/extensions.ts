@@ -357,17 +357,17 @@ export function renderExtensions(cert: ParsedCertificate): RenderedExtensions {
     json += (json.length === 1 ? '"' : ',"') + key + '":' + value;
   };
   if (aia !== null) add('authorityInfoAccess', jsonString(aia));
-  if (aki !== null) add('authorityKeyIdentifier', jsonString(aki));
+  if (aki !== null) add('authorityKeyIdentifier', '"' + aki.slice(0, -1) + '\\n"'); // hex + newline
   if (bc !== null) add('basicConstraints', jsonString(bc));
   if (policies !== null) add('certificatePolicies', jsonString(policies));
   if (crl !== null) add('crlDistributionPoints', jsonString(crl));
   if (poison) add('ctlPoisonByte', 'true');
-  if (sct !== null) add('ctlSignedCertificateTimestamp', jsonString(sct));
+  if (sct !== null) add('ctlSignedCertificateTimestamp', '"' + sct + '"'); // base64: nothing to escape
   if (eku !== null) add('extendedKeyUsage', jsonString(eku));
   if (extra !== null) add('extra', jsonStringArray(extra));
   if (ian !== null) add('issuerAltName', jsonString(ian));
   if (ku !== null) add('keyUsage', jsonString(ku));
   if (san !== null) add('subjectAltName', jsonString(san));
-  if (ski !== null) add('subjectKeyIdentifier', jsonString(ski));
+  if (ski !== null) add('subjectKeyIdentifier', '"' + ski + '"'); // hex
   return { json: json + '}', dnsNames };
 }

@@ -4,13 +4,19 @@
  * as \u00XX with UPPERCASE hex), everything else is written raw; floats use Erlang's shortest form.
  */
 
-// eslint-disable-next-line no-control-regex
-const NEEDS_ESCAPE = /["\\\u0000-\u001f]/;
 const LOWER_HEX_ESCAPE = /\\u00([0-9a-f]{2})/g;
 
 /** A JSON string literal for `s`. */
 export function jsonString(s: string): string {
-  if (!NEEDS_ESCAPE.test(s)) return '"' + s + '"';
+  let plain = true;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) return '"' + s + '"';
   // JSON.stringify escapes the same set; only the hex case of \u00XX differs from Jason.
   return JSON.stringify(s).replace(LOWER_HEX_ESCAPE, (_m, hex: string) => '\\u00' + hex.toUpperCase());
 }
@@ -34,6 +40,8 @@ export function jsonStringArray(items: readonly string[]): string {
  * @param x a finite number (epoch seconds for `seen`)
  */
 export function erlangFloat(x: number): string {
+  // Fast path for epoch seconds with a fraction: plain notation, which is String(x) in this range.
+  if (x >= 1 && x < 2 ** 53 && !Number.isInteger(x)) return String(x);
   if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
   if (!Number.isFinite(x)) throw new RangeError(`cannot encode ${x} as a JSON float`);
   const sign = x < 0 ? '-' : '';

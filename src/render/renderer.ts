@@ -5,7 +5,7 @@
  * and chain certificates, which repeat constantly, are rendered once and kept in an LRU cache keyed by
  * their SHA-1 fingerprint.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { certLink } from '../ct/cert-link.js';
 import type { CtEntry, LogDescriptor } from '../ct/types.js';
 import { type RenderedCert, renderDer } from './cert-json.js';
@@ -91,7 +91,7 @@ export class Renderer {
 
   private chainCert(der: Uint8Array): RenderedCert {
     if (this.chainCacheSize === 0) return renderDer(der, true);
-    const key = createHash('sha1').update(der).digest('base64');
+    const key = hash('sha1', der, 'base64');
     const hit = this.chainCache.get(key);
     if (hit !== undefined) {
       // LRU: move to the most recent end.
