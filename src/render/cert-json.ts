@@ -10,7 +10,7 @@ import type { NameFields } from '../x509/name.js';
 import { serialToHex } from '../x509/serial.js';
 import { signatureAlgorithmName } from '../x509/signature-algorithm.js';
 import type { ValidityTime } from '../x509/time.js';
-import { colonHex, renderExtensions } from './extensions.js';
+import { renderExtensions } from './extensions.js';
 import { jsonNullableString, jsonString } from './json.js';
 
 /** The pieces of a rendered certificate. */
