@@ -1,0 +1,278 @@
+/**
+ * The fan-out hub: every rendered certificate goes to every client of the three streams, and no slow
+ * client can stall the others (style.md habit 7).
+ *
+ * - `publish()` queues a batch; one flush per event-loop turn (setImmediate) frames each stream's
+ *   messages once (one Buffer per stream) and hands the same bytes to every client of that stream.
+ * - Each client gets the longest prefix of the batch that fits its byte budget; the rest is dropped and
+ *   counted (certstream_client_dropped_messages_total). A client that stays over budget for
+ *   `slowClientTimeoutMs` is closed (1008) and counted as disconnect reason `slow`; if its socket does
+ *   not drain the close frame it is terminated shortly after.
+ * - Protocol pings every `pingIntervalMs`; a client that did not answer the previous one is terminated
+ *   (`ping_timeout`). Client frames are read and ignored (they count as a sign of life).
+ * - Heartbeats (`{"message_type":"heartbeat","timestamp":…}`) go through the same queue on lite and full.
+ */
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Logger } from '../log/logger.js';
+import type { ServerMetrics, StreamName } from '../metrics/server-metrics.js';
+import { RecentMessages } from './recent-messages.js';
+import { StreamClient, type DisconnectReason } from './stream-client.js';
+import { STREAM_NAMES, streamForPath } from './stream-paths.js';
+import { frameBatch } from './ws-frame.js';
+
+/** One certificate serialized for each stream (the Renderer's output carries these fields). */
+export interface StreamFrames {
+  readonly lite: string;
+  readonly full: string;
+  readonly domains: string;
+}
+
+export interface FanoutHubOptions {
+  metrics: ServerMetrics;
+  logger: Logger;
+  /** Per-client byte budget (bufferedAmount + batch), bytes. */
+  clientBufferBytes: number;
+  /** How long a client may stay over budget before it is closed, ms. */
+  slowClientTimeoutMs: number;
+  /** Protocol ping period, ms; 0 = off. */
+  pingIntervalMs: number;
+  /** Heartbeat period on lite and full, ms; 0 = off. */
+  heartbeatIntervalMs: number;
+  /** Offer permessage-deflate. */
+  perMessageDeflate: boolean;
+  /** Largest accepted client frame, bytes. */
+  maxPayloadBytes: number;
+  /** Clock, epoch ms (tests). Default Date.now. */
+  now?: () => number;
+  /** How often slow clients are checked, ms. Default min(1000, slowClientTimeoutMs / 4). */
+  sweepIntervalMs?: number;
+  /** How long a closed slow client gets to take the close frame before it is terminated, ms. Default 2000. */
+  closeGraceMs?: number;
+}
+
+/** Counters for the status page and systemd STATUS=. */
+export interface HubStats {
+  clients: Record<StreamName, number>;
+  /** Certificates published since start. */
+  published: number;
+  /** Frames dropped for slow clients since start. */
+  dropped: number;
+}
+
+/** Events: `connect` (stream), `disconnect` (stream, reason) — for tests, logs and status. */
+export interface FanoutHubEvents {
+  connect: [stream: StreamName];
+  disconnect: [stream: StreamName, reason: DisconnectReason];
+}
+
+export class FanoutHub extends EventEmitter<FanoutHubEvents> {
+  private readonly wss: WebSocketServer;
+  private readonly clients = new Set<StreamClient>();
+  private readonly counts: Record<StreamName, number> = { lite: 0, full: 0, domains: 0 };
+  private pending: Record<StreamName, string[]> = { lite: [], full: [], domains: [] };
+  private flushScheduled = false;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly now: () => number;
+  private readonly recentMessages = new RecentMessages(25);
+  private published = 0;
+  private droppedTotal = 0;
+  private closed = false;
+
+  constructor(private readonly options: FanoutHubOptions) {
+    super();
+    this.now = options.now ?? Date.now;
+    this.wss = new WebSocketServer({
+      noServer: true,
+      perMessageDeflate: options.perMessageDeflate,
+      maxPayload: options.maxPayloadBytes,
+      clientTracking: false,
+    });
+    for (const stream of STREAM_NAMES) options.metrics.clients.set({ stream }, 0);
+    const sweep = options.sweepIntervalMs ?? Math.max(10, Math.min(1000, options.slowClientTimeoutMs / 4));
+    this.timers.push(setInterval(() => this.sweep(), sweep));
+    if (options.pingIntervalMs > 0) this.timers.push(setInterval(() => this.ping(), options.pingIntervalMs));
+    if (options.heartbeatIntervalMs > 0) this.timers.push(setInterval(() => this.heartbeat(), options.heartbeatIntervalMs));
+    for (const t of this.timers) t.unref();
+  }
+
+  /**
+   * Takes over an HTTP upgrade request for one of the stream paths.
+   * @returns false when the path is not a stream (the caller answers 404)
+   */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+    const stream = streamForPath(req.url);
+    if (stream === undefined) return false;
+    if (this.closed) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return true;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.addClient(ws, socket as Socket, stream, req));
+    return true;
+  }
+
+  /** Queues one batch of certificates (in stream order); it is written on the next event-loop turn. */
+  publish(frames: readonly StreamFrames[]): void {
+    if (frames.length === 0 || this.closed) return;
+    const lite = frames.map((f) => f.lite);
+    this.recentMessages.addBatch(lite);
+    this.published += frames.length;
+    if (this.counts.lite > 0) this.pending.lite.push(...lite);
+    if (this.counts.full > 0) for (const f of frames) this.pending.full.push(f.full);
+    if (this.counts.domains > 0) for (const f of frames) this.pending.domains.push(f.domains);
+    this.scheduleFlush();
+  }
+
+  /** Writes everything queued now (normally called by the scheduled flush). */
+  flush(): void {
+    this.flushScheduled = false;
+    const pending = this.pending;
+    this.pending = { lite: [], full: [], domains: [] };
+    const now = this.now();
+    for (const stream of STREAM_NAMES) {
+      const messages = pending[stream];
+      if (messages.length === 0 || this.counts[stream] === 0) continue;
+      const batch = frameBatch(messages);
+      let dropped = 0;
+      for (const client of this.clients) {
+        if (client.stream === stream) dropped += client.send(batch, now);
+      }
+      if (dropped > 0) {
+        this.droppedTotal += dropped;
+        this.options.metrics.droppedMessages.inc({ stream }, dropped);
+      }
+    }
+  }
+
+  /** The recent lite messages (for /latest.json and /example.json). */
+  get recent(): RecentMessages {
+    return this.recentMessages;
+  }
+
+  stats(): HubStats {
+    return { clients: { ...this.counts }, published: this.published, dropped: this.droppedTotal };
+  }
+
+  /** Number of connected clients, all streams. */
+  get clientCount(): number {
+    return this.counts.lite + this.counts.full + this.counts.domains;
+  }
+
+  /**
+   * Closes every client with `code` (1001 going away), waits for them to go (terminating the ones
+   * still there after `graceMs`), stops the timers.
+   */
+  async close(code = 1001, reason = 'server shutting down', graceMs = 1000): Promise<void> {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    const gone = [...this.clients].map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          if (c.ws.readyState === c.ws.CLOSED) return resolve();
+          c.ws.once('close', () => resolve());
+          c.closeReason ??= 'shutdown';
+          c.ws.close(code, reason);
+        }),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(gone),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          for (const c of this.clients) c.ws.terminate();
+          resolve();
+        }, graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    await Promise.all(gone);
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  private addClient(ws: WebSocket, socket: Socket, stream: StreamName, req: IncomingMessage): void {
+    const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
+    const client = new StreamClient(ws, socket, stream, remote, this.options.clientBufferBytes, this.now());
+    this.clients.add(client);
+    this.setCount(stream, 1);
+    let errored = false;
+    ws.on('message', () => {
+      client.alive = true;
+    });
+    ws.on('pong', () => {
+      client.alive = true;
+    });
+    ws.on('error', (err) => {
+      errored = true;
+      this.options.logger.debug('client error', { stream, remote, err });
+    });
+    ws.once('close', (code) => {
+      this.clients.delete(client);
+      this.setCount(stream, -1);
+      const reason: DisconnectReason = client.closeReason ?? (errored ? 'error' : 'client');
+      this.options.metrics.clientDisconnects.inc({ reason });
+      this.options.logger.debug('client disconnected', { stream, remote, reason, code, dropped: client.dropped });
+      this.emit('disconnect', stream, reason);
+    });
+    this.options.logger.debug('client connected', { stream, remote });
+    this.emit('connect', stream);
+  }
+
+  private setCount(stream: StreamName, delta: number): void {
+    this.counts[stream] += delta;
+    this.options.metrics.clients.set({ stream }, this.counts[stream]);
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private heartbeat(): void {
+    if (this.counts.lite + this.counts.full === 0) return;
+    const frame = `{"message_type":"heartbeat","timestamp":${this.now() / 1000}}`;
+    if (this.counts.lite > 0) this.pending.lite.push(frame);
+    if (this.counts.full > 0) this.pending.full.push(frame);
+    this.scheduleFlush();
+  }
+
+  private ping(): void {
+    for (const client of this.clients) {
+      if (client.closeReason !== undefined) continue;
+      if (!client.alive) {
+        client.closeReason = 'ping_timeout';
+        this.options.logger.info('client terminated: no pong', { stream: client.stream, remote: client.remote });
+        client.ws.terminate();
+        continue;
+      }
+      client.alive = false;
+      client.ws.ping();
+    }
+  }
+
+  private sweep(): void {
+    const now = this.now();
+    for (const client of this.clients) {
+      if (client.closeReason !== undefined) continue;
+      client.recheck();
+      if (client.overSince === undefined || now - client.overSince < this.options.slowClientTimeoutMs) continue;
+      client.closeReason = 'slow';
+      this.options.logger.warn('client closed for lag', {
+        stream: client.stream,
+        remote: client.remote,
+        buffered_bytes: client.buffered,
+        dropped: client.dropped,
+        over_budget_seconds: (now - client.overSince) / 1000,
+      });
+      client.ws.close(1008, 'too slow: over the byte budget');
+      const t = setTimeout(() => client.ws.terminate(), this.options.closeGraceMs ?? 2000);
+      t.unref();
+      client.ws.once('close', () => clearTimeout(t));
+    }
+  }
+}
