@@ -11,16 +11,21 @@
 #   --no-start                              install files only: no daemon-reload, enable or start
 #   --prefix DIR                            install location (default /opt/certstream-server; the units
 #                                           name /opt/certstream-server, so change both together)
+#   DESTDIR=/some/root                      (environment) install below that root, as for packaging or
+#                                           an image; implies --no-start and needs no root
 #
 # Idempotent: running it again installs the new build, restarts a running daemon onto it and leaves
 # edited /etc/default files alone (a newer template is written beside them as *.dist).
 set -euo pipefail
 
 SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DESTDIR="${DESTDIR:-}"
 PREFIX=/opt/certstream-server
 UNIT_DIR=/usr/local/lib/systemd/system   # systemd's path for locally installed units; /etc stays the admin's
 DEFAULT_DIR=/etc/default
-NODE=/usr/bin/node                        # the units name the interpreter (PATH differs under systemd)
+# The units name the interpreter (PATH differs under systemd). CERTSTREAM_INSTALL_NODE only lets the
+# tests point the version check at a stand-in.
+NODE="${CERTSTREAM_INSTALL_NODE:-/usr/bin/node}"
 MIN_NODE=20.19.0
 UNITS=(certstream-server.service certstream-server-health.service certstream-server-health.timer certaudit.service)
 ENABLE=(certstream-server.service certstream-server-health.timer)
@@ -43,7 +48,7 @@ while [ $# -gt 0 ]; do
     --prebuilt) prebuilt="${2:?--prebuilt needs a directory}"; shift ;;
     --no-start) start=no ;;
     --prefix) PREFIX="${2:?--prefix needs a directory}"; shift ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
   shift
@@ -60,7 +65,7 @@ check_node() { # check_node PATH
   version_ge "$v" "$MIN_NODE" || die "$1 is Node.js $v; certstream-server needs >= $MIN_NODE (https://nodejs.org, or Debian/Ubuntu packages from NodeSource)"
 }
 
-systemd_running() { [ -d /run/systemd/system ]; }
+systemd_running() { [ -z "$DESTDIR" ] && [ -d /run/systemd/system ]; }
 
 # Builds the installable tree into $1: dist/, production node_modules, package files, units, scripts.
 build_stage() {
@@ -99,7 +104,7 @@ install_default() {
 }
 
 do_install() {
-  [ "$(id -u)" = 0 ] || die "must run as root (sudo $0 $*)"
+  need_root ''
   check_node "$NODE" || die "Node.js is not installed at $NODE, which the units run (install Node.js >= $MIN_NODE, or link it there)"
   local tree tmp=''
   if [ -n "$prebuilt" ]; then
@@ -119,7 +124,7 @@ do_install() {
   mkdir -p "$(dirname "$PREFIX")"
   rm -rf "$PREFIX.new" "$PREFIX.old"
   cp -a "$tree" "$PREFIX.new"
-  chown -R root:root "$PREFIX.new"
+  if [ "$(id -u)" = 0 ]; then chown -R root:root "$PREFIX.new"; fi
   chmod -R u=rwX,go=rX "$PREFIX.new"
   if [ -e "$PREFIX" ]; then mv "$PREFIX" "$PREFIX.old"; fi
   mv "$PREFIX.new" "$PREFIX"
@@ -155,7 +160,7 @@ do_install() {
 }
 
 do_uninstall() {
-  [ "$(id -u)" = 0 ] || die "must run as root (sudo $0 --uninstall)"
+  need_root --uninstall
   if systemd_running; then
     systemctl disable --now "${UNITS[@]}" 2>/dev/null || true
   fi
@@ -177,7 +182,7 @@ do_uninstall() {
   rm -rf "$PREFIX" "$PREFIX.new" "$PREFIX.old"
   if [ "$purge" = yes ]; then
     # DynamicUser= keeps the real directory under /var/lib/private.
-    rm -rf /var/lib/private/certstream-server /var/lib/certstream-server
+    rm -rf "$DESTDIR/var/lib/private/certstream-server" "$DESTDIR/var/lib/certstream-server"
     say "removed the state directory"
   else
     say "kept the cursors in /var/lib/private/certstream-server (--purge removes them)"
@@ -185,8 +190,17 @@ do_uninstall() {
   say "uninstalled"
 }
 
+if [ -n "$DESTDIR" ]; then
+  start=no
+  DESTDIR="$(mkdir -p "$DESTDIR" && cd "$DESTDIR" && pwd)"
+fi
+PREFIX="$DESTDIR$PREFIX"
+UNIT_DIR="$DESTDIR$UNIT_DIR"
+DEFAULT_DIR="$DESTDIR$DEFAULT_DIR"
+need_root() { [ -n "$DESTDIR" ] || [ "$(id -u)" = 0 ] || die "must run as root (sudo $0 $1)"; }
+
 case "$mode" in
   stage) build_stage "$stage_dir"; say "staged into $stage_dir" ;;
-  install) do_install "$@" ;;
+  install) do_install ;;
   uninstall) do_uninstall ;;
 esac
