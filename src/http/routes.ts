@@ -1,0 +1,86 @@
+/**
+ * The HTTP side of the daemon (interface.md): `/latest.json`, `/example.json`, `/healthz`, `/metrics`,
+ * the status page on the stream paths without an Upgrade header, 404 for anything else. WebSocket
+ * upgrades on the stream paths go to the hub; other upgrades are refused with 404.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../log/logger.js';
+import type { RecentMessages } from '../stream/recent-messages.js';
+import { streamForPath } from '../stream/stream-paths.js';
+import { healthHttpStatus, type HealthzBody } from './healthz.js';
+import { renderStatusPage } from './status-page.js';
+
+export interface RouteDeps {
+  recent: () => RecentMessages;
+  health: () => HealthzBody;
+  registry: Registry;
+  logger: Logger;
+}
+
+/** The `request` listener of the HTTP server. */
+export function createRequestHandler(deps: RouteDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    handle(req, res, deps).catch((err: unknown) => {
+      deps.logger.error('http handler failed', { url: req.url, err });
+      if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
+      else res.destroy();
+    });
+  };
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, deps: RouteDeps): Promise<void> {
+  const url = req.url ?? '/';
+  const path = url.replace(/[?#].*$/, '');
+  const known = isKnownPath(path);
+  if (!known) return send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.setHeader('allow', 'GET, HEAD');
+    return send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n');
+  }
+  switch (path) {
+    case '/latest.json':
+      return send(res, 200, 'application/json', deps.recent().latestJson());
+    case '/example.json':
+      return send(res, 200, 'application/json', deps.recent().exampleJson());
+    case '/healthz': {
+      const body = deps.health();
+      return send(res, healthHttpStatus(body.status), 'application/json', JSON.stringify(body));
+    }
+    case '/metrics': {
+      const text = await deps.registry.metrics();
+      return send(res, 200, deps.registry.contentType, text);
+    }
+  }
+  const stream = streamForPath(url);
+  if (stream !== undefined) {
+    return send(res, 200, 'text/html; charset=utf-8', renderStatusPage(stream, req.headers.host, deps.health()));
+  }
+  return send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
+}
+
+function isKnownPath(path: string): boolean {
+  return ['/latest.json', '/example.json', '/healthz', '/metrics'].includes(path) || streamForPath(path) !== undefined;
+}
+
+function send(res: ServerResponse, status: number, contentType: string, body: string): void {
+  res.writeHead(status, {
+    'content-type': contentType,
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+  });
+  res.end(res.req.method === 'HEAD' ? undefined : body);
+}
+
+/**
+ * The `upgrade` listener: stream paths go to `accept` (the hub); anything else is answered 404 and
+ * closed, so a stray client learns it asked for the wrong path.
+ */
+export function createUpgradeHandler(accept: (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+  return (req, socket, head) => {
+    socket.on('error', () => socket.destroy());
+    if (accept(req, socket, head)) return;
+    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\nnot found\n');
+  };
+}

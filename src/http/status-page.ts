@@ -1,0 +1,67 @@
+/**
+ * The small HTML page served on the stream paths to a browser (a GET without Upgrade): what the
+ * stream is, how to connect, and live counters (refreshed from /healthz by a few lines of script).
+ */
+import type { StreamName } from '../metrics/server-metrics.js';
+import { STREAM_PATHS } from '../stream/stream-paths.js';
+import type { HealthzBody } from './healthz.js';
+
+const DESCRIPTIONS: Readonly<Record<StreamName, string>> = {
+  lite: '<code>certificate_update</code> messages without the chain and without the DER of the leaf',
+  full: '<code>certificate_update</code> messages with the DER of the leaf and the full chain',
+  domains: '<code>dns_entries</code> messages: only the domains of each certificate',
+};
+
+/**
+ * @param stream the stream whose path was requested
+ * @param host the request's Host header (used for the ws:// URLs shown), or undefined
+ */
+export function renderStatusPage(stream: StreamName, host: string | undefined, health: HealthzBody): string {
+  const origin = `ws://${escapeHtml(host ?? 'localhost:4000')}`;
+  const rows = (Object.keys(STREAM_PATHS) as StreamName[])
+    .map((s) => {
+      const mark = s === stream ? ' class="this"' : '';
+      return `<tr${mark}><td><code>${origin}${STREAM_PATHS[s]}</code></td><td>${DESCRIPTIONS[s]}</td><td id="c-${s}">${health.clients_by_stream[s]}</td></tr>`;
+    })
+    .join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>certstream-server</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{font-family:system-ui,sans-serif;max-width:56rem;margin:2rem auto;padding:0 1rem;color:#222}
+code{background:#f3f3f3;padding:0 .2em}table{border-collapse:collapse}td,th{padding:.3rem .6rem;border-bottom:1px solid #ddd;text-align:left}
+tr.this{background:#eef6ff}</style></head>
+<body>
+<h1>certstream-server</h1>
+<p>A live stream of the certificates appended to Certificate Transparency logs, over WebSocket,
+compatible with the CaliDog certstream clients. This path (<code>${STREAM_PATHS[stream]}</code>) carries
+${DESCRIPTIONS[stream]}. Open it with a WebSocket client, for example
+<code>websocat ${origin}${STREAM_PATHS[stream]}</code>.</p>
+<table><thead><tr><th>stream</th><th>frames</th><th>clients</th></tr></thead>
+<tbody>
+${rows}
+</tbody></table>
+<p>Status <b id="status">${health.status}</b> · <span id="logs">${health.healthy_logs}/${health.logs.length}</span> logs healthy ·
+<span id="certs">${health.certificates}</span> certificates streamed since start ·
+<span id="dropped">${health.dropped_messages}</span> frames dropped for slow clients ·
+version ${escapeHtml(health.version)}</p>
+<p>Also: <a href="/latest.json">/latest.json</a> (last 25 messages), <a href="/example.json">/example.json</a>,
+<a href="/healthz">/healthz</a>, <a href="/metrics">/metrics</a>.</p>
+<script>
+setInterval(async () => {
+  try {
+    const h = await (await fetch('/healthz')).json();
+    for (const s of ['lite', 'full', 'domains']) document.getElementById('c-' + s).textContent = h.clients_by_stream[s];
+    document.getElementById('status').textContent = h.status;
+    document.getElementById('logs').textContent = h.healthy_logs + '/' + h.logs.length;
+    document.getElementById('certs').textContent = h.certificates;
+    document.getElementById('dropped').textContent = h.dropped_messages;
+  } catch { /* keep the last values */ }
+}, 5000);
+</script>
+</body></html>
+`;
+}
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
