@@ -96,8 +96,10 @@ export class LiveCompare {
   async stop(): Promise<AuditReport> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    const end = this.now();
+    // Sources stop first: the ct feed reads the logs' heads one last time, and that must fall inside
+    // the window.
     await Promise.all([this.opts.sources.a.stop(), this.opts.sources.b.stop()]);
+    const end = this.now();
     const deltas = this.comparator.judge(end - this.opts.graceMs);
     if (deltas.length > 0) this.opts.onJudge?.(deltas);
     return this.report(end);

@@ -1,0 +1,177 @@
+/**
+ * The `ct` feed of `certaudit compare`: the CT logs themselves. It reads the log list, notes every
+ * log's head (RFC 6962 STH or static-ct-api checkpoint) at the start, polls the heads while it runs and
+ * once more when stopped, and reports each growth as a `range` event (the log appended lo..hi). The
+ * reference set is therefore exactly what the logs appended during the window, and every miss of the
+ * other feed is visible without a second stream.
+ *
+ * Arrival time of a range is when the poll saw it, so `reconnect_loss` against `ct` is approximate to
+ * the poll interval; missed counts are exact.
+ */
+import { readFile } from 'node:fs/promises';
+import { HttpClient } from '../ct/http-client.js';
+import { parseCheckpoint } from '../ct/checkpoint.js';
+import { parseLogList, selectLogs } from '../ct/log-list.js';
+import { parseSth } from '../ct/rfc6962-follower.js';
+import type { LogDescriptor } from '../ct/types.js';
+import { CertstreamError, describeError } from '../errors.js';
+import { VERSION } from '../version.js';
+import type { FeedEvent } from './feed-event.js';
+import { normaliseLogUrl } from './feed-frame.js';
+import type { FeedSource } from './feed-source.js';
+
+/** Google's v3 log list, the default of --log-list / CERTAUDIT_LOG_LIST. */
+export const DEFAULT_LOG_LIST = 'https://www.gstatic.com/ct/log_list/v3/log_list.json';
+
+/** Options of a CtFeedSource. */
+export interface CtFeedOptions {
+  /** v3 log list: http(s) URL or file path. */
+  logList: string;
+  /** Head poll interval in ms (default 10_000; keep it well under --grace). */
+  pollIntervalMs?: number;
+  /** Per-request timeout in ms (default 10_000). */
+  timeoutMs?: number;
+  /** Clock, ms since the epoch (default Date.now). */
+  now?: () => number;
+}
+
+/** Reads a v3 log list from a URL or a file and selects the logs to watch. */
+export async function loadLogs(source: string, http: HttpClient, now: number): Promise<LogDescriptor[]> {
+  let json: unknown;
+  if (/^https?:\/\//i.test(source)) {
+    json = await http.getJson(source);
+  } else {
+    let text: string;
+    try {
+      text = await readFile(source, 'utf8');
+    } catch (err) {
+      throw new CertstreamError('CONFIG_ERR_LOG_LIST', `cannot read log list ${source}`, { cause: err });
+    }
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      throw new CertstreamError('CONFIG_ERR_LOG_LIST', `log list ${source} is not JSON`, { cause: err });
+    }
+  }
+  return selectLogs(parseLogList(json), { now });
+}
+
+/** Fetches a log's current tree size. */
+export async function fetchHead(log: LogDescriptor, http: HttpClient, signal?: AbortSignal): Promise<number> {
+  if (log.kind === 'rfc6962') return parseSth(await http.getJson(`${log.monitoringUrl}ct/v1/get-sth`, signal)).treeSize;
+  const res = await http.get(`${log.monitoringUrl}checkpoint`, signal);
+  return parseCheckpoint(res.body.toString('utf8')).treeSize;
+}
+
+export class CtFeedSource implements FeedSource {
+  readonly url: string;
+  private readonly opts: CtFeedOptions;
+  private readonly now: () => number;
+  private readonly http: HttpClient;
+  private readonly abort = new AbortController();
+  private logs: LogDescriptor[] = [];
+  /** Last seen tree size per log URL. */
+  private readonly heads = new Map<string, number>();
+  private onEvent: ((e: FeedEvent) => void) | undefined;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private lastRoundOk = false;
+  everConnected = false;
+  lastError: string | undefined;
+
+  constructor(options: CtFeedOptions) {
+    this.opts = options;
+    this.now = options.now ?? Date.now;
+    this.url = `ct (${options.logList})`;
+    this.http = new HttpClient({ userAgent: `certaudit/${VERSION}`, timeoutMs: options.timeoutMs ?? 10_000 });
+  }
+
+  get up(): boolean {
+    return this.lastRoundOk;
+  }
+
+  start(onEvent: (e: FeedEvent) => void): void {
+    if (this.loop) return;
+    this.onEvent = onEvent;
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.abort.signal;
+    while (!signal.aborted && this.logs.length === 0) {
+      try {
+        this.logs = await loadLogs(this.opts.logList, this.http, this.now());
+        if (this.logs.length === 0) this.lastError = `log list ${this.opts.logList} names no followed log`;
+      } catch (err) {
+        this.lastError = describeError(err);
+      }
+      if (this.logs.length === 0) await this.pause();
+    }
+    while (!signal.aborted) {
+      await this.poll(signal);
+      await this.pause();
+    }
+  }
+
+  /** Waits one poll interval, or less when stopping. */
+  private pause(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.abort.signal.aborted) return resolve();
+      const timer = setTimeout(done, this.opts.pollIntervalMs ?? 10_000);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  /** One round over every log: the first head of a log is the window's start, later growth is a range. */
+  private async poll(signal?: AbortSignal): Promise<void> {
+    const results = await Promise.all(
+      this.logs.map(async (log) => {
+        try {
+          return { log, size: await fetchHead(log, this.http, signal) };
+        } catch (err) {
+          this.lastError = `${log.url}: ${describeError(err)}`;
+          return { log, size: undefined };
+        }
+      }),
+    );
+    const t = this.now();
+    let ok = 0;
+    for (const { log, size } of results) {
+      if (size === undefined) continue;
+      ok++;
+      const id = normaliseLogUrl(log.url);
+      const prev = this.heads.get(id);
+      if (prev === undefined || size < prev) {
+        // First head, or a shrinking one (a broken log): only growth from here on counts.
+        this.heads.set(id, size);
+        continue;
+      }
+      if (size > prev) {
+        this.onEvent?.({ ev: 'range', t, log: id, lo: prev, hi: size - 1 });
+        this.heads.set(id, size);
+      }
+    }
+    this.lastRoundOk = ok > 0;
+    if (ok > 0 && !this.everConnected) {
+      this.everConnected = true;
+      this.lastError = undefined;
+      this.onEvent?.({ ev: 'connect', t });
+    }
+  }
+
+  /** Stops polling after reading every head one last time (the window's end). */
+  async stop(): Promise<void> {
+    if (!this.loop) return;
+    const loop = this.loop;
+    this.loop = undefined;
+    this.abort.abort();
+    this.wake?.();
+    await loop;
+    if (this.logs.length > 0 && this.everConnected) await this.poll();
+    await this.http.close();
+  }
+}
