@@ -1,7 +1,7 @@
 /**
  * Runs a FakeCtLog on its own (for `npm run demo`, benchmarks and the systemd end-to-end test):
  *   tsx fake-ct-log/cli.ts [--host 127.0.0.1] [--port 0] [--rate 0] [--rfc6962-logs 1] [--static-logs 1]
- *                          [--initial-size 1000] [--log-list-file PATH]
+ *                          [--initial-size 1000] [--max-get-entries 32] [--log-list-file PATH]
  * Prints one JSON line {"base_url":...,"log_list":...} when listening, then runs until SIGTERM/SIGINT.
  */
 import { parseArgs } from 'node:util';
@@ -25,6 +25,7 @@ const { values } = parseArgs({
     'rfc6962-logs': { type: 'string' },
     'static-logs': { type: 'string' },
     'initial-size': { type: 'string' },
+    'max-get-entries': { type: 'string' },
     'log-list-file': { type: 'string' },
   },
 });
@@ -35,6 +36,7 @@ const fake = await FakeCtLog.start({
   rfc6962Logs: num('rfc6962-logs', values['rfc6962-logs'], 1),
   staticLogs: num('static-logs', values['static-logs'], 1),
   initialSize: num('initial-size', values['initial-size'], 1000),
+  maxGetEntries: num('max-get-entries', values['max-get-entries'], 32),
 });
 if (values['log-list-file']) await fake.writeLogList(values['log-list-file']);
 fake.grow(num('rate', values.rate, 0));
