@@ -43,7 +43,7 @@ export function createAuditMetrics(cmp: Comparator, labels: Record<FeedId, strin
     registers,
   });
   const counted: Record<FeedId, number> = { a: 0, b: 0 };
-  new Counter({
+  const downtime = new Counter({
     name: 'certaudit_downtime_seconds_total',
     help: 'Seconds the feed was disconnected after having been connected (an ongoing outage included).',
     labelNames: ['feed'] as const,
@@ -79,6 +79,7 @@ export function createAuditMetrics(cmp: Comparator, labels: Record<FeedId, strin
   for (const id of ids) {
     // Present from the start, so rate() and absent() behave before the first event.
     disconnects.inc({ feed: labels[id] }, 0);
+    downtime.inc({ feed: labels[id] }, 0);
     entries.inc({ feed: labels[id] }, 0);
   }
   return {
