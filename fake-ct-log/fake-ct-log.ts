@@ -29,7 +29,9 @@ export interface FakeCtLogOptions {
 /** A fault served instead of the next matching responses of one log. */
 export type Fault =
   | { status: number; times?: number; retryAfter?: string; body?: string }
-  | { hang: true; times?: number };
+  | { hang: true; times?: number }
+  /** Answers normally, but only after `delayMs` (a slow log). */
+  | { delayMs: number; times?: number };
 
 /** One fake log as clients see it. */
 export interface FakeLogInfo {
@@ -275,10 +277,18 @@ export class FakeCtLog {
     if (fault) {
       if (--fault.times <= 0) log.faults.shift();
       if ('hang' in fault) return; // never answers: the client must time out
+      if ('delayMs' in fault) {
+        setTimeout(() => this.serve(log, m[3], req, url, res), fault.delayMs);
+        return;
+      }
       if (fault.retryAfter !== undefined) res.setHeader('retry-after', fault.retryAfter);
       return text(res, fault.status, fault.body ?? `injected fault ${fault.status}\n`);
     }
-    const rest = m[3];
+    this.serve(log, m[3], req, url, res);
+  }
+
+  private serve(log: LogState, rest: string, req: IncomingMessage, url: URL, res: ServerResponse): void {
+    if (res.destroyed) return;
     if (log.kind === 'rfc6962') return this.rfc6962(log, rest, url, res);
     return this.staticCt(log, rest, req, res);
   }

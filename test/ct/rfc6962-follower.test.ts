@@ -38,10 +38,12 @@ describe('Rfc6962Follower against the fake CT log', () => {
     }
   });
 
-  it('backs off on 429 (Retry-After), 500, garbage JSON and a hanging socket, and loses nothing', async () => {
+  it('backs off on 429 (Retry-After in both forms), 500, a slow answer, garbage JSON and a hanging socket, and loses nothing', async () => {
     const log = fakeDescriptors(fake)[1];
     const h = await followerHarness(log, { backfill: 64 }, 200);
     fake.injectFault(log.url, { status: 429, retryAfter: '0' });
+    fake.injectFault(log.url, { status: 429, retryAfter: new Date(Date.now() - 1000).toUTCString() });
+    fake.injectFault(log.url, { delayMs: 50 });
     fake.injectFault(log.url, { status: 500 });
     fake.injectFault(log.url, { status: 200, body: '{"entries": [garbage' });
     fake.injectFault(log.url, { hang: true });
@@ -53,7 +55,7 @@ describe('Rfc6962Follower against the fake CT log', () => {
       assert.deepEqual(h.collector.indices(log.url), range(size - 64, size));
       const errors = await h.deps.metrics.logErrors.get();
       const kinds = Object.fromEntries(errors.values.map((v) => [v.labels.kind, v.value]));
-      assert.deepEqual(kinds, { rate_limited: 1, http: 1, parse: 1, timeout: 1 });
+      assert.deepEqual(kinds, { rate_limited: 2, http: 1, parse: 1, timeout: 1 });
       assert.equal(f.status().last_error, null, 'last_error clears after a success');
     } finally {
       await f.stop();
