@@ -1,0 +1,194 @@
+/**
+ * The certstream-server daemon, composed: config → metrics → Renderer → fan-out hub → Ingest (whose
+ * sink renders each entry once and publishes the frames) → HTTP/WebSocket listener → systemd notify.
+ *
+ * `startServer` validates nothing itself (the config is already validated) and never exits the process:
+ * errors are thrown (CONFIG_ERR_LOG_LIST from the log list, STATE_ERR_* from the cursor file, listen
+ * errors) and mapped to exit codes by src/cli/certstream-server.ts.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Ingest, type IngestOptions } from './ct/ingest.js';
+import type { EntrySink, LogStatus } from './ct/types.js';
+import { describeError, isCertstreamError } from './errors.js';
+import { buildHealthz, defaultStaleAfterMs, healthStatus, type HealthzBody, type HealthRules } from './http/healthz.js';
+import { createRequestHandler, createUpgradeHandler } from './http/routes.js';
+import { createLogger, type Logger } from './log/logger.js';
+import { createServerMetrics, type ServerMetrics } from './metrics/server-metrics.js';
+import type { ServerConfig } from './config/server-config.js';
+import { Renderer } from './render/renderer.js';
+import { FanoutHub, type StreamFrames } from './stream/fanout-hub.js';
+import { SystemdNotifier } from './systemd/notify.js';
+import { VERSION } from './version.js';
+
+export interface ServerHandle {
+  readonly port: number;
+  /** `http://host:port` (127.0.0.1 when bound to every address). */
+  readonly url: string;
+  /** The fan-out hub (stats, tests). */
+  readonly hub: FanoutHub;
+  /** The `/healthz` body now. */
+  health(): HealthzBody;
+  /** Stops polling, flushes the cursor file, closes every client with 1001 and the listener. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface ServerDeps {
+  logger?: Logger;
+  metrics?: ServerMetrics;
+  /** Environment for systemd notification (default process.env). */
+  env?: Record<string, string | undefined>;
+  /** Ingest tuning that has no flag (tests, benchmark, demo): partial tile delay, cursor flush period… */
+  ingest?: Partial<Pick<IngestOptions, 'partialTileDelayMs' | 'cursorFlushMs' | 'refreshIntervalMs' | 'requestTimeoutMs' | 'windows' | 'backoff'>>;
+}
+
+/** Starts the daemon; resolves once the listener is bound and the followers are running. */
+export async function startServer(config: ServerConfig, deps: ServerDeps = {}): Promise<ServerHandle> {
+  const logger = deps.logger ?? createLogger({ level: config.logLevel });
+  const metrics = deps.metrics ?? createServerMetrics();
+  const startedAtMs = Date.now();
+  const renderer = new Renderer();
+  const hub = new FanoutHub({
+    metrics,
+    logger: logger.child({ component: 'hub' }),
+    clientBufferBytes: config.clientBufferBytes,
+    slowClientTimeoutMs: config.slowClientTimeoutMs,
+    pingIntervalMs: config.pingIntervalMs,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    perMessageDeflate: config.perMessageDeflate,
+    maxPayloadBytes: config.maxPayloadBytes,
+  });
+
+  const ingest = await Ingest.open({
+    ...deps.ingest,
+    logList: config.logList,
+    logsInclude: config.logsInclude,
+    logsExclude: config.logsExclude,
+    stateDir: config.stateDir,
+    backfill: config.backfill,
+    pollIntervalMs: config.pollIntervalMs,
+    userAgent: config.userAgent,
+    metrics,
+    logger: logger.child({ component: 'ingest' }),
+    sink: createSink(renderer, hub, metrics, logger),
+  }).catch(async (err: unknown) => {
+    await hub.close();
+    throw err;
+  });
+
+  let ingesting = false;
+  const rules = (): HealthRules => ({ nowMs: Date.now(), staleAfterMs: defaultStaleAfterMs(config.pollIntervalMs), maxLag: config.maxLag });
+  const health = (): HealthzBody => {
+    const stats = hub.stats();
+    return buildHealthz({
+      logs: ingest.statuses(),
+      ingesting,
+      rules: rules(),
+      startedAtMs,
+      clients: stats.clients,
+      certificates: stats.published,
+      dropped: stats.dropped,
+      version: VERSION,
+    });
+  };
+
+  const server = createServer(createRequestHandler({ recent: () => hub.recent, health, registry: metrics.registry, logger }));
+  server.on('upgrade', createUpgradeHandler((req, socket, head) => hub.handleUpgrade(req, socket, head)));
+  try {
+    await listen(server, config.host, config.port);
+  } catch (err) {
+    await Promise.allSettled([ingest.stop(), hub.close()]);
+    throw err;
+  }
+  const port = (server.address() as AddressInfo).port;
+  const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
+  logger.info('listening', { host: config.host, port, url, version: VERSION, logs: ingest.followed.length });
+
+  ingest.start();
+  ingesting = true;
+
+  const notifier = new SystemdNotifier({
+    logger,
+    env: deps.env,
+    healthy: () => healthStatus(ingest.statuses(), ingesting, rules()) !== 'down',
+    status: () => statusLine(ingest.statuses(), hub.clientCount, hub.stats().published),
+  });
+  void notifier.ready();
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      ingesting = false;
+      logger.info('shutting down');
+      const stoppingNotice = notifier.stopping();
+      try {
+        await ingest.stop();
+      } catch (err) {
+        logger.error('ingest stop failed', { error: describeError(err) });
+      }
+      await hub.close(1001, 'server shutting down');
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await stoppingNotice;
+      logger.info('stopped');
+    })();
+    return closing;
+  };
+
+  return { port, url, hub, health, close };
+}
+
+/**
+ * The ingest sink: renders each entry once (three frames), counts it, and publishes the batch.
+ * An entry whose leaf is not a certificate is counted as a parse error of its log (logged once per
+ * log) and skipped; the stream goes on.
+ */
+export function createSink(renderer: Renderer, hub: FanoutHub, metrics: ServerMetrics, logger: Logger): EntrySink {
+  const reported = new Set<string>();
+  return (log, entries) => {
+    const seen = Date.now() / 1000;
+    const frames: StreamFrames[] = [];
+    let x509 = 0;
+    let precert = 0;
+    for (const entry of entries) {
+      try {
+        frames.push(renderer.render(log, entry, seen));
+        if (entry.type === 'x509') x509++;
+        else precert++;
+      } catch (err) {
+        metrics.logErrors.inc({ log: log.url, kind: 'parse' });
+        if (reported.has(log.url)) continue;
+        reported.add(log.url);
+        const expected = isCertstreamError(err, 'X509_ERR_NOT_A_CERT');
+        logger[expected ? 'warn' : 'error']('entry skipped: cannot render it (further ones of this log only counted)', {
+          log: log.url,
+          cert_index: entry.index,
+          error: describeError(err),
+        });
+      }
+    }
+    if (x509 > 0) metrics.entries.inc({ log: log.url, update_type: 'X509LogEntry' }, x509);
+    if (precert > 0) metrics.entries.inc({ log: log.url, update_type: 'PrecertLogEntry' }, precert);
+    hub.publish(frames);
+  };
+}
+
+/** The systemd STATUS= line: logs, clients, lag. */
+export function statusLine(logs: readonly LogStatus[], clients: number, certificates: number): string {
+  const polled = logs.filter((l) => l.last_success !== null).length;
+  const lag = logs.reduce((sum, l) => sum + l.lag, 0);
+  return `${polled}/${logs.length} logs polled, ${clients} clients, total lag ${lag}, ${certificates} certificates streamed`;
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
