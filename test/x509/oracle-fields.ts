@@ -30,6 +30,9 @@ export interface OurFields {
   notBefore: number | string | null;
   notAfter: number | string | null;
   fingerprint: string;
+  /** The raw validity strings (UTCTime/GeneralizedTime text). */
+  rawNotBefore: string;
+  rawNotAfter: string;
 }
 
 /** For each name key, the tag of its last occurrence in the Name at `[start, end)`. */
@@ -64,6 +67,7 @@ export function ourFields(der: Uint8Array): OurFields {
   const fields = children(buf, tbs.start, tbs.end);
   const off = fields[0].tag === 0xa0 ? 1 : 0;
   const issuerTlv = fields[off + 2];
+  const [nb, na] = children(buf, fields[off + 3].start, fields[off + 3].end);
   const subjectTlv = fields[off + 4];
   const wide = (m: Map<NameKey, number>): Set<NameKey> =>
     new Set([...m].filter(([, tag]) => tag === TAG.BMP_STRING || tag === TAG.UNIVERSAL_STRING).map(([k]) => k));
@@ -76,6 +80,8 @@ export function ourFields(der: Uint8Array): OurFields {
     notBefore: leaf.not_before,
     notAfter: leaf.not_after,
     fingerprint: leaf.fingerprint,
+    rawNotBefore: buf.toString('latin1', nb.start, nb.end),
+    rawNotAfter: buf.toString('latin1', na.start, na.end),
   };
 }
 
