@@ -203,3 +203,31 @@ test('decodeJsonEntry: missing or non-string fields → CT_ERR_BAD_LEAF naming t
   // Not base64 at all decodes to (nearly) nothing, which is a bad leaf, not a crash.
   assertBadLeaf(() => decodeJsonEntry(0, { leaf_input: '!!!!', extra_data: '****' }), 'non-base64');
 });
+
+test('random byte corruption of real entries either decodes or throws CT_ERR_BAD_LEAF, nothing else', () => {
+  let s = 0x6a09e667;
+  const rnd = () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return s >>> 0;
+  };
+  let rejected = 0;
+  for (let i = 0; i < 400; i++) {
+    const e = live[i % live.length];
+    const leaf = Buffer.from(e.leaf_input, 'base64');
+    const extra = Buffer.from(e.extra_data, 'base64');
+    // Corrupt the framing region (headers and length prefixes live in the first bytes) of one of the two.
+    const target = i % 2 === 0 ? leaf : extra;
+    const at = rnd() % Math.min(target.length, 64);
+    target[at] ^= 1 + (rnd() % 255);
+    try {
+      decodeLogEntry(e.cert_index, leaf, extra);
+    } catch (err) {
+      assert.ok(isCertstreamError(err, 'CT_ERR_BAD_LEAF'), `sample ${i} (byte ${at}): ${String(err)}`);
+      rejected++;
+    }
+  }
+  // Flips inside DER or the timestamp are invisible to the framing; those in version, types and lengths are not.
+  assert.ok(rejected > 0);
+});
