@@ -230,3 +230,27 @@ test('errorKind maps codes onto certstream_log_errors_total kinds', () => {
   assert.equal(errorKind(new HttpStatusError(500, 'u', undefined)), 'http');
   assert.equal(errorKind(new Error('plain')), 'parse');
 });
+
+test('one hanging log does not hold back another on the same client; after a timeout the next request works', async (t) => {
+  let hung = 0;
+  const slow = await serve(t, (req, res) => {
+    if (req.url === '/hang') {
+      hung++;
+      return; // never answered
+    }
+    res.end('recovered');
+  });
+  const fast = await serve(t, (_req, res) => res.end('fast'));
+  const c = client(t, { timeoutMs: 300 });
+  // Fill more than the per-origin connection count with hanging requests.
+  const hanging = Array.from({ length: 10 }, () => c.get(`${slow}/hang`));
+  for (const p of hanging) p.catch(() => undefined);
+  for (let i = 0; i < 5; i++) assert.equal((await c.get(fast)).body.toString(), 'fast');
+  const results = await Promise.allSettled(hanging);
+  for (const r of results) {
+    assert.equal(r.status, 'rejected');
+    assert.ok(isCertstreamError(r.reason, 'CT_ERR_TIMEOUT'), String(r.reason));
+  }
+  assert.ok(hung >= 1);
+  assert.equal((await c.get(`${slow}/ok`)).body.toString(), 'recovered');
+});
