@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+/**
+ * certstream-server: the streaming daemon's entry point, and the one place that maps outcomes to exit
+ * codes (style.md habit 5):
+ *   0   after a clean SIGTERM / SIGINT shutdown (stop polling, flush cursors, close clients 1001), < 5 s
+ *   78  invalid configuration: bad flag or environment value, unreadable log list (one line per problem)
+ *   1   any fatal runtime error (systemd restarts it), including a shutdown that overran 5 s
+ */
+import { parseServerArgs } from '../config/parse-args.js';
+import { describeError, isCertstreamError } from '../errors.js';
+import { createLogger, type Logger } from '../log/logger.js';
+import { startServer, type ServerHandle } from '../server.js';
+
+const EX_CONFIG = 78;
+const SHUTDOWN_DEADLINE_MS = 4500;
+
+function configExit(lines: string[]): never {
+  for (const line of lines) process.stderr.write(`certstream-server: ${line}\n`);
+  process.exit(EX_CONFIG);
+}
+
+async function main(): Promise<void> {
+  let outcome;
+  try {
+    outcome = parseServerArgs(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (isCertstreamError(err, 'CONFIG_ERR_INVALID')) configExit(err.message.split('\n'));
+    throw err;
+  }
+  if (outcome.kind === 'exit') {
+    process.stdout.write(`${outcome.text}\n`);
+    process.exit(0);
+  }
+  const config = outcome.config;
+  const logger = createLogger({ level: config.logLevel });
+  installFatalHandlers(logger);
+
+  let handle: ServerHandle | undefined;
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('signal received, shutting down', { signal });
+    const deadline = setTimeout(() => {
+      logger.error('shutdown did not finish in time, exiting', { deadline_ms: SHUTDOWN_DEADLINE_MS });
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS);
+    deadline.unref();
+    void (handle?.close() ?? Promise.resolve()).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error('shutdown failed', { error: describeError(err) });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+
+  try {
+    handle = await startServer(config, { logger });
+  } catch (err) {
+    if (isCertstreamError(err, 'CONFIG_ERR_LOG_LIST', 'CONFIG_ERR_INVALID')) configExit([describeError(err)]);
+    logger.error('cannot start', { error: describeError(err), code: (err as { code?: unknown }).code });
+    process.exit(1);
+  }
+  // A signal that arrived during start-up: close what just started.
+  if (stopping) await handle.close().then(() => process.exit(0));
+}
+
+function installFatalHandlers(logger: Logger): void {
+  const fatal = (kind: string) => (err: unknown) => {
+    logger.error('fatal error', { kind, error: describeError(err), stack: err instanceof Error ? err.stack : undefined });
+    process.exit(1);
+  };
+  process.on('uncaughtException', fatal('uncaughtException'));
+  process.on('unhandledRejection', fatal('unhandledRejection'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`certstream-server: fatal: ${describeError(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,166 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { WebSocket } from 'ws';
+import { CURSOR_FILE, parseCursorFile } from '../../src/ct/cursor-store.js';
+import { startFake, tempDir } from '../server/server-harness.js';
+
+const ENTRY = join(import.meta.dirname, '../../src/cli/certstream-server.ts');
+
+interface Run {
+  child: ChildProcess;
+  stdout: string[];
+  stderr: () => string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Resolves with the first JSON log line whose msg is `msg`. */
+  line(msg: string): Promise<Record<string, unknown>>;
+}
+
+function run(args: string[], env: Record<string, string> = {}): Run {
+  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], {
+    cwd: join(import.meta.dirname, '../..'),
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stdout: string[] = [];
+  let stderr = '';
+  let partial = '';
+  const waiters: { msg: string; resolve: (l: Record<string, unknown>) => void }[] = [];
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    partial += chunk;
+    const lines = partial.split('\n');
+    partial = lines.pop() ?? '';
+    for (const text of lines) {
+      stdout.push(text);
+      let parsed: Record<string, unknown>;
+      try {
+        parsed = JSON.parse(text) as Record<string, unknown>;
+      } catch {
+        continue;
+      }
+      for (const w of waiters.filter((x) => x.msg === parsed.msg)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(parsed);
+      }
+    }
+  });
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    child,
+    stdout,
+    stderr: () => stderr,
+    exit,
+    line(msg) {
+      const found = stdout.map((l) => {
+        try {
+          return JSON.parse(l) as Record<string, unknown>;
+        } catch {
+          return undefined;
+        }
+      }).find((l) => l?.msg === msg);
+      if (found) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        waiters.push({ msg, resolve });
+        void exit.then((e) => reject(new Error(`exited (${e.code}) before "${msg}": ${stderr}${stdout.join('\n')}`)));
+      });
+    },
+  };
+}
+
+test('a bad flag value: exit 78, one line on stderr, no stack', async () => {
+  const r = run(['--port', 'eighty']);
+  const { code } = await r.exit;
+  assert.equal(code, 78);
+  const lines = r.stderr().trimEnd().split('\n');
+  assert.deepEqual(lines, ['certstream-server: --port: "eighty" is not an integer >= 0 and <= 65535']);
+  assert.deepEqual(r.stdout, []);
+});
+
+test('an unknown flag and a bad environment value: exit 78, one line each', async () => {
+  const r = run(['--frobnicate'], { CERTSTREAM_POLL_INTERVAL: '-1' });
+  assert.equal((await r.exit).code, 78);
+  const lines = r.stderr().trimEnd().split('\n');
+  assert.equal(lines.length, 2, r.stderr());
+  assert.ok(lines.some((l) => /frobnicate/.test(l)));
+  assert.ok(lines.some((l) => l.startsWith('certstream-server: --poll-interval:')));
+  assert.ok(!/\n\s+at /.test(r.stderr()), 'no stack trace');
+});
+
+test('an unreadable or invalid log list: exit 78 before any socket opens', async (t) => {
+  const dir = await tempDir(t);
+  const missing = run(['--log-list', join(dir, 'missing.json'), '--state-dir', dir]);
+  assert.equal((await missing.exit).code, 78);
+  assert.equal(missing.stderr().trimEnd().split('\n').length, 1);
+  const notAList = run(['--log-list', join(import.meta.dirname, '../../package.json'), '--state-dir', dir, '--port', '0']);
+  assert.equal((await notAList.exit).code, 78);
+  assert.equal(notAList.stderr().trimEnd().split('\n').length, 1, notAList.stderr());
+  assert.ok(!notAList.stdout.some((l) => l.includes('"listening"')));
+});
+
+test('--help exits 0 and lists the contract flags', async () => {
+  const r = run(['--help']);
+  assert.equal((await r.exit).code, 0);
+  const text = r.stdout.join('\n');
+  for (const flag of ['--host', '--port', '--log-list', '--state-dir', '--backfill', '--poll-interval', '--user-agent', '--heartbeat-interval']) {
+    assert.ok(text.includes(flag), flag);
+  }
+});
+
+test('a port already in use is a fatal runtime error: non-zero, not 78', async (t) => {
+  const fake = await startFake(t);
+  const dir = await tempDir(t);
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  t.after(() => blocker.close());
+  const port = (blocker.address() as AddressInfo).port;
+  const r = run(['--host', '127.0.0.1', '--port', String(port), '--log-list', fake.logListUrl, '--state-dir', dir]);
+  const { code } = await r.exit;
+  assert.notEqual(code, 0);
+  assert.notEqual(code, 78);
+  const err = await r.line('cannot start');
+  assert.match(String(err.error), /EADDRINUSE/);
+});
+
+test('SIGTERM: clients closed with 1001, cursor file flushed, exit 0', async (t) => {
+  const fake = await startFake(t);
+  const dir = await tempDir(t);
+  const r = run(['--host', '127.0.0.1', '--port', '0', '--log-list', fake.logListUrl, '--state-dir', dir, '--poll-interval', '0.05']);
+  t.after(() => {
+    if (r.child.exitCode === null) r.child.kill('SIGKILL');
+  });
+  const listening = await r.line('listening');
+  const port = listening.port as number;
+  assert.ok(port > 0);
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+  const received: { data: { source: { url: string }; cert_index: number } }[] = [];
+  let wanted: { n: number; resolve: () => void } | undefined;
+  ws.on('message', (d) => {
+    received.push(JSON.parse(d.toString()));
+    if (wanted && received.length >= wanted.n) wanted.resolve();
+  });
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+  // Entries appended after the first poll are streamed; wait until 20 of them arrived.
+  fake.append(300);
+  await new Promise<void>((resolve) => (received.length >= 20 ? resolve() : (wanted = { n: 20, resolve })));
+
+  r.child.kill('SIGTERM');
+  const [exit, closeCode] = await Promise.all([r.exit, closed]);
+  assert.equal(exit.code, 0, r.stderr());
+  assert.equal(closeCode, 1001);
+  await r.line('stopped');
+
+  const cursors = parseCursorFile(await readFile(join(dir, CURSOR_FILE), 'utf8'));
+  assert.deepEqual([...cursors.keys()].sort(), fake.logs.map((l) => l.url).sort());
+  // The saved cursor of each log is just past the last entry the client received from it.
+  const lastSeen = new Map<string, number>();
+  for (const m of received) lastSeen.set(m.data.source.url, m.data.cert_index);
+  for (const [url, last] of lastSeen) assert.equal(cursors.get(url), last + 1, url);
+});
