@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
@@ -124,28 +124,6 @@ test('404 and 503 → HttpStatusError CT_ERR_HTTP, kind "http"; the connection s
   assert.equal((await c.get(`${base}/ok`)).body.toString(), 'fine');
 });
 
-test('a server that never answers → CT_ERR_TIMEOUT (kind "timeout") after timeoutMs', async (t) => {
-  let arrived!: () => void;
-  const requestSeen = new Promise<void>((r) => (arrived = r));
-  const base = await serve(t, () => arrived()); // accepts the request, never responds
-  const c = client(t, { timeoutMs: 150 });
-  await assert.rejects(c.get(`${base}/ct/v1/get-sth`), (err: unknown) => {
-    assert.ok(isCertstreamError(err, 'CT_ERR_TIMEOUT'), String(err));
-    assert.match(err.message, /timed out after 150 ms/);
-    assert.equal(errorKind(err), 'timeout');
-    return true;
-  });
-  await requestSeen;
-});
-
-test('a body that stalls after the headers → CT_ERR_TIMEOUT too (the deadline covers the body)', async (t) => {
-  const base = await serve(t, (_req, res) => {
-    res.writeHead(200, { 'content-length': '1000' });
-    res.write('{"entries":[');
-  });
-  await assert.rejects(client(t, { timeoutMs: 150 }).getJson(base), isCode('CT_ERR_TIMEOUT'));
-});
-
 test('gzip bodies are decoded, also when the server sends gzip unasked', async (t) => {
   const tile = Buffer.alloc(50_000, 7);
   const base = await serve(t, (_req, res) => {
@@ -231,26 +209,51 @@ test('errorKind maps codes onto certstream_log_errors_total kinds', () => {
   assert.equal(errorKind(new Error('plain')), 'parse');
 });
 
-test('one hanging log does not hold back another on the same client; after a timeout the next request works', async (t) => {
-  let hung = 0;
-  const slow = await serve(t, (req, res) => {
-    if (req.url === '/hang') {
-      hung++;
-      return; // never answered
-    }
-    res.end('recovered');
+// The timeout tests wait for real deadlines; run them side by side to keep the file fast.
+describe('timeouts', { concurrency: true }, () => {
+  test('a server that never answers → CT_ERR_TIMEOUT (kind "timeout") after timeoutMs', async (t) => {
+    let arrived!: () => void;
+    const requestSeen = new Promise<void>((r) => (arrived = r));
+    const base = await serve(t, () => arrived()); // accepts the request, never responds
+    const c = client(t, { timeoutMs: 150 });
+    await assert.rejects(c.get(`${base}/ct/v1/get-sth`), (err: unknown) => {
+      assert.ok(isCertstreamError(err, 'CT_ERR_TIMEOUT'), String(err));
+      assert.match(err.message, /timed out after 150 ms/);
+      assert.equal(errorKind(err), 'timeout');
+      return true;
+    });
+    await requestSeen;
   });
-  const fast = await serve(t, (_req, res) => res.end('fast'));
-  const c = client(t, { timeoutMs: 300 });
-  // Fill more than the per-origin connection count with hanging requests.
-  const hanging = Array.from({ length: 10 }, () => c.get(`${slow}/hang`));
-  for (const p of hanging) p.catch(() => undefined);
-  for (let i = 0; i < 5; i++) assert.equal((await c.get(fast)).body.toString(), 'fast');
-  const results = await Promise.allSettled(hanging);
-  for (const r of results) {
-    assert.equal(r.status, 'rejected');
-    assert.ok(isCertstreamError(r.reason, 'CT_ERR_TIMEOUT'), String(r.reason));
-  }
-  assert.ok(hung >= 1);
-  assert.equal((await c.get(`${slow}/ok`)).body.toString(), 'recovered');
+
+  test('a body that stalls after the headers → CT_ERR_TIMEOUT too (the deadline covers the body)', async (t) => {
+    const base = await serve(t, (_req, res) => {
+      res.writeHead(200, { 'content-length': '1000' });
+      res.write('{"entries":[');
+    });
+    await assert.rejects(client(t, { timeoutMs: 150 }).getJson(base), isCode('CT_ERR_TIMEOUT'));
+  });
+
+  test('one hanging log does not hold back another on the same client; after a timeout the next request works', async (t) => {
+    let hung = 0;
+    const slow = await serve(t, (req, res) => {
+      if (req.url === '/hang') {
+        hung++;
+        return; // never answered
+      }
+      res.end('recovered');
+    });
+    const fast = await serve(t, (_req, res) => res.end('fast'));
+    const c = client(t, { timeoutMs: 300 });
+    // Fill more than the per-origin connection count with hanging requests.
+    const hanging = Array.from({ length: 10 }, () => c.get(`${slow}/hang`));
+    for (const p of hanging) p.catch(() => undefined);
+    for (let i = 0; i < 5; i++) assert.equal((await c.get(fast)).body.toString(), 'fast');
+    const results = await Promise.allSettled(hanging);
+    for (const r of results) {
+      assert.equal(r.status, 'rejected');
+      assert.ok(isCertstreamError(r.reason, 'CT_ERR_TIMEOUT'), String(r.reason));
+    }
+    assert.ok(hung >= 1);
+    assert.equal((await c.get(`${slow}/ok`)).body.toString(), 'recovered');
+  });
 });
