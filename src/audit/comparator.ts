@@ -70,7 +70,23 @@ function newFeedLog(): FeedLog {
   return { seen: new IntervalSet(), arrivals: [], gapPtr: -1, delivered: false };
 }
 
+/** Options of a Comparator. */
+export interface ComparatorOptions {
+  /**
+   * A side that is the truth rather than a peer — the `ct` feed, which reports what the logs
+   * appended. A log's window then starts at the reference's first index as soon as the reference has
+   * it, even when the other feed never delivers that log (all of it is then missed).
+   */
+  reference?: FeedId;
+}
+
 export class Comparator {
+  private readonly reference: FeedId | undefined;
+
+  constructor(options: ComparatorOptions = {}) {
+    this.reference = options.reference;
+  }
+
   /** Connection history of each feed. */
   readonly connections: Record<FeedId, ConnectionLog> = { a: new ConnectionLog(), b: new ConnectionLog() };
   /** Messages received per feed (every frame, heartbeats and unknown ones included). */
@@ -129,7 +145,9 @@ export class Comparator {
 
   /** Both feeds have now delivered this log: fix the window and drop what lies before it. */
   private openWindow(s: LogState): void {
-    const start = Math.max(s.a.seen.min ?? 0, s.b.seen.min ?? 0);
+    const start = this.reference
+      ? (s[this.reference].seen.min ?? 0)
+      : Math.max(s.a.seen.min ?? 0, s.b.seen.min ?? 0);
     s.windowStart = start;
     s.judged = start - 1;
     for (const f of [s.a, s.b]) {
@@ -152,16 +170,24 @@ export class Comparator {
   /**
    * Judges, in every log, the indices up to the highest one first delivered at or before `cutoff`
    * (ms), and forgets them. Returns what was added per log (logs with nothing new are left out).
+   * @param cutoff ms since the epoch, or a function giving it per log (the ct feed knows each log only
+   *   as far as its last successful head poll)
    */
-  judge(cutoff: number): JudgeDelta[] {
+  judge(cutoff: number | ((log: string) => number)): JudgeDelta[] {
     const deltas: JudgeDelta[] = [];
     for (const s of this.logs.values()) {
+      const limit = typeof cutoff === 'number' ? cutoff : cutoff(s.log);
       // The window opens at the first judgement after both feeds delivered this log, not at the
       // first delivery, so that a slightly reordered start of either feed does not move it.
-      if (s.windowStart === undefined && s.a.seen.min !== undefined && s.b.seen.min !== undefined) this.openWindow(s);
+      if (s.windowStart === undefined) {
+        const ready = this.reference
+          ? s[this.reference].seen.min !== undefined
+          : s.a.seen.min !== undefined && s.b.seen.min !== undefined;
+        if (ready) this.openWindow(s);
+      }
       let upTo = -1;
       let k = 0;
-      while (k < s.frontier.length && s.frontier[k] <= cutoff) {
+      while (k < s.frontier.length && s.frontier[k] <= limit) {
         upTo = s.frontier[k + 1];
         k += 2;
       }

@@ -149,8 +149,10 @@ export async function runCompare(argv: string[], io: CommandIo = defaultIo()): P
     b: o.feeds.b.arg === o.feeds.a.arg ? `${o.feeds.b.arg} (b)` : o.feeds.b.arg,
   };
   const metricsRef: { m?: ReturnType<typeof createAuditMetrics> } = {};
+  const reference = o.feeds.a.spec.kind === 'ct' ? 'a' : o.feeds.b.spec.kind === 'ct' ? 'b' : undefined;
   const live = new LiveCompare({
     sources,
+    ...(reference ? { reference } : {}),
     graceMs: o.graceSeconds * 1000,
     onEvent: (feed, e) => metricsRef.m?.onEvent(feed, e),
     onJudge: (d) => metricsRef.m?.onJudge(d),

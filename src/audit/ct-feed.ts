@@ -5,8 +5,11 @@
  * reference set is therefore exactly what the logs appended during the window, and every miss of the
  * other feed is visible without a second stream.
  *
- * Arrival time of a range is when the poll saw it, so `reconnect_loss` against `ct` is approximate to
- * the poll interval; missed counts are exact.
+ * A range is stamped with the time its poll round started: every entry the other feed had delivered
+ * by then was already in the log, so it is covered. Judgements of a log never go past the start of its
+ * last successful poll (`settledAt`), so an entry is not called a miss of `ct` just because the next
+ * poll has not happened yet. `reconnect_loss` against `ct` is approximate to the poll interval; the
+ * missed counts are exact.
  */
 import { readFile } from 'node:fs/promises';
 import { HttpClient } from '../ct/http-client.js';
@@ -70,8 +73,10 @@ export class CtFeedSource implements FeedSource {
   private readonly http: HttpClient;
   private readonly abort = new AbortController();
   private logs: LogDescriptor[] = [];
-  /** Last seen tree size per log URL. */
+  /** Last seen tree size per normalised log URL. */
   private readonly heads = new Map<string, number>();
+  /** Start (ms) of the last successful head poll per normalised log URL. */
+  private readonly settled = new Map<string, number>();
   private onEvent: ((e: FeedEvent) => void) | undefined;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
@@ -128,6 +133,7 @@ export class CtFeedSource implements FeedSource {
 
   /** One round over every log: the first head of a log is the window's start, later growth is a range. */
   private async poll(signal?: AbortSignal): Promise<void> {
+    const t = this.now();
     const results = await Promise.all(
       this.logs.map(async (log) => {
         try {
@@ -138,12 +144,12 @@ export class CtFeedSource implements FeedSource {
         }
       }),
     );
-    const t = this.now();
     let ok = 0;
     for (const { log, size } of results) {
       if (size === undefined) continue;
       ok++;
       const id = normaliseLogUrl(log.url);
+      this.settled.set(id, t);
       const prev = this.heads.get(id);
       if (prev === undefined || size < prev) {
         // First head, or a shrinking one (a broken log): only growth from here on counts.
@@ -161,6 +167,17 @@ export class CtFeedSource implements FeedSource {
       this.lastError = undefined;
       this.onEvent?.({ ev: 'connect', t });
     }
+  }
+
+  /**
+   * Time up to which `log` is fully reported: the start of its last successful poll. A log the list
+   * does not name is never reported, so it sets no limit; before the first poll nothing is settled.
+   */
+  settledAt(log: string): number {
+    if (this.logs.length === 0) return -Infinity;
+    const t = this.settled.get(log);
+    if (t !== undefined) return t;
+    return this.logs.some((l) => normaliseLogUrl(l.url) === log) ? -Infinity : Infinity;
   }
 
   /** Stops polling after reading every head one last time (the window's end). */

@@ -50,6 +50,11 @@ export interface FeedSource {
   readonly everConnected: boolean;
   /** Last connection problem, one line, for status lines and the exit-69 message. */
   readonly lastError: string | undefined;
+  /**
+   * For sources that learn about entries late (the ct feed polls heads): the time (ms) up to which
+   * this source has reported everything of `log`. Judgements never go past it. Absent: no limit.
+   */
+  settledAt?(log: string): number;
   /** Starts following; every event goes to `onEvent`, in order. */
   start(onEvent: (e: FeedEvent) => void): void;
   /** Stops following and releases sockets and timers. */

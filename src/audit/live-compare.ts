@@ -43,6 +43,8 @@ export interface LiveCompareOptions {
   judgeIntervalMs?: number;
   /** Clock, ms since the epoch (default Date.now). */
   now?: () => number;
+  /** The side that is the truth (the ct feed), see ComparatorOptions. */
+  reference?: FeedId;
   /** Sees every event after the comparator did (metrics, tests). */
   onEvent?: (feed: FeedId, e: FeedEvent) => void;
   /** Sees what each judgement added (metrics). */
@@ -50,7 +52,7 @@ export interface LiveCompareOptions {
 }
 
 export class LiveCompare {
-  readonly comparator = new Comparator();
+  readonly comparator: Comparator;
   private readonly opts: LiveCompareOptions;
   private readonly now: () => number;
   private timer: NodeJS.Timeout | undefined;
@@ -59,6 +61,7 @@ export class LiveCompare {
 
   constructor(options: LiveCompareOptions) {
     this.opts = options;
+    this.comparator = new Comparator(options.reference ? { reference: options.reference } : {});
     this.now = options.now ?? Date.now;
   }
 
@@ -77,9 +80,16 @@ export class LiveCompare {
 
   /** Judges everything first delivered at least `graceMs` ago; returns what it added. */
   judgeNow(): JudgeDelta[] {
-    const deltas = this.comparator.judge(this.now() - this.opts.graceMs);
+    const deltas = this.comparator.judge(this.cutoff(this.now() - this.opts.graceMs));
     if (deltas.length > 0) this.opts.onJudge?.(deltas);
     return deltas;
+  }
+
+  /** now − grace, lowered per log to what a late-reporting source (ct) has settled. */
+  private cutoff(base: number): number | ((log: string) => number) {
+    const { a, b } = this.opts.sources;
+    if (!a.settledAt && !b.settledAt) return base;
+    return (log) => Math.min(base, a.settledAt?.(log) ?? Infinity, b.settledAt?.(log) ?? Infinity);
   }
 
   /** True when both feeds have been connected at least once. */
@@ -100,7 +110,7 @@ export class LiveCompare {
     // the window.
     await Promise.all([this.opts.sources.a.stop(), this.opts.sources.b.stop()]);
     const end = this.now();
-    const deltas = this.comparator.judge(end - this.opts.graceMs);
+    const deltas = this.comparator.judge(this.cutoff(end - this.opts.graceMs));
     if (deltas.length > 0) this.opts.onJudge?.(deltas);
     return this.report(end);
   }

@@ -92,7 +92,10 @@ export async function compareRecordings(pathA: string, pathB: string, graceMs: n
   const [ba, bb] = await Promise.all([recordingBounds(pathA), recordingBounds(pathB)]);
   const start = Math.max(ba.startMs, bb.startMs);
   const end = Math.max(start, Math.min(ba.endMs, bb.endMs));
-  const cmp = new Comparator();
+  // A recording of the ct feed is the reference, as it would have been live.
+  const isCt = (b: RecordingBounds) => b.feed === 'ct' || b.feed.startsWith('ct (');
+  const reference: FeedId | undefined = isCt(ba) ? 'a' : isCt(bb) ? 'b' : undefined;
+  const cmp = new Comparator(reference ? { reference } : {});
   const its: Record<FeedId, AsyncGenerator<FeedEvent>> = { a: readEvents(pathA), b: readEvents(pathB) };
   const heads: Record<FeedId, FeedEvent | undefined> = { a: undefined, b: undefined };
   const pull = async (id: FeedId): Promise<FeedEvent | undefined> => {

@@ -197,3 +197,15 @@ test('random feeds: incremental judging equals a brute-force model, with bounded
   }
   assert.ok(lossSeen > 100, `the scenarios exercise reconnect loss (${lossSeen})`);
 });
+
+test('with a reference side (ct), a log the other feed never delivers is missed entirely', () => {
+  const c = new Comparator({ reference: 'b' });
+  c.range('b', 'L1', 500, 599, T0);
+  c.range('b', 'L2', 10, 19, T0);
+  for (let i = 520; i < 600; i++) c.entry('a', 'L1', i, T0 + i); // a joined late: 500..519 missed too
+  c.judge(T0 + 10_000);
+  assert.deepEqual(
+    c.logCounts().map((l) => [l.log, l.union, l.missed_by_a, l.gaps_a]),
+    [['L1', 100, 20, 20], ['L2', 10, 10, 0]],
+  );
+});

@@ -8,6 +8,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
+import { FakeCtLog } from '../../fake-ct-log/fake-ct-log.js';
 import { FakeFeed } from './support/fake-feed.js';
 import { metricValue, runCli, untilMetric } from './support/cli.js';
 
@@ -190,5 +191,51 @@ test('record two feeds, then compare the recordings: the table shows the exact m
     await fa.close();
     await fb.close();
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('compare --b ct against a fake CT log: the misses of the feed, from the logs\' heads', async () => {
+  const fake = await FakeCtLog.start({ rfc6962Logs: 1, staticLogs: 1, initialSize: 100 });
+  const feed = await FakeFeed.start();
+  const headsRead = new Promise<void>((resolve) => {
+    const off = fake.onRequest(() => {
+      if (fake.requests.sth >= 1 && fake.requests.checkpoint >= 1) {
+        off();
+        resolve();
+      }
+    });
+  });
+  const run = runCli(['compare', '--a', feed.url, '--b', 'ct', '--json', '--grace', '0', '--metrics-port', '0'], {
+    CERTAUDIT_LOG_LIST: fake.logListUrl,
+  });
+  try {
+    const port = Number(/"port":(\d+)/.exec(await run.stderrLine(/metrics listening/))![1]);
+    await headsRead;
+    await feed.until(() => feed.accepted >= 1);
+    const rfc = fake.logs.find((l) => l.kind === 'rfc6962')!;
+    const tiled = fake.logs.find((l) => l.kind === 'static')!;
+    fake.append(30, rfc.url);
+    fake.append(10, tiled.url);
+    let sent = 0;
+    for (let i = 100; i < 130; i++) {
+      if (i === 111) continue;
+      await feed.send(rfc.url, i);
+      sent++;
+    }
+    await untilMetric(port, 'certaudit_entries_total', { feed: feed.url }, (v) => v === sent);
+    run.child.kill('SIGINT');
+    assert.equal(await run.exited, 0, run.stderr);
+    const report = JSON.parse(run.stdout);
+    const byLog = Object.fromEntries(report.logs.map((l: { log: string }) => [l.log, l]));
+    assert.equal(byLog['127.0.0.1:' + new URL(rfc.url).port + new URL(rfc.url).pathname.replace(/\/$/, '')].missed_by_a, 1);
+    // The tiled log grew by 10 and the feed delivered none of them: all missed.
+    assert.deepEqual(report.totals, { union: 40, missed_by_a: 11, missed_by_b: 0, miss_ratio_a: 0.275, miss_ratio_b: 0, reconnect_loss_a: 0, reconnect_loss_b: 0 });
+    assert.equal(report.feeds.b.url, `ct (${fake.logListUrl})`);
+    assert.equal(report.logs.length, 2);
+    assert.equal(report.logs[0].missed_by_a, 10, 'the log the feed never delivered is the worst');
+  } finally {
+    run.child.kill('SIGKILL');
+    await feed.close();
+    await fake.close();
   }
 });
