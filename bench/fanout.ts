@@ -1,0 +1,312 @@
+/**
+ * Fan-out benchmark (issue 4 §5): the fake CT log feeds the real certstream-server (its own process) at
+ * a set entry rate; K WebSocket clients in another process receive. Reported: delivered frames/s, p50 /
+ * p99 latency (from FakeCtLog.availableAt to arrival at a client), drops and gaps, server CPU seconds
+ * and peak RSS. In the same run, the baseline — a minimal `ws` server broadcasting the same
+ * pre-serialized frames to the same number of clients (bench/fanout-baseline.ts) — gives the limit of
+ * this stack.
+ *
+ *   npm run bench:fanout -- [--scenarios 100x2000,1000x200] [--seconds 15] [--warmup 3] [--logs 8]
+ *                           [--poll 0.02] [--stream /] [--sample 8] [--built]
+ *
+ * Scenarios are CLIENTSxRATE (entries/s). The fake serves RFC 6962 logs only: a static-ct-api log's
+ * latency is bounded by how fast its tiles fill, not by the server. `--poll` is the server's
+ * --poll-interval (seconds): latency includes the wait for the next poll. `--built` runs
+ * dist/cli/certstream-server.js (npm run build first) instead of the TypeScript source through tsx.
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { WebSocket } from 'ws';
+import { FakeCtLog } from '../fake-ct-log/fake-ct-log.js';
+
+const ROOT = join(import.meta.dirname, '..');
+const CLK_TCK = 100; // Linux USER_HZ
+
+const { values: opts } = parseArgs({
+  options: {
+    scenarios: { type: 'string', default: '100x2000,1000x200' },
+    seconds: { type: 'string', default: '15' },
+    warmup: { type: 'string', default: '3' },
+    logs: { type: 'string', default: '8' },
+    poll: { type: 'string', default: '0.02' },
+    stream: { type: 'string', default: '/' },
+    sample: { type: 'string', default: '8' },
+    built: { type: 'boolean', default: false },
+  },
+});
+const SECONDS = Number(opts.seconds);
+const WARMUP = Number(opts.warmup);
+const LOGS = Number(opts.logs);
+const SAMPLE = Number(opts.sample);
+
+interface ClientResult {
+  seconds: number;
+  messages: number;
+  bytes: number;
+  gaps: number;
+  duplicates: number;
+  closedEarly: number;
+  logs: string[];
+  samples: number[];
+  clientCpuSeconds: number;
+}
+
+interface Row {
+  target: string;
+  clients: number;
+  rate: number;
+  framesPerSecond: number;
+  expectedPerSecond: number;
+  p50: number;
+  p99: number;
+  drops: number | string;
+  gaps: number | string;
+  closed: number;
+  cpuSeconds: number;
+  cpuPercent: number;
+  peakRssMb: number;
+  clientCpuSeconds: number;
+}
+
+/** utime + stime of a process, seconds. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+/** Peak resident set (VmHWM) of a process, MB. */
+function peakRssMb(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+function message<T>(child: ChildProcess, type: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: { type: string; message?: string }) => {
+      if (m.type === type) {
+        child.off('message', onMessage);
+        resolve(m as T);
+      } else if (m.type === 'error') process.stderr.write(`bench: client error: ${m.message}\n`);
+    };
+    child.on('message', onMessage);
+    child.once('exit', (code) => reject(new Error(`child exited (${code}) before "${type}"`)));
+  });
+}
+
+function forkTs(file: string): ChildProcess {
+  return fork(join(ROOT, 'bench', file), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+}
+
+async function startClients(url: string, clients: number): Promise<ChildProcess> {
+  const child = forkTs('fanout-clients.ts');
+  const connected = message(child, 'connected');
+  child.send({ cmd: 'connect', url, clients, sampleEvery: SAMPLE });
+  await connected;
+  return child;
+}
+
+async function measure(clients: ChildProcess, pid: number): Promise<{ result: ClientResult; cpu: number }> {
+  const cpu0 = cpuSeconds(pid);
+  clients.send({ cmd: 'measure' });
+  await sleep(SECONDS * 1000);
+  const done = message<ClientResult>(clients, 'result');
+  clients.send({ cmd: 'stop' });
+  const cpu1 = cpuSeconds(pid);
+  return { result: await done, cpu: cpu1 - cpu0 };
+}
+
+/** The real server, fed by the fake log; also captures lite frames for the baseline. */
+async function runServer(clientsCount: number, rate: number, framesFile: string): Promise<Row> {
+  const fake = await FakeCtLog.start({ rfc6962Logs: LOGS, staticLogs: 0, initialSize: 1000 });
+  const state = await mkdtemp(join(tmpdir(), 'bench-fanout-'));
+  const entry = opts.built ? [join(ROOT, 'dist/cli/certstream-server.js')] : ['--import', 'tsx', join(ROOT, 'src/cli/certstream-server.ts')];
+  const server = spawn(
+    process.execPath,
+    [...entry, '--host', '127.0.0.1', '--port', '0', '--log-list', fake.logListUrl, '--state-dir', state, '--poll-interval', opts.poll!],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      let buf = '';
+      server.stdout!.setEncoding('utf8').on('data', (c: string) => {
+        if (buf.length < 1e6) buf += c;
+        const m = /"msg":"listening"[^\n]*"port":(\d+)/.exec(buf);
+        if (m) resolve(Number(m[1]));
+      });
+      server.once('exit', (code) => reject(new Error(`server exited (${code}): ${buf}`)));
+    });
+    const base = `http://127.0.0.1:${port}`;
+    for (;;) {
+      const h = (await (await fetch(`${base}/healthz`)).json()) as { status: string };
+      if (h.status === 'ok') break;
+      await sleep(100);
+    }
+    const clients = await startClients(`ws://127.0.0.1:${port}${opts.stream}`, clientsCount);
+    // One extra client captures lite frames for the baseline during the warm-up only.
+    const frames: string[] = [];
+    const capture = new WebSocket(`ws://127.0.0.1:${port}/`);
+    capture.on('message', (d) => {
+      const s = d.toString();
+      if (frames.length < 6000 && s.includes('"certificate_update"')) frames.push(s);
+    });
+    fake.grow(rate);
+    await sleep(WARMUP * 1000);
+    capture.close();
+    await writeFile(framesFile, JSON.stringify(frames));
+    const { result, cpu } = await measure(clients, server.pid!);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    fake.grow(0);
+    const drops = sumMetric(metrics, 'certstream_client_dropped_messages_total');
+    const closed = sumMetric(metrics, 'certstream_client_disconnects_total', /reason="(slow|ping_timeout)"/);
+    const rss = peakRssMb(server.pid!);
+    const latencies: number[] = [];
+    for (let i = 0; i < result.samples.length; i += 4) {
+      const [logId, index, , at] = result.samples.slice(i, i + 4);
+      if (index < 0 || index % SAMPLE !== 0) continue;
+      const available = fake.availableAt(result.logs[logId], index);
+      if (available !== undefined) latencies.push(at - available);
+    }
+    latencies.sort((a, b) => a - b);
+    server.kill('SIGTERM');
+    await new Promise((r) => server.once('exit', r));
+    return {
+      target: 'certstream-server',
+      clients: clientsCount,
+      rate,
+      framesPerSecond: result.messages / result.seconds,
+      expectedPerSecond: rate * clientsCount,
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      drops,
+      gaps: result.gaps + result.duplicates,
+      closed: closed + result.closedEarly,
+      cpuSeconds: cpu,
+      cpuPercent: (100 * cpu) / result.seconds,
+      peakRssMb: rss,
+      clientCpuSeconds: result.clientCpuSeconds,
+    };
+  } finally {
+    if (server.exitCode === null) server.kill('SIGKILL');
+    await fake.close();
+    await rm(state, { recursive: true, force: true });
+  }
+}
+
+async function runBaseline(clientsCount: number, rate: number, framesFile: string): Promise<Row> {
+  const baseline = forkTs('fanout-baseline.ts');
+  try {
+    const listening = message<{ port: number }>(baseline, 'listening');
+    baseline.send({ cmd: 'listen', framesFile });
+    const { port } = await listening;
+    const clients = await startClients(`ws://127.0.0.1:${port}/`, clientsCount);
+    baseline.send({ cmd: 'start', rate, sampleEvery: SAMPLE });
+    await sleep(WARMUP * 1000);
+    const { result, cpu } = await measure(clients, baseline.pid!);
+    const rss = peakRssMb(baseline.pid!);
+    const done = message<{ sent: number; sendTimes: number[] }>(baseline, 'result');
+    baseline.send({ cmd: 'stop' });
+    const { sendTimes } = await done;
+    const sentAt = new Map<number, number>();
+    for (let i = 0; i < sendTimes.length; i += 2) sentAt.set(sendTimes[i], sendTimes[i + 1]);
+    const latencies: number[] = [];
+    for (let i = 0; i < result.samples.length; i += 4) {
+      const ordinal = result.samples[i + 2];
+      const t = sentAt.get(ordinal);
+      if (ordinal % SAMPLE === 0 && t !== undefined) latencies.push(result.samples[i + 3] - t);
+    }
+    latencies.sort((a, b) => a - b);
+    return {
+      target: 'baseline ws',
+      clients: clientsCount,
+      rate,
+      framesPerSecond: result.messages / result.seconds,
+      expectedPerSecond: rate * clientsCount,
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      drops: 'n/a',
+      gaps: 'n/a',
+      closed: result.closedEarly,
+      cpuSeconds: cpu,
+      cpuPercent: (100 * cpu) / result.seconds,
+      peakRssMb: rss,
+      clientCpuSeconds: result.clientCpuSeconds,
+    };
+  } finally {
+    if (baseline.exitCode === null) baseline.kill('SIGKILL');
+  }
+}
+
+function sumMetric(text: string, name: string, labels?: RegExp): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name + '{') && !line.startsWith(name + ' ')) continue;
+    if (labels && !labels.test(line)) continue;
+    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+
+function table(rows: Row[]): string {
+  const head = ['target', 'clients', 'entries/s', 'frames/s (expected)', 'p50 ms', 'p99 ms', 'drops', 'gaps', 'closed', 'CPU s', 'CPU %', 'peak RSS MB'];
+  const lines = rows.map((r) => [
+    r.target,
+    String(r.clients),
+    String(r.rate),
+    `${Math.round(r.framesPerSecond)} (${r.expectedPerSecond})`,
+    r.p50.toFixed(1),
+    r.p99.toFixed(1),
+    String(r.drops),
+    String(r.gaps),
+    String(r.closed),
+    r.cpuSeconds.toFixed(2),
+    r.cpuPercent.toFixed(0),
+    r.peakRssMb.toFixed(0),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const fmt = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  return [fmt(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...lines.map(fmt)].join('\n');
+}
+
+async function main(): Promise<void> {
+  const scenarios = opts.scenarios!.split(',').map((s) => s.split('x').map(Number) as [number, number]);
+  const rows: Row[] = [];
+  const dir = await mkdtemp(join(tmpdir(), 'bench-frames-'));
+  try {
+    for (const [clients, rate] of scenarios) {
+      const framesFile = join(dir, `frames-${clients}-${rate}.json`);
+      process.stderr.write(`bench: ${clients} clients at ${rate} entries/s: certstream-server…\n`);
+      rows.push(await runServer(clients, rate, framesFile));
+      process.stderr.write(`bench: ${clients} clients at ${rate} entries/s: baseline…\n`);
+      rows.push(await runBaseline(clients, rate, framesFile));
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  const cpu = cpus();
+  const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  console.log(`\nFan-out benchmark, ${new Date().toISOString()}`);
+  console.log(`machine: ${cpu.length} × ${cpu[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}, load average ${load}`);
+  console.log(`settings: ${SECONDS} s measured after ${WARMUP} s warm-up, ${LOGS} RFC 6962 fake logs, server --poll-interval ${opts.poll}, stream ${opts.stream}, latency sampled 1/${SAMPLE}`);
+  console.log(table(rows));
+  for (let i = 0; i + 1 < rows.length; i += 2) {
+    const s = rows[i];
+    const b = rows[i + 1];
+    console.log(`${s.clients} clients × ${s.rate}/s: server CPU ${(s.cpuSeconds / b.cpuSeconds).toFixed(2)}× the baseline's, client process CPU ${s.clientCpuSeconds.toFixed(1)} s / ${b.clientCpuSeconds.toFixed(1)} s`);
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
