@@ -54,27 +54,32 @@ function timeJson(t: ValidityTime): string {
   return t === 'no_expiration' ? '"no_expiration"' : String(t);
 }
 
-function isAscii(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
-  return true;
-}
-
 /** Byte-wise UTF-8 order, which is code point order (JS `<` compares UTF-16 units, which differs above U+FFFF). */
 export function compareUtf8(a: string, b: string): number {
-  if (isAscii(a) && isAscii(b)) return a < b ? -1 : a > b ? 1 : 0;
-  const x = Array.from(a, (c) => c.codePointAt(0)!);
-  const y = Array.from(b, (c) => c.codePointAt(0)!);
-  const n = Math.min(x.length, y.length);
-  for (let i = 0; i < n; i++) if (x[i] !== y[i]) return x[i] - y[i];
-  return x.length - y.length;
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const x = a.codePointAt(i)!;
+    const y = b.codePointAt(j)!;
+    if (x !== y) return x - y;
+    i += x > 0xffff ? 2 : 1;
+    j += y > 0xffff ? 2 : 1;
+  }
+  return a.length - i - (b.length - j);
 }
+
+const SURROGATE = /[\ud800-\udfff]/;
 
 /** Unique names, sorted byte-wise (Elixir MapSet order for ≤ 32 names; we use it for every size). */
 export function allDomainsOf(cn: string | null, dnsNames: readonly string[]): string[] {
   if (dnsNames.length === 0) return cn === null ? [] : [cn];
   const set = new Set<string>(dnsNames);
   if (cn !== null) set.add(cn);
-  return [...set].sort(compareUtf8);
+  const names = [...set];
+  // Without surrogate pairs, UTF-16 unit order (the default sort) is code point order = UTF-8 byte order.
+  let astral = false;
+  for (const n of names) if (SURROGATE.test(n)) astral = true;
+  return astral ? names.sort(compareUtf8) : names.sort();
 }
 
 /** SHA-1 of the DER as uppercase colon hex. */

@@ -102,6 +102,29 @@ export interface RenderedExtensions {
   readonly dnsNames: readonly string[];
 }
 
+const dottedCache = new Map<string, string>();
+
+/** Dotted text of an OID key, memoized (policy and extension OIDs repeat across certificates). */
+function dottedOf(buf: Uint8Array, start: number, end: number): string {
+  const key = oidKey(buf, start, end);
+  let dotted = dottedCache.get(key);
+  if (dotted === undefined) {
+    dotted = oidToDotted(buf, start, end);
+    if (dottedCache.size >= 4096) dottedCache.clear();
+    dottedCache.set(key, dotted);
+  }
+  return dotted;
+}
+
+/** An extension's OID for `extra` ("" if the OID itself is malformed). */
+function extraOid(buf: Uint8Array, ext: CertExtension): string {
+  try {
+    return dottedOf(buf, ext.oidStart, ext.oidEnd);
+  } catch {
+    return '';
+  }
+}
+
 /** Renders a SAN/IAN GeneralName list: reverse order, ", " separated. */
 function altNames(buf: Buffer, names: readonly GeneralName[]): string {
   let out = '';
@@ -246,7 +269,7 @@ function certificatePolicies(buf: Buffer, start: number, end: number): string {
     const info = expectTlv(buf, pos, seq.end, TAG.SEQUENCE, 'PolicyInformation');
     pos = info.end;
     const oid = expectTlv(buf, info.start, info.end, TAG.OID, 'policyIdentifier');
-    const policy = 'Policy: ' + oidToDotted(buf, oid.start, oid.end);
+    const policy = 'Policy: ' + dottedOf(buf, oid.start, oid.end);
     if (oid.end >= info.end) {
       list.unshift(policy);
       continue;
@@ -304,20 +327,10 @@ export function renderExtensions(cert: ParsedCertificate): RenderedExtensions {
   let ski: string | null = null;
   const dnsNames: string[] = [];
 
-  const toExtra = (ext: CertExtension): void => {
-    let dotted: string;
-    try {
-      dotted = oidToDotted(buf, ext.oidStart, ext.oidEnd);
-    } catch {
-      dotted = '';
-    }
-    (extra ??= []).unshift(dotted);
-  };
-
   for (const ext of cert.extensions) {
     const kind = KNOWN.get(oidKey(buf, ext.oidStart, ext.oidEnd));
     if (kind === undefined) {
-      toExtra(ext);
+      (extra ??= []).unshift(extraOid(buf, ext));
       continue;
     }
     const s = ext.valueStart;
@@ -348,26 +361,24 @@ export function renderExtensions(cert: ParsedCertificate): RenderedExtensions {
       }
     } catch {
       // Undecodable value of a known extension: shown like an unknown extension.
-      toExtra(ext);
+      (extra ??= []).unshift(extraOid(buf, ext));
     }
   }
 
-  let json = '{';
-  const add = (key: string, value: string): void => {
-    json += (json.length === 1 ? '"' : ',"') + key + '":' + value;
-  };
-  if (aia !== null) add('authorityInfoAccess', jsonString(aia));
-  if (aki !== null) add('authorityKeyIdentifier', '"' + aki.slice(0, -1) + '\\n"'); // hex + newline
-  if (bc !== null) add('basicConstraints', jsonString(bc));
-  if (policies !== null) add('certificatePolicies', jsonString(policies));
-  if (crl !== null) add('crlDistributionPoints', jsonString(crl));
-  if (poison) add('ctlPoisonByte', 'true');
-  if (sct !== null) add('ctlSignedCertificateTimestamp', '"' + sct + '"'); // base64: nothing to escape
-  if (eku !== null) add('extendedKeyUsage', jsonString(eku));
-  if (extra !== null) add('extra', jsonStringArray(extra));
-  if (ian !== null) add('issuerAltName', jsonString(ian));
-  if (ku !== null) add('keyUsage', jsonString(ku));
-  if (san !== null) add('subjectAltName', jsonString(san));
-  if (ski !== null) add('subjectKeyIdentifier', '"' + ski + '"'); // hex
-  return { json: json + '}', dnsNames };
+  // Keys in certstream's order; every member is written with a leading ",", the first one is cut below.
+  let json = '';
+  if (aia !== null) json += ',"authorityInfoAccess":' + jsonString(aia);
+  if (aki !== null) json += ',"authorityKeyIdentifier":"' + aki.slice(0, -1) + '\\n"'; // hex + newline
+  if (bc !== null) json += ',"basicConstraints":"' + bc + '"';
+  if (policies !== null) json += ',"certificatePolicies":' + jsonString(policies);
+  if (crl !== null) json += ',"crlDistributionPoints":' + jsonString(crl);
+  if (poison) json += ',"ctlPoisonByte":true';
+  if (sct !== null) json += ',"ctlSignedCertificateTimestamp":"' + sct + '"'; // base64: nothing to escape
+  if (eku !== null) json += ',"extendedKeyUsage":"' + eku + '"'; // fixed names
+  if (extra !== null) json += ',"extra":' + jsonStringArray(extra);
+  if (ian !== null) json += ',"issuerAltName":' + jsonString(ian);
+  if (ku !== null) json += ',"keyUsage":"' + ku + '"'; // fixed names
+  if (san !== null) json += ',"subjectAltName":' + jsonString(san);
+  if (ski !== null) json += ',"subjectKeyIdentifier":"' + ski + '"'; // hex
+  return { json: json === '' ? '{}' : '{' + json.slice(1) + '}', dnsNames };
 }

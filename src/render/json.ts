@@ -4,19 +4,13 @@
  * as \u00XX with UPPERCASE hex), everything else is written raw; floats use Erlang's shortest form.
  */
 
+// eslint-disable-next-line no-control-regex
+const NEEDS_ESCAPE = /["\\\u0000-\u001f]/;
 const LOWER_HEX_ESCAPE = /\\u00([0-9a-f]{2})/g;
 
 /** A JSON string literal for `s`. */
 export function jsonString(s: string): string {
-  let plain = true;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x20 || c === 0x22 || c === 0x5c) {
-      plain = false;
-      break;
-    }
-  }
-  if (plain) return '"' + s + '"';
+  if (!NEEDS_ESCAPE.test(s)) return '"' + s + '"';
   // JSON.stringify escapes the same set; only the hex case of \u00XX differs from Jason.
   return JSON.stringify(s).replace(LOWER_HEX_ESCAPE, (_m, hex: string) => '\\u00' + hex.toUpperCase());
 }
@@ -33,6 +27,9 @@ export function jsonStringArray(items: readonly string[]): string {
   return out + ']';
 }
 
+let lastFloat = NaN;
+let lastFloatText = '';
+
 /**
  * Erlang's `io_lib_format:fwrite_g/1` (what Jason uses for floats): the shortest round-trip digits,
  * written in plain notation unless the exponent form is shorter, so 1730205715.758093 stays as is,
@@ -40,6 +37,15 @@ export function jsonStringArray(items: readonly string[]): string {
  * @param x a finite number (epoch seconds for `seen`)
  */
 export function erlangFloat(x: number): string {
+  // Entries of one batch share their `seen`: remember the last conversion.
+  if (Object.is(x, lastFloat)) return lastFloatText;
+  const text = erlangFloatUncached(x);
+  lastFloat = x;
+  lastFloatText = text;
+  return text;
+}
+
+function erlangFloatUncached(x: number): string {
   // Fast path for epoch seconds with a fraction: plain notation, which is String(x) in this range.
   if (x >= 1 && x < 2 ** 53 && !Number.isInteger(x)) return String(x);
   if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';

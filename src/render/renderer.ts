@@ -3,11 +3,11 @@
  * server's output (golden frames in test/fixtures/calidog-golden). This is the hot path: the leaf is
  * parsed by our own DER reader, every frame is built by string concatenation in the fixed key order,
  * and chain certificates, which repeat constantly, are rendered once and kept in an LRU cache keyed by
- * their SHA-1 fingerprint.
+ * their content (see chainCert).
  */
-import { hash } from 'node:crypto';
 import { certLink } from '../ct/cert-link.js';
 import type { CtEntry, LogDescriptor } from '../ct/types.js';
+import { asBuffer } from '../x509/certificate.js';
 import { type RenderedCert, renderDer } from './cert-json.js';
 import { erlangFloat, jsonString, jsonStringArray } from './json.js';
 
@@ -34,7 +34,7 @@ interface SourceParts {
 
 export class Renderer {
   private readonly chainCacheSize: number;
-  private readonly chainCache = new Map<string, RenderedCert>();
+  private readonly chainCache = new Map<string, { der: Buffer; rendered: RenderedCert }>();
   private readonly sources = new WeakMap<LogDescriptor, SourceParts>();
 
   constructor(options: RendererOptions = {}) {
@@ -89,18 +89,25 @@ export class Renderer {
     return s.source;
   }
 
+  /**
+   * A chain certificate, rendered once. The cache is keyed by the certificate's last 32 bytes (inside its
+   * signature) plus its length, and a hit counts only when the whole DER is byte-identical to the cached
+   * one, so it is exact like a fingerprint key but costs no hashing per entry.
+   */
   private chainCert(der: Uint8Array): RenderedCert {
     if (this.chainCacheSize === 0) return renderDer(der, true);
-    const key = hash('sha1', der, 'base64');
+    const bytes = asBuffer(der);
+    const key = bytes.length + bytes.toString('latin1', Math.max(0, bytes.length - 32));
     const hit = this.chainCache.get(key);
-    if (hit !== undefined) {
+    if (hit !== undefined && hit.der.equals(bytes)) {
       // LRU: move to the most recent end.
       this.chainCache.delete(key);
       this.chainCache.set(key, hit);
-      return hit;
+      return hit.rendered;
     }
     const rendered = renderDer(der, true);
-    this.chainCache.set(key, rendered);
+    this.chainCache.delete(key);
+    this.chainCache.set(key, { der: Buffer.from(bytes), rendered });
     if (this.chainCache.size > this.chainCacheSize) {
       const oldest = this.chainCache.keys().next().value as string;
       this.chainCache.delete(oldest);

@@ -86,13 +86,6 @@ export function signatureAlgorithmName(
   const key = oidKey(buf, oidStart, oidEnd);
   const known = NAMES.get(key);
   if (known !== undefined) return known;
-  const dotted = (): string => {
-    try {
-      return oidToDotted(buf, oidStart, oidEnd);
-    } catch {
-      return '';
-    }
-  };
   if (key === RSASSA_PSS) {
     try {
       const digest = pssDigest(buf, paramsStart, paramsEnd);
@@ -101,5 +94,9 @@ export function signatureAlgorithmName(
       // fall through to the dotted OID
     }
   }
-  return dotted();
+  try {
+    return oidToDotted(buf, oidStart, oidEnd);
+  } catch {
+    return '';
+  }
 }

@@ -345,11 +345,21 @@ test('seen uses Erlang float formatting', () => {
 
 test('the chain cache is an LRU bounded by chainCacheSize', () => {
   const r = new Renderer({ chainCacheSize: 2 });
-  const chain = [1, 2, 3].map((i) => buildCert({ serial: `0${i}` }));
+  const chain = [1, 2, 3].map((i) => buildCert({ serial: `0${i}`, signature: [i, i, i] }));
   r.render(RFC6962_LOG, entry(buildCert(), chain), 1);
   assert.equal(r.cachedChainCerts, 2);
   assert.throws(() => new Renderer({ chainCacheSize: -1 }), RangeError);
   const none = new Renderer({ chainCacheSize: 0 });
   none.render(RFC6962_LOG, entry(buildCert(), chain), 1);
   assert.equal(none.cachedChainCerts, 0);
+});
+
+test('chain certificates that share their last bytes and length are still told apart (exact-bytes check)', () => {
+  const r = new Renderer();
+  const chain = ['01', '02', '03'].map((serial) => buildCert({ serial, subject: name(['2.5.4.3', utf8(`CA ${serial}`)]) }));
+  for (let round = 0; round < 2; round++) {
+    const full = JSON.parse(r.render(RFC6962_LOG, entry(buildCert(), chain), 1).full) as { data: { chain: Leaf[] } };
+    assert.deepEqual(full.data.chain.map((c) => c.serial_number), ['1', '2', '3']);
+    assert.deepEqual(full.data.chain.map((c) => c.subject.CN), ['CA 01', 'CA 02', 'CA 03']);
+  }
 });

@@ -68,6 +68,8 @@ export interface CertSpec {
   notBefore?: Bytes;
   notAfter?: Bytes;
   extensions?: Bytes[];
+  /** signatureValue bytes (a dummy by default). */
+  signature?: number[];
 }
 
 const SPKI = seq(seq(oid('1.2.840.10045.2.1'), oid('1.2.840.10045.3.1.7')), bits([0, 4, ...new Array<number>(64).fill(7)]));
@@ -87,5 +89,5 @@ export function buildCert(spec: CertSpec = {}): Buffer {
     SPKI,
   );
   if (spec.extensions) parts.push(ctx(3, true, seq(...spec.extensions)));
-  return Buffer.from(seq(seq(...parts), alg, bits([0, 1, 2, 3])));
+  return Buffer.from(seq(seq(...parts), alg, bits([0, ...(spec.signature ?? [1, 2, 3])])));
 }
