@@ -3,11 +3,15 @@
  * - RFC 6962: the `leaf_input` / `extra_data` of 41 real get-entries items (Argon, Nimbus), served as is;
  * - static-ct-api: the 256 TileLeaf records of Sunlight's navigli2025h2 data tile 000, re-numbered by
  *   rewriting their `leaf_index` extension, and the issuer certificates they name.
- * Entry n of a fake log is corpus item n mod corpus size: endless real data without inventing any.
+ * - synthetic: leaf certificates for made-up `.example` names under a throw-away CA (synthetic.ts),
+ *   appended after the real items so that a long run streams many distinct domains.
+ * Entry n of a fake log is corpus item n mod corpus size.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createHash } from 'node:crypto';
+import { rfcItem, synthesiseCerts, tileRecord } from './synthetic.js';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'test', 'fixtures');
 
@@ -31,16 +35,28 @@ export interface Corpus {
   issuers: Map<string, Buffer>;
 }
 
-let cached: Corpus | undefined;
+let cached: Promise<Corpus> | undefined;
 
-/** Loads (once) the corpus from test/fixtures. */
-export function loadCorpus(): Corpus {
-  cached ??= {
+/** Loads (once per process) the corpus: the fixtures from test/fixtures, then the synthetic certificates. */
+export function loadCorpus(): Promise<Corpus> {
+  cached ??= build();
+  return cached;
+}
+
+async function build(): Promise<Corpus> {
+  const corpus: Corpus = {
     rfc: loadRfcItems(),
     tile: splitTile(readFileSync(join(FIXTURES, 'static-ct/navigli2025h2/tile/data/000'))),
     issuers: loadIssuers(join(FIXTURES, 'static-ct/navigli2025h2/issuer')),
   };
-  return cached;
+  const synth = await synthesiseCerts();
+  const now = Date.now();
+  synth.leaves.forEach((leaf, i) => {
+    corpus.rfc.push(rfcItem(leaf, [synth.ca], now + i));
+    corpus.tile.push(tileRecord(leaf, [synth.ca], now + i));
+  });
+  corpus.issuers.set(createHash('sha256').update(synth.ca).digest('hex'), synth.ca);
+  return corpus;
 }
 
 function loadRfcItems(): RfcItem[] {

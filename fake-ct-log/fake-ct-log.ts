@@ -1,6 +1,6 @@
 /**
  * A fake CT log server for tests, benchmarks and `npm run demo`: real HTTP on loopback, real protocols,
- * real data (fake-ct-log/corpus.ts). It serves any number of RFC 6962 logs (get-sth, get-entries with a
+ * real data (fake-ct-log/corpus.ts) plus synthesised certificates. It serves any number of RFC 6962 logs (get-sth, get-entries with a
  * per-response cap like Google's 32) and static-ct-api logs (checkpoint, gzip data tiles, partial tiles,
  * issuers), plus a v3 log list naming them all. Logs grow on demand (`append`) or at a rate (`grow`),
  * and faults (HTTP errors, 429 with Retry-After, hanging responses) can be injected per log.
@@ -120,7 +120,7 @@ export class FakeCtLog {
 
   /** Starts listening (default 127.0.0.1, a free port). */
   static async start(options: FakeCtLogOptions = {}): Promise<FakeCtLog> {
-    const corpus = loadCorpus();
+    const corpus = await loadCorpus();
     const server = createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
