@@ -4,9 +4,10 @@
  *
  * What counts as "not a certificate at all" (CertstreamError X509_ERR_NOT_A_CERT): the outer SEQUENCE,
  * the TBSCertificate SEQUENCE or its fixed fields (version, serialNumber, signature, issuer, validity,
- * subject, subjectPublicKeyInfo) cannot be read. Problems inside one field are not fatal: an unreadable
- * time becomes null, an undecodable extension value is handled by the renderer, a broken extensions
- * block is treated as absent and flagged in `extensionsError`.
+ * subject, subjectPublicKeyInfo) cannot be framed. Problems inside one field are not fatal: an unreadable
+ * time becomes null, a name broken part-way keeps the attributes read before the break, an undecodable
+ * extension value is handled by the renderer, and a broken extensions block keeps the extensions read
+ * before the break (flagged in `extensionsError`).
  */
 import { CertstreamError } from '../errors.js';
 import { TAG, expectTlv, readBoolean, readTlv } from './der.js';
@@ -109,8 +110,16 @@ export function parseCertificate(bytes: Uint8Array): ParsedCertificate {
     }
     const issuerTlv = expectTlv(der, sig.end, end, TAG.SEQUENCE, 'issuer');
     const validity = expectTlv(der, issuerTlv.end, end, TAG.SEQUENCE, 'validity');
-    const nb = readTlv(der, validity.start, validity.end);
-    const na = readTlv(der, nb.end, validity.end);
+    let notBefore: ValidityTime = null;
+    let notAfter: ValidityTime = null;
+    try {
+      const nb = readTlv(der, validity.start, validity.end);
+      notBefore = decodeTime(der, nb.tag, nb.start, nb.end);
+      const na = readTlv(der, nb.end, validity.end);
+      notAfter = decodeTime(der, na.tag, na.start, na.end);
+    } catch {
+      // A damaged validity renders as null times.
+    }
     const subjectTlv = expectTlv(der, validity.end, end, TAG.SEQUENCE, 'subject');
     const spki = expectTlv(der, subjectTlv.end, end, TAG.SEQUENCE, 'subjectPublicKeyInfo');
     const issuer = decodeName(der, issuerTlv.start, issuerTlv.end);
@@ -140,8 +149,8 @@ export function parseCertificate(bytes: Uint8Array): ParsedCertificate {
       sigParamsEnd,
       issuer,
       subject,
-      notBefore: decodeTime(der, nb.tag, nb.start, nb.end),
-      notAfter: decodeTime(der, na.tag, na.start, na.end),
+      notBefore,
+      notAfter,
       extensions,
       extensionsError,
     };

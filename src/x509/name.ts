@@ -57,11 +57,20 @@ function attributeOf(buf: Uint8Array, start: number, end: number): Key | undefin
 }
 
 /**
- * Decodes the Name whose SEQUENCE value is `buf[start, end)`.
- * @throws CertstreamError X509_ERR_BAD_DER when the RDN structure itself is broken.
+ * Decodes the Name whose SEQUENCE value is `buf[start, end)`. Never throws: when the RDN structure is
+ * broken part-way, the attributes read before the break are kept (a damaged name is still shown).
  */
 export function decodeName(buf: Buffer, start: number, end: number): NameFields {
   const out = emptyName();
+  try {
+    readInto(out, buf, start, end);
+  } catch {
+    // keep what was read
+  }
+  return out;
+}
+
+function readInto(out: NameFields, buf: Buffer, start: number, end: number): void {
   let pos = start;
   while (pos < end) {
     const rdn = expectTlv(buf, pos, end, TAG.SET, 'RelativeDistinguishedName');
@@ -78,5 +87,4 @@ export function decodeName(buf: Buffer, start: number, end: number): NameFields 
       if (text !== null) out[key] = text;
     }
   }
-  return out;
 }

@@ -9,7 +9,7 @@ import { Renderer } from '../../src/render/renderer.js';
 import { erlangFloat, jsonString } from '../../src/render/json.js';
 import {
   type Bytes, bits, bmp, bool, buildCert, ctx, ext, genTime, gn, ia5, int, name, nul, octet, oid, printable, seq, teletex,
-  tlv, utcTime, utf8,
+  set, tlv, utcTime, utf8,
 } from '../x509/der-builder.js';
 import { RFC6962_LOG, STATIC_LOG } from '../x509/corpus.js';
 
@@ -362,4 +362,14 @@ test('chain certificates that share their last bytes and length are still told a
     assert.deepEqual(full.data.chain.map((c) => c.serial_number), ['1', '2', '3']);
     assert.deepEqual(full.data.chain.map((c) => c.subject.CN), ['CA 01', 'CA 02', 'CA 03']);
   }
+});
+
+test('a name broken part-way keeps the attributes before the break; the certificate still renders', () => {
+  const broken = seq(set(seq(oid('2.5.4.6'), printable('NL'))), octet(), set(seq(oid('2.5.4.3'), utf8('lost'))));
+  const { leaf } = render(buildCert({ issuer: broken, subject: seq(tlv(0x02, [1])) }));
+  assert.equal(leaf.issuer.C, 'NL');
+  assert.equal(leaf.issuer.CN, null);
+  assert.equal(leaf.issuer.aggregated, '/C=NL');
+  assert.equal(leaf.subject.aggregated, '/');
+  assert.deepEqual(leaf.all_domains, []);
 });
