@@ -6,8 +6,12 @@
  * (fixed at the first judgement after both delivered the log); an
  * index is judged once `judge(cutoff)` is called with a cutoff past the first arrival of a higher
  * index on either feed (the caller uses cutoff = now − grace, so a slower feed gets `grace` to catch
- * up). Judged indices are counted and forgotten: memory holds the interval sets (one run per hole)
- * and the arrivals of the last `grace` seconds, never a per-index set of the whole run.
+ * up). Judged indices are counted and forgotten: memory holds interval sets (one run per hole) and a
+ * short time → highest-index list for the last `grace` seconds, never a per-index set of the run.
+ * Reconnect loss is decided when an entry arrives (is the other feed down right now?), kept as one
+ * more interval set, so no per-entry arrival time has to be stored. Hence events (entries and
+ * connection changes of both feeds) must be applied in time order — as they happen in a live run, and
+ * as the replay of recordings merges them.
  *
  * Definitions (interface.md): missed_by_a = judged indices b delivered and a did not; gaps_a = holes in
  * a's own index sequence (between the window start and a's highest index); reconnect_loss_a = the part
@@ -15,6 +19,9 @@
  */
 import { ConnectionLog } from './connection-log.js';
 import { IntervalSet } from './interval-set.js';
+
+/** Arrivals closer together than this (ms) share one frontier point. */
+const FRONTIER_MERGE_MS = 10;
 
 /** Which side of the comparison. */
 export type FeedId = 'a' | 'b';
@@ -43,8 +50,8 @@ export interface JudgeDelta {
 
 interface FeedLog {
   seen: IntervalSet;
-  /** Flat [lo, hi, t] triples of first deliveries not yet judged, in arrival order. */
-  arrivals: number[];
+  /** Indices this feed delivered first-hand while the other feed was disconnected. */
+  whileOtherDown: IntervalSet;
   /** Last index up to which gaps have been counted. */
   gapPtr: number;
   /** True once this feed delivered anything of the log. */
@@ -61,13 +68,14 @@ interface LogState {
   judged: number;
   /** Highest index delivered by either feed. */
   maxIndex: number;
-  /** Flat [t, index] pairs: when the highest index first grew to `index`. Monotonic in both. */
+  /** Flat [t, index] pairs from `frontierHead` on: when the highest index first grew to `index`. */
   frontier: number[];
+  frontierHead: number;
   counts: LogCounts;
 }
 
 function newFeedLog(): FeedLog {
-  return { seen: new IntervalSet(), arrivals: [], gapPtr: -1, delivered: false };
+  return { seen: new IntervalSet(), whileOtherDown: new IntervalSet(), gapPtr: -1, delivered: false };
 }
 
 /** Options of a Comparator. */
@@ -106,6 +114,7 @@ export class Comparator {
         judged: -1,
         maxIndex: -1,
         frontier: [],
+        frontierHead: 0,
         counts: {
           log, seen_a: 0, seen_b: 0, union: 0, missed_by_a: 0, missed_by_b: 0,
           gaps_a: 0, gaps_b: 0, reconnect_loss_a: 0, reconnect_loss_b: 0,
@@ -136,10 +145,14 @@ export class Comparator {
     if (hi < lo) return;
     const added = f.seen.addRange(lo, hi);
     if (added === 0) return;
-    f.arrivals.push(lo, hi, t);
+    if (this.connections[feed === 'a' ? 'b' : 'a'].wasDownAt(t)) f.whileOtherDown.addRange(lo, hi);
     if (hi > s.maxIndex) {
       s.maxIndex = hi;
-      s.frontier.push(t, hi);
+      const n = s.frontier.length;
+      // Arrivals within FRONTIER_MERGE_MS share one point (stamped with the earlier time): the list
+      // stays small at thousands of entries a second, and judging moves at most that much earlier.
+      if (n > s.frontierHead && t - s.frontier[n - 2] < FRONTIER_MERGE_MS) s.frontier[n - 1] = hi;
+      else s.frontier.push(t, hi);
     }
   }
 
@@ -153,7 +166,7 @@ export class Comparator {
     for (const f of [s.a, s.b]) {
       f.seen.removeBelow(start);
       f.gapPtr = start - 1;
-      f.arrivals = clipArrivals(f.arrivals, start - 1);
+      f.whileOtherDown.removeBelow(start);
     }
   }
 
@@ -186,19 +199,23 @@ export class Comparator {
         if (ready) this.openWindow(s);
       }
       let upTo = -1;
-      let k = 0;
+      let k = s.frontierHead;
       while (k < s.frontier.length && s.frontier[k] <= limit) {
         upTo = s.frontier[k + 1];
         k += 2;
       }
-      if (k > 0) s.frontier.splice(0, k);
+      s.frontierHead = k;
+      if (k > 1024 && k * 2 > s.frontier.length) {
+        s.frontier = s.frontier.slice(k);
+        s.frontierHead = 0;
+      }
       if (upTo < 0) continue;
       if (s.windowStart === undefined) {
         // Only one feed has this log so far: what is older than the grace can never be compared
         // fairly any more, so it is dropped and the window will start after it.
         for (const f of [s.a, s.b]) {
           f.seen.removeBelow(upTo + 1);
-          f.arrivals = clipArrivals(f.arrivals, upTo);
+          f.whileOtherDown.removeBelow(upTo + 1);
         }
         continue;
       }
@@ -221,8 +238,8 @@ export class Comparator {
     c.union += seenA + seenB - both;
     c.missed_by_a += missedA;
     c.missed_by_b += missedB;
-    if (missedA > 0) c.reconnect_loss_a += this.lossWhileDown(s.b.arrivals, s.a.seen, this.connections.a, lo, hi);
-    if (missedB > 0) c.reconnect_loss_b += this.lossWhileDown(s.a.arrivals, s.b.seen, this.connections.b, lo, hi);
+    if (missedA > 0) c.reconnect_loss_a += s.b.whileOtherDown.countIn(lo, hi) - s.b.whileOtherDown.countBothIn(s.a.seen, lo, hi);
+    if (missedB > 0) c.reconnect_loss_b += s.a.whileOtherDown.countIn(lo, hi) - s.a.whileOtherDown.countBothIn(s.b.seen, lo, hi);
     for (const [f, key] of [[s.a, 'gaps_a'], [s.b, 'gaps_b']] as const) {
       const top = Math.min(hi, f.seen.max ?? -1);
       if (top > f.gapPtr) {
@@ -233,21 +250,9 @@ export class Comparator {
     s.judged = hi;
     for (const f of [s.a, s.b]) {
       f.seen.removeBelow(hi + 1);
-      f.arrivals = clipArrivals(f.arrivals, hi);
+      f.whileOtherDown.removeBelow(hi + 1);
     }
     return { log: s.log, union: seenA + seenB - both, missed_by_a: missedA, missed_by_b: missedB };
-  }
-
-  /** Indices of [lo, hi] the other feed delivered while `conn`'s feed was down and that feed never saw. */
-  private lossWhileDown(otherArrivals: number[], seen: IntervalSet, conn: ConnectionLog, lo: number, hi: number): number {
-    let n = 0;
-    for (let i = 0; i < otherArrivals.length; i += 3) {
-      const from = Math.max(otherArrivals[i], lo);
-      const to = Math.min(otherArrivals[i + 1], hi);
-      if (to < from || !conn.wasDownAt(otherArrivals[i + 2])) continue;
-      n += to - from + 1 - seen.countIn(from, to);
-    }
-    return n;
   }
 
   /** Judged numbers of every log whose window is open, worst first (most misses of either feed). */
@@ -273,30 +278,13 @@ export class Comparator {
     return out;
   }
 
-  /** Current memory footprint in stored numbers (runs + pending arrivals), for benchmarks and tests. */
+  /** Current memory footprint in stored numbers (interval runs and frontier points), for benchmarks and tests. */
   footprint(): number {
     let n = 0;
     for (const s of this.logs.values()) {
-      n += s.a.seen.runCount * 2 + s.b.seen.runCount * 2 + s.a.arrivals.length + s.b.arrivals.length + s.frontier.length;
+      n += (s.a.seen.runCount + s.b.seen.runCount + s.a.whileOtherDown.runCount + s.b.whileOtherDown.runCount) * 2;
+      n += s.frontier.length - s.frontierHead;
     }
     return n;
   }
-}
-
-/** Drops arrivals wholly at or below `judged` and clips the rest to start after it. */
-function clipArrivals(arrivals: number[], judged: number): number[] {
-  let keep = false;
-  for (let i = 0; i < arrivals.length; i += 3) {
-    if (arrivals[i] <= judged) {
-      keep = true;
-      break;
-    }
-  }
-  if (!keep) return arrivals;
-  const out: number[] = [];
-  for (let i = 0; i < arrivals.length; i += 3) {
-    if (arrivals[i + 1] <= judged) continue;
-    out.push(Math.max(arrivals[i], judged + 1), arrivals[i + 1], arrivals[i + 2]);
-  }
-  return out;
 }

@@ -11,25 +11,33 @@ function counts(c: Comparator, log: string): LogCounts {
   return found;
 }
 
+/** Applies events in time order, as live and replayed runs do (the comparator relies on it). */
+function inTimeOrder(events: Array<[number, () => void]>): void {
+  for (const [, run] of events.sort((x, y) => x[0] - y[0])) run();
+}
+
 test('a hand-worked scenario: misses, gaps, reconnect loss and the window start', () => {
   const c = new Comparator();
-  c.connect('a', T0);
-  c.connect('b', T0);
+  const ev: Array<[number, () => void]> = [];
+  const at = (t: number, run: () => void) => ev.push([t, run]);
+  at(T0, () => c.connect('a', T0));
+  at(T0, () => c.connect('b', T0));
   // Feed b starts at index 100, feed a at 98: the window starts at 100.
-  c.entry('a', 'L', 98, T0 + 10);
-  c.entry('a', 'L', 99, T0 + 20);
-  for (let i = 100; i < 120; i++) c.entry('b', 'L', i, T0 + 1000 + i);
-  // a delivers 100..109, is down from T0+1105 to T0+1115 (b delivers 105..114 at T0+1105..T0+1114),
+  at(T0 + 10, () => c.entry('a', 'L', 98, T0 + 10));
+  at(T0 + 20, () => c.entry('a', 'L', 99, T0 + 20));
+  for (let i = 100; i < 120; i++) at(T0 + 1000 + i, () => c.entry('b', 'L', i, T0 + 1000 + i));
+  // a delivers 100..104, is down from T0+1105 to T0+1115 (b delivers 105..114 at T0+1105..T0+1114),
   // misses 105..114, then delivers 115..119 and additionally 112 (a late duplicate-free re-delivery).
-  for (let i = 100; i < 105; i++) c.entry('a', 'L', i, T0 + 1000 + i + 1);
-  c.disconnect('a', T0 + 1105, 1006, 'connection reset');
-  c.connect('a', T0 + 1115);
-  for (let i = 115; i < 120; i++) c.entry('a', 'L', i, T0 + 1000 + i + 1);
-  c.entry('a', 'L', 112, T0 + 1121);
+  for (let i = 100; i < 105; i++) at(T0 + 1000 + i + 1, () => c.entry('a', 'L', i, T0 + 1000 + i + 1));
+  at(T0 + 1104.5, () => c.disconnect('a', T0 + 1104.5, 1006, 'connection reset'));
+  at(T0 + 1115, () => c.connect('a', T0 + 1115));
+  for (let i = 115; i < 120; i++) at(T0 + 1000 + i + 1, () => c.entry('a', 'L', i, T0 + 1000 + i + 1));
+  at(T0 + 1121, () => c.entry('a', 'L', 112, T0 + 1121));
   // b loses 121, which a has.
-  c.entry('a', 'L', 121, T0 + 1122);
-  c.entry('b', 'L', 122, T0 + 1123);
-  c.entry('a', 'L', 122, T0 + 1124);
+  at(T0 + 1122, () => c.entry('a', 'L', 121, T0 + 1122));
+  at(T0 + 1123, () => c.entry('b', 'L', 122, T0 + 1123));
+  at(T0 + 1124, () => c.entry('a', 'L', 122, T0 + 1124));
+  inTimeOrder(ev);
   c.judge(T0 + 10_000);
   const l = counts(c, 'L');
   // window 100..122; b: 100..119, 122 (21); a: 100..104, 112, 115..119, 121, 122 (13)
@@ -42,13 +50,13 @@ test('a hand-worked scenario: misses, gaps, reconnect loss and the window start'
     missed_by_b: 1, // 121
     gaps_a: 10, // 105..111, 113, 114, 120
     gaps_b: 2, // 120, 121
-    reconnect_loss_a: 9, // all of a's misses were delivered by b between T0+1105 and T0+1114
+    reconnect_loss_a: 9, // all of a's misses were delivered by b between T0+1105 and T0+1114 (112 came later)
     reconnect_loss_b: 0,
   });
   const r = buildReport(c, { a: 'ws://a/', b: 'ws://b/' }, T0, T0 + 2000);
   assert.equal(r.feeds.a.disconnects, 1);
   assert.equal(r.feeds.a.connects, 2);
-  assert.equal(r.feeds.a.downtime_seconds, 0.01);
+  assert.equal(r.feeds.a.downtime_seconds, 0.0105);
   assert.deepEqual(r.totals, {
     union: 22, missed_by_a: 9, missed_by_b: 1, miss_ratio_a: 0.409091, miss_ratio_b: 0.045455,
     reconnect_loss_a: 9, reconnect_loss_b: 0,

@@ -19,15 +19,16 @@ test('the table lists worst logs first, totals and the connection history', () =
   const c = new Comparator();
   c.connect('a', T0);
   c.connect('b', T0);
+  // Events in time order. Log 'good' reaches feed a through another path (say a second connection).
   for (let i = 0; i < 100; i++) {
+    if (i === 50) c.disconnect('a', T0 + 50, 1006, 'abnormal closure');
+    if (i === 80) c.connect('a', T0 + 80);
     c.entry('b', 'good', i, T0 + i);
     c.entry('a', 'good', i, T0 + i);
     c.entry('b', 'bad', i, T0 + i);
     if (i < 50 || i >= 80) c.entry('a', 'bad', i, T0 + i);
+    if (i === 1) c.entry('a', 'only-a', 1, T0 + 1);
   }
-  c.entry('a', 'only-a', 1, T0 + 1);
-  c.disconnect('a', T0 + 50, 1006, 'abnormal closure');
-  c.connect('a', T0 + 80);
   c.judge(T0 + 1000);
   const report = buildReport(c, { a: 'ws://127.0.0.1:4000/', b: 'wss://certstream.calidog.io/' }, T0, T0 + 65_000);
   const text = formatReportTable(report, reportExtras(c, 60));
