@@ -210,7 +210,11 @@ function authorityKeyIdentifier(buf: Buffer, start: number, end: number): string
 
 function crlDistributionPoints(buf: Buffer, start: number, end: number): string {
   const seq = expectTlv(buf, start, end, TAG.SEQUENCE, 'CRLDistributionPoints');
-  let acc: string[] = [];
+  // EasySSL: acc ← reverse([s, "Full Name:"] ++ acc) per point. Done in linear time with a double-ended
+  // list held as `front` (stored reversed) + `back`, and a flag telling whether the logical list is reversed.
+  const front: string[] = [];
+  const back: string[] = [];
+  let reversed = false;
   let pos = seq.start;
   while (pos < seq.end) {
     const dp = expectTlv(buf, pos, seq.end, TAG.SEQUENCE, 'DistributionPoint');
@@ -240,9 +244,13 @@ function crlDistributionPoints(buf: Buffer, start: number, end: number): string 
         default: parts.push(''); // directoryName (as the original) and every other type
       }
     }
-    acc = [parts.join('\n'), 'Full Name:', ...acc].reverse();
+    const s = parts.join('\n');
+    if (reversed) back.push('Full Name:', s); // logical prepend = physical append when reversed
+    else front.push('Full Name:', s);
+    reversed = !reversed;
   }
-  return acc.join('\n');
+  const list = front.reverse().concat(back);
+  return (reversed ? list.reverse() : list).join('\n');
 }
 
 /** UserNotice text: the qualifier DER minus its first 8 bytes, printable characters only (EasySSL). */
@@ -263,7 +271,9 @@ function userNotice(buf: Buffer, start: number, end: number): string {
 
 function certificatePolicies(buf: Buffer, start: number, end: number): string {
   const seq = expectTlv(buf, start, end, TAG.SEQUENCE, 'CertificatePolicies');
-  let list: string[] = [];
+  // L = reverse(prepended) ++ base: policies without qualifiers are prepended, a qualified one replaces L.
+  let prepended: string[] = [];
+  let base: string[] = [];
   let pos = seq.start;
   while (pos < seq.end) {
     const info = expectTlv(buf, pos, seq.end, TAG.SEQUENCE, 'PolicyInformation');
@@ -271,7 +281,7 @@ function certificatePolicies(buf: Buffer, start: number, end: number): string {
     const oid = expectTlv(buf, info.start, info.end, TAG.OID, 'policyIdentifier');
     const policy = 'Policy: ' + dottedOf(buf, oid.start, oid.end);
     if (oid.end >= info.end) {
-      list.unshift(policy);
+      prepended.push(policy);
       continue;
     }
     const quals = expectTlv(buf, oid.end, info.end, TAG.SEQUENCE, 'policyQualifiers');
@@ -290,9 +300,10 @@ function certificatePolicies(buf: Buffer, start: number, end: number): string {
         message.push('  User Notice: ' + userNotice(buf, qid.end, pq.end));
       }
     }
-    list = message;
+    base = message;
+    prepended = [];
   }
-  return list.join('\n');
+  return prepended.reverse().concat(base).join('\n');
 }
 
 /** The OCTET STRING wrapped inside a subjectKeyIdentifier extnValue. */
@@ -330,7 +341,7 @@ export function renderExtensions(cert: ParsedCertificate): RenderedExtensions {
   for (const ext of cert.extensions) {
     const kind = KNOWN.get(oidKey(buf, ext.oidStart, ext.oidEnd));
     if (kind === undefined) {
-      (extra ??= []).unshift(extraOid(buf, ext));
+      (extra ??= []).push(extraOid(buf, ext));
       continue;
     }
     const s = ext.valueStart;
@@ -361,7 +372,7 @@ export function renderExtensions(cert: ParsedCertificate): RenderedExtensions {
       }
     } catch {
       // Undecodable value of a known extension: shown like an unknown extension.
-      (extra ??= []).unshift(extraOid(buf, ext));
+      (extra ??= []).push(extraOid(buf, ext));
     }
   }
 
@@ -375,7 +386,7 @@ export function renderExtensions(cert: ParsedCertificate): RenderedExtensions {
   if (poison) json += ',"ctlPoisonByte":true';
   if (sct !== null) json += ',"ctlSignedCertificateTimestamp":"' + sct + '"'; // base64: nothing to escape
   if (eku !== null) json += ',"extendedKeyUsage":"' + eku + '"'; // fixed names
-  if (extra !== null) json += ',"extra":' + jsonStringArray(extra);
+  if (extra !== null) json += ',"extra":' + jsonStringArray(extra.reverse()); // reverse order of appearance
   if (ian !== null) json += ',"issuerAltName":' + jsonString(ian);
   if (ku !== null) json += ',"keyUsage":"' + ku + '"'; // fixed names
   if (san !== null) json += ',"subjectAltName":' + jsonString(san);

@@ -373,3 +373,31 @@ test('a name broken part-way keeps the attributes before the break; the certific
   assert.equal(leaf.subject.aggregated, '/');
   assert.deepEqual(leaf.all_domains, []);
 });
+
+test('CRL-DP and policy list algorithms match EasySSL step by step for 1–7 entries (linear-time versions)', () => {
+  for (let k = 1; k <= 7; k++) {
+    const uris = Array.from({ length: k }, (_, i) => `http://crl${i}.example/c.crl`);
+    let acc: string[] = [];
+    for (const u of uris) acc = [` URI:${u}`, 'Full Name:', ...acc].reverse();
+    const dps = uris.map((u) => seq(ctx(0, true, ctx(0, true, gn.uri(u)))));
+    const { leaf } = render(buildCert({ version: 2, extensions: [ext('2.5.29.31', seq(...dps))] }));
+    assert.equal(leaf.extensions.crlDistributionPoints, acc.join('\n'), `${k} points`);
+  }
+  const shapes = ['PPQP', 'QPPQ', 'PQ', 'QP', 'PPP', 'QQ', 'PQPQPP'];
+  for (const shape of shapes) {
+    let list: string[] = [];
+    const infos: Bytes[] = [];
+    [...shape].forEach((kind, i) => {
+      const o = `1.2.${i + 1}`;
+      if (kind === 'P') {
+        list = [`Policy: ${o}`, ...list];
+        infos.push(policy(o));
+      } else {
+        list = [`Policy: ${o}`, `  CPS: http://cps${i}`];
+        infos.push(policy(o, cps(`http://cps${i}`)));
+      }
+    });
+    const { leaf } = render(buildCert({ version: 2, extensions: [policies(...infos)] }));
+    assert.equal(leaf.extensions.certificatePolicies, list.join('\n'), shape);
+  }
+});
