@@ -31,10 +31,14 @@ export function oidKeyOf(dotted: string): string {
   return s;
 }
 
+/** Longest arc accepted, in content bytes (224 bits): real OIDs stay far below; longer ones would only cost time. */
+const MAX_ARC_BYTES = 32;
+
 /**
- * Dotted-decimal text of an OID's content bytes, e.g. "1.3.6.1.5.5.7.1.12". Arcs of any size are
- * exact (BigInt beyond 2^53).
- * @throws CertstreamError X509_ERR_BAD_DER when empty or when the last arc is unterminated.
+ * Dotted-decimal text of an OID's content bytes, e.g. "1.3.6.1.5.5.7.1.12". Arcs beyond 2^53 are exact
+ * (BigInt).
+ * @throws CertstreamError X509_ERR_BAD_DER when empty, when the last arc is unterminated, or when an arc
+ *   is longer than 32 bytes.
  */
 export function oidToDotted(buf: Uint8Array, start: number, end: number): string {
   if (end <= start) throw new CertstreamError('X509_ERR_BAD_DER', 'empty OBJECT IDENTIFIER');
@@ -43,8 +47,10 @@ export function oidToDotted(buf: Uint8Array, start: number, end: number): string
   let first = true;
   let v = 0;
   let big: bigint | null = null;
+  let arcBytes = 0;
   for (let i = start; i < end; i++) {
     const b = buf[i];
+    if (++arcBytes > MAX_ARC_BYTES) throw new CertstreamError('X509_ERR_BAD_DER', 'OBJECT IDENTIFIER arc too long');
     if (big !== null) big = (big << 7n) | BigInt(b & 0x7f);
     else {
       v = v * 128 + (b & 0x7f);
@@ -62,6 +68,7 @@ export function oidToDotted(buf: Uint8Array, start: number, end: number): string
     }
     v = 0;
     big = null;
+    arcBytes = 0;
   }
   return parts.join('.');
 }

@@ -9,11 +9,21 @@ const HEX = '0123456789ABCDEF';
 /** Uppercase hex of the INTEGER whose content bytes are `buf[start, end)` (end > start). */
 export function serialToHex(buf: Uint8Array, start: number, end: number): string {
   if (buf[start] & 0x80) {
-    let v = 0n;
-    for (let i = start; i < end; i++) v = (v << 8n) | BigInt(buf[i]);
-    v -= 1n << BigInt((end - start) * 8);
-    return '-' + (-v).toString(16).toUpperCase();
+    // Negative: the magnitude is the two's complement (invert, add one), computed byte-wise (linear time).
+    const mag = new Uint8Array(end - start);
+    let carry = 1;
+    for (let i = end - 1; i >= start; i--) {
+      const v = (~buf[i] & 0xff) + carry;
+      mag[i - start] = v & 0xff;
+      carry = v >> 8;
+    }
+    return '-' + unsignedHex(mag, 0, mag.length);
   }
+  return unsignedHex(buf, start, end);
+}
+
+/** Uppercase hex of the unsigned big-endian bytes, without leading zeros ("0" for zero). */
+function unsignedHex(buf: Uint8Array, start: number, end: number): string {
   let i = start;
   while (i < end && buf[i] === 0) i++;
   if (i === end) return '0';

@@ -123,3 +123,10 @@ test('all_domains order is byte-wise UTF-8 (code point) order', () => {
   assert.deepEqual(allDomainsOf(null, []), []);
   assert.deepEqual(allDomainsOf('', []), ['']);
 });
+
+test('OIDs: an arc longer than 32 bytes is malformed (bounded work), 32 bytes is fine', () => {
+  const ok = Buffer.concat([b(0x2a), Buffer.alloc(31, 0x81), b(0x01)]);
+  assert.match(oidToDotted(ok, 0, ok.length), /^1\.2\.\d+$/);
+  const long = Buffer.concat([b(0x2a), Buffer.alloc(60_000, 0x81), b(0x01)]);
+  assert.throws(() => oidToDotted(long, 0, long.length), isBadDer);
+});
