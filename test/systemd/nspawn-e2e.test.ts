@@ -84,7 +84,7 @@ function assertContiguous(indexes: number[], from: number, to: number, log: stri
   assert.deepEqual(indexes, expected, `${log}: expected every cert_index ${from}..${to - 1} exactly once, in order`);
 }
 
-test('systemd units on a real systemd (nspawn): readiness, restarts, watchdog, health timer, stop, config error', { skip: reason, timeout: 330_000 }, async (t) => {
+test('systemd units on a real systemd (nspawn): readiness, restarts, watchdog, health timer, stop, config error', { skip: reason, timeout: 480_000 }, async (t) => {
   const rootfs = ensureRootfs();
   const work = mkdtempSync(join(tmpdir(), 'certstream-e2e-'));
   const stage = join(work, 'stage');
@@ -209,6 +209,24 @@ test('systemd units on a real systemd (nspawn): readiness, restarts, watchdog, h
       assert.notEqual(s.LastTriggerUSec, '');
     });
 
+    await step('certaudit.service compares the local stream with the CT logs and serves /metrics', async () => {
+      const metricsPort = await freePort();
+      await container.sh(
+        `printf '%s\\n' CERTAUDIT_B=ct 'CERTAUDIT_LOCAL_URL=ws://127.0.0.1:${port}/' 'CERTAUDIT_LOG_LIST=${fake.logListUrl}'` +
+          ` CERTAUDIT_METRICS_PORT=${metricsPort} > /etc/default/certaudit && systemctl start certaudit.service`,
+      );
+      const metrics = await until('certaudit /metrics with both feeds up', 30_000, async () => {
+        const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+        return /^certaudit_feed_up\{[^}]*\} 1$/m.test(text) ? text : undefined;
+      });
+      assert.match(metrics, /^certaudit_entries_total/m);
+      const s = await container.show('certaudit.service', 'ActiveState', 'NRestarts');
+      assert.deepEqual([s.ActiveState, s.NRestarts], ['active', '0']);
+      await container.sh('systemctl stop certaudit.service');
+      const stopped = await container.show('certaudit.service', 'Result', 'ExecMainStatus');
+      assert.equal(stopped.Result, 'success', JSON.stringify(stopped));
+    });
+
     await step('SIGSTOP: the watchdog restarts the wedged daemon', async () => {
       await container.sh(
         'mkdir -p /etc/systemd/system/certstream-server.service.d && ' +
@@ -267,13 +285,13 @@ test('systemd units on a real systemd (nspawn): readiness, restarts, watchdog, h
     await step('install.sh --uninstall removes the units and the tree, keeps edited config and state', async () => {
       const out = await container.sh('/stage/scripts/install.sh --uninstall');
       assert.match(out, /kept your edited \/etc\/default\/certstream-server/);
+      assert.match(out, /kept your edited \/etc\/default\/certaudit/);
       const left = await container.run(
-        'ls /usr/local/lib/systemd/system/certstream-server.service /opt/certstream-server /etc/default/certaudit 2>&1; ' +
+        'ls /usr/local/lib/systemd/system/certstream-server.service /opt/certstream-server 2>&1; ' +
           `test -f ${cursorFile} && echo STATE-KEPT; systemctl is-enabled certstream-server.service 2>&1`,
       );
       assert.match(left.stdout, /system\/certstream-server\.service'?: No such file/);
       assert.match(left.stdout, /\/opt\/certstream-server'?: No such file/);
-      assert.match(left.stdout, /\/etc\/default\/certaudit'?: No such file/, 'unedited template removed');
       assert.match(left.stdout, /STATE-KEPT/);
     });
   } catch (err) {
