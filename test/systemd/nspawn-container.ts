@@ -43,6 +43,7 @@ export function ensureRootfs(): string {
 
 /** nspawn refuses to start without a tmpfs on /run/systemd/nspawn when the host runs no systemd. */
 function ensureNspawnRunDir(): void {
+  if (existsSync('/run/systemd/system')) return; // systemd is PID 1 here: it manages that directory
   const mounted = spawnSync('mountpoint', ['-q', '/run/systemd/nspawn']).status === 0;
   if (mounted) return;
   mkdirSync('/run/systemd/nspawn', { recursive: true });
