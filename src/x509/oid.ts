@@ -72,3 +72,17 @@ export function oidToDotted(buf: Uint8Array, start: number, end: number): string
   }
   return parts.join('.');
 }
+
+const dottedCache = new Map<string, string>();
+
+/** Dotted text of an OID key, memoized (policy and extension OIDs repeat across certificates). */
+export function dottedOf(buf: Uint8Array, start: number, end: number): string {
+  const key = oidKey(buf, start, end);
+  let dotted = dottedCache.get(key);
+  if (dotted === undefined) {
+    dotted = oidToDotted(buf, start, end);
+    if (dottedCache.size >= 4096) dottedCache.clear();
+    dottedCache.set(key, dotted);
+  }
+  return dotted;
+}
