@@ -32,6 +32,11 @@ interface SourceParts {
   readonly source: string;
 }
 
+/**
+ * Renders CT entries into certstream frames. One instance per process: it owns the chain-certificate
+ * cache (about 5 KB per cached certificate, so the default 10,000 is at most ~50 MB; in practice the CT
+ * ecosystem has a few thousand distinct intermediates). Synchronous and pure apart from that cache.
+ */
 export class Renderer {
   private readonly chainCacheSize: number;
   private readonly chainCache = new Map<string, { der: Buffer; rendered: RenderedCert }>();
