@@ -9,7 +9,7 @@ import WebSocket from 'ws';
 import { backoffDelay } from '../ct/backoff.js';
 import { describeError } from '../errors.js';
 import type { FeedEvent } from './feed-event.js';
-import { parseFeedFrame } from './feed-frame.js';
+import { parseFeedFrameBytes } from './feed-frame.js';
 
 /** Options of a FeedFollower. */
 export interface FeedFollowerOptions {
@@ -88,7 +88,7 @@ export class FeedFollower {
         this.opts.onEvent({ ev: 'other', t });
         return;
       }
-      const f = parseFeedFrame(data.toString());
+      const f = parseFeedFrameBytes(Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data));
       if (f.kind === 'entry') this.opts.onEvent({ ev: 'entry', t, log: f.log, index: f.index });
       else this.opts.onEvent({ ev: f.kind, t });
     });

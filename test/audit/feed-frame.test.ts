@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { normaliseLogUrl, parseFeedFrame } from '../../src/audit/feed-frame.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import { normaliseLogUrl, parseFeedFrame, parseFeedFrameBytes } from '../../src/audit/feed-frame.js';
 
 const GOLDEN = 'test/fixtures/calidog-golden/out';
 
@@ -36,4 +36,30 @@ test('heartbeats, other messages and malformed frames', () => {
     parseFeedFrame('{"message_type":"certificate_update","data":{"cert_index":7,"source":{"name":"n","url":"https://x/"}}}'),
     { kind: 'entry', log: 'x', index: 7 },
   );
+});
+
+test('the byte-level fast path agrees with JSON.parse on real and oddly shaped frames', () => {
+  const golden = readdirSync(GOLDEN).filter((n) => /\.(lite|full|dns)\.json$/.test(n)).map((n) => readFileSync(`${GOLDEN}/${n}`, 'utf8'));
+  const frames = [
+    ...golden,
+    // Python's json.dumps separators, other key orders, Go/Rust style URLs.
+    '{"message_type": "certificate_update", "data": {"update_type": "X509LogEntry", "source": {"url": "ct.example.net/x", "name": "n"}, "cert_index": 42}}',
+    '{"data":{"source":{"name":"a}b","url":"https://ct.example.net/y/"},"cert_index":7},"message_type":"certificate_update"}',
+    '{"message_type":"certificate_update","data":{"cert_index":12,"source":{"url":"https://ct.example.net/\\u0079/"}}}',
+    '{"message_type":"certificate_update","data":{"cert_index":1.5,"source":{"url":"https://x/"}}}',
+    '{"message_type":"certificate_update","data":{"cert_index":"3","source":{"url":"https://x/"}}}',
+    '{"message_type":"certificate_update","data":{"cert_index":3,"source":{"name":"no url"},"extra":{"url":"https://wrong/"}}}',
+    '{"message_type":"certificate_update","data":{"cert_index":99999999999999999999,"source":{"url":"https://x/"}}}',
+    '{"message_type":"heartbeat","timestamp":1}',
+    '{"message_type" : "heartbeat"}',
+    '{"message_type":"dns_entries","data":[]}',
+    '{"no_type":1}',
+    'garbage',
+    '',
+  ];
+  for (const text of frames) {
+    assert.deepEqual(parseFeedFrameBytes(Buffer.from(text)), parseFeedFrame(text), text.slice(0, 120));
+  }
+  assert.deepEqual(parseFeedFrameBytes(Buffer.from(frames[golden.length + 1])), { kind: 'entry', log: 'ct.example.net/y', index: 7 });
+  assert.deepEqual(parseFeedFrameBytes(Buffer.from(frames[golden.length + 2])), { kind: 'entry', log: 'ct.example.net/y', index: 12 });
 });
