@@ -57,3 +57,22 @@ test('every metric the rules use is exported by certaudit or certstream-server',
     'certaudit_missed_entries_total', 'certaudit_compared_entries_total',
   ]) assert.ok(exported.has(name), name);
 });
+
+test('the Grafana dashboard is valid JSON and queries only exported metrics and the recorded rules', async () => {
+  const dash = JSON.parse(readFileSync('monitoring/certstream.grafana.json', 'utf8')) as {
+    uid: string;
+    panels: Array<{ type: string; targets?: Array<{ expr: string }> }>;
+  };
+  assert.equal(dash.uid, 'certstream-certaudit');
+  const exprs = dash.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
+  assert.ok(exprs.length >= 8);
+  const recorded = new Set(readFileSync(RULES, 'utf8').match(/(?<=record: )[a-z_:0-9]+/g) ?? []);
+  const exported = new Set<string>();
+  for (const m of await createAuditMetrics(new Comparator()).registry.getMetricsAsJSON()) exported.add(m.name);
+  for (const m of await createServerMetrics({ processMetrics: false }).registry.getMetricsAsJSON()) exported.add(m.name);
+  for (const e of exprs) {
+    for (const name of e.match(/\b(certaudit|certstream)[a-z_:0-9]*(?=[{[ )]|$)/g) ?? []) {
+      assert.ok(exported.has(name) || recorded.has(name), `${name} in "${e}"`);
+    }
+  }
+});
