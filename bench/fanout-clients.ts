@@ -2,12 +2,16 @@
  * The receiving side of bench/fanout.ts, in its own process (forked with IPC): K WebSocket clients on
  * one URL. It counts every message, detects per-log gaps, and samples arrival times for latency.
  *
+ * The clients are minimal RFC 6455 clients over node:net (handshake, unmasked server frames, pongs,
+ * close): the benchmark must measure the servers, and a full `ws` client — one Buffer, one UTF-8 check
+ * and one event per message — costs more CPU per message than the servers spend, on the same machine.
+ * Frames are not JSON-parsed either: cert_index and the source url are found with Buffer#indexOf.
+ *
  * IPC protocol (parent → child): {cmd:'connect', url, clients, sampleEvery}, {cmd:'measure'},
  * {cmd:'stop'}. Child → parent: {type:'connected'}, {type:'result', ...}.
- * Frames are not JSON-parsed (that would cost more than the server's work): cert_index and the source
- * url are located with Buffer#indexOf, which is native and cheap.
  */
-import { WebSocket } from 'ws';
+import { randomBytes } from 'node:crypto';
+import { connect as tcpConnect, type Socket } from 'node:net';
 
 interface ConnectCmd {
   cmd: 'connect';
@@ -34,35 +38,103 @@ let closedEarly = 0;
 /** Samples: [log id, cert_index or -1, ordinal, arrival ms]. */
 const samples: number[] = [];
 const logIds = new Map<string, number>();
-const sockets: WebSocket[] = [];
+const sockets: Socket[] = [];
 
-function locate(data: Buffer): { log: string; index: number } | undefined {
-  const i = data.indexOf(INDEX_KEY);
-  if (i < 0) return undefined;
+/** Finds cert_index and data.source.url inside payload bytes [start, end). */
+function locate(data: Buffer, start: number, end: number): { log: string; index: number } | undefined {
+  const i = data.indexOf(INDEX_KEY, start);
+  if (i < 0 || i >= end) return undefined;
   let j = i + INDEX_KEY.length;
   let index = 0;
-  while (j < data.length && data[j] >= 0x30 && data[j] <= 0x39) index = index * 10 + (data[j++] - 0x30);
-  const s = data.indexOf(SOURCE_KEY);
-  const u = data.indexOf(URL_KEY, s);
-  if (s < 0 || u < 0) return undefined;
-  const end = data.indexOf(0x22, u + URL_KEY.length);
-  return { log: data.toString('latin1', u + URL_KEY.length, end), index };
+  while (j < end && data[j] >= 0x30 && data[j] <= 0x39) index = index * 10 + (data[j++] - 0x30);
+  const s = data.indexOf(SOURCE_KEY, start);
+  const u = s < 0 ? -1 : data.indexOf(URL_KEY, s);
+  if (s < 0 || u < 0 || u >= end) return undefined;
+  const close = data.indexOf(0x22, u + URL_KEY.length);
+  return { log: data.toString('latin1', u + URL_KEY.length, close), index };
+}
+
+/**
+ * One WebSocket client on a raw TCP socket. `onText(buf, start, end, at)` gets each text frame's
+ * payload bounds (server frames are unmasked; fragmentation is not used by either server).
+ */
+function rawClient(url: URL, onOpen: () => void, onText: (buf: Buffer, start: number, end: number, at: number) => void, onClose: () => void): Socket {
+  const socket = tcpConnect(Number(url.port), url.hostname);
+  socket.setNoDelay(true);
+  let upgraded = false;
+  let pending: Buffer | undefined;
+  socket.on('connect', () => {
+    socket.write(
+      `GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    );
+  });
+  socket.on('data', (chunk: Buffer) => {
+    const at = now();
+    const buf = pending ? Buffer.concat([pending, chunk]) : chunk;
+    pending = undefined;
+    let pos = 0;
+    if (!upgraded) {
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) {
+        pending = buf;
+        return;
+      }
+      if (!buf.toString('latin1', 0, 12).startsWith('HTTP/1.1 101')) {
+        socket.destroy(new Error(`handshake refused: ${buf.toString('latin1', 0, end)}`));
+        return;
+      }
+      upgraded = true;
+      pos = end + 4;
+      onOpen();
+    }
+    while (buf.length - pos >= 2) {
+      const opcode = buf[pos] & 0x0f;
+      let len = buf[pos + 1] & 0x7f;
+      let head = 2;
+      if (len === 126) {
+        if (buf.length - pos < 4) break;
+        len = buf.readUInt16BE(pos + 2);
+        head = 4;
+      } else if (len === 127) {
+        if (buf.length - pos < 10) break;
+        len = buf.readUInt32BE(pos + 2) * 0x100000000 + buf.readUInt32BE(pos + 6);
+        head = 10;
+      }
+      if (buf.length - pos < head + len) break;
+      const start = pos + head;
+      const end = start + len;
+      if (opcode === 0x1) onText(buf, start, end, at);
+      else if (opcode === 0x9) socket.write(maskedFrame(0x8a, buf.subarray(start, end)));
+      else if (opcode === 0x8) {
+        socket.end(maskedFrame(0x88, buf.subarray(start, Math.min(end, start + 2))));
+      }
+      pos = end;
+    }
+    if (pos < buf.length) pending = Buffer.from(buf.subarray(pos));
+  });
+  socket.on('close', onClose);
+  socket.on('error', (err) => process.send!({ type: 'error', message: err.message }));
+  return socket;
+}
+
+/** A client frame (FIN + opcode byte given), masked with the zero key so the payload stays as is. */
+function maskedFrame(first: number, payload: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([first, 0x80 | payload.length, 0, 0, 0, 0]), payload]);
 }
 
 function connect(cmd: ConnectCmd): void {
   let open = 0;
+  const url = new URL(cmd.url);
   for (let c = 0; c < cmd.clients; c++) {
-    const ws = new WebSocket(cmd.url, { perMessageDeflate: false });
-    sockets.push(ws);
     const last = new Map<string, number>();
     let ordinal = 0;
-    ws.on('message', (data: Buffer) => {
-      const at = now();
+    const onText = (data: Buffer, start: number, end: number, at: number): void => {
       const k = ordinal++;
       if (!measuring) return;
       messages++;
-      bytes += data.length;
-      const id = locate(data);
+      bytes += end - start;
+      const id = locate(data, start, end);
       if (id === undefined) {
         if (k % cmd.sampleEvery === 0) samples.push(-1, -1, k, at);
         return;
@@ -78,14 +150,14 @@ function connect(cmd: ConnectCmd): void {
         if (logId === undefined) logIds.set(id.log, (logId = logIds.size));
         samples.push(logId, id.index, k, at);
       }
-    });
-    ws.once('open', () => {
+    };
+    const onOpen = (): void => {
       if (++open === cmd.clients) process.send!({ type: 'connected' });
-    });
-    ws.once('close', () => {
+    };
+    const onClose = (): void => {
       if (measuring) closedEarly++;
-    });
-    ws.on('error', (err) => process.send!({ type: 'error', message: err.message }));
+    };
+    sockets.push(rawClient(url, onOpen, onText, onClose));
   }
 }
 
@@ -112,7 +184,7 @@ process.on('message', (cmd: Cmd) => {
         clientCpuSeconds: (cpu.user + cpu.system) / 1e6,
       },
       () => {
-        for (const ws of sockets) ws.terminate();
+        for (const socket of sockets) socket.destroy();
         process.exit(0);
       },
     );

@@ -133,7 +133,8 @@ async function runServer(clientsCount: number, rate: number, framesFile: string)
   const entry = opts.built ? [join(ROOT, 'dist/cli/certstream-server.js')] : ['--import', 'tsx', join(ROOT, 'src/cli/certstream-server.ts')];
   const server = spawn(
     process.execPath,
-    [...entry, '--host', '127.0.0.1', '--port', '0', '--log-list', fake.logListUrl, '--state-dir', state, '--poll-interval', opts.poll!],
+    // BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the server alone.
+    [...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...entry, '--host', '127.0.0.1', '--port', '0', '--log-list', fake.logListUrl, '--state-dir', state, '--poll-interval', opts.poll!],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   try {
@@ -168,6 +169,8 @@ async function runServer(clientsCount: number, rate: number, framesFile: string)
     const metrics = await (await fetch(`${base}/metrics`)).text();
     fake.grow(0);
     const drops = sumMetric(metrics, 'certstream_client_dropped_messages_total');
+    const appended = fake.logs.reduce((sum, l) => sum + fake.size(l.url), 0) - 1000 * LOGS;
+    process.stderr.write(`bench: fake logs grew by ${appended}, server streamed ${sumMetric(metrics, 'certstream_entries_total')} entries, dropped ${drops} frames\n`);
     const closed = sumMetric(metrics, 'certstream_client_disconnects_total', /reason="(slow|ping_timeout)"/);
     const rss = peakRssMb(server.pid!);
     const latencies: number[] = [];

@@ -2,8 +2,10 @@
  * The fan-out hub: every rendered certificate goes to every client of the three streams, and no slow
  * client can stall the others (style.md habit 7).
  *
- * - `publish()` queues a batch; one flush per event-loop turn (setImmediate) frames each stream's
- *   messages once (one Buffer per stream) and hands the same bytes to every client of that stream.
+ * - `publish()` queues a batch; a flush — on the next event-loop turn, but at most once per
+ *   `flushIntervalMs` — frames each stream's messages once (one Buffer per stream) and hands the same
+ *   bytes to every client of that stream: one socket write per client per flush, however many logs
+ *   delivered entries in between.
  * - Each client gets the longest prefix of the batch that fits its byte budget; the rest is dropped and
  *   counted (certstream_client_dropped_messages_total). A client that stays over budget for
  *   `slowClientTimeoutMs` is closed (1008) and counted as disconnect reason `slow`; if its socket does
@@ -52,6 +54,8 @@ export interface FanoutHubOptions {
   sweepIntervalMs?: number;
   /** How long a closed slow client gets to take the close frame before it is terminated, ms. Default 2000. */
   closeGraceMs?: number;
+  /** Shortest time between two flushes, ms (default 10): bounds socket writes per client per second. */
+  flushIntervalMs?: number;
 }
 
 /** Counters for the status page and systemd STATUS=. */
@@ -75,6 +79,7 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
   private readonly counts: Record<StreamName, number> = { lite: 0, full: 0, domains: 0 };
   private pending: Record<StreamName, string[]> = { lite: [], full: [], domains: [] };
   private flushScheduled = false;
+  private lastFlushAt = 0;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly now: () => number;
   private readonly recentMessages = new RecentMessages(25);
@@ -129,6 +134,7 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
   /** Writes everything queued now (normally called by the scheduled flush). */
   flush(): void {
     this.flushScheduled = false;
+    this.lastFlushAt = performance.now();
     const pending = this.pending;
     this.pending = { lite: [], full: [], domains: [] };
     const now = this.now();
@@ -230,7 +236,9 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    setImmediate(() => this.flush());
+    const wait = this.lastFlushAt + (this.options.flushIntervalMs ?? 10) - performance.now();
+    if (wait <= 0) setImmediate(() => this.flush());
+    else setTimeout(() => this.flush(), wait);
   }
 
   private heartbeat(): void {
