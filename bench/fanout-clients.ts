@@ -5,9 +5,10 @@
  * The clients are minimal RFC 6455 clients over node:net (handshake, unmasked server frames, pongs,
  * close): the benchmark must measure the servers, and a full `ws` client — one Buffer, one UTF-8 check
  * and one event per message — costs more CPU per message than the servers spend, on the same machine.
- * Frames are not JSON-parsed either: cert_index and the source url are found with Buffer#indexOf.
+ * Frames are not JSON-parsed either: cert_index and the source url are found with Buffer#indexOf, and
+ * only in the frames of the first `inspect` clients (gaps and latency samples); the others count frames.
  *
- * IPC protocol (parent → child): {cmd:'connect', url, clients, sampleEvery}, {cmd:'measure'},
+ * IPC protocol (parent → child): {cmd:'connect', url, clients, sampleEvery, inspect}, {cmd:'measure'},
  * {cmd:'stop'}. Child → parent: {type:'connected'}, {type:'result', ...}.
  */
 import { randomBytes } from 'node:crypto';
@@ -19,6 +20,8 @@ interface ConnectCmd {
   clients: number;
   /** Record an arrival sample for one message in `sampleEvery` (by cert_index, or by ordinal without one). */
   sampleEvery: number;
+  /** Only the first `inspect` clients look into frames (gaps, latency); the others count frames. */
+  inspect: number;
 }
 type Cmd = ConnectCmd | { cmd: 'measure' } | { cmd: 'stop' };
 
@@ -128,12 +131,14 @@ function connect(cmd: ConnectCmd): void {
   const url = new URL(cmd.url);
   for (let c = 0; c < cmd.clients; c++) {
     const last = new Map<string, number>();
+    const inspect = c < cmd.inspect;
     let ordinal = 0;
     const onText = (data: Buffer, start: number, end: number, at: number): void => {
       const k = ordinal++;
       if (!measuring) return;
       messages++;
       bytes += end - start;
+      if (!inspect) return;
       const id = locate(data, start, end);
       if (id === undefined) {
         if (k % cmd.sampleEvery === 0) samples.push(-1, -1, k, at);

@@ -7,9 +7,10 @@
  * this stack.
  *
  *   npm run bench:fanout -- [--scenarios 100x2000,1000x200] [--seconds 15] [--warmup 3] [--logs 8]
- *                           [--poll 0.02] [--stream /] [--sample 8] [--built]
+ *                           [--poll 0.02] [--stream /] [--sample 8] [--inspect 10] [--built]
  *
- * Scenarios are CLIENTSxRATE (entries/s). The fake serves RFC 6962 logs only: a static-ct-api log's
+ * Scenarios are CLIENTSxRATE (entries/s). Every client counts its frames; the first `--inspect` clients
+ * also check per-log gaps and sample latencies (1 in `--sample`); drops are the server's own counter. The fake serves RFC 6962 logs only: a static-ct-api log's
  * latency is bounded by how fast its tiles fill, not by the server. `--poll` is the server's
  * --poll-interval (seconds): latency includes the wait for the next poll. `--built` runs
  * dist/cli/certstream-server.js (npm run build first) instead of the TypeScript source through tsx.
@@ -36,6 +37,7 @@ const { values: opts } = parseArgs({
     poll: { type: 'string', default: '0.02' },
     stream: { type: 'string', default: '/' },
     sample: { type: 'string', default: '8' },
+    inspect: { type: 'string', default: '10' },
     built: { type: 'boolean', default: false },
   },
 });
@@ -111,19 +113,28 @@ function forkTs(file: string): ChildProcess {
 async function startClients(url: string, clients: number): Promise<ChildProcess> {
   const child = forkTs('fanout-clients.ts');
   const connected = message(child, 'connected');
-  child.send({ cmd: 'connect', url, clients, sampleEvery: SAMPLE });
+  child.send({ cmd: 'connect', url, clients, sampleEvery: SAMPLE, inspect: Number(opts.inspect) });
   await connected;
   return child;
 }
 
 async function measure(clients: ChildProcess, pid: number): Promise<{ result: ClientResult; cpu: number }> {
   const cpu0 = cpuSeconds(pid);
+  const t0 = performance.now();
   clients.send({ cmd: 'measure' });
   await sleep(SECONDS * 1000);
   const done = message<ClientResult>(clients, 'result');
   clients.send({ cmd: 'stop' });
   const cpu1 = cpuSeconds(pid);
-  return { result: await done, cpu: cpu1 - cpu0 };
+  const t1 = performance.now();
+  const result = await done;
+  log(`measured ${((t1 - t0) / 1000).toFixed(1)} s, results after ${((performance.now() - t1) / 1000).toFixed(1)} s more`);
+  return { result, cpu: cpu1 - cpu0 };
+}
+
+const T0 = performance.now();
+function log(text: string): void {
+  process.stderr.write(`bench [${((performance.now() - T0) / 1000).toFixed(1)} s]: ${text}\n`);
 }
 
 /** The real server, fed by the fake log; also captures lite frames for the baseline. */
@@ -153,7 +164,9 @@ async function runServer(clientsCount: number, rate: number, framesFile: string)
       if (h.status === 'ok') break;
       await sleep(100);
     }
+    log('server ready');
     const clients = await startClients(`ws://127.0.0.1:${port}${opts.stream}`, clientsCount);
+    log('clients connected');
     // One extra client captures lite frames for the baseline during the warm-up only.
     const frames: string[] = [];
     const capture = new WebSocket(`ws://127.0.0.1:${port}/`);
@@ -170,7 +183,7 @@ async function runServer(clientsCount: number, rate: number, framesFile: string)
     fake.grow(0);
     const drops = sumMetric(metrics, 'certstream_client_dropped_messages_total');
     const appended = fake.logs.reduce((sum, l) => sum + fake.size(l.url), 0) - 1000 * LOGS;
-    process.stderr.write(`bench: fake logs grew by ${appended}, server streamed ${sumMetric(metrics, 'certstream_entries_total')} entries, dropped ${drops} frames\n`);
+    log(`fake logs grew by ${appended}, server streamed ${sumMetric(metrics, 'certstream_entries_total')} entries, dropped ${drops} frames`);
     const closed = sumMetric(metrics, 'certstream_client_disconnects_total', /reason="(slow|ping_timeout)"/);
     const rss = peakRssMb(server.pid!);
     const latencies: number[] = [];
@@ -261,7 +274,7 @@ function sumMetric(text: string, name: string, labels?: RegExp): number {
 }
 
 function table(rows: Row[]): string {
-  const head = ['target', 'clients', 'entries/s', 'frames/s (expected)', 'p50 ms', 'p99 ms', 'drops', 'gaps', 'closed', 'CPU s', 'CPU %', 'peak RSS MB'];
+  const head = ['target', 'clients', 'entries/s', 'frames/s (expected)', 'p50 ms', 'p99 ms', 'drops', 'gaps', 'closed', 'CPU s', 'CPU %', 'CPU µs/frame', 'peak RSS MB'];
   const lines = rows.map((r) => [
     r.target,
     String(r.clients),
@@ -274,6 +287,7 @@ function table(rows: Row[]): string {
     String(r.closed),
     r.cpuSeconds.toFixed(2),
     r.cpuPercent.toFixed(0),
+    ((r.cpuSeconds * 1e6) / (r.framesPerSecond * SECONDS)).toFixed(2),
     r.peakRssMb.toFixed(0),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
@@ -288,9 +302,9 @@ async function main(): Promise<void> {
   try {
     for (const [clients, rate] of scenarios) {
       const framesFile = join(dir, `frames-${clients}-${rate}.json`);
-      process.stderr.write(`bench: ${clients} clients at ${rate} entries/s: certstream-server…\n`);
+      log(`${clients} clients at ${rate} entries/s: certstream-server…`);
       rows.push(await runServer(clients, rate, framesFile));
-      process.stderr.write(`bench: ${clients} clients at ${rate} entries/s: baseline…\n`);
+      log(`${clients} clients at ${rate} entries/s: baseline…`);
       rows.push(await runBaseline(clients, rate, framesFile));
     }
   } finally {
@@ -300,7 +314,7 @@ async function main(): Promise<void> {
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   console.log(`\nFan-out benchmark, ${new Date().toISOString()}`);
   console.log(`machine: ${cpu.length} × ${cpu[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}, load average ${load}`);
-  console.log(`settings: ${SECONDS} s measured after ${WARMUP} s warm-up, ${LOGS} RFC 6962 fake logs, server --poll-interval ${opts.poll}, stream ${opts.stream}, latency sampled 1/${SAMPLE}`);
+  console.log(`settings: ${SECONDS} s measured after ${WARMUP} s warm-up, ${LOGS} RFC 6962 fake logs, server --poll-interval ${opts.poll}, stream ${opts.stream}, latency sampled 1/${SAMPLE} on ${opts.inspect} clients`);
   console.log(table(rows));
   for (let i = 0; i + 1 < rows.length; i += 2) {
     const s = rows[i];
