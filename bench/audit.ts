@@ -144,7 +144,7 @@ async function live(): Promise<Record<string, number | string>> {
   };
 }
 
-function simulatedDay(): Record<string, number> {
+function simulatedDay(): Record<string, number | number[]> {
   const c = new Comparator();
   const T0 = Date.UTC(2026, 0, 1);
   const step = 1000 / (rate * 1); // ms between entries of one feed (all logs together)
@@ -156,6 +156,7 @@ function simulatedDay(): Record<string, number> {
   let k = 0;
   let maxRss = 0;
   let maxFootprint = 0;
+  const rssByHour: number[] = [];
   const started = performance.now();
   c.connect('a', T0);
   c.connect('b', T0);
@@ -184,7 +185,9 @@ function simulatedDay(): Record<string, number> {
     }
     if (t >= hourAt) {
       hourAt += 3_600_000;
-      maxRss = Math.max(maxRss, process.memoryUsage().rss / 1048576);
+      const rss = process.memoryUsage().rss / 1048576;
+      rssByHour.push(Math.round(rss));
+      maxRss = Math.max(maxRss, rss);
     }
   }
   c.judge(end);
@@ -197,10 +200,11 @@ function simulatedDay(): Record<string, number> {
     peak_footprint_numbers: maxFootprint,
     peak_rss_mb: Math.round(Math.max(maxRss, process.memoryUsage().rss / 1048576)),
     seconds_taken: Math.round((performance.now() - started) / 1000),
+    rss_mb_by_hour: rssByHour,
   };
 }
 
-async function simulatedInChild(): Promise<Record<string, number>> {
+async function simulatedInChild(): Promise<Record<string, number | number[]>> {
   const child = spawn(
     process.execPath,
     [...nodeFlags, join(OUT, 'bench/audit.js'), '--mode', 'sim', '--rate', String(rate), '--logs', String(logCount), '--sim-hours', String(simHours)],
@@ -218,7 +222,7 @@ async function simulatedInChild(): Promise<Record<string, number>> {
   }, 250);
   await once(child, 'close');
   clearInterval(sampler);
-  const result = JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
+  const result = JSON.parse(out.trim().split('\n').pop()!) as Record<string, number | number[]>;
   return { ...result, peak_rss_mb_sampled: Math.round(peak) };
 }
 
