@@ -28,6 +28,7 @@ type Cmd = ConnectCmd | { cmd: 'measure' } | { cmd: 'stop' };
 const INDEX_KEY = Buffer.from('"cert_index":');
 const URL_KEY = Buffer.from('"url":"');
 const SOURCE_KEY = Buffer.from('"source":{');
+const SEEN_KEY = Buffer.from('"seen":');
 
 const now = (): number => performance.timeOrigin + performance.now();
 
@@ -38,7 +39,7 @@ let bytes = 0;
 let gaps = 0;
 let duplicates = 0;
 let closedEarly = 0;
-/** Samples: [log id, cert_index or -1, ordinal, arrival ms]. */
+/** Samples: [log id, cert_index or -1, ordinal, arrival ms, data.seen ms or -1]. */
 const samples: number[] = [];
 const logIds = new Map<string, number>();
 const sockets: Socket[] = [];
@@ -55,6 +56,17 @@ function locate(data: Buffer, start: number, end: number): { log: string; index:
   if (s < 0 || u < 0 || u >= end) return undefined;
   const close = data.indexOf(0x22, u + URL_KEY.length);
   return { log: data.toString('latin1', u + URL_KEY.length, close), index };
+}
+
+/** data.seen (epoch seconds, when the server rendered the entry) in ms, or -1. */
+function seenMs(data: Buffer, start: number, end: number): number {
+  const i = data.indexOf(SEEN_KEY, start);
+  if (i < 0 || i >= end) return -1;
+  const from = i + SEEN_KEY.length;
+  let j = from;
+  while (j < end && ((data[j] >= 0x30 && data[j] <= 0x39) || data[j] === 0x2e || data[j] === 0x65 || data[j] === 0x2b || data[j] === 0x2d)) j++;
+  const v = Number(data.toString('latin1', from, j));
+  return Number.isFinite(v) ? v * 1000 : -1;
 }
 
 /**
@@ -141,7 +153,7 @@ function connect(cmd: ConnectCmd): void {
       if (!inspect) return;
       const id = locate(data, start, end);
       if (id === undefined) {
-        if (k % cmd.sampleEvery === 0) samples.push(-1, -1, k, at);
+        if (k % cmd.sampleEvery === 0) samples.push(-1, -1, k, at, -1);
         return;
       }
       const prev = last.get(id.log);
@@ -153,7 +165,7 @@ function connect(cmd: ConnectCmd): void {
       if (id.index % cmd.sampleEvery === 0 || k % cmd.sampleEvery === 0) {
         let logId = logIds.get(id.log);
         if (logId === undefined) logIds.set(id.log, (logId = logIds.size));
-        samples.push(logId, id.index, k, at);
+        samples.push(logId, id.index, k, at, seenMs(data, start, end));
       }
     };
     const onOpen = (): void => {

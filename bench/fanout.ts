@@ -66,6 +66,9 @@ interface Row {
   expectedPerSecond: number;
   p50: number;
   p99: number;
+  /** From data.seen (rendered) to arrival: the hub's and the network's part of the latency. */
+  fanoutP50?: number;
+  fanoutP99?: number;
   drops: number | string;
   gaps: number | string;
   closed: number;
@@ -187,13 +190,16 @@ async function runServer(clientsCount: number, rate: number, framesFile: string)
     const closed = sumMetric(metrics, 'certstream_client_disconnects_total', /reason="(slow|ping_timeout)"/);
     const rss = peakRssMb(server.pid!);
     const latencies: number[] = [];
-    for (let i = 0; i < result.samples.length; i += 4) {
-      const [logId, index, , at] = result.samples.slice(i, i + 4);
+    const fanoutLatencies: number[] = [];
+    for (let i = 0; i < result.samples.length; i += 5) {
+      const [logId, index, , at, seen] = result.samples.slice(i, i + 5);
       if (index < 0 || index % SAMPLE !== 0) continue;
       const available = fake.availableAt(result.logs[logId], index);
       if (available !== undefined) latencies.push(at - available);
+      if (seen >= 0) fanoutLatencies.push(at - seen);
     }
     latencies.sort((a, b) => a - b);
+    fanoutLatencies.sort((a, b) => a - b);
     server.kill('SIGTERM');
     await new Promise((r) => server.once('exit', r));
     return {
@@ -204,6 +210,8 @@ async function runServer(clientsCount: number, rate: number, framesFile: string)
       expectedPerSecond: rate * clientsCount,
       p50: percentile(latencies, 50),
       p99: percentile(latencies, 99),
+      fanoutP50: percentile(fanoutLatencies, 50),
+      fanoutP99: percentile(fanoutLatencies, 99),
       drops,
       gaps: result.gaps + result.duplicates,
       closed: closed + result.closedEarly,
@@ -236,7 +244,7 @@ async function runBaseline(clientsCount: number, rate: number, framesFile: strin
     const sentAt = new Map<number, number>();
     for (let i = 0; i < sendTimes.length; i += 2) sentAt.set(sendTimes[i], sendTimes[i + 1]);
     const latencies: number[] = [];
-    for (let i = 0; i < result.samples.length; i += 4) {
+    for (let i = 0; i < result.samples.length; i += 5) {
       const ordinal = result.samples[i + 2];
       const t = sentAt.get(ordinal);
       if (ordinal % SAMPLE === 0 && t !== undefined) latencies.push(result.samples[i + 3] - t);
@@ -274,7 +282,7 @@ function sumMetric(text: string, name: string, labels?: RegExp): number {
 }
 
 function table(rows: Row[]): string {
-  const head = ['target', 'clients', 'entries/s', 'frames/s (expected)', 'p50 ms', 'p99 ms', 'drops', 'gaps', 'closed', 'CPU s', 'CPU %', 'CPU µs/frame', 'peak RSS MB'];
+  const head = ['target', 'clients', 'entries/s', 'frames/s (expected)', 'p50 ms', 'p99 ms', 'render→client p50/p99 ms', 'drops', 'gaps', 'closed', 'CPU s', 'CPU %', 'CPU µs/frame', 'peak RSS MB'];
   const lines = rows.map((r) => [
     r.target,
     String(r.clients),
@@ -282,6 +290,7 @@ function table(rows: Row[]): string {
     `${Math.round(r.framesPerSecond)} (${r.expectedPerSecond})`,
     r.p50.toFixed(1),
     r.p99.toFixed(1),
+    r.fanoutP50 === undefined ? '–' : `${r.fanoutP50.toFixed(1)} / ${r.fanoutP99!.toFixed(1)}`,
     String(r.drops),
     String(r.gaps),
     String(r.closed),
