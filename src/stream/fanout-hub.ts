@@ -2,10 +2,11 @@
  * The fan-out hub: every rendered certificate goes to every client of the three streams, and no slow
  * client can stall the others (style.md habit 7).
  *
- * - `publish()` queues a batch; a flush — on the next event-loop turn, but at most once per
- *   `flushIntervalMs` — frames each stream's messages once (one Buffer per stream) and hands the same
- *   bytes to every client of that stream: one socket write per client per flush, however many logs
- *   delivered entries in between.
+ * - `publish()` queues a batch; a flush — on the next event-loop turn, but at most once per flush
+ *   interval — frames each stream's messages once (one Buffer per stream) and hands the same bytes to
+ *   every client of that stream: one socket write per client per flush, however many logs delivered
+ *   entries in between. The interval is `flushIntervalMs` (10 ms), longer with many clients so that
+ *   socket writes stay near `writesPerSecond` (25,000/s: 40 ms at 1,000 clients, at most 100 ms).
  * - Each client gets the longest prefix of the batch that fits its byte budget; the rest is dropped and
  *   counted (certstream_client_dropped_messages_total). A client that stays over budget for
  *   `slowClientTimeoutMs` is closed (1008) and counted as disconnect reason `slow`; if its socket does
@@ -56,6 +57,8 @@ export interface FanoutHubOptions {
   closeGraceMs?: number;
   /** Shortest time between two flushes, ms (default 10): bounds socket writes per client per second. */
   flushIntervalMs?: number;
+  /** Socket writes per second the flush interval aims at with many clients (default 25_000). */
+  writesPerSecond?: number;
 }
 
 /** Counters for the status page and systemd STATUS=. */
@@ -236,9 +239,15 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    const wait = this.lastFlushAt + (this.options.flushIntervalMs ?? 10) - performance.now();
+    const wait = this.lastFlushAt + this.flushInterval() - performance.now();
     if (wait <= 0) setImmediate(() => this.flush());
     else setTimeout(() => this.flush(), wait);
+  }
+
+  /** ms between flushes: the configured floor, or longer so that clients × flushes/s stays bounded. */
+  private flushInterval(): number {
+    const byClients = (1000 * this.clientCount) / (this.options.writesPerSecond ?? 25_000);
+    return Math.max(this.options.flushIntervalMs ?? 10, Math.min(100, byClients));
   }
 
   private heartbeat(): void {
