@@ -18,6 +18,7 @@
  * of missed_by_a that b delivered while a was disconnected.
  */
 import { ConnectionLog } from './connection-log.js';
+import { FrontierQueue } from './frontier-queue.js';
 import { IntervalSet } from './interval-set.js';
 
 /** Arrivals closer together than this (ms) share one frontier point. */
@@ -68,9 +69,8 @@ interface LogState {
   judged: number;
   /** Highest index delivered by either feed. */
   maxIndex: number;
-  /** Flat [t, index] pairs from `frontierHead` on: when the highest index first grew to `index`. */
-  frontier: number[];
-  frontierHead: number;
+  /** When the highest index first grew to which value, for the judgements still to come. */
+  frontier: FrontierQueue;
   counts: LogCounts;
 }
 
@@ -113,8 +113,7 @@ export class Comparator {
         windowStart: undefined,
         judged: -1,
         maxIndex: -1,
-        frontier: [],
-        frontierHead: 0,
+        frontier: new FrontierQueue(),
         counts: {
           log, seen_a: 0, seen_b: 0, union: 0, missed_by_a: 0, missed_by_b: 0,
           gaps_a: 0, gaps_b: 0, reconnect_loss_a: 0, reconnect_loss_b: 0,
@@ -148,11 +147,9 @@ export class Comparator {
     if (this.connections[feed === 'a' ? 'b' : 'a'].wasDownAt(t)) f.whileOtherDown.addRange(lo, hi);
     if (hi > s.maxIndex) {
       s.maxIndex = hi;
-      const n = s.frontier.length;
-      // Arrivals within FRONTIER_MERGE_MS share one point (stamped with the earlier time): the list
+      // Arrivals within FRONTIER_MERGE_MS share one point (stamped with the earlier time): the queue
       // stays small at thousands of entries a second, and judging moves at most that much earlier.
-      if (n > s.frontierHead && t - s.frontier[n - 2] < FRONTIER_MERGE_MS) s.frontier[n - 1] = hi;
-      else s.frontier.push(t, hi);
+      s.frontier.push(t, hi, FRONTIER_MERGE_MS);
     }
   }
 
@@ -198,17 +195,7 @@ export class Comparator {
           : s.a.seen.min !== undefined && s.b.seen.min !== undefined;
         if (ready) this.openWindow(s);
       }
-      let upTo = -1;
-      let k = s.frontierHead;
-      while (k < s.frontier.length && s.frontier[k] <= limit) {
-        upTo = s.frontier[k + 1];
-        k += 2;
-      }
-      s.frontierHead = k;
-      if (k > 1024 && k * 2 > s.frontier.length) {
-        s.frontier = s.frontier.slice(k);
-        s.frontierHead = 0;
-      }
+      const upTo = s.frontier.takeUpTo(limit);
       if (upTo < 0) continue;
       if (s.windowStart === undefined) {
         // Only one feed has this log so far: what is older than the grace can never be compared
@@ -283,7 +270,7 @@ export class Comparator {
     let n = 0;
     for (const s of this.logs.values()) {
       n += (s.a.seen.runCount + s.b.seen.runCount + s.a.whileOtherDown.runCount + s.b.whileOtherDown.runCount) * 2;
-      n += s.frontier.length - s.frontierHead;
+      n += s.frontier.length * 2;
     }
     return n;
   }

@@ -135,7 +135,11 @@ export class IntervalSet {
   /** Forgets every member below `value` (they have been judged). */
   removeBelow(value: number): void {
     const k = this.firstEndingAtOrAfter(value);
-    if (k > 0) this.runs.splice(0, k * 2);
+    if (k > 0) {
+      // Shift in place: splice would allocate an array of the removed runs on every judgement.
+      this.runs.copyWithin(0, k * 2);
+      this.runs.length -= k * 2;
+    }
     if (this.runs.length > 0 && this.runs[0] < value) this.runs[0] = value;
   }
 }
