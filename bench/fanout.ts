@@ -186,6 +186,9 @@ async function runServer(clientsCount: number, rate: number, framesFile: string)
     fake.grow(0);
     const drops = sumMetric(metrics, 'certstream_client_dropped_messages_total');
     const appended = fake.logs.reduce((sum, l) => sum + fake.size(l.url), 0) - 1000 * LOGS;
+    const lagP99 = sumMetric(metrics, 'nodejs_eventloop_lag_p99_seconds') * 1000;
+    const lagMax = sumMetric(metrics, 'nodejs_eventloop_lag_max_seconds') * 1000;
+    log(`server event loop delay over the run: p99 ${lagP99.toFixed(1)} ms, max ${lagMax.toFixed(1)} ms`);
     log(`fake logs grew by ${appended}, server streamed ${sumMetric(metrics, 'certstream_entries_total')} entries, dropped ${drops} frames`);
     const closed = sumMetric(metrics, 'certstream_client_disconnects_total', /reason="(slow|ping_timeout)"/);
     const rss = peakRssMb(server.pid!);
