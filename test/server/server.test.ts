@@ -81,14 +81,23 @@ test('official and plain clients on all three streams receive correct frames fro
   assert.equal(start.size, 2);
 
   const wsBase = server.url.replace('http:', 'ws:');
-  const official = receiver();
-  const client = new CertStreamClient((m) => official.push(m), true);
+  // The official client on each stream, beside a plain ws client on the same stream.
+  const officials = new Map<string, ReturnType<typeof receiver>>();
   const log = console.log;
   console.log = () => {}; // the official client announces itself on stdout
-  client.connect(`${wsBase}/`);
-  console.log = log;
-  t.after(() => client.ws.close());
-  await new Promise((resolve, reject) => client.ws.once('open', resolve).once('error', reject));
+  try {
+    for (const path of ['/', '/full-stream', '/domains-only']) {
+      const r = receiver();
+      const client = new CertStreamClient((m) => r.push(m), true);
+      client.connect(`${wsBase}${path}`);
+      t.after(() => client.ws.close());
+      officials.set(path, r);
+      await new Promise((resolve, reject) => client.ws.once('open', resolve).once('error', reject));
+    }
+  } finally {
+    console.log = log;
+  }
+  const official = officials.get('/')!;
   const lite = await open(`${wsBase}/`);
   const full = await open(`${wsBase}/full-stream/`);
   const domains = await open(`${wsBase}/domains-only`);
@@ -97,7 +106,7 @@ test('official and plain clients on all three streams receive correct frames fro
   const perLog = 70;
   fake.append(perLog);
   const total = perLog * 2;
-  await Promise.all([official.until(total), lite.r.until(total), full.r.until(total), domains.r.until(total)]);
+  await Promise.all([...[...officials.values()].map((o) => o.until(total)), lite.r.until(total), full.r.until(total), domains.r.until(total)]);
 
   const officialUpdates = official.messages as Update[];
   const liteUpdates = lite.r.messages as Update[];
@@ -106,6 +115,8 @@ test('official and plain clients on all three streams receive correct frames fro
   checkOrder(liteUpdates, start, perLog);
   checkOrder(fullUpdates, start, perLog);
   assert.deepEqual(officialUpdates, liteUpdates, 'the official client sees the same frames');
+  assert.deepEqual(officials.get('/full-stream')!.messages, fullUpdates, 'official client on /full-stream');
+  assert.deepEqual(officials.get('/domains-only')!.messages, domains.r.messages, 'official client on /domains-only');
 
   const logs = new Map(fake.logs.map((l) => [l.url, l]));
   for (const u of liteUpdates) {
@@ -139,7 +150,7 @@ test('official and plain clients on all three streams receive correct frames fro
   assert.ok(counted >= perLog, 'entries are counted');
   const health = server.health();
   assert.equal(health.status, 'ok');
-  assert.equal(health.clients, 4);
+  assert.equal(health.clients, 6);
   const latest = (await (await fetch(`${server.url}/latest.json`)).json()) as { messages: Update[] };
   assert.equal(latest.messages.length, 25);
   const example = (await (await fetch(`${server.url}/example.json`)).json()) as Update;
