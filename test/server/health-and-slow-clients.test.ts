@@ -40,7 +40,7 @@ test('a client that stops reading is dropped-and-counted then closed; a reading 
   const fake = await startFake(t, { initialSize: 256 });
   const dir = await tempDir(t);
   const metrics = createServerMetrics({ processMetrics: false });
-  const server = await startReal(testConfig(fake, dir, { clientBufferBytes: 4 << 20, slowClientTimeoutMs: 300 }), metrics);
+  const server = await startReal(testConfig(fake, dir, { clientBufferBytes: 8 << 20, slowClientTimeoutMs: 300 }), metrics);
   t.after(() => server.close());
   await whenFake(fake, () => polledAll(server));
   const wsBase = server.url.replace('http:', 'ws:');
@@ -70,7 +70,7 @@ test('a client that stops reading is dropped-and-counted then closed; a reading 
   const waitCount = (n: number) => new Promise<void>((resolve) => (count >= n ? resolve() : (wanted = { n, resolve })));
 
   // Full tiles (256) per step; the reader paces the steps, the stalled client falls behind.
-  const steps = 14;
+  const steps = 20;
   for (let i = 1; i <= steps; i++) {
     fake.append(256);
     await waitCount(i * 512);

@@ -122,7 +122,7 @@ test('heartbeats go to lite and full, not to domains', async (t) => {
 });
 
 test('a peer that does not answer pings is terminated; a live one stays', async (t) => {
-  const h = await startHub({ pingIntervalMs: 200 });
+  const h = await startHub({ pingIntervalMs: 500 });
   t.after(() => h.close());
   const live = await connect(`${h.url}/`);
   const dead = await connect(`${h.url}/full-stream`, { autoPong: false });
