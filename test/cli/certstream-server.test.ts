@@ -74,7 +74,7 @@ function run(args: string[], env: Record<string, string> = {}): Run {
   };
 }
 
-test('a bad flag value: exit 78, one line on stderr, no stack', async () => {
+test('a bad flag value: exit 78, one line on stderr, no stack', { timeout: 60_000 }, async () => {
   const r = run(['--port', 'eighty']);
   const { code } = await r.exit;
   assert.equal(code, 78);
@@ -83,7 +83,7 @@ test('a bad flag value: exit 78, one line on stderr, no stack', async () => {
   assert.deepEqual(r.stdout, []);
 });
 
-test('an unknown flag and a bad environment value: exit 78, one line each', async () => {
+test('an unknown flag and a bad environment value: exit 78, one line each', { timeout: 60_000 }, async () => {
   const r = run(['--frobnicate'], { CERTSTREAM_POLL_INTERVAL: '-1' });
   assert.equal((await r.exit).code, 78);
   const lines = r.stderr().trimEnd().split('\n');
@@ -93,7 +93,7 @@ test('an unknown flag and a bad environment value: exit 78, one line each', asyn
   assert.ok(!/\n\s+at /.test(r.stderr()), 'no stack trace');
 });
 
-test('an unreadable or invalid log list: exit 78 before any socket opens', async (t) => {
+test('an unreadable or invalid log list: exit 78 before any socket opens', { timeout: 60_000 }, async (t) => {
   const dir = await tempDir(t);
   const missing = run(['--log-list', join(dir, 'missing.json'), '--state-dir', dir]);
   assert.equal((await missing.exit).code, 78);
@@ -104,7 +104,7 @@ test('an unreadable or invalid log list: exit 78 before any socket opens', async
   assert.ok(!notAList.stdout.some((l) => l.includes('"listening"')));
 });
 
-test('--help exits 0 and lists the contract flags', async () => {
+test('--help exits 0 and lists the contract flags', { timeout: 60_000 }, async () => {
   const r = run(['--help']);
   assert.equal((await r.exit).code, 0);
   const text = r.stdout.join('\n');
@@ -113,7 +113,7 @@ test('--help exits 0 and lists the contract flags', async () => {
   }
 });
 
-test('a port already in use is a fatal runtime error: non-zero, not 78', async (t) => {
+test('a port already in use is a fatal runtime error: non-zero, not 78', { timeout: 60_000 }, async (t) => {
   const fake = await startFake(t);
   const dir = await tempDir(t);
   const blocker = createServer();
@@ -128,7 +128,7 @@ test('a port already in use is a fatal runtime error: non-zero, not 78', async (
   assert.match(String(err.error), /EADDRINUSE/);
 });
 
-test('SIGTERM: clients closed with 1001, cursor file flushed, exit 0', async (t) => {
+test('SIGTERM: clients closed with 1001, cursor file flushed, exit 0', { timeout: 60_000 }, async (t) => {
   const fake = await startFake(t);
   const dir = await tempDir(t);
   const r = run(['--host', '127.0.0.1', '--port', '0', '--log-list', fake.logListUrl, '--state-dir', dir, '--poll-interval', '0.05']);

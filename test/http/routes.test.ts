@@ -53,7 +53,7 @@ function status(url: string): LogStatus {
   return { url, name: url, kind: 'rfc6962', tree_size: 10, next_index: 10, lag: 0, last_success: Math.floor(Date.now() / 1000), last_error: null };
 }
 
-test('latest.json and example.json follow what was published', async (t) => {
+test('latest.json and example.json follow what was published', { timeout: 60_000 }, async (t) => {
   const s = await start({ logs: [], ingesting: true });
   t.after(() => s.close());
   let r = await fetch(`${s.base}/example.json`);
@@ -72,7 +72,7 @@ test('latest.json and example.json follow what was published', async (t) => {
   assert.equal(example.data.cert_index, 30);
 });
 
-test('healthz: 200 ok, 200 degraded, 503 down', async (t) => {
+test('healthz: 200 ok, 200 degraded, 503 down', { timeout: 60_000 }, async (t) => {
   const state = { logs: [status('https://a/'), status('https://b/')], ingesting: true };
   const s = await start(state);
   t.after(() => s.close());
@@ -98,7 +98,7 @@ test('healthz: 200 ok, 200 degraded, 503 down', async (t) => {
   assert.equal((await fetch(`${s.base}/healthz`)).status, 503);
 });
 
-test('metrics: Prometheus text with the contract names and process metrics', async (t) => {
+test('metrics: Prometheus text with the contract names and process metrics', { timeout: 60_000 }, async (t) => {
   const s = await start({ logs: [], ingesting: true });
   t.after(() => s.close());
   const r = await fetch(`${s.base}/metrics`);
@@ -121,7 +121,7 @@ test('metrics: Prometheus text with the contract names and process metrics', asy
   assert.match(text, /^certstream_clients\{stream="lite"\} 0$/m);
 });
 
-test('stream paths without Upgrade get the HTML page; with Upgrade they stream', async (t) => {
+test('stream paths without Upgrade get the HTML page; with Upgrade they stream', { timeout: 60_000 }, async (t) => {
   const s = await start({ logs: [status('https://a/')], ingesting: true });
   t.after(() => s.close());
   for (const path of ['/', '/full-stream', '/full-stream/', '/domains-only', '/domains-only/']) {
@@ -140,7 +140,7 @@ test('stream paths without Upgrade get the HTML page; with Upgrade they stream',
   ws.close();
 });
 
-test('the page escapes the Host header', async (t) => {
+test('the page escapes the Host header', { timeout: 60_000 }, async (t) => {
   const s = await start({ logs: [], ingesting: true });
   t.after(() => s.close());
   const body = await new Promise<string>((resolve, reject) => {
@@ -154,7 +154,7 @@ test('the page escapes the Host header', async (t) => {
   assert.match(body, /&#60;script&#62;/);
 });
 
-test('unknown paths are 404, other methods 405, HEAD has no body', async (t) => {
+test('unknown paths are 404, other methods 405, HEAD has no body', { timeout: 60_000 }, async (t) => {
   const s = await start({ logs: [], ingesting: true });
   t.after(() => s.close());
   for (const path of ['/nope', '/stats', '/latest.json/x', '/full-streamx']) {
@@ -170,7 +170,7 @@ test('unknown paths are 404, other methods 405, HEAD has no body', async (t) => 
   assert.equal(await head.text(), '');
 });
 
-test('a WebSocket upgrade on an unknown path is refused with 404', async (t) => {
+test('a WebSocket upgrade on an unknown path is refused with 404', { timeout: 60_000 }, async (t) => {
   const s = await start({ logs: [], ingesting: true });
   t.after(() => s.close());
   const ws = new WebSocket(`${s.base.replace('http', 'ws')}/nope`);

@@ -7,7 +7,7 @@ import { createServerMetrics } from '../../src/metrics/server-metrics.js';
 import { metricValue } from '../stream/hub-harness.js';
 import { polledAll, startFake, startReal, tempDir, testConfig, whenFake } from './server-harness.js';
 
-test('/healthz against the real server: ok, degraded when one log lags, down (503) when all do', async (t) => {
+test('/healthz against the real server: ok, degraded when one log lags, down (503) when all do', { timeout: 60_000 }, async (t) => {
   const fake = await startFake(t);
   const dir = await tempDir(t);
   const server = await startReal(testConfig(fake, dir, { maxLag: 10 }));
@@ -36,7 +36,7 @@ test('/healthz against the real server: ok, degraded when one log lags, down (50
   assert.equal(((await r.json()) as { status: string }).status, 'down');
 });
 
-test('a client that stops reading is dropped-and-counted then closed; a reading client beside it gets every entry', async (t) => {
+test('a client that stops reading is dropped-and-counted then closed; a reading client beside it gets every entry', { timeout: 60_000 }, async (t) => {
   const fake = await startFake(t, { initialSize: 256 });
   const dir = await tempDir(t);
   const metrics = createServerMetrics({ processMetrics: false });

@@ -70,7 +70,7 @@ function checkOrder(updates: Update[], start: Map<string, number>, perLog: numbe
   }
 }
 
-test('official and plain clients on all three streams receive correct frames from the fake logs', async (t) => {
+test('official and plain clients on all three streams receive correct frames from the fake logs', { timeout: 60_000 }, async (t) => {
   const fake = await startFake(t);
   const dir = await tempDir(t);
   const metrics = createServerMetrics({ processMetrics: false });
@@ -157,7 +157,7 @@ test('official and plain clients on all three streams receive correct frames fro
   assert.deepEqual(example, latest.messages[0]);
 });
 
-test('a restart with the same state directory resumes without loss or repetition', async (t) => {
+test('a restart with the same state directory resumes without loss or repetition', { timeout: 60_000 }, async (t) => {
   const fake = await startFake(t);
   const dir = await tempDir(t);
   const first = await startReal(testConfig(fake, dir));

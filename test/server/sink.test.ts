@@ -26,7 +26,7 @@ function entry(index: number, leaf: Uint8Array, type: CtEntry['type'] = 'x509'):
   return { index, timestamp: 1_700_000_000_000, type, leaf, chain: [] };
 }
 
-test('the sink renders, counts by update type and publishes; a non-certificate is counted as parse and logged once per log', async (t) => {
+test('the sink renders, counts by update type and publishes; a non-certificate is counted as parse and logged once per log', { timeout: 60_000 }, async (t) => {
   const metrics = createServerMetrics({ processMetrics: false });
   const lines: Record<string, unknown>[] = [];
   const logger = createLogger({ write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>) });
@@ -57,7 +57,7 @@ test('the sink renders, counts by update type and publishes; a non-certificate i
   assert.deepEqual(recent.map((m) => m.data.update_type), ['X509LogEntry', 'PrecertLogEntry']);
 });
 
-test('the systemd status line names logs, clients and lag', () => {
+test('the systemd status line names logs, clients and lag', { timeout: 60_000 }, () => {
   const s = (over: Partial<LogStatus>): LogStatus => ({
     url: 'u',
     name: 'n',

@@ -23,7 +23,7 @@ function recorder() {
   };
 }
 
-test('nothing at all without NOTIFY_SOCKET', async () => {
+test('nothing at all without NOTIFY_SOCKET', { timeout: 60_000 }, async () => {
   const r = recorder();
   const n = new SystemdNotifier({ logger: silentLogger, env: { WATCHDOG_USEC: '1000' }, healthy: () => true, status: () => 's', send: r.send });
   assert.equal(n.enabled, false);
@@ -33,7 +33,7 @@ test('nothing at all without NOTIFY_SOCKET', async () => {
   assert.deepEqual(r.calls, []);
 });
 
-test('READY=1 with a status, then WATCHDOG=1 every WATCHDOG_USEC/2 while healthy only', async (t) => {
+test('READY=1 with a status, then WATCHDOG=1 every WATCHDOG_USEC/2 while healthy only', { timeout: 60_000 }, async (t) => {
   // The notifier's timer is unref'd (it must not keep the daemon alive): hold the loop open meanwhile.
   const keepAlive = setInterval(() => {}, 1000);
   t.after(() => clearInterval(keepAlive));
@@ -61,7 +61,7 @@ test('READY=1 with a status, then WATCHDOG=1 every WATCHDOG_USEC/2 while healthy
   assert.deepEqual(r.calls.at(-1), ['STOPPING=1', '--status=shutting down']);
 });
 
-test('a WATCHDOG_PID for another process disables the watchdog', () => {
+test('a WATCHDOG_PID for another process disables the watchdog', { timeout: 60_000 }, () => {
   const n = new SystemdNotifier({
     logger: silentLogger,
     env: { NOTIFY_SOCKET: '/x', WATCHDOG_USEC: '1000000', WATCHDOG_PID: String(process.pid + 1) },
@@ -72,7 +72,7 @@ test('a WATCHDOG_PID for another process disables the watchdog', () => {
   assert.equal(n.watchdogIntervalMs, undefined);
 });
 
-test('the default sender runs systemd-notify from PATH with the arguments', async (t) => {
+test('the default sender runs systemd-notify from PATH with the arguments', { timeout: 60_000 }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'notify-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const out = join(dir, 'args');

@@ -9,7 +9,7 @@ interface Cert {
   data: { cert_index: number; source: { url: string }; kind: string };
 }
 
-test('each stream receives its own variant, in publish order, across logs', async (t) => {
+test('each stream receives its own variant, in publish order, across logs', { timeout: 60_000 }, async (t) => {
   const h = await startHub();
   t.after(() => h.close());
   const lite = await connect(`${h.url}/`);
@@ -35,7 +35,7 @@ test('each stream receives its own variant, in publish order, across logs', asyn
   assert.equal(h.hub.recent.list().length, 7);
 });
 
-test('a client that does not read loses frames (counted) and is closed; the reading client gets everything in order', async (t) => {
+test('a client that does not read loses frames (counted) and is closed; the reading client gets everything in order', { timeout: 60_000 }, async (t) => {
   const h = await startHub({ clientBufferBytes: 64 * 1024, slowClientTimeoutMs: 300, sweepIntervalMs: 25, closeGraceMs: 100 });
   t.after(() => h.close());
   const reader = await connect(`${h.url}/`);
@@ -67,7 +67,7 @@ test('a client that does not read loses frames (counted) and is closed; the read
   assert.equal(h.hub.stats().clients.lite, 1);
 });
 
-test('a slow client that catches up receives a gap-free prefix and increasing indexes', async (t) => {
+test('a slow client that catches up receives a gap-free prefix and increasing indexes', { timeout: 60_000 }, async (t) => {
   const h = await startHub({ clientBufferBytes: 32 * 1024 });
   t.after(() => h.close());
   const ws = await connect(`${h.url}/`);
@@ -103,7 +103,7 @@ test('a slow client that catches up receives a gap-free prefix and increasing in
   assert.equal(indexes.length + dropped, last + 1, 'every entry was either delivered or counted as dropped');
 });
 
-test('heartbeats go to lite and full, not to domains', async (t) => {
+test('heartbeats go to lite and full, not to domains', { timeout: 60_000 }, async (t) => {
   const h = await startHub({ heartbeatIntervalMs: 20 });
   t.after(() => h.close());
   const lite = collect(await connect(`${h.url}/`));
@@ -121,7 +121,7 @@ test('heartbeats go to lite and full, not to domains', async (t) => {
   assert.deepEqual(d[0], { data: ['d0.example'], message_type: 'dns_entries' });
 });
 
-test('a peer that does not answer pings is terminated; a live one stays', async (t) => {
+test('a peer that does not answer pings is terminated; a live one stays', { timeout: 60_000 }, async (t) => {
   const h = await startHub({ pingIntervalMs: 500 });
   t.after(() => h.close());
   const live = await connect(`${h.url}/`);
@@ -139,7 +139,7 @@ test('a peer that does not answer pings is terminated; a live one stays', async 
   assert.equal(await metricValue(h.metrics, 'certstream_client_disconnects_total', { reason: 'ping_timeout' }), 1);
 });
 
-test('client frames are ignored; an oversized one closes with 1009', async (t) => {
+test('client frames are ignored; an oversized one closes with 1009', { timeout: 60_000 }, async (t) => {
   const h = await startHub({ maxPayloadBytes: 200 });
   t.after(() => h.close());
   const ws = await connect(`${h.url}/`);
@@ -153,7 +153,7 @@ test('client frames are ignored; an oversized one closes with 1009', async (t) =
   assert.equal((await c).code, 1009);
 });
 
-test('close() sends 1001 to every client and counts shutdown disconnects', async (t) => {
+test('close() sends 1001 to every client and counts shutdown disconnects', { timeout: 60_000 }, async (t) => {
   const h = await startHub();
   t.after(() => h.server.close());
   const a = await connect(`${h.url}/`);
@@ -167,7 +167,7 @@ test('close() sends 1001 to every client and counts shutdown disconnects', async
   assert.equal(h.hub.clientCount, 0);
 });
 
-test('permessage-deflate, when offered, carries the same frames', async (t) => {
+test('permessage-deflate, when offered, carries the same frames', { timeout: 60_000 }, async (t) => {
   const h = await startHub({ perMessageDeflate: true });
   t.after(() => h.close());
   const ws = await connect(`${h.url}/`, { perMessageDeflate: true });
@@ -182,7 +182,7 @@ test('permessage-deflate, when offered, carries the same frames', async (t) => {
   assert.deepEqual((m as Cert[]).map((x) => x.data.cert_index), Array.from({ length: 20 }, (_, i) => i));
 });
 
-test('a disconnecting client is counted with reason client', async (t) => {
+test('a disconnecting client is counted with reason client', { timeout: 60_000 }, async (t) => {
   const h = await startHub();
   t.after(() => h.close());
   const ws = await connect(`${h.url}/full-stream`);
