@@ -3,7 +3,8 @@
  * certstream-server: the streaming daemon's entry point, and the one place that maps outcomes to exit
  * codes (style.md habit 5):
  *   0   after a clean SIGTERM / SIGINT shutdown (stop polling, flush cursors, close clients 1001), < 5 s
- *   78  invalid configuration: bad flag or environment value, unreadable log list (one line per problem)
+ *   78  invalid configuration: bad flag or environment value, unreadable log list, unreadable or corrupt
+ *       cursor file at start-up (one line per problem; systemd does not restart on it)
  *   1   any fatal runtime error (systemd restarts it), including a shutdown that overran 5 s
  */
 import { parseServerArgs } from '../config/parse-args.js';
@@ -60,7 +61,7 @@ async function main(): Promise<void> {
   try {
     handle = await startServer(config, { logger });
   } catch (err) {
-    if (isCertstreamError(err, 'CONFIG_ERR_LOG_LIST', 'CONFIG_ERR_INVALID')) configExit([describeError(err)]);
+    if (isCertstreamError(err, 'CONFIG_ERR_LOG_LIST', 'CONFIG_ERR_INVALID', 'STATE_ERR_CORRUPT', 'STATE_ERR_IO')) configExit([describeError(err)]);
     logger.error('cannot start', { error: describeError(err), code: (err as { code?: unknown }).code });
     process.exit(1);
   }

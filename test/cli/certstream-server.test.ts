@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -102,6 +102,17 @@ test('an unreadable or invalid log list: exit 78 before any socket opens', { tim
   assert.equal((await notAList.exit).code, 78);
   assert.equal(notAList.stderr().trimEnd().split('\n').length, 1, notAList.stderr());
   assert.ok(!notAList.stdout.some((l) => l.includes('"listening"')));
+});
+
+test('a corrupt cursor file: exit 78 with one line', { timeout: 60_000 }, async (t) => {
+  const fake = await startFake(t);
+  const dir = await tempDir(t);
+  await writeFile(join(dir, CURSOR_FILE), '{"version": 1, "logs": {');
+  const r = run(['--host', '127.0.0.1', '--port', '0', '--log-list', fake.logListUrl, '--state-dir', dir]);
+  assert.equal((await r.exit).code, 78);
+  const lines = r.stderr().trimEnd().split('\n');
+  assert.equal(lines.length, 1, r.stderr());
+  assert.match(lines[0], /cursor file/);
 });
 
 test('--help exits 0 and lists the contract flags', { timeout: 60_000 }, async () => {
