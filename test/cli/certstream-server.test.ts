@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { watch } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -174,4 +175,90 @@ test('SIGTERM: clients closed with 1001, cursor file flushed, exit 0', { timeout
   const lastSeen = new Map<string, number>();
   for (const m of received) lastSeen.set(m.data.source.url, m.data.cert_index);
   for (const [url, last] of lastSeen) assert.equal(cursors.get(url), last + 1, url);
+});
+
+/** Resolves when the cursor file in `dir` satisfies `done` (re-read on every change of the directory). */
+function cursorsWhen(dir: string, done: (c: Map<string, number>) => boolean): Promise<Map<string, number>> {
+  return new Promise((resolve) => {
+    const check = async (): Promise<boolean> => {
+      try {
+        const c = parseCursorFile(await readFile(join(dir, CURSOR_FILE), 'utf8'));
+        if (done(c)) {
+          watcher.close();
+          resolve(c);
+          return true;
+        }
+      } catch {
+        // not written yet, or being replaced
+      }
+      return false;
+    };
+    const watcher = watch(dir, () => void check());
+    void check();
+  });
+}
+
+test('kill -9, then a restart on the same state directory streams on from the saved cursors', { timeout: 60_000 }, async (t) => {
+  const fake = await startFake(t);
+  const dir = await tempDir(t);
+  const args = ['--host', '127.0.0.1', '--port', '0', '--log-list', fake.logListUrl, '--state-dir', dir, '--poll-interval', '0.05'];
+  type Update = { data: { source: { url: string }; cert_index: number } };
+  const follow = async (port: number, n: number): Promise<{ messages: Update[]; ws: WebSocket; all: Promise<void> }> => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+    const messages: Update[] = [];
+    let resolveAll: () => void = () => {};
+    const all = new Promise<void>((resolve) => (resolveAll = resolve));
+    ws.on('message', (d) => {
+      messages.push(JSON.parse(d.toString()) as Update);
+      if (messages.length === n) resolveAll();
+    });
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    return { messages, ws, all };
+  };
+
+  const a = run(args);
+  t.after(() => {
+    if (a.child.exitCode === null) a.child.kill('SIGKILL');
+  });
+  const first = await follow((await a.line('listening')).port as number, 200);
+  fake.append(100);
+  await first.all;
+  const last = new Map<string, number>();
+  for (const m of first.messages) last.set(m.data.source.url, m.data.cert_index);
+  const saved = await cursorsWhen(dir, (c) => [...last].every(([url, i]) => c.get(url) === i + 1));
+  a.child.kill('SIGKILL');
+  assert.equal((await a.exit).signal, 'SIGKILL');
+  first.ws.terminate();
+
+  // The logs grow while it is down; the restarted server sees the old heads until a client is connected.
+  const heads = fake.logs.map((l) => [l.url, fake.size(l.url)] as const);
+  fake.append(30);
+  for (const [url, size] of heads) fake.pinHead(url, size);
+  const b = run(args);
+  t.after(() => {
+    if (b.child.exitCode === null) b.child.kill('SIGKILL');
+  });
+  const port = (await b.line('listening')).port as number;
+  await new Promise<void>((resolve) => {
+    const off = fake.onRequest(() => {
+      void fetch(`http://127.0.0.1:${port}/healthz`)
+        .then((r) => r.json() as Promise<{ logs: { last_success: number | null }[] }>)
+        .then((h) => {
+          if (h.logs.length === 2 && h.logs.every((l) => l.last_success !== null)) {
+            off();
+            resolve();
+          }
+        }, () => {});
+    });
+  });
+  const second = await follow(port, 60);
+  for (const [url] of heads) fake.pinHead(url, undefined);
+  await second.all;
+  for (const [url, from] of saved) {
+    const indexes = second.messages.filter((m) => m.data.source.url === url).map((m) => m.data.cert_index);
+    assert.deepEqual(indexes, Array.from({ length: 30 }, (_, i) => from + i), `${url}: resumes at the saved cursor`);
+  }
+  b.child.kill('SIGTERM');
+  assert.equal((await b.exit).code, 0);
+  second.ws.terminate();
 });
