@@ -55,7 +55,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: RouteDeps
   }
   const stream = streamForPath(url);
   if (stream !== undefined) {
-    return send(res, 200, 'text/html; charset=utf-8', renderStatusPage(stream, req.headers.host, deps.health()));
+    // Behind a TLS-terminating proxy the page should show wss:// URLs.
+    const secure = String(req.headers['x-forwarded-proto'] ?? '').split(',')[0].trim() === 'https';
+    return send(res, 200, 'text/html; charset=utf-8', renderStatusPage(stream, req.headers.host, deps.health(), secure));
   }
   return send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
 }

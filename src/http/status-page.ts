@@ -14,10 +14,11 @@ const DESCRIPTIONS: Readonly<Record<StreamName, string>> = {
 
 /**
  * @param stream the stream whose path was requested
- * @param host the request's Host header (used for the ws:// URLs shown), or undefined
+ * @param host the request's Host header (used for the URLs shown), or undefined
+ * @param secure whether the page was reached over TLS (a proxy's X-Forwarded-Proto: https): wss:// URLs
  */
-export function renderStatusPage(stream: StreamName, host: string | undefined, health: HealthzBody): string {
-  const origin = `ws://${escapeHtml(host ?? 'localhost:4000')}`;
+export function renderStatusPage(stream: StreamName, host: string | undefined, health: HealthzBody, secure = false): string {
+  const origin = `${secure ? 'wss' : 'ws'}://${escapeHtml(host ?? 'localhost:4000')}`;
   const rows = (Object.keys(STREAM_PATHS) as StreamName[])
     .map((s) => {
       const mark = s === stream ? ' class="this"' : '';

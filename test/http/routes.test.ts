@@ -154,6 +154,15 @@ test('the page escapes the Host header', { timeout: 60_000 }, async (t) => {
   assert.match(body, /&#60;script&#62;/);
 });
 
+test('behind a TLS proxy the page shows wss:// URLs', { timeout: 60_000 }, async (t) => {
+  const s = await start({ logs: [], ingesting: true });
+  t.after(() => s.close());
+  const plain = await (await fetch(`${s.base}/full-stream`)).text();
+  assert.match(plain, /ws:\/\/127\.0\.0\.1:\d+\/full-stream/);
+  const proxied = await (await fetch(`${s.base}/full-stream`, { headers: { 'x-forwarded-proto': 'https' } })).text();
+  assert.match(proxied, /wss:\/\/127\.0\.0\.1:\d+\/full-stream/);
+});
+
 test('unknown paths are 404, other methods 405, HEAD has no body', { timeout: 60_000 }, async (t) => {
   const s = await start({ logs: [], ingesting: true });
   t.after(() => s.close());
