@@ -19,6 +19,7 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { Gauge } from 'prom-client';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../log/logger.js';
 import type { ServerMetrics, StreamName } from '../metrics/server-metrics.js';
@@ -100,6 +101,7 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
       clientTracking: false,
     });
     for (const stream of STREAM_NAMES) options.metrics.clients.set({ stream }, 0);
+    this.registerGauges();
     const sweep = options.sweepIntervalMs ?? Math.max(10, Math.min(1000, options.slowClientTimeoutMs / 4));
     this.timers.push(setInterval(() => this.sweep(), sweep));
     if (options.pingIntervalMs > 0) this.timers.push(setInterval(() => this.ping(), options.pingIntervalMs));
@@ -229,6 +231,33 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
     });
     this.options.logger.debug('client connected', { stream, remote });
     this.emit('connect', stream);
+  }
+
+  /** Point-in-time gauges, computed when /metrics is scraped. */
+  private registerGauges(): void {
+    const clients = this.clients;
+    new Gauge({
+      name: 'certstream_client_buffered_bytes',
+      help: 'Bytes accepted for clients but not yet written to their sockets, by stream.',
+      labelNames: ['stream'] as const,
+      registers: [this.options.metrics.registry],
+      collect() {
+        const sum: Record<StreamName, number> = { lite: 0, full: 0, domains: 0 };
+        for (const c of clients) sum[c.stream] += c.buffered;
+        for (const stream of STREAM_NAMES) this.set({ stream }, sum[stream]);
+      },
+    });
+    new Gauge({
+      name: 'certstream_clients_over_budget',
+      help: 'Clients whose last batch did not fit their byte budget (they are losing frames), by stream.',
+      labelNames: ['stream'] as const,
+      registers: [this.options.metrics.registry],
+      collect() {
+        const sum: Record<StreamName, number> = { lite: 0, full: 0, domains: 0 };
+        for (const c of clients) if (c.overSince !== undefined) sum[c.stream]++;
+        for (const stream of STREAM_NAMES) this.set({ stream }, sum[stream]);
+      },
+    });
   }
 
   private setCount(stream: StreamName, delta: number): void {

@@ -113,6 +113,8 @@ test('metrics: Prometheus text with the contract names and process metrics', { t
     'certstream_clients',
     'certstream_client_dropped_messages_total',
     'certstream_client_disconnects_total',
+    'certstream_client_buffered_bytes',
+    'certstream_clients_over_budget',
     'process_cpu_seconds_total',
     'process_resident_memory_bytes',
   ]) {

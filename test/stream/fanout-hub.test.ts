@@ -78,6 +78,8 @@ test('a slow client that catches up receives a gap-free prefix and increasing in
     h.hub.publish(frames('https://a.example/', i, 100, 2000));
     h.hub.flush();
   }
+  // Read before any event-loop turn: the last flush dropped, so the client counts as over budget.
+  assert.equal(await metricValue(h.metrics, 'certstream_clients_over_budget', { stream: 'lite' }), 1);
   socket.resume();
   // Publish one entry at a time (flushed at once) until one is not dropped, then wait for it: the
   // client has drained. Each dropped attempt waits for the client to read something first.
