@@ -103,6 +103,10 @@ test('an unreadable or invalid log list: exit 78 before any socket opens', { tim
   assert.equal((await notAList.exit).code, 78);
   assert.equal(notAList.stderr().trimEnd().split('\n').length, 1, notAList.stderr());
   assert.ok(!notAList.stdout.some((l) => l.includes('"listening"')));
+  // A log list URL that cannot be fetched (connection refused) is a configuration error too.
+  const refused = run(['--log-list', 'http://127.0.0.1:1/log_list.json', '--state-dir', dir, '--port', '0']);
+  assert.equal((await refused.exit).code, 78);
+  assert.equal(refused.stderr().trimEnd().split('\n').length, 1, refused.stderr());
 });
 
 test('a corrupt cursor file: exit 78 with one line', { timeout: 60_000 }, async (t) => {
