@@ -1,7 +1,8 @@
 /**
- * Issue "Foundation" §6: a `kill -9` of the real daemon, then a restart on the same state directory,
- * resumes every log exactly at its saved cursor — nothing skipped, and the only entries a client can see
- * twice (or miss) are those of the last unsaved interval, whose frames were in flight at the kill.
+ * Issue "Foundation" §6: a `kill -9` of the real daemon in the middle of a catch-up, then a restart on the
+ * same state directory, resumes exactly at the saved cursor — nothing skipped, and the only entries a
+ * client can see twice (or miss) are those of the last unsaved interval, whose frames were in flight at
+ * the kill. (The kill at rest, with exactly-once delivery, is in certstream-server.test.ts.)
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -85,16 +86,9 @@ async function readCursors(dir: string): Promise<Map<string, number>> {
   return parseCursorFile(await readFile(join(dir, CURSOR_FILE), 'utf8'));
 }
 
-/** Resolves once the cursor file holds `want` for every log (watching the directory, no polling). */
-async function cursorsReach(dir: string, want: Map<string, number>): Promise<void> {
-  const ok = async () => {
-    try {
-      const c = await readCursors(dir);
-      return [...want].every(([url, n]) => c.get(url) === n);
-    } catch {
-      return false;
-    }
-  };
+/** Resolves once the cursor file holds at least `n` for `url` (watching the directory, no polling). */
+async function cursorAtLeast(dir: string, url: string, n: number): Promise<void> {
+  const ok = () => readCursors(dir).then((c) => (c.get(url) ?? -1) >= n, () => false);
   if (await ok()) return;
   await new Promise<void>((resolve) => {
     const w = watch(dir, () => void ok().then((yes) => yes && (w.close(), resolve())));
@@ -113,39 +107,15 @@ describe('certstream-server: kill -9 and restart', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('at rest: resumes exactly at the cursors, nothing lost, nothing repeated', async () => {
-    const [rfc, tiled] = fake.logs;
-    const d1 = await startDaemon(fake.logListUrl, dir);
-    const c1 = new Client(d1.port);
-    await c1.opened();
-    await c1.until(() => c1.last(rfc.url) === 511 && c1.last(tiled.url) === 511);
-    await cursorsReach(dir, new Map([[rfc.url, 512], [tiled.url, 512]]));
-    d1.child.kill('SIGKILL');
-    assert.equal(await d1.exited, 'SIGKILL');
-    await c1.closed;
-
-    fake.append(256); // a full tile for the static log, 256 entries for the RFC 6962 log
-    const d2 = await startDaemon(fake.logListUrl, dir);
-    const c2 = new Client(d2.port);
-    await c2.opened();
-    await c2.until(() => c2.last(rfc.url) === 767 && c2.last(tiled.url) === 767);
-    for (const log of [rfc, tiled]) {
-      assert.deepEqual(c1.seen.get(log.url), range(0, 512), `first run of ${log.kind}`);
-      assert.deepEqual(c2.seen.get(log.url), range(512, 768), `second run of ${log.kind}`);
-    }
-    d2.child.kill('SIGTERM');
-    assert.equal(await d2.exited, 0);
-  });
-
   it('mid-stream: the restart starts exactly at the saved cursor; only the unsaved interval repeats', async () => {
     const rfc = fake.logs[0];
-    const start = fake.size(rfc.url);
+    const start = 0; // no saved cursor, and --backfill covers the whole log
     fake.append(20_000, rfc.url);
     const end = fake.size(rfc.url);
     const d1 = await startDaemon(fake.logListUrl, dir);
     const c1 = new Client(d1.port);
     await c1.opened();
-    await c1.until(() => c1.last(rfc.url) >= start + 3000);
+    await cursorAtLeast(dir, rfc.url, start + 3000);
     d1.child.kill('SIGKILL');
     await d1.exited;
     await c1.closed;
@@ -163,9 +133,8 @@ describe('certstream-server: kill -9 and restart', () => {
     assert.deepEqual(c2.seen.get(rfc.url), range(cursor, end), 'second run resumes exactly at the cursor');
     const repeated = Math.max(0, c1.last(rfc.url) + 1 - cursor);
     const inFlight = Math.max(0, cursor - (c1.last(rfc.url) + 1));
-    // Either the client saw a little past the saved cursor (those repeat) or the frames of entries the
-    // cursor already covered were still in the daemon's buffers (in flight at the kill); never both.
-    assert.ok(repeated === 0 || inFlight === 0);
+    // The client saw a little past the saved cursor (those repeat), or frames of entries the cursor
+    // already covered were still in the daemon's buffers at the kill (in flight): the unsaved interval.
     console.log(`kill -9 mid-stream: cursor ${cursor}, repeated ${repeated}, in flight ${inFlight}`);
   });
 });
