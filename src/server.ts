@@ -60,6 +60,9 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
   });
 
   const ingest = await Ingest.open({
+    partialTileDelayMs: config.partialTileDelayMs,
+    refreshIntervalMs: config.logListRefreshMs,
+    resetState: config.resetState,
     ...deps.ingest,
     logList: config.logList,
     logsInclude: config.logsInclude,

@@ -46,6 +46,12 @@ export interface ServerConfig {
   maxLag: number;
   /** Lowest log level written. */
   logLevel: Level;
+  /** static-ct-api: how long the right-most tile must stay partial before it is read, milliseconds. */
+  partialTileDelayMs: number;
+  /** Log list re-read period, milliseconds; 0 = never. */
+  logListRefreshMs: number;
+  /** Ignore the saved cursors and start every log afresh (deliberately; never done silently). */
+  resetState: boolean;
 }
 
 /** One option of the daemon: flag name, environment variable, default (as the raw string), help. */
@@ -76,6 +82,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { flag: 'max-payload', type: 'string', describe: 'largest accepted client frame, bytes', defaultText: '4096' },
   { flag: 'max-lag', type: 'string', describe: '/healthz: lag (entries) above which a log counts as unhealthy', defaultText: '10000' },
   { flag: 'log-level', type: 'string', describe: 'debug, info, warn or error', defaultText: 'info' },
+  { flag: 'partial-tile-delay', type: 'string', describe: 'seconds the right-most tile of a static-ct-api log must stay partial before it is read', defaultText: '10' },
+  { flag: 'log-list-refresh', type: 'string', describe: 'seconds between re-reads of the log list (0 = never)', defaultText: '3600' },
+  { flag: 'reset-state', type: 'boolean', describe: 'ignore the saved cursors and start every log afresh (the cursor file is then overwritten)', defaultText: 'false' },
 ];
 
 /** Raw values keyed by flag name; lists as arrays of strings. Missing keys take their defaults. */
@@ -174,14 +183,19 @@ export function validateConfig(raw: RawConfig, context: ValidationContext = {}):
   const maxPayloadBytes = number('max-payload', '4096', { integer: true, min: 125 });
   const maxLag = number('max-lag', '10000', { integer: true, min: 0 });
 
-  const pmd = raw['per-message-deflate'];
-  let perMessageDeflate = false;
-  if (typeof pmd === 'boolean') perMessageDeflate = pmd;
-  else if (typeof pmd === 'string') {
-    const t = pmd.trim().toLowerCase();
-    if (['1', 'true', 'yes', 'on'].includes(t)) perMessageDeflate = true;
-    else if (!['0', 'false', 'no', 'off', ''].includes(t)) problems.push(`--per-message-deflate: "${pmd}" is not true or false`);
-  }
+  const bool = (flag: string): boolean => {
+    const v = raw[flag];
+    if (typeof v === 'boolean') return v;
+    if (typeof v !== 'string') return false;
+    const t = v.trim().toLowerCase();
+    if (['1', 'true', 'yes', 'on'].includes(t)) return true;
+    if (!['0', 'false', 'no', 'off', ''].includes(t)) problems.push(`--${flag}: "${v}" is not true or false`);
+    return false;
+  };
+  const perMessageDeflate = bool('per-message-deflate');
+  const resetState = bool('reset-state');
+  const partialTileDelay = number('partial-tile-delay', '10', { min: 0 });
+  const logListRefresh = number('log-list-refresh', '3600', { min: 0 });
 
   const levelText = str('log-level', 'info').trim().toLowerCase();
   if (!LEVELS.includes(levelText as Level)) problems.push(`--log-level: "${levelText}" is not one of ${LEVELS.join(', ')}`);
@@ -207,6 +221,9 @@ export function validateConfig(raw: RawConfig, context: ValidationContext = {}):
       maxPayloadBytes,
       maxLag,
       logLevel: levelText as Level,
+      partialTileDelayMs: Math.round(partialTileDelay * 1000),
+      logListRefreshMs: Math.round(logListRefresh * 1000),
+      resetState,
     },
   };
 }

@@ -56,8 +56,11 @@ export class CursorStore {
     this.path = join(options.stateDir, CURSOR_FILE);
   }
 
-  /** Reads the file (missing = no cursors) and starts the flush timer. */
-  async load(): Promise<void> {
+  /**
+   * Reads the file (missing = no cursors) and starts the flush timer.
+   * @param options.ignoreSaved start with no cursors whatever the file holds (it is overwritten at the first flush)
+   */
+  async load(options: { ignoreSaved?: boolean } = {}): Promise<void> {
     try {
       await mkdir(this.options.stateDir, { recursive: true });
     } catch (err) {
@@ -65,13 +68,15 @@ export class CursorStore {
     }
     let text: string | undefined;
     try {
-      text = await readFile(this.path, 'utf8');
+      if (!options.ignoreSaved) text = await readFile(this.path, 'utf8');
     } catch (err) {
       if ((err as { code?: string }).code !== 'ENOENT') {
         throw new CertstreamError('STATE_ERR_CORRUPT', `cannot read cursor file ${this.path}`, { cause: err });
       }
     }
     if (text !== undefined) this.cursors = parseCursorFile(text, this.path);
+    // A reset must reach the file even if no log advances before the next stop.
+    if (options.ignoreSaved) this.dirty = true;
     const flushMs = this.options.flushMs ?? 1000;
     this.timer = setInterval(() => {
       if (this.dirty) this.flush().catch((err) => this.options.onFlushError?.(err));

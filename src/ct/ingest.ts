@@ -45,6 +45,8 @@ export interface IngestOptions {
   backoff?: BackoffOptions;
   /** Longest Retry-After honoured, ms (default 600_000). */
   maxRetryAfterMs?: number;
+  /** Ignore the saved cursors (the file is overwritten at the first flush); logged as a warning. */
+  resetState?: boolean;
   /** Cursor file flush period, ms (default 1000). */
   cursorFlushMs?: number;
   metrics: ServerMetrics;
@@ -102,7 +104,8 @@ export class Ingest {
         flushMs: options.cursorFlushMs,
         onFlushError: (err) => logger.error('cursor file flush failed', { error: describeError(err) }),
       });
-      await cursors.load();
+      await cursors.load({ ignoreSaved: options.resetState === true });
+      if (options.resetState) logger.warn('--reset-state: saved cursors ignored, every log starts afresh', { path: cursors.path });
       return new Ingest(options, http, cursors, new IssuerCache(http), logs);
     } catch (err) {
       await http.close();

@@ -93,3 +93,23 @@ test('environment variable names', () => {
   assert.equal(envName('log-list'), 'CERTSTREAM_LOG_LIST');
   assert.equal(envName('heartbeat-interval'), 'CERTSTREAM_HEARTBEAT_INTERVAL');
 });
+
+test('ingest tuning: partial tile delay, log list refresh, reset-state', () => {
+  const d = validateConfig({});
+  assert.ok(d.ok);
+  assert.equal(d.config.partialTileDelayMs, 10_000);
+  assert.equal(d.config.logListRefreshMs, 3_600_000);
+  assert.equal(d.config.resetState, false);
+  const r = validateConfig({ 'partial-tile-delay': '0.5', 'log-list-refresh': '0', 'reset-state': 'yes' });
+  assert.ok(r.ok);
+  assert.equal(r.config.partialTileDelayMs, 500);
+  assert.equal(r.config.logListRefreshMs, 0);
+  assert.equal(r.config.resetState, true);
+  const bad = validateConfig({ 'partial-tile-delay': '-1', 'log-list-refresh': 'hourly', 'reset-state': 'maybe' });
+  assert.ok(!bad.ok);
+  assert.deepEqual(bad.problems, [
+    '--reset-state: "maybe" is not true or false',
+    '--partial-tile-delay: "-1" is not a number >= 0',
+    '--log-list-refresh: "hourly" is not a number >= 0',
+  ]);
+});

@@ -66,6 +66,21 @@ describe('Ingest', () => {
     await b.stop();
   });
 
+  it('resetState ignores the saved cursors, deliberately, and overwrites them', async () => {
+    const stateDir = join(dir, 'state-reset');
+    const first = new EntryCollector();
+    const a = await Ingest.open(options(first, { stateDir }));
+    a.start();
+    await Promise.all(fake.logs.map((l) => first.until(l.url, fake.size(l.url))));
+    await a.stop();
+    const again = new EntryCollector();
+    const b = await Ingest.open(options(again, { stateDir, backfill: 5, resetState: true }));
+    b.start();
+    await Promise.all(fake.logs.map((l) => again.until(l.url, fake.size(l.url))));
+    await b.stop();
+    for (const l of fake.logs) assert.deepEqual(again.indices(l.url), range(fake.size(l.url) - 5, fake.size(l.url)));
+  });
+
   it('refresh starts new logs and stops logs that left the list; a failed refresh keeps the list', async () => {
     const collector = new EntryCollector();
     const keep = fake.logs[0].url;
