@@ -23,9 +23,6 @@ import type { FeedEvent } from './feed-event.js';
 import { normaliseLogUrl } from './feed-frame.js';
 import type { FeedSource } from './feed-source.js';
 
-/** Google's v3 log list, the default of --log-list / CERTAUDIT_LOG_LIST. */
-export const DEFAULT_LOG_LIST = 'https://www.gstatic.com/ct/log_list/v3/log_list.json';
-
 /** Options of a CtFeedSource. */
 export interface CtFeedOptions {
   /** v3 log list: http(s) URL or file path. */

@@ -7,8 +7,7 @@
 import { describeError, isCertstreamError } from '../errors.js';
 import { optionalSeconds, parseWith, usageError, type Parsed } from './cli-args.js';
 import { makeSource, REACH_TIMEOUT_MS, type CommandIo } from './compare-command.js';
-import { DEFAULT_LOG_LIST } from './ct-feed.js';
-import { resolveFeedSpec, type FeedSpec } from './feed-source.js';
+import { DEFAULT_LOG_LIST, resolveFeedSpec, type FeedSpec } from './feed-source.js';
 import { Recorder } from './recorder.js';
 import { formatStatus, StatusLine } from './status-line.js';
 
@@ -67,7 +66,7 @@ export async function runRecord(argv: string[], io?: CommandIo): Promise<number>
     return 2;
   }
   const o = parsed.values;
-  const source = makeSource(o.feed, o.logList);
+  const source = await makeSource(o.feed, o.logList);
   let recorder: Recorder;
   try {
     recorder = await Recorder.start({ source, out: o.out });

@@ -3,7 +3,9 @@
  * percentages, and each feed's connection history with readable times and durations (date-fns).
  * Times are printed in UTC so two operators comparing reports see the same clock.
  */
-import { formatDuration, intervalToDuration } from 'date-fns';
+// Per-function imports: the package index loads every date-fns function (~15 MB of RSS).
+import { formatDuration } from 'date-fns/formatDuration';
+import { intervalToDuration } from 'date-fns/intervalToDuration';
 import type { FeedId } from './comparator.js';
 import type { AuditReport, ReportExtras } from './report.js';
 
