@@ -3,8 +3,8 @@
  *
  * 1. Live: two WebSocket feeds in this process send realistic lite frames (the golden calidog frame,
  *    1.7 kB, with its index and log changed) at --rate frames/s each over --logs logs, feed a losing
- *    0.5 % of them. The real CLI (dist/ when built, else through tsx) follows both in a child process
- *    for --seconds; its CPU time (utime + stime from /proc) over the wall time and its peak RSS are the
+ *    0.5 % of them. The real CLI follows both in a child process (with --metrics-port, as
+ *    certaudit.service runs it) for --seconds; its CPU time (utime + stime from /proc) over the wall time and its peak RSS are the
  *    figures. Goal: under a quarter of one core at 5,000 frames/s per feed.
  * 2. A simulated day: the Comparator alone, driven with a virtual clock through --sim-hours of
  *    entries at --rate per feed (0.5 % random loss on a, a 2 s outage of a every 5 minutes, judged every
@@ -104,7 +104,9 @@ function procRssMb(pid: number): number {
 async function live(): Promise<Record<string, number | string>> {
   const a = await startFeed(0.005);
   const b = await startFeed(0);
-  const child = spawn(process.execPath, [...nodeFlags, join(OUT, 'src/cli/certaudit.js'), 'compare', '--a', a.url, '--b', b.url, '--duration', String(seconds + 3), '--json', '--grace', '5'], {
+  const child = spawn(process.execPath, [...nodeFlags, join(OUT, 'src/cli/certaudit.js'), 'compare', '--a', a.url, '--b', b.url, '--duration', String(seconds + 3), '--json', '--grace', '5',
+    // As certaudit.service runs it: with its metrics endpoint (and prom-client) loaded.
+    '--metrics-port', '0'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
