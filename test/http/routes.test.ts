@@ -10,19 +10,11 @@ import { silentLogger } from '../../src/log/logger.js';
 import { createServerMetrics } from '../../src/metrics/server-metrics.js';
 import { FanoutHub } from '../../src/stream/fanout-hub.js';
 import { frames } from '../stream/hub-harness.js';
+import { testHubOptions } from '../stream/hub-harness.js';
 
 async function start(state: { logs: LogStatus[]; ingesting: boolean }) {
   const metrics = createServerMetrics({ processMetrics: true });
-  const hub = new FanoutHub({
-    metrics,
-    logger: silentLogger,
-    clientBufferBytes: 1 << 20,
-    slowClientTimeoutMs: 10_000,
-    pingIntervalMs: 0,
-    heartbeatIntervalMs: 0,
-    perMessageDeflate: false,
-    maxPayloadBytes: 4096,
-  });
+  const hub = new FanoutHub(testHubOptions({ metrics }));
   const health = () =>
     buildHealthz({
       logs: state.logs,

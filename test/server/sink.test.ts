@@ -9,6 +9,7 @@ import { Renderer } from '../../src/render/renderer.js';
 import { createSink, statusLine } from '../../src/server.js';
 import { FanoutHub } from '../../src/stream/fanout-hub.js';
 import { metricValue } from '../stream/hub-harness.js';
+import { testHubOptions } from '../stream/hub-harness.js';
 
 const LOG: LogDescriptor = {
   kind: 'rfc6962',
@@ -30,16 +31,7 @@ test('the sink renders, counts by update type and publishes; a non-certificate i
   const metrics = createServerMetrics({ processMetrics: false });
   const lines: Record<string, unknown>[] = [];
   const logger = createLogger({ write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>) });
-  const hub = new FanoutHub({
-    metrics,
-    logger,
-    clientBufferBytes: 1 << 20,
-    slowClientTimeoutMs: 10_000,
-    pingIntervalMs: 0,
-    heartbeatIntervalMs: 0,
-    perMessageDeflate: false,
-    maxPayloadBytes: 4096,
-  });
+  const hub = new FanoutHub(testHubOptions({ metrics, logger }));
   t.after(() => hub.close());
   const sink = createSink(new Renderer(), hub, metrics, logger);
   const garbage = new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x05]);

@@ -14,10 +14,10 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHub(options: Partial<FanoutHubOptions> = {}): Promise<Harness> {
-  const metrics = options.metrics ?? createServerMetrics({ processMetrics: false });
-  const hub = new FanoutHub({
-    metrics,
+/** Hub options for tests: 1 MiB budgets, no pings or heartbeats unless overridden. */
+export function testHubOptions(options: Partial<FanoutHubOptions> = {}): FanoutHubOptions {
+  return {
+    metrics: options.metrics ?? createServerMetrics({ processMetrics: false }),
     logger: silentLogger,
     clientBufferBytes: 1 << 20,
     slowClientTimeoutMs: 10_000,
@@ -26,7 +26,13 @@ export async function startHub(options: Partial<FanoutHubOptions> = {}): Promise
     perMessageDeflate: false,
     maxPayloadBytes: 4096,
     ...options,
-  });
+  };
+}
+
+export async function startHub(options: Partial<FanoutHubOptions> = {}): Promise<Harness> {
+  const hubOptions = testHubOptions(options);
+  const metrics = hubOptions.metrics;
+  const hub = new FanoutHub(hubOptions);
   const server = createServer((_req, res) => res.writeHead(404).end());
   server.on('upgrade', (req, socket, head) => {
     if (!hub.handleUpgrade(req, socket, head)) socket.destroy();
