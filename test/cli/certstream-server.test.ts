@@ -202,11 +202,30 @@ function cursorsWhen(dir: string, done: (c: Map<string, number>) => boolean): Pr
   });
 }
 
-test('kill -9, then a restart on the same state directory streams on from the saved cursors', { timeout: 60_000 }, async (t) => {
+test('kill -9, then a restart on the same state directory streams on from the saved cursors', { timeout: 180_000 }, async (t) => {
   const fake = await startFake(t);
   const dir = await tempDir(t);
-  const args = ['--host', '127.0.0.1', '--port', '0', '--log-list', fake.logListUrl, '--state-dir', dir, '--poll-interval', '0.05'];
+  // No partial-tile delay: the static log's new entries sit in a partial tile, and the test waits on them.
+  const args = ['--host', '127.0.0.1', '--port', '0', '--log-list', fake.logListUrl, '--state-dir', dir, '--poll-interval', '0.05',
+    '--partial-tile-delay', '0', '--heartbeat-interval', '0'];
   type Update = { data: { source: { url: string }; cert_index: number } };
+  /** Resolves once /healthz shows every log polled, re-checked after each request the fake log serves. */
+  const polledAll = (port: number) =>
+    new Promise<void>((resolve) => {
+      let done = false;
+      const check = () =>
+        void fetch(`http://127.0.0.1:${port}/healthz`)
+          .then((r) => r.json() as Promise<{ logs: { last_success: number | null }[] }>)
+          .then((h) => {
+            if (!done && h.logs.length === 2 && h.logs.every((l) => l.last_success !== null)) {
+              done = true;
+              off();
+              resolve();
+            }
+          }, () => {});
+      const off = fake.onRequest(check);
+      check();
+    });
   const follow = async (port: number, n: number): Promise<{ messages: Update[]; ws: WebSocket; all: Promise<void> }> => {
     const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
     const messages: Update[] = [];
@@ -224,7 +243,11 @@ test('kill -9, then a restart on the same state directory streams on from the sa
   t.after(() => {
     if (a.child.exitCode === null) a.child.kill('SIGKILL');
   });
-  const first = await follow((await a.line('listening')).port as number, 200);
+  const portA = (await a.line('listening')).port as number;
+  // Every log must have been polled (its cursor set at the head) before the logs grow, or the growth
+  // would count as the starting head and never be streamed.
+  await polledAll(portA);
+  const first = await follow(portA, 200);
   fake.append(100);
   await first.all;
   const last = new Map<string, number>();
@@ -243,18 +266,7 @@ test('kill -9, then a restart on the same state directory streams on from the sa
     if (b.child.exitCode === null) b.child.kill('SIGKILL');
   });
   const port = (await b.line('listening')).port as number;
-  await new Promise<void>((resolve) => {
-    const off = fake.onRequest(() => {
-      void fetch(`http://127.0.0.1:${port}/healthz`)
-        .then((r) => r.json() as Promise<{ logs: { last_success: number | null }[] }>)
-        .then((h) => {
-          if (h.logs.length === 2 && h.logs.every((l) => l.last_success !== null)) {
-            off();
-            resolve();
-          }
-        }, () => {});
-    });
-  });
+  await polledAll(port);
   const second = await follow(port, 60);
   for (const [url] of heads) fake.pinHead(url, undefined);
   await second.all;
