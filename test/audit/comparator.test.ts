@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Comparator, type FeedId, type LogCounts } from '../../src/audit/comparator.js';
 import { buildReport } from '../../src/audit/report.js';
+import { lcg as rng } from '../support/prng.js';
 
 const T0 = 1_800_000_000_000;
 
@@ -107,15 +108,6 @@ test('a log only one feed delivers is not compared and its memory is released', 
   assert.deepEqual(c.logCounts(), []);
   assert.deepEqual(c.uncomparedLogs(), { a: ['solo'], b: [] });
 });
-
-/** Deterministic PRNG. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 test('random feeds: incremental judging equals a brute-force model, with bounded memory', () => {
   let lossSeen = 0;

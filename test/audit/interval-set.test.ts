@@ -1,15 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IntervalSet } from '../../src/audit/interval-set.js';
-
-/** A tiny deterministic PRNG so failures are reproducible. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
+import { lcg as rng } from '../support/prng.js';
 
 test('appending consecutive indices keeps one run', () => {
   const s = new IntervalSet();

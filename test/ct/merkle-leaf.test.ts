@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { X509Certificate, createHash } from 'node:crypto';
 import { decodeJsonEntry, decodeLogEntry, decodeMerkleTreeLeaf } from '../../src/ct/merkle-leaf.js';
 import { isCertstreamError } from '../../src/errors.js';
+import { xorshift32 } from '../support/prng.js';
 
 const fixtures = fileURLToPath(new URL('../fixtures/', import.meta.url));
 
@@ -168,14 +169,7 @@ test('corrupted leaves: trailing bytes, unknown version / leaf_type / entry_type
 });
 
 test('garbage input never escapes as anything but CT_ERR_BAD_LEAF', () => {
-  // Deterministic xorshift so a failure is reproducible.
-  let s = 0x9e3779b9;
-  const rnd = () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return s >>> 0;
-  };
+  const rnd = xorshift32(0x9e3779b9);
   let thrown = 0;
   for (let i = 0; i < 500; i++) {
     const len = rnd() % 200;
@@ -205,13 +199,7 @@ test('decodeJsonEntry: missing or non-string fields → CT_ERR_BAD_LEAF naming t
 });
 
 test('random byte corruption of real entries either decodes or throws CT_ERR_BAD_LEAF, nothing else', () => {
-  let s = 0x6a09e667;
-  const rnd = () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return s >>> 0;
-  };
+  const rnd = xorshift32(0x6a09e667);
   let rejected = 0;
   for (let i = 0; i < 400; i++) {
     const e = live[i % live.length];

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { X509Certificate, createHash } from 'node:crypto';
 import { parseTileLeaves, readLeafIndex, type TileLeaf } from '../../src/ct/tile-leaf.js';
 import { isCertstreamError } from '../../src/errors.js';
+import { xorshift32 } from '../support/prng.js';
 
 const fixtures = fileURLToPath(new URL('../fixtures/', import.meta.url));
 const navigli = fixtures + 'static-ct/navigli2025h2/';
@@ -219,14 +220,7 @@ test('x509 TileLeaf entries decode (cert, no tbs, chain fingerprints, leaf_index
 });
 
 test('random byte corruption of a real tile either decodes or throws CT_ERR_BAD_TILE, nothing else', () => {
-  // Deterministic xorshift so a failure is reproducible.
-  let s = 0x2545f491;
-  const rnd = () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return s >>> 0;
-  };
+  const rnd = xorshift32(0x2545f491);
   let rejected = 0;
   for (let i = 0; i < 300; i++) {
     const t = Buffer.from(tile003p10);
