@@ -236,28 +236,24 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
   /** Point-in-time gauges, computed when /metrics is scraped. */
   private registerGauges(): void {
     const clients = this.clients;
-    new Gauge({
-      name: 'certstream_client_buffered_bytes',
-      help: 'Bytes accepted for clients but not yet written to their sockets, by stream.',
-      labelNames: ['stream'] as const,
-      registers: [this.options.metrics.registry],
-      collect() {
-        const sum: Record<StreamName, number> = { lite: 0, full: 0, domains: 0 };
-        for (const c of clients) sum[c.stream] += c.buffered;
-        for (const stream of STREAM_NAMES) this.set({ stream }, sum[stream]);
-      },
-    });
-    new Gauge({
-      name: 'certstream_clients_over_budget',
-      help: 'Clients whose last batch did not fit their byte budget (they are losing frames), by stream.',
-      labelNames: ['stream'] as const,
-      registers: [this.options.metrics.registry],
-      collect() {
-        const sum: Record<StreamName, number> = { lite: 0, full: 0, domains: 0 };
-        for (const c of clients) if (c.overSince !== undefined) sum[c.stream]++;
-        for (const stream of STREAM_NAMES) this.set({ stream }, sum[stream]);
-      },
-    });
+    const perStream = (name: string, help: string, value: (c: StreamClient) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['stream'] as const,
+        registers: [this.options.metrics.registry],
+        collect() {
+          const sum: Record<StreamName, number> = { lite: 0, full: 0, domains: 0 };
+          for (const c of clients) sum[c.stream] += value(c);
+          for (const stream of STREAM_NAMES) this.set({ stream }, sum[stream]);
+        },
+      });
+    perStream('certstream_client_buffered_bytes', 'Bytes accepted for clients but not yet written to their sockets, by stream.', (c) => c.buffered);
+    perStream(
+      'certstream_clients_over_budget',
+      'Clients whose last batch did not fit their byte budget (they are losing frames), by stream.',
+      (c) => (c.overSince !== undefined ? 1 : 0),
+    );
   }
 
   private setCount(stream: StreamName, delta: number): void {
