@@ -29,7 +29,11 @@ export type ErrorCode =
   // audit
   | 'AUDIT_ERR_USAGE'
   | 'AUDIT_ERR_FEED_UNREACHABLE'
-  | 'AUDIT_ERR_BAD_RECORDING';
+  | 'AUDIT_ERR_BAD_RECORDING'
+  // certstream-watch
+  | 'WATCH_ERR_USAGE'
+  | 'WATCH_ERR_CONFIG'
+  | 'WATCH_ERR_DB';
 
 export class CertstreamError extends Error {
   readonly code: ErrorCode;

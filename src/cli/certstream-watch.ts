@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+/**
+ * certstream-watch: watch-list alerting on a certstream feed (interface.md, "certstream-watch").
+ * Each subcommand returns its exit code; only this entry point exits (style.md habit 5).
+ *   certstream-watch run --feed FEED --watch FILE ...   0 clean stop, 2 usage, 78 invalid configuration
+ *   certstream-watch export [--db URL] ...              0, 2 usage, 78 invalid database
+ */
+import { runExport } from '../watch/export-command.js';
+import { runWatch } from '../watch/run-command.js';
+import { VERSION } from '../version.js';
+
+const USAGE = `Usage: certstream-watch <command> [options]
+
+Commands:
+  certstream-watch run --feed FEED --watch FILE [--db URL] [--webhook URL ...] [--metrics-port PORT]
+  certstream-watch export [--db URL] [--since ISO-DATE] [--format csv|json]
+
+Run certstream-watch <command> --help for the options of a command.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const io = { stdout: process.stdout, stderr: process.stderr, env: process.env };
+  switch (command) {
+    case 'run':
+      return runWatch(rest, io);
+    case 'export':
+      return runExport(rest, io);
+    case '--help':
+    case '-h':
+    case 'help':
+      process.stdout.write(USAGE);
+      return 0;
+    case '--version':
+      process.stdout.write(`${VERSION}\n`);
+      return 0;
+    default:
+      process.stderr.write(command === undefined ? USAGE : `certstream-watch: unknown command '${command}'\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    // The regex worker and pg's pool are closed by the commands; nothing else may keep the process up.
+    if (code !== 0) process.exit(code);
+  },
+  (err: unknown) => {
+    process.stderr.write(`certstream-watch: fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(70);
+  },
+);
