@@ -36,6 +36,10 @@ export interface RunOptions {
   metricsHost: string;
   id: string;
   regexTimeoutMs: number;
+  /** Webhook retry timing, ms. */
+  webhookTimeoutMs: number;
+  webhookBackoffBaseMs: number;
+  webhookBackoffMaxMs: number;
 }
 
 const USAGE = `Usage: certstream-watch run --feed FEED --watch FILE [--db URL] [--webhook URL ...] [--metrics-port PORT]
@@ -66,6 +70,9 @@ export function parseRunArgs(argv: string[], env: Record<string, string | undefi
         .option('metrics-port', { type: 'string', describe: 'serve Prometheus metrics on this port', requiresArg: true })
         .option('metrics-host', { type: 'string', describe: 'address of the metrics server (default 127.0.0.1)', requiresArg: true })
         .option('id', { type: 'string', describe: 'durable subscription name (default: the watch file name)', requiresArg: true })
+        .option('webhook-timeout', { type: 'string', describe: 'deadline of one webhook POST, seconds (default 10)', requiresArg: true })
+        .option('webhook-backoff', { type: 'string', describe: 'first retry delay of a failing webhook, seconds (default 1)', requiresArg: true })
+        .option('webhook-backoff-max', { type: 'string', describe: 'longest retry delay of a failing webhook, seconds (default 300)', requiresArg: true })
         .option('regex-timeout', { type: 'string', describe: 'time limit of one batch of regex rules, ms (default 1000)', requiresArg: true }),
     (raw) => {
       const feed = pick(raw, 'feed', env);
@@ -79,7 +86,16 @@ export function parseRunArgs(argv: string[], env: Record<string, string | undefi
       const regexTimeout = pick(raw, 'regex-timeout', env);
       const regexTimeoutMs = regexTimeout === undefined ? 1000 : Number(regexTimeout);
       if (!Number.isInteger(regexTimeoutMs) || regexTimeoutMs < 10) throw usageError(`--regex-timeout must be an integer number of ms >= 10, got '${regexTimeout}'`);
+      const seconds = (flag: string, def: number) => {
+        const v = pick(raw, flag, env);
+        const n = v === undefined ? def : Number(v);
+        if (!Number.isFinite(n) || n <= 0) throw usageError(`--${flag} must be a positive number of seconds, got '${v}'`);
+        return Math.round(n * 1000);
+      };
       return {
+        webhookTimeoutMs: seconds('webhook-timeout', 10),
+        webhookBackoffBaseMs: seconds('webhook-backoff', 1),
+        webhookBackoffMaxMs: seconds('webhook-backoff-max', 300),
         feedUrl: spec.url,
         watchFile,
         db: pick(raw, 'db', env) ?? DEFAULT_DB,
@@ -170,6 +186,7 @@ export async function runWatch(argv: string[], io: WatchIo): Promise<number> {
   }
   const runner = new WatchRunner({
     feedUrl: o.feedUrl, id: o.id, rules: config.rules, store, webhooks: o.webhooks, metrics, logger, regexTimeoutMs: o.regexTimeoutMs,
+    webhook: { timeoutMs: o.webhookTimeoutMs, baseBackoffMs: o.webhookBackoffBaseMs, maxBackoffMs: o.webhookBackoffMaxMs },
   });
   runner.start();
   const outcome = await new Promise<Error | 'signal' | undefined>((resolve) => {
