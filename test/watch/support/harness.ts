@@ -40,7 +40,10 @@ function spawnProc(entry: string, args: string[]): Proc {
       return;
     }
     lines.push(rec);
-    for (const w of waiters.splice(0)) (rec.msg === w.msg ? w.resolve(rec) : waiters.push(w));
+    for (const w of waiters.splice(0)) {
+      if (rec.msg === w.msg) w.resolve(rec);
+      else waiters.push(w);
+    }
   });
   return {
     child,
