@@ -65,13 +65,22 @@ function spawnProc(entry: string, args: string[]): Proc {
 }
 
 /** The real daemon on a free port, following the fake log list; resolves once it listens. */
-export async function startDaemon(logList: string, stateDir: string): Promise<{ proc: Proc; port: number }> {
+export async function startDaemon(logList: string, stateDir: string, port = 0): Promise<{ proc: Proc; port: number }> {
   const proc = spawnProc('src/cli/certstream-server.ts', [
-    '--host', '127.0.0.1', '--port', '0', '--log-list', logList, '--state-dir', stateDir, '--poll-interval', '0.05',
+    '--host', '127.0.0.1', '--port', String(port), '--log-list', logList, '--state-dir', stateDir, '--poll-interval', '0.05',
     '--heartbeat-interval', '0', '--partial-tile-delay', '0', '--client-buffer-bytes', String(2 ** 30), '--slow-client-timeout', '3600',
   ]);
   const rec = await proc.line('listening');
   return { proc, port: rec.port as number };
+}
+
+/** A free TCP port on 127.0.0.1 (for a daemon that must come back on the same port). */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
 }
 
 /** The real watcher (`certstream-watch run`). */
@@ -148,10 +157,10 @@ export async function storedMatches(dbUrl: string): Promise<StoredMatch[]> {
 }
 
 /** Polls `cond` every 100 ms until it holds; fails after `ms` with `what`. */
-export async function until(what: () => string, cond: () => Promise<boolean> | boolean, ms = 60_000): Promise<void> {
+export async function until(what: () => string | Promise<string>, cond: () => Promise<boolean> | boolean, ms = 60_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what()}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting: ${await what()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
