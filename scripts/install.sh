@@ -27,9 +27,9 @@ DEFAULT_DIR=/etc/default
 # tests point the version check at a stand-in.
 NODE="${CERTSTREAM_INSTALL_NODE:-/usr/bin/node}"
 MIN_NODE=20.19.0
-UNITS=(certstream-server.service certstream-server-health.service certstream-server-health.timer certaudit.service)
+UNITS=(certstream-server.service certstream-server-health.service certstream-server-health.timer certaudit.service certstream-watch.service)
 ENABLE=(certstream-server.service certstream-server-health.timer)
-DEFAULTS=(certstream-server certaudit)
+DEFAULTS=(certstream-server certaudit certstream-watch)
 
 mode=install
 stage_dir=''
@@ -157,6 +157,7 @@ do_install() {
   fi
   say "certstream-server is running: systemctl status certstream-server; journalctl -u certstream-server"
   say "optional continuous audit against the public feed: systemctl enable --now certaudit"
+  say "optional watch-list alerting: write /etc/certstream-watch/watch.txt, then systemctl enable --now certstream-watch"
 }
 
 do_uninstall() {

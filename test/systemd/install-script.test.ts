@@ -65,7 +65,7 @@ test('DESTDIR install is idempotent, keeps an edited defaults file, and uninstal
     const first = install(['--prebuilt', tree], env);
     assert.equal(first.code, 0, first.out);
     assert.match(first.out, /--no-start/);
-    for (const u of ['certstream-server.service', 'certstream-server-health.service', 'certstream-server-health.timer', 'certaudit.service']) {
+    for (const u of ['certstream-server.service', 'certstream-server-health.service', 'certstream-server-health.timer', 'certaudit.service', 'certstream-watch.service']) {
       assert.equal(readFileSync(join(root, 'usr/local/lib/systemd/system', u), 'utf8'), readFileSync(join('systemd', u), 'utf8'), u);
     }
     assert.ok(existsSync(join(root, 'opt/certstream-server/dist/cli/certstream-server.js')));
