@@ -125,7 +125,7 @@ export class PostgresStore implements WatchStore {
       `SELECT d.url AS d_url, d.attempts AS d_attempts, ${cols}
        FROM deliveries d JOIN matches m ON m.id = d.match_id
        WHERE d.delivered_at IS NULL AND d.next_at <= $1 AND d.url = ANY($2)
-       ORDER BY d.next_at, d.match_id LIMIT $3`,
+       ORDER BY d.match_id LIMIT $3`,
       [now, urls, limit],
     );
     return rows.map((r) => ({ matchId: Number(r.id), url: String(r.d_url), attempts: Number(r.d_attempts), match: toStoredMatch(r) }));

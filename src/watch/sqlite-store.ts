@@ -88,7 +88,7 @@ export class SqliteStore implements WatchStore {
         `SELECT d.url AS d_url, d.attempts AS d_attempts, ${MATCH_COLUMNS.split(', ').map((c) => `m.${c}`).join(', ')}
          FROM deliveries d JOIN matches m ON m.id = d.match_id
          WHERE d.delivered_at IS NULL AND d.next_at <= ? AND d.url IN (${placeholders(urls.length)})
-         ORDER BY d.next_at, d.match_id LIMIT ?`,
+         ORDER BY d.match_id LIMIT ?`,
       )
       .all(now, ...urls, limit) as Row[];
     return rows.map((r) => ({ matchId: Number(r.id), url: String(r.d_url), attempts: Number(r.d_attempts), match: toStoredMatch(r) }));

@@ -61,7 +61,7 @@ export interface WatchStore {
   readonly location: string;
   /** Records a batch of matches and their deliveries in one transaction. */
   record(rows: readonly MatchRow[], webhooks: readonly string[]): Promise<RecordResult>;
-  /** Deliveries to `urls` not yet delivered whose next attempt is due at `now` (epoch s), oldest first. */
+  /** Deliveries to `urls` not yet delivered whose next attempt is due at `now` (epoch s), in match order. */
   dueDeliveries(urls: readonly string[], now: number, limit: number): Promise<Delivery[]>;
   /** Earliest next attempt (epoch s) of a pending delivery to `urls`, or undefined when none is pending. */
   nextDue(urls: readonly string[]): Promise<number | undefined>;
