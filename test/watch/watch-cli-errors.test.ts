@@ -13,8 +13,12 @@ import { after, before, describe, it } from 'node:test';
 const ROOT = join(import.meta.dirname, '../..');
 
 function watch(...args: string[]): { status: number | null; stderr: string; stdout: string } {
+  return watchEnv({}, ...args);
+}
+
+function watchEnv(env: Record<string, string>, ...args: string[]): { status: number | null; stderr: string; stdout: string } {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/certstream-watch.ts'), ...args], {
-    cwd: ROOT, encoding: 'utf8', timeout: 30_000, env: { PATH: process.env.PATH ?? '' },
+    cwd: ROOT, encoding: 'utf8', timeout: 30_000, env: { PATH: process.env.PATH ?? '', ...env },
   });
   return { status: r.status, stderr: r.stderr, stdout: r.stdout };
 }
@@ -56,6 +60,14 @@ describe('certstream-watch: invalid input', () => {
     assert.equal(lines.length, 3, r.stderr);
     assert.match(lines[0], /--db 'mysql:\/\/db\/x'/);
     assert.match(lines[1], /--webhook 'ftp:\/\/hook'/);
+  });
+
+  it('every flag also reads CERTWATCH_<FLAG> (the systemd unit is configured that way); flags win', () => {
+    const r = watchEnv({ CERTWATCH_FEED: 'ws://127.0.0.1:9/', CERTWATCH_WATCH: good, CERTWATCH_DB: 'mysql://db/x', CERTWATCH_WEBHOOK: 'ftp://a ftp://b' }, 'run');
+    assert.equal(r.status, 78);
+    assert.equal(r.stderr.trim().split('\n').length, 3, r.stderr);
+    const f = watchEnv({ CERTWATCH_FEED: 'ws://127.0.0.1:9/', CERTWATCH_WATCH: good, CERTWATCH_DB: 'mysql://db/x' }, 'run', '--db', 'oracle://x');
+    assert.match(f.stderr, /--db 'oracle:\/\/x'/);
   });
 
   it('a missing watch file exits 78; export of a missing SQLite file exits 78 without creating it', () => {
