@@ -150,6 +150,11 @@ export class PostgresStore implements WatchStore {
     return Number(rows[0].n);
   }
 
+  async pendingByUrl(): Promise<Map<string, number>> {
+    const rows = await this.q<{ url: string; n: string }>('SELECT url, COUNT(*) AS n FROM deliveries WHERE delivered_at IS NULL GROUP BY url', []);
+    return new Map(rows.map((r) => [r.url, Number(r.n)]));
+  }
+
   async exportPage(since: number | undefined, afterId: number, limit: number): Promise<StoredMatch[]> {
     const rows = await this.q<Record<string, unknown>>(
       `SELECT ${MATCH_COLUMNS} FROM matches WHERE time >= $1 AND id > $2 ORDER BY id LIMIT $3`,

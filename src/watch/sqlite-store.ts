@@ -114,6 +114,11 @@ export class SqliteStore implements WatchStore {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM deliveries WHERE delivered_at IS NULL').get() as { n: number }).n;
   }
 
+  async pendingByUrl(): Promise<Map<string, number>> {
+    const rows = this.db.prepare('SELECT url, COUNT(*) AS n FROM deliveries WHERE delivered_at IS NULL GROUP BY url').all() as { url: string; n: number }[];
+    return new Map(rows.map((r) => [r.url, r.n]));
+  }
+
   async exportPage(since: number | undefined, afterId: number, limit: number): Promise<StoredMatch[]> {
     const rows = this.db
       .prepare(`SELECT ${MATCH_COLUMNS} FROM matches WHERE time >= ? AND id > ? ORDER BY id LIMIT ?`)

@@ -69,6 +69,8 @@ export interface WatchStore {
   markFailed(matchId: number, url: string, attempts: number, nextAt: number, error: string): Promise<void>;
   /** Pending (undelivered) deliveries, for metrics. */
   pendingCount(): Promise<number>;
+  /** Pending deliveries per webhook URL (URLs removed from the configuration keep theirs). */
+  pendingByUrl(): Promise<Map<string, number>>;
   /** Up to `limit` matches recorded at or after `since` (epoch s) with id > `afterId`, by id. */
   exportPage(since: number | undefined, afterId: number, limit: number): Promise<StoredMatch[]>;
   close(): Promise<void>;

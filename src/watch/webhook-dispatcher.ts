@@ -55,8 +55,19 @@ export class WebhookDispatcher {
     for (const u of options.urls) this.state.set(u, { failures: 0, blockedUntil: 0, lastLogged: 0, suppressed: 0 });
   }
 
-  /** Starts delivering what is pending (from an earlier run too). */
+  /**
+   * Starts delivering what is pending (from an earlier run too). Rows pending for a URL that is no
+   * longer configured are kept (it may come back) and said so in the log, never dropped silently.
+   */
   start(): void {
+    void this.o.store.pendingByUrl().then(
+      (pending) => {
+        for (const [url, n] of pending) {
+          if (!this.o.urls.includes(url)) this.o.logger.warn('deliveries pending for a webhook URL that is not configured', { url, pending: n });
+        }
+      },
+      (err: unknown) => this.o.logger.error('reading pending deliveries failed', { error: describeError(err) }),
+    );
     this.kick();
   }
 

@@ -40,6 +40,7 @@ function storeSuite(name: string, open: () => Promise<{ url: string; done?: () =
       const r2 = await store.record([row(2), row(1), row(3)], ['http://a/', 'http://b/']);
       assert.deepEqual([r2.inserted.map((m) => m.certIndex), r2.duplicates], [[3], 2]);
       assert.equal(await store.pendingCount(), 6, 'one delivery per match and URL');
+      assert.deepEqual(await store.pendingByUrl(), new Map([['http://a/', 3], ['http://b/', 3]]));
     });
 
     it('a precertificate and its certificate (same serial and issuer) alert once; the second is a sighting', async () => {
