@@ -66,39 +66,61 @@ export class PostgresStore implements WatchStore {
     return new PostgresStore(url, pool);
   }
 
+  /**
+   * Set-based, three statements whatever the batch size (a row-by-row loop costs a round trip per
+   * statement: ~150 rows/s on a loaded machine). Rows are inserted in batch order, so ids follow it; a
+   * row's pair is the lowest id with its serial, issuer, name and rule, which is never a sighting itself.
+   */
   async record(rows: readonly MatchRow[], webhooks: readonly string[]): Promise<RecordResult> {
     const result: RecordResult = { inserted: [], alerting: 0, duplicates: 0 };
     if (rows.length === 0) return result;
+    const col = <K extends keyof MatchRow>(k: K) => rows.map((r) => r[k]);
     const c = await this.pool.connect();
     try {
       await c.query('BEGIN');
-      for (const r of rows) {
-        const got = await c.query<{ id: string }>(
-          `INSERT INTO matches (time, domain, rule, log, cert_index, fingerprint, serial, issuer, not_before, not_after, update_type)
-           VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) ON CONFLICT DO NOTHING RETURNING id`,
-          [r.time, r.domain, r.rule, r.log, r.certIndex, r.fingerprint, r.serial, r.issuer, r.notBefore, r.notAfter, r.updateType],
+      const ins = await c.query<{ id: string; log: string; cert_index: string; domain: string; rule: string }>(
+        `INSERT INTO matches (time, domain, rule, log, cert_index, fingerprint, serial, issuer, not_before, not_after, update_type)
+         SELECT t.tm, t.dom, t.rl, t.lg, t.ci, t.fp, t.sn, t.iss, t.nb, t.na, t.ut
+         FROM unnest($1::float8[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::text[], $7::text[], $8::text[], $9::int8[], $10::int8[], $11::text[])
+           WITH ORDINALITY AS t(tm, dom, rl, lg, ci, fp, sn, iss, nb, na, ut, ord)
+         ORDER BY t.ord
+         ON CONFLICT DO NOTHING RETURNING id, log, cert_index, domain, rule`,
+        [col('time'), col('domain'), col('rule'), col('log'), col('certIndex'), col('fingerprint'), col('serial'), col('issuer'),
+          col('notBefore'), col('notAfter'), col('updateType')],
+      );
+      const ids = ins.rows.map((r) => Number(r.id));
+      const pairs = new Map<number, number>();
+      if (ids.length > 0) {
+        const upd = await c.query<{ id: string; sighting_of: string }>(
+          `UPDATE matches m SET sighting_of = f.first
+           FROM (SELECT n.id, (SELECT min(o.id) FROM matches o
+                               WHERE o.serial = n.serial AND o.issuer = n.issuer AND o.domain = n.domain AND o.rule = n.rule AND o.id < n.id) AS first
+                 FROM matches n WHERE n.id = ANY($1::int8[]) AND n.serial <> '') f
+           WHERE m.id = f.id AND f.first IS NOT NULL
+           RETURNING m.id, m.sighting_of`,
+          [ids],
         );
-        if (got.rows.length === 0) {
-          result.duplicates++;
-          continue;
-        }
-        const id = Number(got.rows[0].id);
-        let first: number | undefined;
-        if (r.serial !== '') {
-          const f = await c.query<{ id: string }>(
-            'SELECT id FROM matches WHERE serial = $1 AND issuer = $2 AND domain = $3 AND rule = $4 AND sighting_of IS NULL AND id <> $5 ORDER BY id LIMIT 1',
-            [r.serial, r.issuer, r.domain, r.rule, id],
-          );
-          if (f.rows.length > 0) first = Number(f.rows[0].id);
-        }
-        if (first !== undefined) await c.query('UPDATE matches SET sighting_of = $1 WHERE id = $2', [first, id]);
-        else {
-          result.alerting++;
-          for (const url of webhooks) {
-            await c.query('INSERT INTO deliveries (match_id, url, next_at) VALUES ($1,$2,$3) ON CONFLICT DO NOTHING', [id, url, r.time]);
-          }
-        }
-        result.inserted.push({ ...r, id, sightingOf: first ?? null });
+        for (const r of upd.rows) pairs.set(Number(r.id), Number(r.sighting_of));
+      }
+      const byKey = new Map(rows.map((r) => [`${r.log}\u0000${r.certIndex}\u0000${r.domain}\u0000${r.rule}`, r]));
+      const alerting: { id: number; time: number }[] = [];
+      for (const r of ins.rows) {
+        const row = byKey.get(`${r.log}\u0000${Number(r.cert_index)}\u0000${r.domain}\u0000${r.rule}`)!;
+        const id = Number(r.id);
+        const first = pairs.get(id);
+        if (first === undefined) alerting.push({ id, time: row.time });
+        result.inserted.push({ ...row, id, sightingOf: first ?? null });
+      }
+      result.inserted.sort((a, b) => a.id - b.id);
+      result.alerting = alerting.length;
+      result.duplicates = rows.length - ins.rows.length;
+      if (alerting.length > 0 && webhooks.length > 0) {
+        await c.query(
+          `INSERT INTO deliveries (match_id, url, next_at)
+           SELECT a.id, u.url, a.t FROM unnest($1::int8[], $2::float8[]) AS a(id, t) CROSS JOIN unnest($3::text[]) AS u(url)
+           ON CONFLICT DO NOTHING`,
+          [alerting.map((a) => a.id), alerting.map((a) => a.time), webhooks],
+        );
       }
       await c.query('COMMIT');
     } catch (err) {
