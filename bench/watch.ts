@@ -10,12 +10,20 @@
  * second of wall time, and names per CPU-second of the whole process (user + system time of the main
  * thread and the regex worker together: the honest "one core" figure).
  *
- *   tsx bench/watch.ts [--names 300000] [--batch 500] [--domains 10000] [--substrings 100] [--regexes 3]
+ * Then the stores: --rows match rows recorded in batches of --batch (one transaction each, with one
+ * webhook delivery per row, a quarter of them sightings) into SQLite in a temp dir and, when Debian's
+ * PostgreSQL is installed, into a throw-away cluster (test/watch/support/postgres.ts).
+ *
+ *   tsx bench/watch.ts [--names 300000] [--batch 500] [--domains 10000] [--substrings 100] [--regexes 3] [--rows 10000]
  */
-import { cpus } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Matcher } from '../src/watch/matcher.js';
 import { parseWatchFile } from '../src/watch/rules.js';
+import { openStore, parseDbUrl, type MatchRow } from '../src/watch/store.js';
+import { findPostgres, startPostgres } from '../test/watch/support/postgres.js';
 import { lcg } from '../test/support/prng.js';
 
 const { values } = parseArgs({
@@ -25,6 +33,7 @@ const { values } = parseArgs({
     domains: { type: 'string', default: '10000' },
     substrings: { type: 'string', default: '100' },
     regexes: { type: 'string', default: '3' },
+    rows: { type: 'string', default: '10000' },
   },
 });
 const N = Number(values.names);
@@ -74,3 +83,42 @@ console.log(`bench:watch ${new Date().toISOString().slice(0, 16)}Z, ${cpus()[0]?
 console.log(`watch list: ${domains.length} domain rules, ${substrings.length} substring rules, ${regexes.length} regex rules; ${fmt(N)} names in batches of ${BATCH}`);
 console.log(`best of 3: ${fmt(best.wall)} names/s (wall), ${fmt(best.cpu)} names per CPU-second (main thread + regex worker), ${best.hits} matches`);
 console.log(best.wall >= 20_000 ? 'goal (>= 20,000 names/s) met' : 'goal (>= 20,000 names/s) NOT met');
+
+/** Match rows per second recorded into the store at `url`. */
+async function storeRate(url: string, total: number): Promise<number> {
+  const store = await openStore(parseDbUrl(url));
+  try {
+    const t0 = performance.now();
+    for (let i = 0; i < total; i += BATCH) {
+      const rows: MatchRow[] = [];
+      for (let k = i; k < Math.min(total, i + BATCH); k++) {
+        rows.push({
+          time: Date.now() / 1000, domain: `www.${domains[k % domains.length]}`, rule: domains[k % domains.length], log: 'ct.example/log',
+          certIndex: k, fingerprint: 'AA:BB', serial: `S${k % Math.floor(total * 0.75)}`, issuer: '/CN=Bench CA', notBefore: null, notAfter: null,
+          updateType: 'X509LogEntry',
+        });
+      }
+      await store.record(rows, ['http://127.0.0.1:9/hook']);
+    }
+    return total / ((performance.now() - t0) / 1000);
+  } finally {
+    await store.close();
+  }
+}
+
+const ROWS = Number(values.rows);
+const dir = mkdtempSync(join(tmpdir(), 'bench-watch-'));
+try {
+  console.log(`store, ${fmt(ROWS)} match rows in batches of ${BATCH}: SQLite ${fmt(await storeRate(`sqlite:${join(dir, 'w.sqlite')}`, ROWS))} rows/s`);
+  const pg = findPostgres();
+  if ('bin' in pg) {
+    const cluster = await startPostgres(pg.bin);
+    try {
+      console.log(`store, ${fmt(ROWS)} match rows in batches of ${BATCH}: PostgreSQL ${fmt(await storeRate(cluster.createDatabase('bench'), ROWS))} rows/s (local cluster, fsync off)`);
+    } finally {
+      cluster.stop();
+    }
+  } else console.log(`store: PostgreSQL not measured (${pg.missing})`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
