@@ -1,5 +1,5 @@
 /** Collects FeedEvents per feed and lets a test wait, without sleeping, until a condition holds. */
-import type { FeedEvent } from '../../../src/audit/feed-event.js';
+import type { FeedEvent } from '../../../src/audit/feeds/feed-event.js';
 
 export class EventWaiter {
   readonly events: Record<string, FeedEvent[]> = {};
