@@ -8,7 +8,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeCtLog } from '../../../fake-ct-log/fake-ct-log.js';
-import { CtFeedSource } from '../../../src/audit/feeds/ct-feed.js';
+import { CtFeedSource, fetchHead, loadLogs } from '../../../src/audit/feeds/ct-feed.js';
+import { HttpClient } from '../../../src/ct/http-client.js';
 import type { FeedEvent } from '../../../src/audit/feeds/feed-event.js';
 import { normaliseLogUrl } from '../../../src/audit/feeds/feed-frame.js';
 import { WsFeedSource } from '../../../src/audit/feeds/feed-source.js';
@@ -90,6 +91,25 @@ test('compare --b ct: every entry a feed missed during the window is counted', a
   } finally {
     await live.stop();
     await feed.close();
+    await fake.close();
+  }
+});
+
+test('the ct feed refuses a checkpoint whose origin names another log (the daemon\'s check)', async () => {
+  const fake = await FakeCtLog.start({ rfc6962Logs: 0, staticLogs: 1, initialSize: 100 });
+  const http = new HttpClient({ userAgent: 'certaudit-test', timeoutMs: 5_000 });
+  try {
+    const [log] = await loadLogs(fake.logListUrl, http, Date.now());
+    assert.equal(await fetchHead(log, http), 100);
+    const foreign = `other.example/log\n5000\n${'A'.repeat(43)}=\n\n— other.example/log sig=\n`;
+    fake.injectFault(fake.logs[0].url, { status: 200, body: foreign });
+    await assert.rejects(fetchHead(log, http), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'CT_ERR_ORIGIN_MISMATCH');
+      assert.match(err.message, /origin "other\.example\/log"/);
+      return true;
+    });
+  } finally {
+    await http.close();
     await fake.close();
   }
 });
