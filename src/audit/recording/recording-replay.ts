@@ -9,7 +9,7 @@
  * feed that was connected when the window opened is up; entries outside the window are ignored.
  */
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { CertstreamError } from '../../errors.js';
 import { Comparator, type FeedId } from '../compare/comparator.js';
@@ -31,8 +31,11 @@ export interface RecordingBounds {
 export async function recordingBounds(path: string): Promise<RecordingBounds> {
   let fh;
   try {
+    // A directory opens fine on Linux and fails only on read (EISDIR), and a FIFO would block: check first.
+    if (!(await stat(path)).isFile()) throw new CertstreamError('AUDIT_ERR_BAD_RECORDING', `${path} is not a recording file (a directory or a device?)`);
     fh = await open(path, 'r');
   } catch (err) {
+    if (err instanceof CertstreamError) throw err;
     throw new CertstreamError('AUDIT_ERR_BAD_RECORDING', `cannot read recording ${path}`, { cause: err });
   }
   try {
@@ -69,10 +72,15 @@ async function* readEvents(path: string): AsyncGenerator<FeedEvent> {
   const rl = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
   let n = 0;
   let pending: { line: string; n: number } | undefined;
-  for await (const line of rl) {
-    n++;
-    if (pending) yield decodeEvent(pending.line, `${path}:${pending.n}`);
-    pending = line === '' ? undefined : { line, n };
+  try {
+    for await (const line of rl) {
+      n++;
+      if (pending) yield decodeEvent(pending.line, `${path}:${pending.n}`);
+      pending = line === '' ? undefined : { line, n };
+    }
+  } catch (err) {
+    if (err instanceof CertstreamError) throw err;
+    throw new CertstreamError('AUDIT_ERR_BAD_RECORDING', `cannot read recording ${path} (line ${n + 1})`, { cause: err });
   }
   if (pending) {
     try {

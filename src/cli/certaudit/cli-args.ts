@@ -54,15 +54,29 @@ export function usageError(message: string): CertstreamError {
   return new CertstreamError('AUDIT_ERR_USAGE', message);
 }
 
+/** Bounds of a seconds option, inclusive; `label` says the maximum in words for the error line. */
+export interface SecondsBounds {
+  min: number;
+  max: number;
+  label?: string;
+}
+
+/** `--duration`: at least a second, at most 14 days (Node timers cannot wait 25 days; a longer audit runs as a monitor). */
+export const DURATION_BOUNDS: SecondsBounds = { min: 1, max: 14 * 86_400, label: '14 days' };
+/** `--grace`: 0 (judge at once) up to an hour; a feed later than that is not late, it is missing. */
+export const GRACE_BOUNDS: SecondsBounds = { min: 0, max: 3_600, label: '1 hour' };
+
 /**
- * Seconds as a finite number, or undefined when absent.
- * @param positive true: must be > 0; false: must be ≥ 0
+ * Seconds as a finite number within `bounds`, or undefined when absent. Out-of-range values are usage
+ * errors rather than clamped: a typo such as `--duration 3000000` must not run for 1 ms (Node clamps
+ * timers above 2^31-1 ms) or for a month.
  */
-export function optionalSeconds(raw: unknown, flag: string, positive: boolean): number | undefined {
+export function optionalSeconds(raw: unknown, flag: string, bounds: SecondsBounds): number | undefined {
   if (raw === undefined) return undefined;
   const n = typeof raw === 'string' && raw.trim() === '' ? NaN : Number(raw);
-  if (!Number.isFinite(n) || n < 0 || (positive && n === 0)) {
-    throw usageError(`${flag} must be a ${positive ? 'positive' : 'non-negative'} number of seconds, got '${String(raw)}'`);
+  if (!Number.isFinite(n) || n < bounds.min || n > bounds.max) {
+    const max = bounds.label ? `${bounds.max} (${bounds.label})` : String(bounds.max);
+    throw usageError(`${flag} must be a number of seconds from ${bounds.min} to ${max}, got '${String(raw)}'`);
   }
   return n;
 }

@@ -5,7 +5,7 @@
  */
 import { describeError, isCertstreamError } from '../../errors.js';
 import type { AuditMetrics, MetricsServer } from '../../audit/compare/audit-metrics.js';
-import { optionalPort, optionalSeconds, parseWith, usageError, type Parsed } from './cli-args.js';
+import { DURATION_BOUNDS, GRACE_BOUNDS, optionalPort, optionalSeconds, parseWith, usageError, type Parsed } from './cli-args.js';
 import type { FeedId } from '../../audit/compare/comparator.js';
 import { DEFAULT_LOG_LIST, resolveFeedSpec, type FeedSpec } from '../../audit/feeds/feed-source.js';
 import { defaultIo, makeSource, REACH_TIMEOUT_MS, type CommandIo } from './command-support.js';
@@ -62,8 +62,8 @@ export function parseCompareArgs(argv: string[], env: Record<string, string | un
         throw usageError('a recording can only be compared with another recording');
       }
       if (kinds[0] === 'ct' && kinds[1] === 'ct') throw usageError('at most one feed can be ct');
-      const durationSeconds = optionalSeconds(raw.duration, '--duration', true);
-      const graceSeconds = optionalSeconds(raw.grace, '--grace', false) ?? 60;
+      const durationSeconds = optionalSeconds(raw.duration, '--duration', DURATION_BOUNDS);
+      const graceSeconds = optionalSeconds(raw.grace, '--grace', GRACE_BOUNDS) ?? 60;
       const metricsPort = optionalPort(raw['metrics-port'], '--metrics-port');
       if (metricsPort !== undefined && kinds[0] === 'recording') throw usageError('--metrics-port needs live feeds');
       return {

@@ -5,7 +5,7 @@
  * Exit codes: 0 ran, 2 usage error (or the file cannot be written), 69 the feed could never be reached.
  */
 import { describeError, isCertstreamError } from '../../errors.js';
-import { optionalSeconds, parseWith, usageError, type Parsed } from './cli-args.js';
+import { DURATION_BOUNDS, optionalSeconds, parseWith, usageError, type Parsed } from './cli-args.js';
 import { makeSource, REACH_TIMEOUT_MS, type CommandIo } from './command-support.js';
 import { DEFAULT_LOG_LIST, resolveFeedSpec, type FeedSpec } from '../../audit/feeds/feed-source.js';
 import { Recorder } from '../../audit/recording/recorder.js';
@@ -46,7 +46,7 @@ export function parseRecordArgs(argv: string[], env: Record<string, string | und
       return {
         feed,
         out: raw.out,
-        durationSeconds: optionalSeconds(raw.duration, '--duration', true),
+        durationSeconds: optionalSeconds(raw.duration, '--duration', DURATION_BOUNDS),
         logList: typeof raw['log-list'] === 'string' ? raw['log-list'] : env.CERTAUDIT_LOG_LIST || DEFAULT_LOG_LIST,
       };
     },

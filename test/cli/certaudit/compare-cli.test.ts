@@ -43,8 +43,14 @@ test('usage errors exit 2 with one line on stderr', async () => {
     [['compare', '--a', 'local', '--b', 'public', '--bogus', '1'], /Unknown argument: bogus/],
     [['compare', '--a', 'local', '--b', 'rec.ndjson'], /a recording can only be compared with another recording/],
     [['compare', '--a', 'http://x/', '--b', 'local'], /must be ws:\/\/ or wss:\/\//],
-    [['compare', '--a', 'local', '--b', 'public', '--duration', '0'], /--duration must be a positive number/],
-    [['compare', '--a', 'local', '--b', 'public', '--grace', 'soon'], /--grace must be a non-negative number/],
+    [['compare', '--a', 'local', '--b', 'public', '--duration', '0'], /--duration must be a number of seconds from 1 to 1209600/],
+    // Node clamps a timer above 2^31-1 ms to 1 ms: this once exited 69 at once instead of being refused.
+    [['compare', '--a', 'local', '--b', 'public', '--duration', '3000000'], /--duration must be a number of seconds from 1 to 1209600 \(14 days\), got '3000000'/],
+    [['compare', '--a', 'local', '--b', 'public', '--grace', 'soon'], /--grace must be a number of seconds from 0 to 3600/],
+    [['compare', '--a', 'local', '--b', 'public', '--grace', '86400'], /--grace must be a number of seconds from 0 to 3600/],
+    [['record', '--feed', 'local', '--out', 'x.ndjson', '--duration', '3000000'], /--duration must be a number of seconds from 1 to 1209600/],
+    // A directory given as a recording once printed an EISDIR stack trace (exit 70).
+    [['compare', '--a', 'test', '--b', 'test'], /test is not a recording file/],
     [['compare', '--a', 'local', '--b', 'public', '--metrics-port', '70000'], /--metrics-port must be a port/],
     [['compare', '--a', 'ct', '--b', 'ct'], /at most one feed can be ct/],
     [['record', '--feed', 'local'], /--feed FEED and --out FILE are required/],
