@@ -11,6 +11,7 @@ import { createServer } from 'node:net';
 import { FakeCtLog } from '../../../fake-ct-log/fake-ct-log.js';
 import { FakeFeed } from '../../audit/support/fake-feed.js';
 import { metricValue, runCli, untilMetric } from '../../audit/support/cli.js';
+import { pollUntil } from '../../audit/support/deadline.js';
 
 const LOG1 = 'https://ct.example.net/log1/';
 const LOG2 = 'https://ct.example.net/log2/';
@@ -19,13 +20,9 @@ function countEntries(text: string): number {
   return text.split('\n').filter((l) => l.startsWith('{"ev":"entry"')).length;
 }
 
-/** Re-reads a file until `pred` holds for its text. */
+/** Re-reads a file until `pred` holds for its text; rejects after the deadline. */
 async function untilFile(path: string, pred: (text: string) => boolean): Promise<void> {
-  for (;;) {
-    const text = await readFile(path, 'utf8').catch(() => '');
-    if (pred(text)) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await pollUntil(async () => pred(await readFile(path, 'utf8').catch(() => '')), `${path} to satisfy ${pred.toString()}`, undefined, 50);
 }
 
 /** A port nobody listens on: bind port 0, note it, close. */
