@@ -7,7 +7,7 @@
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { Comparator, FeedId, JudgeDelta } from './comparator.js';
+import type { Comparator, FeedId, IgnoreReason, JudgeDelta } from './comparator.js';
 import type { FeedEvent } from '../feeds/feed-event.js';
 
 export interface AuditMetrics {
@@ -75,6 +75,26 @@ export function createAuditMetrics(cmp: Comparator, labels: Record<FeedId, strin
     help: 'Judged entries delivered by at least one feed (the union), per log.',
     labelNames: ['log'] as const,
     registers,
+  });
+  const ignoredCounted: Record<FeedId, Record<IgnoreReason, number>> = {
+    a: { too_many_logs: 0, implausible_index: 0 },
+    b: { too_many_logs: 0, implausible_index: 0 },
+  };
+  new Counter({
+    name: 'certaudit_ignored_entries_total',
+    help: 'Entries not compared: of logs beyond the log limit (too_many_logs), or implausible cert_index jumps (implausible_index).',
+    labelNames: ['feed', 'reason'] as const,
+    registers,
+    collect() {
+      for (const id of ids) {
+        for (const reason of ['too_many_logs', 'implausible_index'] as const) {
+          // A confirmed jump lowers the comparator's count again; a counter only ever rises.
+          const total = cmp.ignored[id][reason];
+          this.inc({ feed: labels[id], reason }, Math.max(0, total - ignoredCounted[id][reason]));
+          ignoredCounted[id][reason] = Math.max(total, ignoredCounted[id][reason]);
+        }
+      }
+    },
   });
   for (const id of ids) {
     // Present from the start, so rate() and absent() behave before the first event.

@@ -13,6 +13,17 @@
  * connection changes of both feeds) must be applied in time order — as they happen in a live run, and
  * as the replay of recordings merges them.
  *
+ * Hostile or broken feeds: at most `maxLogs` logs are tracked (a feed inventing a new source.url per
+ * frame would otherwise grow memory without bound); frames of further logs are refused and counted. An
+ * index more than `jumpLimit` above everything seen of its log is an anomaly, counted and ignored,
+ * rather than the new frontier (one outlier would otherwise drop every later entry and report ~1e9
+ * gaps); a jump is believed once the same feed confirms it with `JUMP_CONFIRMATIONS` frames near it
+ * (a real resumption far ahead, after both feeds were away).
+ *
+ * A log only one feed delivers is compared (window from that feed's first index) once the other feed
+ * has been connected for the whole grace since the log first arrived: a feed that never streams a log
+ * misses all of it, and that holds again after a restart of certaudit.
+ *
  * Definitions (interface.md): missed_by_a = judged indices b delivered and a did not; gaps_a = holes in
  * a's own index sequence (between the window start and a's highest index); reconnect_loss_a = the part
  * of missed_by_a that b delivered while a was disconnected.
@@ -23,6 +34,16 @@ import { IntervalSet } from './interval-set.js';
 
 /** Arrivals closer together than this (ms) share one frontier point. */
 const FRONTIER_MERGE_MS = 10;
+
+/** Logs tracked at most by default; Google's list names a few hundred over all time. */
+export const MAX_LOGS = 1_000;
+/** An index this far above the highest index of its log is implausible (default). */
+export const JUMP_LIMIT = 1_000_000;
+/** Frames of one feed near an implausible index that make it believed. */
+export const JUMP_CONFIRMATIONS = 3;
+
+/** Why an entry was not compared (the `reason` label of certaudit_ignored_entries_total). */
+export type IgnoreReason = 'too_many_logs' | 'implausible_index';
 
 /** Which side of the comparison. */
 export type FeedId = 'a' | 'b';
@@ -57,6 +78,12 @@ interface FeedLog {
   gapPtr: number;
   /** True once this feed delivered anything of the log. */
   delivered: boolean;
+  /** Highest index this feed delivered (kept after judging, unlike `seen`), or -1. */
+  top: number;
+  /** Implausible indices held back until confirmed (at most JUMP_CONFIRMATIONS), with arrival times. */
+  jump: Array<{ index: number; t: number }>;
+  /** Entries of this log ignored as implausible jumps. */
+  anomalies: number;
 }
 
 interface LogState {
@@ -72,10 +99,12 @@ interface LogState {
   /** When the highest index first grew to which value, for the judgements still to come. */
   frontier: FrontierQueue;
   counts: LogCounts;
+  /** When a feed first delivered this log (ms). */
+  firstAt: number;
 }
 
 function newFeedLog(): FeedLog {
-  return { seen: new IntervalSet(), whileOtherDown: new IntervalSet(), gapPtr: -1, delivered: false };
+  return { seen: new IntervalSet(), whileOtherDown: new IntervalSet(), gapPtr: -1, delivered: false, top: -1, jump: [], anomalies: 0 };
 }
 
 /** Options of a Comparator. */
@@ -86,14 +115,28 @@ export interface ComparatorOptions {
    * it, even when the other feed never delivers that log (all of it is then missed).
    */
   reference?: FeedId;
+  /** Logs tracked at most (default MAX_LOGS). */
+  maxLogs?: number;
+  /** Jump above a log's highest index that is an anomaly (default JUMP_LIMIT). */
+  jumpLimit?: number;
 }
 
 export class Comparator {
   private readonly reference: FeedId | undefined;
+  readonly maxLogs: number;
+  private readonly jumpLimit: number;
 
   constructor(options: ComparatorOptions = {}) {
     this.reference = options.reference;
+    this.maxLogs = options.maxLogs ?? MAX_LOGS;
+    this.jumpLimit = options.jumpLimit ?? JUMP_LIMIT;
   }
+
+  /** Entries not compared, per feed and reason. */
+  readonly ignored: Record<FeedId, Record<IgnoreReason, number>> = {
+    a: { too_many_logs: 0, implausible_index: 0 },
+    b: { too_many_logs: 0, implausible_index: 0 },
+  };
 
   /** Connection history of each feed. */
   readonly connections: Record<FeedId, ConnectionLog> = { a: new ConnectionLog(), b: new ConnectionLog() };
@@ -103,10 +146,21 @@ export class Comparator {
   readonly entries: Record<FeedId, number> = { a: 0, b: 0 };
   private readonly logs = new Map<string, LogState>();
 
-  private state(log: string): LogState {
+  /** True once `maxLogs` logs are tracked and some frame of a further log was refused. */
+  get logLimitReached(): boolean {
+    return this.ignored.a.too_many_logs + this.ignored.b.too_many_logs > 0;
+  }
+
+  /** The state of `log`, created on first sight; undefined (the frame is refused) past `maxLogs` logs. */
+  private state(log: string, feed: FeedId, t: number, n: number): LogState | undefined {
     let s = this.logs.get(log);
     if (!s) {
+      if (this.logs.size >= this.maxLogs) {
+        this.ignored[feed].too_many_logs += n;
+        return undefined;
+      }
       s = {
+        firstAt: t,
         log,
         a: newFeedLog(),
         b: newFeedLog(),
@@ -132,14 +186,52 @@ export class Comparator {
   /** Feed `feed` delivered entry `index` of `log` at `t` (ms). Duplicates and judged indices are ignored. */
   entry(feed: FeedId, log: string, index: number, t: number): void {
     this.entries[feed]++;
+    const s = this.logs.get(log);
+    if (s !== undefined && s.maxIndex >= 0 && index > s.maxIndex + this.jumpLimit) {
+      this.implausible(s, feed, index, t);
+      return;
+    }
     this.range(feed, log, index, index, t);
+  }
+
+  /**
+   * An index far above everything seen of its log: held back and counted, unless it is the
+   * JUMP_CONFIRMATIONS-th frame of this feed near the same place, which makes the jump believed.
+   */
+  private implausible(s: LogState, feed: FeedId, index: number, t: number): void {
+    const f = s[feed];
+    const near = f.jump.length > 0 && Math.abs(index - f.jump[f.jump.length - 1].index) <= this.jumpLimit;
+    // A new place: the previous candidates stay counted as outliers for good.
+    if (!near) f.jump = [];
+    f.jump.push({ index, t });
+    f.anomalies++;
+    this.ignored[feed].implausible_index++;
+    if (f.jump.length < JUMP_CONFIRMATIONS) return;
+    // Confirmed: a real resumption far ahead. Its frames were entries after all, and so are the
+    // other feed's frames held near the same place.
+    this.release(s, feed);
+    const other: FeedId = feed === 'a' ? 'b' : 'a';
+    const o = s[other].jump;
+    if (o.length > 0 && o.every((j) => j.index <= s.maxIndex + this.jumpLimit)) this.release(s, other);
+  }
+
+  /** Applies a feed's held jump frames as entries and takes them off the anomaly counts. */
+  private release(s: LogState, feed: FeedId): void {
+    const f = s[feed];
+    const held = f.jump;
+    f.jump = [];
+    f.anomalies -= held.length;
+    this.ignored[feed].implausible_index -= held.length;
+    for (const j of held) this.range(feed, s.log, j.index, j.index, j.t);
   }
 
   /** Feed `feed` delivered every index of [lo, hi] (inclusive) of `log` at `t` (ms) — the `ct` feed. */
   range(feed: FeedId, log: string, lo: number, hi: number, t: number): void {
-    const s = this.state(log);
+    const s = this.state(log, feed, t, hi - lo + 1);
+    if (s === undefined) return;
     const f = s[feed];
     f.delivered = true;
+    if (hi > f.top) f.top = hi;
     if (s.windowStart !== undefined) lo = Math.max(lo, s.judged + 1);
     if (hi < lo) return;
     const added = f.seen.addRange(lo, hi);
@@ -153,11 +245,25 @@ export class Comparator {
     }
   }
 
-  /** Both feeds have now delivered this log: fix the window and drop what lies before it. */
+  /**
+   * Whether the window of `s` can open at a judgement with cutoff `limit` (now − grace): both feeds
+   * delivered it; or the reference did; or one feed did and the other has been connected for the
+   * whole grace since the log first arrived (it had every chance and delivered nothing of it).
+   */
+  private windowReady(s: LogState, limit: number): boolean {
+    if (this.reference) return s[this.reference].seen.min !== undefined;
+    const hasA = s.a.seen.min !== undefined;
+    const hasB = s.b.seen.min !== undefined;
+    if (hasA && hasB) return true;
+    if (hasA === hasB || s.a.delivered === s.b.delivered) return false;
+    const other = this.connections[hasA ? 'b' : 'a'].upSince;
+    return other !== undefined && Math.max(other, s.firstAt) <= limit;
+  }
+
+  /** The window of this log opens (see windowReady): fix its start and drop what lies before it. */
   private openWindow(s: LogState): void {
-    const start = this.reference
-      ? (s[this.reference].seen.min ?? 0)
-      : Math.max(s.a.seen.min ?? 0, s.b.seen.min ?? 0);
+    const mins = [s.a.seen.min, s.b.seen.min].filter((m): m is number => m !== undefined);
+    const start = this.reference ? (s[this.reference].seen.min ?? 0) : Math.max(...mins, 0);
     s.windowStart = start;
     s.judged = start - 1;
     for (const f of [s.a, s.b]) {
@@ -189,12 +295,7 @@ export class Comparator {
       const limit = typeof cutoff === 'number' ? cutoff : cutoff(s.log);
       // The window opens at the first judgement after both feeds delivered this log, not at the
       // first delivery, so that a slightly reordered start of either feed does not move it.
-      if (s.windowStart === undefined) {
-        const ready = this.reference
-          ? s[this.reference].seen.min !== undefined
-          : s.a.seen.min !== undefined && s.b.seen.min !== undefined;
-        if (ready) this.openWindow(s);
-      }
+      if (s.windowStart === undefined && this.windowReady(s, limit)) this.openWindow(s);
       const upTo = s.frontier.takeUpTo(limit);
       if (upTo < 0) continue;
       if (s.windowStart === undefined) {
@@ -211,6 +312,57 @@ export class Comparator {
       if (d.union > 0 || d.missed_by_a > 0 || d.missed_by_b > 0) deltas.push(d);
     }
     return deltas;
+  }
+
+  /** Per log, the highest index either feed has delivered: where a `--duration` window ends. */
+  windowLimits(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const s of this.logs.values()) if (s.maxIndex >= 0) out.set(s.log, s.maxIndex);
+    return out;
+  }
+
+  /**
+   * True once every feed that delivers a log has delivered an index at or past its limit, in every
+   * log: both have moved past the window, so waiting longer cannot change its judgement. A log one
+   * feed never delivered does not hold this up (that feed may never deliver it).
+   */
+  pastWindow(limits: ReadonlyMap<string, number>): boolean {
+    for (const [log, limit] of limits) {
+      const s = this.logs.get(log);
+      if (!s) continue;
+      for (const id of ['a', 'b'] as const) {
+        if (id === this.reference || !s[id].delivered) continue;
+        if (s[id].top < limit) return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * The last judgement of a `--duration` run: every log up to its limit (from `windowLimits` at the
+   * window's end), whatever the arrival times, so a short run is judged in full. `cutoff` (now −
+   * grace) only decides whether a log one feed never delivered is compared (see windowReady).
+   */
+  judgeWindow(limits: ReadonlyMap<string, number>, cutoff: number): JudgeDelta[] {
+    const deltas: JudgeDelta[] = [];
+    for (const [log, limit] of limits) {
+      const s = this.logs.get(log);
+      if (!s) continue;
+      if (s.windowStart === undefined && this.windowReady(s, cutoff)) this.openWindow(s);
+      if (s.windowStart === undefined || limit <= s.judged) continue;
+      const d = this.judgeLog(s, s.judged + 1, limit);
+      if (d.union > 0 || d.missed_by_a > 0 || d.missed_by_b > 0) deltas.push(d);
+    }
+    return deltas;
+  }
+
+  /** Entries of each feed ignored as implausible jumps, per log (only logs that had any). */
+  anomalies(): Array<{ log: string; a: number; b: number }> {
+    const out: Array<{ log: string; a: number; b: number }> = [];
+    for (const s of this.logs.values()) {
+      if (s.a.anomalies + s.b.anomalies > 0) out.push({ log: s.log, a: s.a.anomalies, b: s.b.anomalies });
+    }
+    return out;
   }
 
   private judgeLog(s: LogState, lo: number, hi: number): JudgeDelta {

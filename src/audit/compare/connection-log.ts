@@ -25,6 +25,7 @@ export class ConnectionLog {
   /** Start of the current down interval (after a disconnect), or undefined while connected or before the first connect. */
   private downSince: number | undefined;
   private isUp = false;
+  private lastConnect = 0;
   private everUp = false;
   connects = 0;
   disconnects = 0;
@@ -34,6 +35,11 @@ export class ConnectionLog {
   /** True while connected. */
   get up(): boolean {
     return this.isUp;
+  }
+
+  /** When the current connection was made (ms), or undefined while disconnected. */
+  get upSince(): number | undefined {
+    return this.isUp ? this.lastConnect : undefined;
   }
 
   /** True once the feed has been connected at least once. */
@@ -56,6 +62,7 @@ export class ConnectionLog {
     if (this.isUp) return;
     this.isUp = true;
     this.everUp = true;
+    this.lastConnect = t;
     this.connects++;
     if (this.downSince !== undefined) {
       this.down.push(this.downSince, t);

@@ -58,6 +58,8 @@ export class LiveCompare {
   private timer: NodeJS.Timeout | undefined;
   /** ms since the epoch when `start()` ran. */
   startMs = 0;
+  /** Runs after every event while `finish` waits for both feeds to move past the window. */
+  private afterEvent: (() => void) | undefined;
 
   constructor(options: LiveCompareOptions) {
     this.opts = options;
@@ -72,6 +74,7 @@ export class LiveCompare {
       this.opts.sources[id].start((e) => {
         applyFeedEvent(this.comparator, id, e);
         this.opts.onEvent?.(id, e);
+        this.afterEvent?.();
       });
     }
     this.timer = setInterval(() => this.judgeNow(), this.opts.judgeIntervalMs ?? 1_000);
@@ -100,6 +103,38 @@ export class LiveCompare {
   /** The report as of now (without a final judgement). */
   report(endMs = this.now()): AuditReport {
     return buildReport(this.comparator, { a: this.opts.sources.a.url, b: this.opts.sources.b.url }, this.startMs, endMs);
+  }
+
+  /**
+   * Ends a `--duration` run (interface.md): the window ends now and is judged in full. The reference
+   * (ct) reads the logs' heads one last time; the other feeds are followed until both have moved past
+   * the window in every log, or for at most `extraMs`, so entries near the end get the same chance as
+   * the others. Entries past the window that arrive meanwhile are not judged.
+   */
+  async finish(extraMs: number): Promise<AuditReport> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    const end = this.now();
+    const ref = this.opts.reference;
+    if (ref) await this.opts.sources[ref].stop();
+    const limits = this.comparator.windowLimits();
+    if (!this.comparator.pastWindow(limits) && extraMs > 0) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          this.afterEvent = undefined;
+          resolve();
+        };
+        const timer = setTimeout(done, extraMs);
+        this.afterEvent = () => {
+          if (this.comparator.pastWindow(limits)) done();
+        };
+      });
+    }
+    await Promise.all([this.opts.sources.a.stop(), this.opts.sources.b.stop()]);
+    const deltas = this.comparator.judgeWindow(limits, this.now() - this.opts.graceMs);
+    if (deltas.length > 0) this.opts.onJudge?.(deltas);
+    return this.report(end);
   }
 
   /** Stops both feeds, judges with cutoff = end − grace, and returns the final report. */

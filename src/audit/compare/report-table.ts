@@ -40,7 +40,9 @@ export function formatReportTable(r: AuditReport, extras: ReportExtras): string 
   const window = r.window.end - r.window.start;
   lines.push(
     `certaudit compare: ${formatUtc(r.window.start * 1000)} → ${formatUtc(r.window.end * 1000)} ` +
-      `(${formatSeconds(window)}; entries newer than ${extras.graceSeconds} s at the end not judged)`,
+      (extras.judgedInFull
+        ? `(${formatSeconds(window)}; judged in full, the feeds followed up to ${extras.graceSeconds} s longer)`
+        : `(${formatSeconds(window)}; entries newer than ${extras.graceSeconds} s at the end not judged)`),
   );
   lines.push(`  a = ${r.feeds.a.url}`);
   lines.push(`  b = ${r.feeds.b.url}`);
@@ -63,8 +65,25 @@ export function formatReportTable(r: AuditReport, extras: ReportExtras): string 
     String(r.logs.reduce((n, l) => n + l.gaps_a, 0)), String(r.logs.reduce((n, l) => n + l.gaps_b, 0)),
     String(t.reconnect_loss_a), String(t.reconnect_loss_b),
   ];
-  if (r.logs.length === 0) lines.push('No log was delivered by both feeds: nothing to compare.');
-  else lines.push(...pad([head, ...rows, totalRow]));
+  if (r.logs.length > 0) lines.push(...pad([head, ...rows, totalRow]));
+  if (!r.judged) {
+    lines.push(
+      r.logs.length === 0
+        ? 'Nothing was judged: no log was delivered by both feeds (the zeros measure nothing).'
+        : 'Nothing was judged: no entry of a compared log fell into the judged window (the zeros measure nothing).',
+    );
+  }
+  if (r.log_limit.reached) {
+    lines.push(
+      `Log limit reached: only ${r.log_limit.max} logs are compared; entries of further logs refused: ` +
+        `a ${r.ignored.a.too_many_logs}, b ${r.ignored.b.too_many_logs}.`,
+    );
+  }
+  if (r.anomalies.length > 0) {
+    lines.push(
+      `Implausible cert_index jumps ignored: ${r.anomalies.map((x) => `${x.log} (a ${x.a}, b ${x.b})`).join(', ')}`,
+    );
+  }
   for (const id of ['a', 'b'] as FeedId[]) {
     const only = extras.uncompared[id].filter((l) => !extras.uncompared[id === 'a' ? 'b' : 'a'].includes(l));
     if (only.length > 0) lines.push(`Only feed ${id} delivered (not compared): ${only.join(', ')}`);

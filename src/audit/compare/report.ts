@@ -2,7 +2,7 @@
  * The `certaudit compare` report (pure): the JSON document whose keys interface.md fixes, built from a
  * Comparator after its last judgement. The table rendering lives in report-table.ts.
  */
-import type { Comparator, FeedId, LogCounts } from './comparator.js';
+import type { Comparator, FeedId, IgnoreReason, LogCounts } from './comparator.js';
 import type { ConnectionEvent } from './connection-log.js';
 
 /** Per-feed part of the report. */
@@ -25,12 +25,20 @@ export interface ReportTotals {
   reconnect_loss_b: number;
 }
 
-/** The JSON report of interface.md. */
+/** The JSON report of interface.md; the keys after `totals` are ours (the contract allows extra keys). */
 export interface AuditReport {
   window: { start: number; end: number };
   feeds: Record<FeedId, FeedReport>;
   logs: LogCounts[];
   totals: ReportTotals;
+  /** False when no entry was judged at all: the zeros above then measure nothing. */
+  judged: boolean;
+  /** Entries not compared, per feed and reason (too_many_logs, implausible_index). */
+  ignored: Record<FeedId, Record<IgnoreReason, number>>;
+  /** The bound on tracked logs, and whether a frame of a further log was refused. */
+  log_limit: { max: number; reached: boolean };
+  /** Logs where a feed sent implausible cert_index jumps, with the number ignored per feed. */
+  anomalies: Array<{ log: string; a: number; b: number }>;
 }
 
 /** What the table shows beyond the JSON keys; not part of the contract. */
@@ -41,6 +49,8 @@ export interface ReportExtras {
   uncompared: Record<FeedId, string[]>;
   /** The grace (s) that was applied at the end. */
   graceSeconds: number;
+  /** True for a `--duration` run, judged in full after following the feeds up to the grace more. */
+  judgedInFull?: boolean;
 }
 
 /** Rounds to 6 decimals so the JSON stays readable and stable. */
@@ -83,19 +93,25 @@ export function buildReport(cmp: Comparator, urls: Record<FeedId, string>, start
     messages: cmp.messages[id],
   });
   const logs = cmp.logCounts();
+  const totals = totalsOf(logs);
   return {
     window: { start: startMs / 1000, end: endMs / 1000 },
     feeds: { a: feed('a'), b: feed('b') },
     logs,
-    totals: totalsOf(logs),
+    totals,
+    judged: totals.union > 0,
+    ignored: { a: { ...cmp.ignored.a }, b: { ...cmp.ignored.b } },
+    log_limit: { max: cmp.maxLogs, reached: cmp.logLimitReached },
+    anomalies: cmp.anomalies(),
   };
 }
 
 /** The extras the table needs, from the same comparator. */
-export function reportExtras(cmp: Comparator, graceSeconds: number): ReportExtras {
+export function reportExtras(cmp: Comparator, graceSeconds: number, judgedInFull = false): ReportExtras {
   return {
     history: { a: cmp.connections.a.history, b: cmp.connections.b.history },
     uncompared: cmp.uncomparedLogs(),
     graceSeconds,
+    judgedInFull,
   };
 }

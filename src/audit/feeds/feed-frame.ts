@@ -7,7 +7,10 @@
  * `parseFeedFrameBytes` is the hot path (thousands of frames a second per feed): it finds the three
  * keys in the raw bytes instead of parsing the whole frame (a lite frame is ~1.7 kB, a full one much
  * more), and falls back to `parseFeedFrame` (JSON.parse) whenever the frame is not plainly shaped.
+ * Every frame is first checked to be well-formed JSON by a byte scan (json-check.ts), so the fast
+ * path accepts exactly what JSON.parse would.
  */
+import { isJsonText } from './json-check.js';
 
 /** A frame reduced to what the audit needs. */
 export type FeedFrame =
@@ -104,6 +107,8 @@ function logId(url: string): string {
  * keys in the bytes is safe; anything unusual goes through JSON.parse.
  */
 export function parseFeedFrameBytes(buf: Buffer): FeedFrame {
+  // The key search below would accept a frame with trailing garbage or a broken middle.
+  if (!isJsonText(buf)) return OTHER;
   const first = skipSpaces(buf, 0);
   if (buf[first] !== 0x7b) return OTHER;
   const type = plainString(buf, valueOf(buf, 'message_type'));

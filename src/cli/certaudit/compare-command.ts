@@ -79,8 +79,8 @@ export function parseCompareArgs(argv: string[], env: Record<string, string | un
   );
 }
 
-function printReport(io: CommandIo, report: AuditReport, cmp: Comparator, o: CompareOptions): void {
-  io.stdout.write(o.json ? `${JSON.stringify(report)}\n` : formatReportTable(report, reportExtras(cmp, o.graceSeconds)));
+function printReport(io: CommandIo, report: AuditReport, cmp: Comparator, o: CompareOptions, judgedInFull = false): void {
+  io.stdout.write(o.json ? `${JSON.stringify(report)}\n` : formatReportTable(report, reportExtras(cmp, o.graceSeconds, judgedInFull)));
 }
 
 /** Resolves on SIGINT/SIGTERM, after `ms` (when given), or when `extra` resolves; returns what happened. */
@@ -172,7 +172,9 @@ export async function runCompare(argv: string[], io: CommandIo = defaultIo()): P
   const why = await waitForEnd(durationMs, unreachable);
   if (reachTimer) clearTimeout(reachTimer);
   status.stop();
-  const report = await live.stop();
+  // A --duration run is judged in full (interface.md); a stopped monitor judges what the grace allows.
+  const judgedInFull = why === 'duration';
+  const report = judgedInFull ? await live.finish(o.graceSeconds * 1000) : await live.stop();
   await metricsServer?.close();
   const never = (['a', 'b'] as FeedId[]).filter((id) => !sources[id].everConnected);
   if (never.length > 0 && (why !== 'signal' || !monitor)) {
@@ -182,6 +184,6 @@ export async function runCompare(argv: string[], io: CommandIo = defaultIo()): P
     }
     return 69;
   }
-  printReport(io, report, cmp, o);
+  printReport(io, report, cmp, o, judgedInFull);
   return 0;
 }

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Comparator, type FeedId, type LogCounts } from '../../../src/audit/compare/comparator.js';
-import { buildReport } from '../../../src/audit/compare/report.js';
+import { buildReport, reportExtras } from '../../../src/audit/compare/report.js';
+import { formatReportTable } from '../../../src/audit/compare/report-table.js';
 import { lcg as rng } from '../../support/prng.js';
 
 const T0 = 1_800_000_000_000;
@@ -208,4 +209,102 @@ test('with a reference side (ct), a log the other feed never delivers is missed 
     c.logCounts().map((l) => [l.log, l.union, l.missed_by_a, l.gaps_a]),
     [['L1', 100, 20, 20], ['L2', 10, 10, 0]],
   );
+});
+
+test('one outlier cert_index is an anomaly, not the new frontier; a confirmed jump is believed', () => {
+  const c = new Comparator();
+  c.connect('a', T0);
+  c.connect('b', T0);
+  for (let i = 0; i < 200; i++) {
+    c.entry('a', 'log', i, T0 + i);
+    c.entry('b', 'log', i, T0 + i);
+    if (i === 100) c.entry('a', 'log', 999_999_999, T0 + i);
+  }
+  c.judge(T0 + 10_000);
+  const l = counts(c, 'log');
+  assert.deepEqual([l.union, l.seen_a, l.missed_by_a, l.missed_by_b, l.gaps_a, l.gaps_b], [200, 200, 0, 0, 0, 0]);
+  assert.deepEqual(c.ignored.a, { too_many_logs: 0, implausible_index: 1 });
+  assert.deepEqual(c.anomalies(), [{ log: 'log', a: 1, b: 0 }]);
+  // Both feeds resume far ahead (say after certaudit's own network was away): after three frames
+  // near each other the jump is real, and those frames count as entries again.
+  const far = 50_000_000;
+  for (let i = far; i < far + 10; i++) {
+    c.entry('a', 'log', i, T0 + 20_000 + i - far);
+    c.entry('b', 'log', i, T0 + 20_000 + i - far);
+  }
+  c.judge(T0 + 40_000);
+  const after = counts(c, 'log');
+  assert.equal(after.missed_by_a, 0);
+  assert.equal(after.seen_a, after.seen_b);
+  assert.deepEqual(c.ignored.a, { too_many_logs: 0, implausible_index: 1 }, 'the confirmed frames are not anomalies');
+});
+
+test('at most maxLogs logs are tracked: frames of further logs are refused and counted', () => {
+  const c = new Comparator({ maxLogs: 3 });
+  // A hostile feed names a new log in every frame.
+  for (let i = 0; i < 1000; i++) c.entry('a', `https://evil.example/${i}`, i, T0 + i);
+  c.entry('b', 'https://evil.example/1', 1, T0 + 1000);
+  assert.deepEqual(c.ignored.a, { too_many_logs: 997, implausible_index: 0 });
+  assert.equal(c.ignored.b.too_many_logs, 0, 'a tracked log is still accepted');
+  assert.equal(c.logLimitReached, true);
+  const report = buildReport(c, { a: 'a', b: 'b' }, T0, T0 + 2000);
+  assert.deepEqual(report.log_limit, { max: 3, reached: true });
+  assert.equal(report.ignored.a.too_many_logs, 997);
+  assert.match(
+    formatReportTable(report, reportExtras(c, 60)),
+    /^Log limit reached: only 3 logs are compared; entries of further logs refused: a 997, b 0\.$/m,
+  );
+});
+
+test('a log one feed never delivers counts as missed once the other was connected for the grace', () => {
+  const grace = 5_000;
+  const run = (restartAt: number): LogCounts | undefined => {
+    // restartAt: certaudit (re)starts at this time; both feeds connect then.
+    const c = new Comparator();
+    c.connect('a', restartAt);
+    c.connect('b', restartAt);
+    for (let t = restartAt; t < restartAt + 20_000; t += 100) {
+      const i = (t - T0) / 100;
+      c.entry('b', 'both', i, t);
+      c.entry('a', 'both', i, t);
+      c.entry('b', 'only-b', i, t); // feed a never streams this log
+      c.judge(t - grace);
+    }
+    c.judge(restartAt + 20_000 - grace);
+    return c.logCounts().find((l) => l.log === 'only-b');
+  };
+  for (const start of [T0, T0 + 3_600_000]) {
+    const l = run(start);
+    assert.ok(l, `only-b is compared (run starting at +${start - T0} ms)`);
+    assert.equal(l.missed_by_a, l.union);
+    assert.ok(l.union >= 140, `most of the 200 entries are judged: ${l.union}`);
+    assert.equal(l.missed_by_b, 0);
+  }
+  // While the other feed is down the log is not held against it.
+  const c = new Comparator();
+  c.connect('b', T0);
+  for (let i = 0; i < 100; i++) c.entry('b', 'only-b', i, T0 + i * 100);
+  c.judge(T0 + 60_000);
+  assert.deepEqual(c.logCounts(), []);
+});
+
+test('judgeWindow judges a short run in full, up to each log\'s limit at the window end', () => {
+  const c = new Comparator();
+  c.connect('a', T0);
+  c.connect('b', T0);
+  for (let i = 0; i < 100; i++) {
+    c.entry('b', 'log', i, T0 + i * 10);
+    if (i % 20 !== 3) c.entry('a', 'log', i, T0 + i * 10);
+  }
+  // With a 60 s grace, a 1 s run judges nothing the usual way.
+  assert.deepEqual(c.judge(T0 + 1_000 - 60_000), []);
+  const limits = c.windowLimits();
+  assert.deepEqual([...limits], [['log', 99]]);
+  assert.equal(c.pastWindow(limits), true);
+  // Entries past the window arriving later are not judged; late ones inside it are.
+  c.entry('b', 'log', 100, T0 + 1_500);
+  c.entry('a', 'log', 3, T0 + 1_600);
+  c.judgeWindow(limits, T0 + 2_000 - 60_000);
+  const l = counts(c, 'log');
+  assert.deepEqual([l.union, l.seen_a, l.missed_by_a, l.missed_by_b], [100, 96, 4, 0]);
 });

@@ -30,6 +30,8 @@ test('the table lists worst logs first, totals and the connection history', () =
     if (i === 1) c.entry('a', 'only-a', 1, T0 + 1);
   }
   c.judge(T0 + 1000);
+  // Feed b has not yet been connected for a whole grace since this log arrived: not compared yet.
+  c.entry('a', 'late-a', 7, T0 + 1001);
   const report = buildReport(c, { a: 'ws://127.0.0.1:4000/', b: 'wss://certstream.calidog.io/' }, T0, T0 + 65_000);
   const text = formatReportTable(report, reportExtras(c, 60));
   const lines = text.split('\n');
@@ -38,8 +40,10 @@ test('the table lists worst logs first, totals and the connection history', () =
   const good = lines.findIndex((l) => l.startsWith('good '));
   assert.ok(bad > 0 && good > bad, 'worst log first');
   assert.match(lines[bad], /^bad\s+100\s+70\s+100\s+30 \(30\.00%\)\s+0 \(0\.00%\)\s+30\s+0\s+30\s+0$/);
-  assert.match(text, /^TOTAL\s+200\s+170\s+200\s+30 \(15\.00%\)/m);
-  assert.match(text, /Only feed a delivered \(not compared\): only-a/);
+  // b was connected for the whole grace after only-a arrived and never delivered it: b missed it.
+  assert.match(text, /^only-a\s+1\s+1\s+0\s+0 \(0\.00%\)\s+1 \(100\.00%\)/m);
+  assert.match(text, /^TOTAL\s+201\s+171\s+200\s+30 \(14\.93%\)/m);
+  assert.match(text, /Only feed a delivered \(not compared\): late-a/);
   assert.match(text, /Feed a: 0 messages, 2 connects, 1 disconnects, down 0\.03 seconds/);
   assert.match(text, /01:02:03Z {2}disconnect \(1006 abnormal closure\)/);
   assert.match(text, /connect after 0\.03 seconds down/);

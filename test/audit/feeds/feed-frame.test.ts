@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { normaliseLogUrl, parseFeedFrame, parseFeedFrameBytes } from '../../../src/audit/feeds/feed-frame.js';
+import { isJsonText } from '../../../src/audit/feeds/json-check.js';
+import { lcg } from '../../support/prng.js';
 
 const GOLDEN = 'test/fixtures/calidog-golden/out';
 
@@ -62,4 +64,42 @@ test('the byte-level fast path agrees with JSON.parse on real and oddly shaped f
   }
   assert.deepEqual(parseFeedFrameBytes(Buffer.from(frames[golden.length + 1])), { kind: 'entry', log: 'ct.example.net/y', index: 7 });
   assert.deepEqual(parseFeedFrameBytes(Buffer.from(frames[golden.length + 2])), { kind: 'entry', log: 'ct.example.net/y', index: 12 });
+});
+
+test('a frame that is not the JSON it claims to be is not an entry, however plain its keys look', () => {
+  const good = '{"message_type":"certificate_update","data":{"cert_index":7,"source":{"name":"n","url":"https://x/"}}}';
+  assert.deepEqual(parseFeedFrameBytes(Buffer.from(good)), { kind: 'entry', log: 'x', index: 7 });
+  for (const broken of [
+    `${good}garbage`,
+    `${good}}`,
+    `${good}{}`,
+    good.replace('"data":', '"data"'),
+    good.replace(',"source"', '"source"'),
+    good.slice(0, -1),
+    good.replace('"n"', '"n\u0001"'), // a raw control character inside a string
+    '{"message_type":"heartbeat","timestamp":1} trailing',
+  ]) {
+    assert.deepEqual(parseFeedFrameBytes(Buffer.from(broken)), { kind: 'other' }, broken);
+  }
+});
+
+test('the JSON check agrees with JSON.parse on seeded mutations of real frames', () => {
+  const frames = readdirSync(GOLDEN).filter((n) => /\.(lite|dns)\.json$/.test(n)).map((n) => readFileSync(`${GOLDEN}/${n}`));
+  const r = lcg(7);
+  const alphabet = Buffer.from('{}[]",:0123456789.-+eE\\/ntrufalse x\n\u0001');
+  let valid = 0;
+  for (let k = 0; k < 3000; k++) {
+    const buf = Buffer.from(frames[k % frames.length]);
+    const edits = 1 + Math.floor(r() * 3);
+    for (let e = 0; e < edits; e++) buf[Math.floor(r() * buf.length)] = alphabet[Math.floor(r() * alphabet.length)];
+    let parses = true;
+    try {
+      JSON.parse(buf.toString('utf8'));
+    } catch {
+      parses = false;
+    }
+    if (parses) valid++;
+    assert.equal(isJsonText(buf), parses, buf.toString('utf8').slice(0, 200));
+  }
+  assert.ok(valid > 100 && valid < 2900, `both outcomes exercised (${valid} valid)`);
 });

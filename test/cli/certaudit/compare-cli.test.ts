@@ -11,7 +11,7 @@ import { createServer } from 'node:net';
 import { FakeCtLog } from '../../../fake-ct-log/fake-ct-log.js';
 import { FakeFeed } from '../../audit/support/fake-feed.js';
 import { metricValue, runCli, untilMetric } from '../../audit/support/cli.js';
-import { pollUntil } from '../../audit/support/deadline.js';
+import { pollUntil, withDeadline } from '../../audit/support/deadline.js';
 
 const LOG1 = 'https://ct.example.net/log1/';
 const LOG2 = 'https://ct.example.net/log2/';
@@ -240,5 +240,56 @@ test('compare --b ct against a fake CT log: the misses of the feed, from the log
     run.child.kill('SIGKILL');
     await feed.close();
     await fake.close();
+  }
+});
+
+test('a short --duration run is judged in full: misses, outliers and broken frames show, it says what it judged', async () => {
+  const fa = await FakeFeed.start();
+  const fb = await FakeFeed.start();
+  // Default grace (60 s) and a run much shorter than it: this once reported 0 everywhere.
+  const run = runCli(['compare', '--a', fa.url, '--b', fb.url, '--duration', '8', '--json']);
+  try {
+    await fa.until(() => fa.accepted >= 1);
+    await fb.until(() => fb.accepted >= 1);
+    for (let i = 0; i < 100; i++) {
+      await fb.send(LOG1, i);
+      if (i === 37) continue; // a drops one entry
+      if (i === 60) {
+        // a sends one frame with trailing garbage: it is not an entry.
+        const frame = JSON.stringify({ message_type: 'certificate_update', data: { cert_index: 60, source: { name: 'n', url: LOG1 } } });
+        await fa.sendRaw(`${frame}garbage`);
+        continue;
+      }
+      await fa.send(LOG1, i);
+      if (i === 50) await fa.send(LOG1, 999_999_999); // and one outlier index
+    }
+    assert.equal(await withDeadline(run.exited, 'certaudit compare --duration 8 to exit', 60_000), 0, run.stderr);
+    const report = JSON.parse(run.stdout);
+    assert.deepEqual(report.logs, [
+      { log: 'ct.example.net/log1', seen_a: 98, seen_b: 100, union: 100, missed_by_a: 2, missed_by_b: 0, gaps_a: 2, gaps_b: 0, reconnect_loss_a: 0, reconnect_loss_b: 0 },
+    ]);
+    assert.equal(report.judged, true);
+    assert.deepEqual(report.anomalies, [{ log: 'ct.example.net/log1', a: 1, b: 0 }]);
+    assert.deepEqual(report.ignored.a, { too_many_logs: 0, implausible_index: 1 });
+    assert.ok(report.window.end - report.window.start >= 8 && report.window.end - report.window.start < 9, JSON.stringify(report.window));
+  } finally {
+    run.child.kill('SIGKILL');
+    await fa.close();
+    await fb.close();
+  }
+});
+
+test('a run that judged nothing says so', async () => {
+  const fa = await FakeFeed.start();
+  const fb = await FakeFeed.start();
+  const run = runCli(['compare', '--a', fa.url, '--b', fb.url, '--duration', '2']);
+  try {
+    assert.equal(await withDeadline(run.exited, 'certaudit compare --duration 2 to exit', 60_000), 0, run.stderr);
+    assert.match(run.stdout, /^Nothing was judged: no log was delivered by both feeds \(the zeros measure nothing\)\.$/m);
+    assert.match(run.stdout, /judged in full/);
+  } finally {
+    run.child.kill('SIGKILL');
+    await fa.close();
+    await fb.close();
   }
 });
