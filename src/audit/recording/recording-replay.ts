@@ -1,8 +1,9 @@
 /**
  * `certaudit compare` on two recordings: both files are streamed line by line (a day-long recording
  * never sits in memory), merged by time, and fed to the same Comparator with the same judgement
- * cadence as a live run (every second of recorded time, cutoff = time − grace; the last one at the
- * window's end − grace), so the report is the one the live comparison would have printed.
+ * cadence as a live run (every second of recorded time, cutoff = time − grace), and the window is
+ * judged in full at its end like a live --duration run, so the report is the one the live comparison
+ * would have printed.
  *
  * The window is where both recordings overlap: from the later `start` to the earlier `end` (or last
  * line, for a recording cut short by a crash). Connection events before the window still count, so a
@@ -113,6 +114,9 @@ export async function compareRecordings(pathA: string, pathB: string, graceMs: n
   heads.a = await pull('a');
   heads.b = await pull('b');
   let nextJudge = start + judgeIntervalMs;
+  // As a live --duration run: at the window's end each log's highest index fixes what is judged;
+  // what a longer recording holds up to `graceMs` past the end still counts as late deliveries.
+  let limits: Map<string, number> | undefined;
   for (;;) {
     const ea = heads.a;
     const eb = heads.b;
@@ -121,7 +125,12 @@ export async function compareRecordings(pathA: string, pathB: string, graceMs: n
     const id: FeedId = !eb || (ea && ea.t <= eb.t) ? 'a' : 'b';
     const e = heads[id] as FeedEvent;
     heads[id] = await pull(id);
-    if (e.t > end) continue;
+    if (e.t > end) {
+      limits ??= cmp.windowLimits();
+      if (e.t > end + graceMs || cmp.pastWindow(limits)) break;
+      if (e.ev === 'entry' || e.ev === 'range') applyFeedEvent(cmp, id, e);
+      continue;
+    }
     while (e.t >= nextJudge && nextJudge <= end) {
       cmp.judge(nextJudge - graceMs);
       nextJudge += judgeIntervalMs;
@@ -130,6 +139,6 @@ export async function compareRecordings(pathA: string, pathB: string, graceMs: n
     if (e.t < start && !isConnection) continue;
     applyFeedEvent(cmp, id, e);
   }
-  cmp.judge(end - graceMs);
+  cmp.judgeWindow(limits ?? cmp.windowLimits(), end - graceMs);
   return { report: buildReport(cmp, { a: ba.feed, b: bb.feed }, start, end), comparator: cmp };
 }

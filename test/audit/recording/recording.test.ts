@@ -78,3 +78,32 @@ test('a file that is not a recording is refused', async () => {
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('two short recordings are judged in full, as a live --duration run, whatever the grace', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'certaudit-rec-'));
+  try {
+    const write = async (name: string, skip: number[], extra: FeedEvent[] = []) => {
+      const events: FeedEvent[] = [
+        { ev: 'start', t: T0, feed: `ws://${name}/`, v: 1 },
+        { ev: 'connect', t: T0 },
+        ...Array.from({ length: 100 }, (_, i): FeedEvent => ({ ev: 'entry', t: T0 + 10 + i * 10, log: 'l', index: i })).filter(
+          (e) => e.ev === 'entry' && !skip.includes(e.index),
+        ),
+        ...extra,
+      ];
+      events.push({ ev: 'end', t: events[events.length - 1].t + 1 });
+      await writeFile(join(dir, `${name}.ndjson`), events.map(encodeEvent).join(''));
+    };
+    // b recorded a little longer: its entry 100 arrives after the window and is not judged.
+    await write('a', [37, 50]);
+    await write('b', [], [{ ev: 'entry', t: T0 + 3_000, log: 'l', index: 100 }]);
+    const { report } = await compareRecordings(join(dir, 'a.ndjson'), join(dir, 'b.ndjson'), 60_000);
+    assert.equal(report.judged, true);
+    assert.deepEqual(
+      [report.logs[0].union, report.logs[0].missed_by_a, report.logs[0].missed_by_b, report.logs[0].gaps_a],
+      [100, 2, 0, 2],
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
