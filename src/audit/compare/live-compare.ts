@@ -110,22 +110,27 @@ export class LiveCompare {
    * (ct) reads the logs' heads one last time; the other feeds are followed until both have moved past
    * the window in every log, or for at most `extraMs`, so entries near the end get the same chance as
    * the others. Entries past the window that arrive meanwhile are not judged.
+   * @param cutShort ends the wait early (SIGINT during it): the window is still judged as far as it got
+   * @param onWait called when the feeds have not both moved past the window and the wait begins
    */
-  async finish(extraMs: number): Promise<AuditReport> {
+  async finish(extraMs: number, cutShort?: AbortSignal, onWait?: () => void): Promise<AuditReport> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     const end = this.now();
     const ref = this.opts.reference;
     if (ref) await this.opts.sources[ref].stop();
     const limits = this.comparator.windowLimits();
-    if (!this.comparator.pastWindow(limits) && extraMs > 0) {
+    if (!this.comparator.pastWindow(limits) && extraMs > 0 && !cutShort?.aborted) {
+      onWait?.();
       await new Promise<void>((resolve) => {
         const done = (): void => {
           clearTimeout(timer);
+          cutShort?.removeEventListener('abort', done);
           this.afterEvent = undefined;
           resolve();
         };
         const timer = setTimeout(done, extraMs);
+        cutShort?.addEventListener('abort', done, { once: true });
         this.afterEvent = () => {
           if (this.comparator.pastWindow(limits)) done();
         };

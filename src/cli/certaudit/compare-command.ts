@@ -171,10 +171,31 @@ export async function runCompare(argv: string[], io: CommandIo = defaultIo()): P
   });
   const why = await waitForEnd(durationMs, unreachable);
   if (reachTimer) clearTimeout(reachTimer);
-  status.stop();
   // A --duration run is judged in full (interface.md); a stopped monitor judges what the grace allows.
-  const judgedInFull = why === 'duration';
-  const report = judgedInFull ? await live.finish(o.graceSeconds * 1000) : await live.stop();
+  const judgedInFull = why === 'duration' && live.bothReached;
+  let report: AuditReport;
+  if (judgedInFull) {
+    // The status line keeps running while the feeds are followed past the window (up to --grace);
+    // SIGINT/SIGTERM meanwhile cuts that wait short and still prints the report.
+    const cut = new AbortController();
+    const onSignal = () => cut.abort();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    try {
+      report = await live.finish(o.graceSeconds * 1000, cut.signal, () =>
+        io.stderr.write(
+          `certaudit compare: the ${o.durationSeconds} s window is over; following the feeds up to ${o.graceSeconds} s more ` +
+            'so its last entries are judged fairly (SIGINT to stop now)\n',
+        ),
+      );
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  } else {
+    report = await live.stop();
+  }
+  status.stop();
   await metricsServer?.close();
   const never = (['a', 'b'] as FeedId[]).filter((id) => !sources[id].everConnected);
   if (never.length > 0 && (why !== 'signal' || !monitor)) {

@@ -293,3 +293,31 @@ test('a run that judged nothing says so', async () => {
     await fb.close();
   }
 });
+
+test('after a --duration window the feeds are followed for late entries; SIGINT cuts that short with the report', async () => {
+  const fa = await FakeFeed.start();
+  const fb = await FakeFeed.start();
+  const run = runCli(['compare', '--a', fa.url, '--b', fb.url, '--duration', '4', '--grace', '600', '--json', '--metrics-port', '0']);
+  try {
+    const port = Number(/"port":(\d+)/.exec(await run.stderrLine(/metrics listening/))![1]);
+    await fa.until(() => fa.accepted >= 1);
+    await fb.until(() => fb.accepted >= 1);
+    for (let i = 0; i < 50; i++) {
+      await fb.send(LOG1, i);
+      if (i < 40) await fa.send(LOG1, i); // a lags behind b
+    }
+    await run.stderrLine(/the 4 s window is over; following the feeds up to 600 s more/);
+    // A late delivery inside the window still counts.
+    await fa.send(LOG1, 40);
+    await untilMetric(port, 'certaudit_entries_total', { feed: fa.url }, (v) => v === 41);
+    run.child.kill('SIGINT');
+    assert.equal(await withDeadline(run.exited, 'certaudit compare to exit after SIGINT', 30_000), 0, run.stderr);
+    const report = JSON.parse(run.stdout);
+    assert.equal(report.logs[0].union, 50);
+    assert.equal(report.logs[0].missed_by_a, 9);
+  } finally {
+    run.child.kill('SIGKILL');
+    await fa.close();
+    await fb.close();
+  }
+});
