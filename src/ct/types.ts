@@ -6,6 +6,9 @@
 /** Which protocol a log speaks. Also the `kind` of `/healthz` logs. */
 export type LogKind = 'rfc6962' | 'static';
 
+/** The `kind` label of certstream_log_errors_total: what went wrong while following a log. */
+export type LogErrorKind = 'http' | 'rate_limited' | 'parse' | 'timeout';
+
 /** One followed log, as selected from the v3 log list. */
 export interface LogDescriptor {
   readonly kind: LogKind;

@@ -22,10 +22,10 @@ import type { Duplex } from 'node:stream';
 import { Gauge } from 'prom-client';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../log/logger.js';
-import type { ServerMetrics, StreamName } from '../metrics/server-metrics.js';
+import type { ServerMetrics } from '../metrics/server-metrics.js';
 import { RecentMessages } from './recent-messages.js';
 import { StreamClient, type DisconnectReason } from './stream-client.js';
-import { STREAM_NAMES, streamForPath } from './stream-paths.js';
+import { STREAM_NAMES, streamForPath, type StreamName } from './stream-paths.js';
 import { frameBatch } from './ws-frame.js';
 
 /** One certificate serialized for each stream (the Renderer's output carries these fields). */

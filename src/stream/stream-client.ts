@@ -12,7 +12,7 @@
  */
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
-import type { StreamName } from '../metrics/server-metrics.js';
+import type { StreamName } from './stream-paths.js';
 import type { FrameBatch } from './ws-frame.js';
 
 /** Why a client went away: the label of certstream_client_disconnects_total. */
