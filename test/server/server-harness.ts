@@ -54,3 +54,15 @@ export function polledAll(server: ServerHandle): boolean {
 export function nextIndexes(server: ServerHandle): Map<string, number> {
   return new Map(server.health().logs.map((l) => [l.url, l.next_index]));
 }
+
+/**
+ * Resolves when `predicate` holds, checking every `everyMs`; rejects with `what` after `deadlineMs`.
+ * For conditions no event announces (timers inside the server, e.g. the cursor flush).
+ */
+export async function pollUntil(what: string, predicate: () => boolean | Promise<boolean>, deadlineMs = 20_000, everyMs = 20): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${deadlineMs} ms waiting for: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
