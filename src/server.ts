@@ -9,12 +9,13 @@
  * errors) and mapped to exit codes by src/cli/certstream-server.ts. `close()` rejects with STATE_ERR_IO
  * when the final cursor flush failed (after closing everything), so the unit sees a failed stop.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Ingest, type IngestOptions } from './ct/ingest.js';
 import type { LogStatus } from './ct/types.js';
 import { describeError, isCertstreamError } from './errors.js';
 import { buildHealthz, defaultStaleAfterMs, healthStatus, withRenderHealth, type HealthzBody, type HealthRules, type LogHealth } from './http/healthz.js';
+import { createListener, type ConnectionGuardOptions } from './http/connection-guard.js';
 import { createRequestHandler, createUpgradeHandler } from './http/routes.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { createServerMetrics, type ServerMetrics } from './metrics/server-metrics.js';
@@ -47,6 +48,8 @@ export interface ServerDeps {
   env?: Record<string, string | undefined>;
   /** Ingest tuning that has no flag (tests, benchmark, demo): partial tile delay, cursor flush period… */
   ingest?: Partial<Pick<IngestOptions, 'partialTileDelayMs' | 'cursorFlushMs' | 'refreshIntervalMs' | 'requestTimeoutMs' | 'windows' | 'backoff'>>;
+  /** Listener bounds that have no flag (tests): how long a connection may take to send its first request… */
+  connections?: Partial<Pick<ConnectionGuardOptions, 'firstRequestTimeoutMs' | 'headersTimeoutMs' | 'requestTimeoutMs'>>;
 }
 
 /** Starts the daemon; resolves once the listener is bound and the followers are running. */
@@ -106,7 +109,12 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
     });
   };
 
-  const server = createServer(createRequestHandler({ recent: () => hub.recent, health, registry: metrics.registry, logger }));
+  const server = createListener(createRequestHandler({ recent: () => hub.recent, health, registry: metrics.registry, logger }), {
+    ...deps.connections,
+    maxConnections: config.maxConnections,
+    registry: metrics.registry,
+    logger: logger.child({ component: 'http' }),
+  });
   server.on('upgrade', createUpgradeHandler((req, socket, head) => hub.handleUpgrade(req, socket, head)));
   try {
     await listen(server, config.host, config.port);
