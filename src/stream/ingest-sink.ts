@@ -9,22 +9,13 @@
  * in `/healthz`, see `renderHealth`), so a log streaming nothing but undecodable entries is not
  * reported healthy.
  */
-import type { CtEntry, LogDescriptor } from '../ct/types.js';
+import type { EntrySink, LogDescriptor, SinkEntry } from '../ct/types.js';
 import { describeError, isCertstreamError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { RateLimitedLog } from '../log/rate-limited.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
 import type { Renderer } from '../render/renderer.js';
 import type { FanoutHub, StreamFrames } from './fanout-hub.js';
-
-/** An entry the follower could not decode: handed on so that it is skipped and counted here. */
-export interface UndecodableEntry {
-  readonly index: number;
-  readonly error: unknown;
-}
-
-/** What the sink takes: decoded entries, and undecodable ones in their place. */
-export type SinkEntry = CtEntry | UndecodableEntry;
 
 /** A log's skipped entries, for `/healthz`. */
 export interface RenderHealth {
@@ -89,8 +80,8 @@ export class IngestSink {
     this.skipLog = new RateLimitedLog(options.logger, { intervalMs: options.logIntervalMs ?? 60_000, now: this.now });
   }
 
-  /** The ingest's sink (an EntrySink that also takes undecodable entries, for followers that hand them on). */
-  readonly accept: (log: LogDescriptor, entries: readonly SinkEntry[]) => void = (log, entries) => this.take(log, entries);
+  /** The ingest's EntrySink: decoded entries, and undecodable ones in their place. */
+  readonly accept: EntrySink = (log, entries) => this.take(log, entries);
 
   /** A log's skip counts, or undefined when it has delivered nothing yet. */
   renderHealth(url: string): RenderHealth | undefined {

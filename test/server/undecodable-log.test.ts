@@ -29,8 +29,14 @@ function hostileEntry(cert: Buffer): { leaf_input: string; extra_data: string } 
   return { leaf_input: leaf.toString('base64'), extra_data: Buffer.alloc(3).toString('base64') };
 }
 
-async function startHostileLog(t: { after(fn: () => Promise<void>): void }, size: number): Promise<string> {
-  const entry = hostileEntry(Buffer.from([0x30, 0x03, 0x02, 0x01, 0x05])); // an INTEGER, not a certificate
+/** `not-a-cert`: well-framed leaves around an INTEGER; `bad-leaf`: a leaf_input that is not a MerkleTreeLeaf. */
+type Hostility = 'not-a-cert' | 'bad-leaf';
+
+async function startHostileLog(t: { after(fn: () => Promise<void>): void }, size: number, hostility: Hostility): Promise<string> {
+  const entry =
+    hostility === 'not-a-cert'
+      ? hostileEntry(Buffer.from([0x30, 0x03, 0x02, 0x01, 0x05]))
+      : { leaf_input: Buffer.from([0, 0, 1, 2, 3]).toString('base64'), extra_data: '' };
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     res.setHeader('content-type', 'application/json');
@@ -54,9 +60,13 @@ async function startHostileLog(t: { after(fn: () => Promise<void>): void }, size
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}/hostile/`;
 }
 
-test('a log of nothing but unrenderable entries: counted, logged once, degraded with last_error', { timeout: 60_000 }, async (t) => {
+for (const [hostility, reason] of [
+  ['not-a-cert', 'not a certificate'],
+  ['bad-leaf', 'not a MerkleTreeLeaf'],
+] as const) {
+test(`a log of nothing but undecodable entries (${reason}): counted, logged once, degraded with last_error`, { timeout: 60_000 }, async (t) => {
   const size = 342;
-  const hostile = await startHostileLog(t, size);
+  const hostile = await startHostileLog(t, size, hostility);
   const fake = await startFake(t, { staticLogs: 0 });
   fake.logListOverride = (list) => {
     const op = (list.operators as { logs: Record<string, unknown>[] }[])[0];
@@ -83,3 +93,4 @@ test('a log of nothing but unrenderable entries: counted, logged once, degraded 
   assert.equal(body.status, 'degraded', 'the other log is fine, this one streams nothing');
   assert.equal(body.healthy_logs, 1);
 });
+}
