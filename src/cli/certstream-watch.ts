@@ -5,8 +5,8 @@
  *   certstream-watch run --feed FEED --watch FILE ...   0 clean stop, 2 usage, 78 invalid configuration
  *   certstream-watch export [--db URL] ...              0, 2 usage, 78 invalid database
  */
-import { runExport } from '../watch/export-command.js';
-import { runWatch } from '../watch/run-command.js';
+import { runExport } from './certstream-watch/export-command.js';
+import { runWatch } from './certstream-watch/run-command.js';
 import { VERSION } from '../version.js';
 
 const USAGE = `Usage: certstream-watch <command> [options]

@@ -5,7 +5,7 @@
  * with its final certificate). Any frame that is not a usable `certificate_update` is `undefined`:
  * a feed's oddities never stop the watcher, they are counted by the caller.
  */
-import { normaliseLogUrl } from '../audit/feed-frame.js';
+import { normaliseLogUrl } from '../audit/feeds/feed-frame.js';
 
 /** One certificate of the stream, reduced to what a match row holds. */
 export interface CertEntry {

@@ -1,5 +1,6 @@
 /**
- * `certstream-watch run` wired together: the durable feed hands frames in batches; each batch is
+ * `certstream-watch run` wired together (the command itself, argument parsing and exit codes, is
+ * src/cli/certstream-watch/run-command.ts): the durable feed hands frames in batches; each batch is
  * parsed, matched, and stored in one transaction (with its pending webhook deliveries) before the
  * feed confirms it to the server; the dispatcher then delivers. Nothing here exits: `done` resolves
  * with the fatal error (a database failure) or undefined after `stop`.

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { parseSince, runExport } from '../../src/watch/export-command.js';
+import { parseSince, runExport } from '../../src/cli/certstream-watch/export-command.js';
 import { openStore, parseDbUrl } from '../../src/watch/store.js';
 
 async function exportWith(args: string[]): Promise<{ code: number; out: string; err: string }> {

@@ -1,0 +1,138 @@
+/**
+ * `certstream-watch export --db URL [--since ISO-DATE] [--format csv|json]` (interface.md): the stored
+ * matches on stdout, oldest first, read in pages so that a large store does not fill memory.
+ * CSV (RFC 4180, a header line) or JSON (one array of objects). Exit codes: 0, 2 usage, 78 invalid or
+ * missing database.
+ */
+import { existsSync } from 'node:fs';
+import { parseWith, usageError, type Parsed } from '../certaudit/cli-args.js';
+import { describeError, isCertstreamError } from '../../errors.js';
+import { DEFAULT_DB, openStore, parseDbUrl, type StoredMatch } from '../../watch/store.js';
+import type { WatchIo } from './run-command.js';
+
+/** Parsed options of `export`. */
+export interface ExportOptions {
+  db: string;
+  /** Epoch seconds, or undefined for everything. */
+  since: number | undefined;
+  format: 'csv' | 'json';
+}
+
+const USAGE = `Usage: certstream-watch export [--db URL] [--since ISO-DATE] [--format csv|json]
+
+Writes the stored matches (oldest first) to stdout. --since keeps those recorded at or after the date
+(2026-11-29 or 2026-11-29T12:00:00Z). Default database ${DEFAULT_DB}, default format csv.`;
+
+/** The export columns, in order (CSV header and JSON keys). */
+export const EXPORT_COLUMNS = [
+  'time', 'domain', 'rule', 'log', 'cert_index', 'fingerprint', 'serial', 'issuer', 'not_before', 'not_after', 'update_type', 'sighting_of',
+] as const;
+
+/** Parses an ISO 8601 date or date-time (UTC when no offset is given) to epoch seconds. */
+export function parseSince(v: string): number {
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.exec(v.trim());
+  if (!m) throw usageError(`--since must be an ISO date such as 2026-11-29 or 2026-11-29T12:00:00Z, got '${v}'`);
+  const iso = m[4] === undefined ? `${v.trim()}T00:00:00Z` : m[7] === undefined ? `${v.trim()}Z` : v.trim();
+  const t = Date.parse(iso.replace(' ', 'T'));
+  if (!Number.isFinite(t)) throw usageError(`--since '${v}' is not a valid date`);
+  return t / 1000;
+}
+
+function iso(s: number | null): string | null {
+  return s === null ? null : new Date(s * 1000).toISOString();
+}
+
+/** One match as an export record (times in ISO 8601). */
+export function exportRecord(m: StoredMatch): Record<(typeof EXPORT_COLUMNS)[number], string | number | null> {
+  return {
+    time: iso(m.time), domain: m.domain, rule: m.rule, log: m.log, cert_index: m.certIndex, fingerprint: m.fingerprint,
+    serial: m.serial, issuer: m.issuer, not_before: iso(m.notBefore), not_after: iso(m.notAfter), update_type: m.updateType,
+    sighting_of: m.sightingOf,
+  };
+}
+
+function csvField(v: string | number | null): string {
+  if (v === null) return '';
+  const s = String(v);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** Parses the arguments of `export`. */
+export function parseExportArgs(argv: string[], env: Record<string, string | undefined>): Promise<Parsed<ExportOptions>> {
+  return parseWith(
+    argv,
+    USAGE,
+    (y) =>
+      y
+        .option('db', { type: 'string', describe: `database (default ${DEFAULT_DB}; CERTWATCH_DB)`, requiresArg: true })
+        .option('since', { type: 'string', describe: 'only matches recorded at or after this ISO date', requiresArg: true })
+        .option('format', { type: 'string', describe: 'csv (default) or json', requiresArg: true }),
+    (raw) => {
+      const format = typeof raw.format === 'string' ? raw.format : 'csv';
+      if (format !== 'csv' && format !== 'json') throw usageError(`--format must be csv or json, got '${format}'`);
+      return {
+        db: typeof raw.db === 'string' ? raw.db : env.CERTWATCH_DB || DEFAULT_DB,
+        since: typeof raw.since === 'string' ? parseSince(raw.since) : undefined,
+        format,
+      };
+    },
+  );
+}
+
+/** `certstream-watch export`: returns the exit code. */
+export async function runExport(argv: string[], io: WatchIo): Promise<number> {
+  const { stdout, stderr } = io;
+  const parsed = await parseExportArgs(argv, io.env);
+  if ('help' in parsed) {
+    stdout.write(parsed.help);
+    return 0;
+  }
+  if ('usage' in parsed) {
+    stderr.write(`certstream-watch export: ${parsed.usage.split('\n')[0]}\n`);
+    return 2;
+  }
+  const o = parsed.values;
+  let spec;
+  try {
+    spec = parseDbUrl(o.db);
+  } catch (err) {
+    stderr.write(`certstream-watch: ${describeError(err)}\n`);
+    return 78;
+  }
+  // Exporting must not create an empty database where the operator mistyped a path.
+  if (spec.kind === 'sqlite' && !existsSync(spec.path)) {
+    stderr.write(`certstream-watch: --db: no database at ${spec.path}\n`);
+    return 78;
+  }
+  let store;
+  try {
+    store = await openStore(spec);
+  } catch (err) {
+    if (!isCertstreamError(err, 'WATCH_ERR_DB')) throw err;
+    stderr.write(`certstream-watch: ${describeError(err)}\n`);
+    return spec.kind === 'postgres' ? 69 : 78;
+  }
+  try {
+    if (o.format === 'csv') stdout.write(`${EXPORT_COLUMNS.join(',')}\n`);
+    else stdout.write('[');
+    let after = 0;
+    let first = true;
+    for (;;) {
+      const page = await store.exportPage(o.since, after, 1000);
+      if (page.length === 0) break;
+      let chunk = '';
+      for (const m of page) {
+        const r = exportRecord(m);
+        if (o.format === 'csv') chunk += `${EXPORT_COLUMNS.map((c) => csvField(r[c])).join(',')}\n`;
+        else chunk += `${first ? '\n' : ',\n'}${JSON.stringify(r)}`;
+        first = false;
+      }
+      if (!stdout.write(chunk)) await new Promise((resolve) => stdout.once('drain', resolve));
+      after = page[page.length - 1].id;
+    }
+    if (o.format === 'json') stdout.write(first ? ']\n' : '\n]\n');
+  } finally {
+    await store.close();
+  }
+  return 0;
+}
