@@ -25,7 +25,6 @@ async function main(): Promise<void> {
     'state-dir': stateDir,
     backfill: '10',
     'poll-interval': '1',
-    'heartbeat-interval': '30',
   });
   if (!checked.ok) {
     for (const p of checked.problems) process.stderr.write(`demo: ${p}\n`);

@@ -80,7 +80,7 @@ test('a bad flag value: exit 78, one line on stderr, no stack', { timeout: 60_00
   const { code } = await r.exit;
   assert.equal(code, 78);
   const lines = r.stderr().trimEnd().split('\n');
-  assert.deepEqual(lines, ['certstream-server: --port: "eighty" is not an integer >= 0 and <= 65535']);
+  assert.deepEqual(lines, ['certstream-server: --port: "eighty" is not an integer from 0 to 65535']);
   assert.deepEqual(r.stdout, []);
 });
 
