@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Ingest, type IngestOptions } from './ct/ingest.js';
 import type { EntrySink, LogStatus } from './ct/types.js';
-import { describeError, isCertstreamError } from './errors.js';
+import { CertstreamError, describeError, isCertstreamError } from './errors.js';
 import { buildHealthz, defaultStaleAfterMs, healthStatus, type HealthzBody, type HealthRules } from './http/healthz.js';
 import { createRequestHandler, createUpgradeHandler } from './http/routes.js';
 import { createLogger, type Logger } from './log/logger.js';
@@ -59,32 +59,16 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
     maxPayloadBytes: config.maxPayloadBytes,
   });
 
-  const ingest = await Ingest.open({
-    partialTileDelayMs: config.partialTileDelayMs,
-    refreshIntervalMs: config.logListRefreshMs,
-    resetState: config.resetState,
-    ...deps.ingest,
-    logList: config.logList,
-    logsInclude: config.logsInclude,
-    logsExclude: config.logsExclude,
-    stateDir: config.stateDir,
-    backfill: config.backfill,
-    pollIntervalMs: config.pollIntervalMs,
-    userAgent: config.userAgent,
-    metrics,
-    logger: logger.child({ component: 'ingest' }),
-    sink: createSink(renderer, hub, metrics, logger),
-  }).catch(async (err: unknown) => {
-    await hub.close();
-    throw err;
-  });
-
+  // Bound before the ingest opens: Ingest.open loads the cursor file (and with --reset-state makes it be
+  // rewritten), so a port in use or a bad --host must fail first, with nothing written. Until then
+  // /healthz shows no logs; systemd's READY=1 still waits for the followers (below).
+  let opened: Ingest | undefined = undefined;
   let ingesting = false;
   const rules = (): HealthRules => ({ nowMs: Date.now(), staleAfterMs: defaultStaleAfterMs(config.pollIntervalMs), maxLag: config.maxLag });
   const health = (): HealthzBody => {
     const stats = hub.stats();
     return buildHealthz({
-      logs: ingest.statuses(),
+      logs: opened?.statuses() ?? [],
       ingesting,
       rules: rules(),
       startedAtMs,
@@ -100,13 +84,36 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
   try {
     await listen(server, config.host, config.port);
   } catch (err) {
-    await Promise.allSettled([ingest.stop(), hub.close()]);
-    throw err;
+    await hub.close();
+    throw listenError(err, config.host, config.port);
   }
+  const ingest = await Ingest.open({
+    partialTileDelayMs: config.partialTileDelayMs,
+    refreshIntervalMs: config.logListRefreshMs,
+    resetState: config.resetState,
+    ...deps.ingest,
+    allowEmpty: config.allowEmpty,
+    logList: config.logList,
+    logsInclude: config.logsInclude,
+    logsExclude: config.logsExclude,
+    stateDir: config.stateDir,
+    backfill: config.backfill,
+    pollIntervalMs: config.pollIntervalMs,
+    userAgent: config.userAgent,
+    metrics,
+    logger: logger.child({ component: 'ingest' }),
+    sink: createSink(renderer, hub, metrics, logger),
+  }).catch(async (err: unknown) => {
+    await Promise.allSettled([hub.close(), new Promise((resolve) => (server.close(resolve), server.closeAllConnections()))]);
+    throw err;
+  });
+  opened = ingest;
+
   const port = (server.address() as AddressInfo).port;
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
   logger.info('listening', { host: config.host, port, url, version: VERSION, logs: ingest.followed.length });
+  if (ingest.followed.length === 0) logger.warn('no log to follow (--allow-empty): streaming nothing until the log list changes', { log_list: config.logList });
 
   ingest.start();
   ingesting = true;
@@ -184,6 +191,25 @@ export function statusLine(logs: readonly LogStatus[], clients: number, certific
   const polled = logs.filter((l) => l.last_success !== null).length;
   const lag = logs.reduce((sum, l) => sum + l.lag, 0);
   return `${polled}/${logs.length} logs polled, ${clients} clients, total lag ${lag}, ${certificates} certificates streamed`;
+}
+
+/**
+ * A listen failure the operator can fix (port taken, address not on this machine, name that does not
+ * resolve, port needing privileges) becomes a configuration error (exit 78, one line); a transient
+ * one (EAI_AGAIN: DNS not ready yet) stays a runtime error that systemd retries.
+ */
+function listenError(err: unknown, host: string, port: number): unknown {
+  const code = (err as { code?: unknown }).code;
+  const where = `--host ${host} --port ${port}`;
+  const reasons: Record<string, string> = {
+    EADDRINUSE: 'the port is already in use (another certstream-server?)',
+    EACCES: 'binding that port needs privileges (use a port >= 1024)',
+    EADDRNOTAVAIL: 'the address is not one of this machine',
+    ENOTFOUND: 'the host name does not resolve',
+  };
+  const reason = typeof code === 'string' ? reasons[code] : undefined;
+  if (!reason) return err;
+  return new CertstreamError('CONFIG_ERR_INVALID', `${where}: cannot listen: ${reason} (${code})`, { cause: err });
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {
