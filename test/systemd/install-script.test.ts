@@ -126,6 +126,9 @@ test('the default path (build from the checkout, no --prebuilt) installs, exits 
     // Production dependencies only: the runtime ones are there, the toolchain is not.
     assert.ok(existsSync(join(prefix, 'node_modules/ws/package.json')));
     assert.equal(existsSync(join(prefix, 'node_modules/typescript')), false, 'no devDependencies');
+    // Used only by tests, the fake log and benchmarks (issue 14 item 8): not installed with the service.
+    assert.equal(existsSync(join(prefix, 'node_modules/@peculiar/x509')), false, '@peculiar/x509 is a devDependency');
+    assert.equal(existsSync(join(prefix, 'node_modules/reflect-metadata')), false, 'reflect-metadata is a devDependency');
     // The installed daemon loads every module it needs from that tree.
     const help = spawnSync(process.execPath, [join(prefix, 'dist/cli/certstream-server.js'), '--help'], { encoding: 'utf8', timeout: 60_000 });
     assert.equal(help.status, 0, help.stderr);
