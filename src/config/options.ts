@@ -103,6 +103,11 @@ export const OPTIONS: readonly OptionSpec[] = [
   { flag: 'ping-interval', key: 'pingIntervalMs', kind: 'seconds', default: '30', min: 1, max: 3600, zeroOff: true, help: 'seconds between protocol pings; a peer that misses one is terminated (0 = off)' },
   { flag: 'per-message-deflate', key: 'perMessageDeflate', kind: 'boolean', default: 'false', help: 'offer permessage-deflate compression (costs CPU per client)' },
   { flag: 'max-payload', key: 'maxPayloadBytes', kind: 'integer', default: '4096', min: 125, max: 16 * 2 ** 20, unit: 'bytes', help: 'largest accepted client frame' },
+  {
+    flag: 'max-connections', key: 'maxConnections', kind: 'integer', default: '4096', min: 1, max: 1_048_576,
+    help: 'most open connections (HTTP + WebSocket); more are refused and counted',
+    notes: ["Lowered at start to the open-file limit minus 128, so the log followers always have descriptors (the unit's LimitNOFILE=65536)."],
+  },
   { flag: 'max-lag', key: 'maxLag', kind: 'integer', default: '10000', min: 0, max: Number.MAX_SAFE_INTEGER, unit: 'entries', help: '/healthz: a log further behind its head than this counts as unhealthy' },
   { flag: 'log-level', key: 'logLevel', kind: 'enum', default: 'info', values: ['debug', 'info', 'warn', 'error'], help: 'lowest level of the JSON log lines written' },
   {

@@ -43,6 +43,8 @@ export interface ServerConfig {
   perMessageDeflate: boolean;
   /** Largest accepted client frame, bytes (clients only send pings and small texts). */
   maxPayloadBytes: number;
+  /** Most TCP connections (HTTP and WebSocket) open at once; further ones are closed at once and counted. */
+  maxConnections: number;
   /** `/healthz`: a log with a larger lag counts as unhealthy. */
   maxLag: number;
   /** Lowest log level written. */

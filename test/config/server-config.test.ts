@@ -25,6 +25,7 @@ test('every default, pinned (the contract values, and the heartbeat of 10 s from
     pingIntervalMs: 30_000,
     perMessageDeflate: false,
     maxPayloadBytes: 4096,
+    maxConnections: 4096,
     maxLag: 10_000,
     logLevel: 'info',
     partialTileDelayMs: 10_000,
