@@ -9,15 +9,18 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Ingest, type IngestOptions } from './ct/ingest.js';
+import { IngestRates } from './ct/ingest-rates.js';
 import type { EntrySink, LogStatus } from './ct/types.js';
 import { describeError, isCertstreamError } from './errors.js';
 import { buildHealthz, defaultStaleAfterMs, healthStatus, type HealthzBody, type HealthRules } from './http/healthz.js';
+import { buildStatus, type StatusBody } from './http/dashboard/status-json.js';
 import { createRequestHandler, createUpgradeHandler } from './http/routes.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { createServerMetrics, type ServerMetrics } from './metrics/server-metrics.js';
 import type { ServerConfig } from './config/server-config.js';
 import { Renderer } from './render/renderer.js';
 import { FanoutHub, type StreamFrames } from './stream/fanout-hub.js';
+import { RecentSample } from './stream/recent-sample.js';
 import { SystemdNotifier } from './systemd/notify.js';
 import { VERSION } from './version.js';
 
@@ -58,6 +61,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
     perMessageDeflate: config.perMessageDeflate,
     maxPayloadBytes: config.maxPayloadBytes,
   });
+  const sample = new RecentSample();
 
   const ingest = await Ingest.open({
     partialTileDelayMs: config.partialTileDelayMs,
@@ -73,7 +77,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
     userAgent: config.userAgent,
     metrics,
     logger: logger.child({ component: 'ingest' }),
-    sink: createSink(renderer, hub, metrics, logger),
+    sink: createSink(renderer, hub, metrics, logger, (frames) => sample.offer(frames, Date.now())),
   }).catch(async (err: unknown) => {
     await hub.close();
     throw err;
@@ -95,11 +99,27 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
     });
   };
 
-  const server = createServer(createRequestHandler({ recent: () => hub.recent, health, registry: metrics.registry, logger }));
+  // The dashboard's rates: every log's position once a second, entries/s over the last minute.
+  const rates = new IngestRates();
+  rates.record(Date.now(), ingest.statuses());
+  const rateTimer = setInterval(() => rates.record(Date.now(), ingest.statuses()), 1000).unref();
+  const status = async (after: number): Promise<StatusBody> => {
+    const disconnects = await metrics.clientDisconnects.get();
+    return buildStatus({
+      health: health(),
+      rules: rules(),
+      rates: rates.snapshot(),
+      slowClientCloses: disconnects.values.find((v) => v.labels.reason === 'slow')?.value ?? 0,
+      recent: { sampled_per_second: sample.perSecond, last_seq: sample.lastSeq, certificates: sample.since(after) },
+    });
+  };
+
+  const server = createServer(createRequestHandler({ recent: () => hub.recent, health, status, registry: metrics.registry, logger }));
   server.on('upgrade', createUpgradeHandler((req, socket, head) => hub.handleUpgrade(req, socket, head)));
   try {
     await listen(server, config.host, config.port);
   } catch (err) {
+    clearInterval(rateTimer);
     await Promise.allSettled([ingest.stop(), hub.close()]);
     throw err;
   }
@@ -123,6 +143,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
   const close = (): Promise<void> => {
     closing ??= (async () => {
       ingesting = false;
+      clearInterval(rateTimer);
       logger.info('shutting down');
       const stoppingNotice = notifier.stopping();
       try {
@@ -149,7 +170,14 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
  * An entry whose leaf is not a certificate is counted as a parse error of its log (logged once per
  * log) and skipped; the stream goes on.
  */
-export function createSink(renderer: Renderer, hub: FanoutHub, metrics: ServerMetrics, logger: Logger): EntrySink {
+export function createSink(
+  renderer: Renderer,
+  hub: FanoutHub,
+  metrics: ServerMetrics,
+  logger: Logger,
+  /** Sees every published batch after the hub (the dashboard's sample). */
+  onPublish?: (frames: readonly StreamFrames[]) => void,
+): EntrySink {
   const reported = new Set<string>();
   return (log, entries) => {
     const seen = Date.now() / 1000;
@@ -176,6 +204,7 @@ export function createSink(renderer: Renderer, hub: FanoutHub, metrics: ServerMe
     if (x509 > 0) metrics.entries.inc({ log: log.url, update_type: 'X509LogEntry' }, x509);
     if (precert > 0) metrics.entries.inc({ log: log.url, update_type: 'PrecertLogEntry' }, precert);
     hub.publish(frames);
+    onPublish?.(frames);
   };
 }
 
