@@ -63,31 +63,67 @@
     $('t-durable').textContent = typeof s.durable_subscriptions === 'number' ? int(s.durable_subscriptions) : 'not reported';
   }
 
+  // Rows are kept per log and updated in place: rebuilding the table every poll costs the browser a
+  // full layout of it, and most cells do not change between two polls.
+  const rowsByUrl = new Map();
+
+  function setText(node, text) {
+    if (node.textContent !== text) node.textContent = text;
+  }
+
+  function logRow(l) {
+    let row = rowsByUrl.get(l.url);
+    if (row) return row;
+    const tr = el('tr');
+    tr.dataset.url = l.url;
+    const cells = {
+      name: el('td', 'name'),
+      title: el('span', 'title'),
+      mark: el('span', 'mark'),
+      kind: el('td', 'opt'),
+      tree: el('td', 'num tree'),
+      next: el('td', 'num opt next'),
+      lag: el('td', 'num lag'),
+      rate: el('td', 'num rate'),
+      success: el('td', 'success'),
+      err: el('td', 'err'),
+    };
+    cells.name.append(cells.title, cells.mark, el('span', 'url', l.url));
+    tr.append(cells.name, cells.kind, cells.tree, cells.next, cells.lag, cells.rate, cells.success, cells.err);
+    row = { tr, cells };
+    rowsByUrl.set(l.url, row);
+    return row;
+  }
+
   function renderLogs(s) {
     const logs = s.logs.slice().sort((a, b) =>
       STATE_RANK[a.state] - STATE_RANK[b.state] || b.lag - a.lag || a.name.localeCompare(b.name));
-    const body = document.createDocumentFragment();
-    for (const l of logs) {
-      const tr = el('tr', l.state);
-      tr.dataset.url = l.url;
-      const name = el('td', 'name', l.name);
-      if (STATE_MARK[l.state]) name.append(el('span', 'mark', STATE_MARK[l.state]));
-      name.append(el('span', 'url', l.url));
-      tr.append(
-        name,
-        el('td', 'opt', l.kind === 'static' ? 'static-ct-api' : 'RFC 6962'),
-        el('td', 'num tree', int(l.tree_size)),
-        el('td', 'num opt next', int(l.next_index)),
-        el('td', 'num lag', int(l.lag)),
-        el('td', 'num rate', rate(l.entries_per_second)),
-        el('td', 'success', l.last_success === null ? 'never' : duration(s.now - l.last_success) + ' ago'),
-        el('td', 'err', l.last_error === null ? '' : l.last_error),
-      );
-      body.append(tr);
+    const body = $('logs').tBodies[0];
+    const present = new Set();
+    logs.forEach((l, i) => {
+      present.add(l.url);
+      const { tr, cells: c } = logRow(l);
+      if (tr.className !== l.state) tr.className = l.state;
+      setText(c.title, l.name);
+      setText(c.mark, STATE_MARK[l.state]);
+      c.mark.hidden = !STATE_MARK[l.state];
+      setText(c.kind, l.kind === 'static' ? 'static-ct-api' : 'RFC 6962');
+      setText(c.tree, int(l.tree_size));
+      setText(c.next, int(l.next_index));
+      setText(c.lag, int(l.lag));
+      setText(c.rate, rate(l.entries_per_second));
+      setText(c.success, l.last_success === null ? 'never' : duration(s.now - l.last_success) + ' ago');
+      setText(c.err, l.last_error === null ? '' : l.last_error);
+      // Move a row only when the order changed.
+      if (body.children[i] !== tr) body.insertBefore(tr, body.children[i] || null);
+    });
+    for (const [url, row] of rowsByUrl) {
+      if (present.has(url)) continue;
+      row.tr.remove();
+      rowsByUrl.delete(url);
     }
-    $('logs').tBodies[0].replaceChildren(body);
     const trouble = logs.filter((l) => l.state === 'failing' || l.state === 'behind').length;
-    $('logs-note').textContent = trouble === 0 ? 'all healthy' : trouble + ' in trouble, listed first';
+    setText($('logs-note'), trouble === 0 ? 'all healthy' : trouble + ' in trouble, listed first');
   }
 
   function matches(c) {
@@ -96,33 +132,58 @@
     return c.domains.some((d) => d.toLowerCase().includes(filter));
   }
 
+  function certItem(c) {
+    const li = el('li');
+    li.dataset.index = c.cert_index;
+    const domains = el('span', 'domains');
+    if (c.precert) domains.append(el('span', 'pre', 'precert'));
+    domains.append(c.domains.slice(0, 4).join(', ') || '(no domain)');
+    if (c.domain_count > 4) domains.append(el('span', 'more', ' +' + (c.domain_count - 4)));
+    li.append(
+      el('span', 'time', new Date(c.seen * 1000).toLocaleTimeString('en-GB')),
+      domains,
+      el('span', 'issuer', c.issuer),
+      el('span', 'log', c.log),
+    );
+    return li;
+  }
+
+  // New certificates are put on top of the list and the oldest rows dropped, so a poll adds a few
+  // rows instead of rebuilding a hundred; a new filter rebuilds the list once.
+  let pendingNew = [];
+  let rebuild = true;
+
   function renderRecent() {
     renderQueued = false;
-    const list = document.createDocumentFragment();
-    let shown = 0;
-    let matched = 0;
-    for (const c of recent) {
-      if (!matches(c)) continue;
-      matched++;
-      if (shown >= SHOW) continue;
-      shown++;
-      const li = el('li');
-      li.dataset.index = c.cert_index;
-      const domains = el('span', 'domains');
-      if (c.precert) domains.append(el('span', 'pre', 'precert'));
-      domains.append(c.domains.slice(0, 4).join(', ') || '(no domain)');
-      if (c.domain_count > 4) domains.append(el('span', 'more', ' +' + (c.domain_count - 4)));
-      li.append(
-        el('span', 'time', new Date(c.seen * 1000).toLocaleTimeString('en-GB')),
-        domains,
-        el('span', 'issuer', c.issuer),
-        el('span', 'log', c.log),
-      );
-      list.append(li);
+    const list = $('recent');
+    if (rebuild) {
+      rebuild = false;
+      pendingNew = [];
+      const frag = document.createDocumentFragment();
+      for (const c of recent) {
+        if (frag.childNodes.length >= SHOW) break;
+        if (matches(c)) frag.append(certItem(c));
+      }
+      list.replaceChildren(frag);
+    } else if (pendingNew.length > 0) {
+      const frag = document.createDocumentFragment();
+      for (const c of pendingNew) if (matches(c)) frag.append(certItem(c));
+      pendingNew = [];
+      const empty = list.querySelector('li.empty');
+      if (empty && frag.childNodes.length > 0) empty.remove();
+      list.prepend(frag);
+      while (list.children.length > SHOW) list.lastElementChild.remove();
     }
-    if (shown === 0) list.append(el('li', 'empty', recent.length === 0 ? 'waiting for certificates…' : 'nothing matches the filter'));
-    $('recent').replaceChildren(list);
-    $('shown').textContent = filter ? matched + ' of ' + recent.length + ' match' + (matched > shown ? ', first ' + shown + ' shown' : '') : '';
+    const shown = list.querySelectorAll('li[data-index]').length;
+    if (shown === 0 && !list.querySelector('li.empty')) {
+      list.append(el('li', 'empty', recent.length === 0 ? 'waiting for certificates…' : 'nothing matches the filter'));
+    }
+    let note = '';
+    if (filter) {
+      const matched = recent.filter(matches).length;
+      note = matched + ' of ' + recent.length + ' match' + (matched > shown ? ', first ' + shown + ' shown' : '');
+    }
+    setText($('shown'), note);
   }
 
   function queueRecent() {
@@ -133,10 +194,15 @@
 
   function mergeRecent(r) {
     // A server restart starts its sequence again: drop what we had rather than mix two runs.
-    if (r.last_seq < after) recent = [];
+    if (r.last_seq < after) {
+      recent = [];
+      rebuild = true;
+    }
     after = r.last_seq;
     if (r.certificates.length === 0) return false;
-    recent = r.certificates.slice().reverse().concat(recent).slice(0, KEEP);
+    const fresh = r.certificates.slice().reverse();
+    recent = fresh.concat(recent).slice(0, KEEP);
+    pendingNew = fresh.concat(pendingNew).slice(0, SHOW);
     return true;
   }
 
@@ -174,6 +240,7 @@
 
   $('filter').addEventListener('input', (e) => {
     filter = e.target.value.trim().toLowerCase();
+    rebuild = true;
     queueRecent();
   });
   showUrls();
