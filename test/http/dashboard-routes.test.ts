@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { WebSocket } from 'ws';
 import type { StatusBody } from '../../src/http/dashboard/status-json.js';
+import { createServerMetrics } from '../../src/metrics/server-metrics.js';
 import { polledAll, startFake, startReal, tempDir, testConfig, whenFake } from '../server/server-harness.js';
 
 const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8';
@@ -135,9 +136,10 @@ test('status.json: the healthz body plus per-log rates, states and sampled certi
   assert.equal(await head.text(), '');
 });
 
-test('status.json marks a failing log', { timeout: 60_000 }, async (t) => {
+test('status.json marks a failing log and counts slow-client closes from the metric', { timeout: 60_000 }, async (t) => {
   const fake = await startFake(t, { initialSize: 30 });
-  const server = await startReal(testConfig(fake, await tempDir(t)));
+  const metrics = createServerMetrics({ processMetrics: false });
+  const server = await startReal(testConfig(fake, await tempDir(t)), metrics);
   t.after(() => server.close());
   await whenFake(fake, () => polledAll(server));
   const bad = fake.logs[0].url;
@@ -149,6 +151,10 @@ test('status.json marks a failing log', { timeout: 60_000 }, async (t) => {
   const log = s.logs.find((l) => l.url === bad)!;
   assert.match(log.last_error ?? '', /500/);
   assert.equal(s.logs.find((l) => l.url !== bad)!.state, 'ok');
+  // The hub counts closes in certstream_client_disconnects_total{reason}; only "slow" is shown.
+  metrics.clientDisconnects.inc({ reason: 'slow' }, 2);
+  metrics.clientDisconnects.inc({ reason: 'client' }, 5);
+  assert.equal((await status(server.url)).slow_client_closes, 2);
   // Not a page for scripts only: the body also answers a plain request without a query.
   const raw = await new Promise<string>((resolve, reject) => {
     request(`${server.url}/status.json`, (res) => {
