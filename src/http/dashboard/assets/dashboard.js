@@ -217,7 +217,12 @@
     if (fresh || recent.length === 0) queueRecent();
   }
 
+  let timer;
+  let inFlight = false;
+
   async function poll() {
+    clearTimeout(timer);
+    inFlight = true;
     try {
       const res = await fetch('/status.json?after=' + after, { cache: 'no-store', signal: AbortSignal.timeout(10000) });
       if (!res.ok) throw new Error('HTTP ' + res.status);
@@ -227,9 +232,15 @@
       $('conn').textContent = 'no answer from the server (' + (err && err.name === 'TimeoutError' ? 'timeout' : err.message) +
         '), retrying' + (last ? '; figures below are from ' + new Date(last.now * 1000).toLocaleTimeString('en-GB') : '');
     } finally {
-      setTimeout(poll, document.hidden ? HIDDEN_POLL_MS : POLL_MS);
+      inFlight = false;
+      timer = setTimeout(poll, document.hidden ? HIDDEN_POLL_MS : POLL_MS);
     }
   }
+
+  // A tab brought back to the front refreshes at once rather than after the slow background interval.
+  document.addEventListener('visibilitychange', () => {
+    if (!document.hidden && !inFlight) poll();
+  });
 
   function showUrls() {
     const base = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host;
