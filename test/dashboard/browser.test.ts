@@ -146,7 +146,7 @@ test('the dashboard in Chromium: live figures, recent certificates, filter, a fa
   assert.ok(requested.some((u) => u.includes('/status.json')));
 });
 
-test('the dashboard on a phone and in dark mode', { timeout: 120_000 }, async (t) => {
+test('the dashboard on a phone, in dark mode, and when the server is gone', { timeout: 120_000 }, async (t) => {
   if (!requireChromium(t)) return;
   const fake = await startFake(t, { rfc6962Logs: 1, staticLogs: 1, initialSize: 100 });
   const server = await startReal(testConfig(fake, await tempDir(t)));
@@ -171,4 +171,9 @@ test('the dashboard on a phone and in dark mode', { timeout: 120_000 }, async (t
     return 0.2126 * r + 0.7152 * g + 0.0722 * b;
   });
   assert.ok(light > 200, `light background, luminance ${light}`);
+
+  // The server goes away: the page says so instead of showing old figures as live.
+  assert.equal(await page.textContent('#conn'), '');
+  await server.close();
+  await page.waitForFunction(() => /no answer from the server/.test(document.body.textContent ?? ''), undefined, WAIT);
 });

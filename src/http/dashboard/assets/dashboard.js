@@ -192,9 +192,9 @@
     requestAnimationFrame(renderRecent);
   }
 
-  function mergeRecent(r) {
+  function mergeRecent(r, restarted) {
     // A server restart starts its sequence again: drop what we had rather than mix two runs.
-    if (r.last_seq < after) {
+    if (restarted || r.last_seq < after) {
       recent = [];
       rebuild = true;
     }
@@ -207,13 +207,14 @@
   }
 
   function render(s) {
+    const restarted = last !== null && s.uptime_seconds < last.uptime_seconds;
     last = s;
     renderTotals(s);
     renderLogs(s);
-    const fresh = mergeRecent(s.recent);
-    $('sample-note').textContent = 'Sampled: at most ' + s.recent.sampled_per_second + ' certificates a second of the ' +
+    const fresh = mergeRecent(s.recent, restarted);
+    setText($('sample-note'), 'Sampled: at most ' + s.recent.sampled_per_second + ' certificates a second of the ' +
       rate(s.entries_per_second) + '/s streamed are listed, refreshed every ' + POLL_MS / 1000 +
-      ' s; the page never renders every frame. The last ' + KEEP + ' are kept for the filter.';
+      ' s; the page never renders every frame. The last ' + KEEP + ' are kept for the filter.');
     if (fresh || recent.length === 0) queueRecent();
   }
 
