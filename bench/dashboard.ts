@@ -167,7 +167,12 @@ async function main(): Promise<void> {
     // The per-request cost, measured with the logs at rest (nothing else for the server to do) so that
     // it stands out of the noise of a shared machine: 2,000 requests, one after the other.
     fake.grow(0);
-    await sleep(3000);
+    for (let deadline = Date.now() + 120_000; ; await sleep(200)) {
+      const h = (await (await fetch(`${base}/healthz`)).json()) as { logs: { lag: number }[] };
+      if (h.logs.every((l) => l.lag === 0)) break; // caught up: nothing left to ingest
+      if (Date.now() > deadline) throw new Error('the server did not catch up within 120 s');
+    }
+    await sleep(1000);
     const rest = await window(pid, 3);
     log('burst: 2,000 /status.json requests, one after the other');
     const c0 = cpuSeconds(pid);
