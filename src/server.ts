@@ -110,7 +110,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
       rules: rules(),
       rates: rates.snapshot(),
       slowClientCloses: disconnects.values.find((v) => v.labels.reason === 'slow')?.value ?? 0,
-      recent: { sampled_per_second: sample.perSecond, last_seq: sample.lastSeq, certificates: sample.since(after) },
+      recent: { sampled_per_second: sample.perSecond, last_seq: sample.lastSeq, unreadable: sample.unreadable, certificates: sample.since(after) },
     });
   };
 

@@ -23,7 +23,7 @@ export interface SampledCert {
   domains: string[];
   /** How many `all_domains` the certificate has. */
   domain_count: number;
-  /** The issuer's O and CN, joined (what a person recognises: "Let's Encrypt R12"). */
+  /** The issuer's O and CN, joined unless CN already names O (what a person recognises: "Let's Encrypt R12"). */
   issuer: string;
 }
 
@@ -117,7 +117,8 @@ export function summarise(lite: string, seq: number): SampledCert | undefined {
   if (!d || typeof d.cert_index !== 'number') return undefined;
   const all = Array.isArray(d.leaf_cert?.all_domains) ? d.leaf_cert.all_domains.filter((x): x is string => typeof x === 'string') : [];
   const issuer = d.leaf_cert?.issuer;
-  const names = [issuer?.O, issuer?.CN].filter((x): x is string => typeof x === 'string' && x !== '');
+  const o = typeof issuer?.O === 'string' ? issuer.O : '';
+  const cn = typeof issuer?.CN === 'string' ? issuer.CN : '';
   return {
     seq,
     seen: typeof d.seen === 'number' ? d.seen : 0,
@@ -127,6 +128,7 @@ export function summarise(lite: string, seq: number): SampledCert | undefined {
     precert: d.update_type === 'PrecertLogEntry',
     domains: all.slice(0, MAX_DOMAINS),
     domain_count: all.length,
-    issuer: [...new Set(names)].join(' '),
+    // "Let's Encrypt R12", but "Amazon ECDSA 384 M01" rather than "Amazon Amazon ECDSA 384 M01".
+    issuer: cn.startsWith(o) ? cn : o === '' || cn === '' ? o + cn : `${o} ${cn}`,
   };
 }

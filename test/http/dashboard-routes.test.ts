@@ -128,6 +128,7 @@ test('status.json: the healthz body plus per-log rates, states and sampled certi
   const certs = s.recent.certificates;
   assert.ok(certs.length > 0 && certs.length <= 2 * s.recent.sampled_per_second + 10, `${certs.length} sampled`);
   assert.equal(certs.at(-1)!.seq, s.recent.last_seq);
+  assert.equal(s.recent.unreadable, 0);
   assert.ok(certs.every((c) => [rfc.url, tiled.url].includes(c.log_url) && c.cert_index < 164 && typeof c.precert === 'boolean'));
   assert.ok(certs.some((c) => c.domains.length > 0 && c.issuer !== ''));
   assert.deepEqual((await status(server.url, s.recent.last_seq)).recent.certificates, []);

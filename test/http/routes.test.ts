@@ -30,7 +30,7 @@ async function start(state: { logs: LogStatus[]; ingesting: boolean }) {
     });
   const status = async () => buildStatus({
     health: health(), rules: { nowMs: Date.now(), staleAfterMs: 30_000, maxLag: 1000 }, rates: new IngestRates().snapshot(), slowClientCloses: 0,
-    recent: { sampled_per_second: 10, last_seq: 0, certificates: [] },
+    recent: { sampled_per_second: 10, last_seq: 0, unreadable: 0, certificates: [] },
   });
   const server = createServer(createRequestHandler({ recent: () => hub.recent, health, status, registry: metrics.registry, logger: silentLogger }));
   server.on('upgrade', createUpgradeHandler((req, socket, head) => hub.handleUpgrade(req, socket, head)));

@@ -31,7 +31,7 @@ test('status body: the healthz body plus rates, states and the sample', () => {
   const s = buildStatus({
     health, rules, slowClientCloses: 4,
     rates: { windowSeconds: 59.96, perLog: new Map([['https://a/', 12.345]]), total: 12.345 },
-    recent: { sampled_per_second: 10, last_seq: 0, certificates: [] },
+    recent: { sampled_per_second: 10, last_seq: 0, unreadable: 0, certificates: [] },
   });
   const { logs: _l, ...rest } = health;
   for (const [k, v] of Object.entries(rest)) assert.deepEqual(s[k as keyof typeof s], v, k);

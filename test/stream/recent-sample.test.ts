@@ -75,5 +75,11 @@ test('long domain lists are cut, their count kept; unreadable frames are counted
   assert.equal(c.domain_count, 50);
   assert.equal(c.issuer, "Let's Encrypt R12");
   assert.equal(s.unreadable, 1);
+  const issuer = (O: unknown, CN: unknown) =>
+    summarise(JSON.stringify({ data: { cert_index: 1, leaf_cert: { all_domains: [], issuer: { O, CN } } } }), 1)!.issuer;
+  assert.equal(issuer('Amazon', 'Amazon ECDSA 384 M01'), 'Amazon ECDSA 384 M01');
+  assert.equal(issuer(null, 'R12'), 'R12');
+  assert.equal(issuer('Some CA', null), 'Some CA');
+  assert.equal(issuer(null, null), '');
   assert.throws(() => new RecentSample({ perSecond: 0 }), RangeError);
 });

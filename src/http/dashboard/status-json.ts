@@ -37,6 +37,8 @@ export interface StatusBody extends Omit<HealthzBody, 'logs'> {
     sampled_per_second: number;
     /** Sequence number of the newest sample: pass it back as `?after=` to get only newer ones. */
     last_seq: number;
+    /** Published frames the sampler could not read as certificates (0 unless something is broken). */
+    unreadable: number;
     certificates: SampledCert[];
   };
 }
