@@ -3,8 +3,7 @@
  * that do not ask for HTML): what the stream is, how to connect, the counters at the time of the
  * request, and a link to the live dashboard. No script: the dashboard is the live view.
  */
-import type { StreamName } from '../metrics/server-metrics.js';
-import { STREAM_PATHS } from '../stream/stream-paths.js';
+import { STREAM_PATHS, type StreamName } from '../stream/stream-paths.js';
 import type { HealthzBody } from './healthz.js';
 
 const DESCRIPTIONS: Readonly<Record<StreamName, string>> = {

@@ -6,7 +6,7 @@ import { WebSocket } from 'ws';
 import type { LogStatus } from '../../src/ct/types.js';
 import { IngestRates } from '../../src/ct/ingest-rates.js';
 import { buildStatus } from '../../src/http/dashboard/status-json.js';
-import { buildHealthz } from '../../src/http/healthz.js';
+import { buildHealthz, withRenderHealth } from '../../src/http/healthz.js';
 import { createRequestHandler, createUpgradeHandler } from '../../src/http/routes.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { createServerMetrics } from '../../src/metrics/server-metrics.js';
@@ -19,7 +19,8 @@ async function start(state: { logs: LogStatus[]; ingesting: boolean }) {
   const hub = new FanoutHub(testHubOptions({ metrics }));
   const health = () =>
     buildHealthz({
-      logs: state.logs,
+      logs: state.logs.map((l) => withRenderHealth(l, undefined)),
+      cursors: { lastError: null, errors: 0 },
       ingesting: state.ingesting,
       rules: { nowMs: Date.now(), staleAfterMs: 30_000, maxLag: 1000 },
       startedAtMs: Date.now(),

@@ -2,12 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LogStatus } from '../../src/ct/types.js';
 import { buildStatus, logState } from '../../src/http/dashboard/status-json.js';
-import { buildHealthz, type HealthRules } from '../../src/http/healthz.js';
+import { buildHealthz, withRenderHealth, type HealthRules, type LogHealth } from '../../src/http/healthz.js';
 
 const NOW = 1_764_000_000_000;
 const rules: HealthRules = { nowMs: NOW, staleAfterMs: 30_000, maxLag: 1000 };
 
-function log(over: Partial<LogStatus> = {}): LogStatus {
+function log(over: Partial<LogStatus> = {}): LogHealth {
+  return withRenderHealth(status(over), undefined);
+}
+
+function status(over: Partial<LogStatus>): LogStatus {
   return { url: 'https://a/', name: 'A', kind: 'rfc6962', tree_size: 100, next_index: 100, lag: 0, last_success: NOW / 1000 - 2, last_error: null, ...over };
 }
 
@@ -20,12 +24,15 @@ test('log states: failing, behind, starting, ok', () => {
   assert.equal(logState(log({ last_success: null, last_error: 'timeout' }), rules), 'failing');
   assert.equal(logState(log({ lag: 1001, next_index: 0, tree_size: 1001 }), rules), 'behind');
   assert.equal(logState(log({ lag: 1000 }), rules), 'ok');
+  // The sink's skips show as last_error (withRenderHealth): a log streaming undecodable entries fails.
+  const skipping = withRenderHealth(status({}), { skipped: 9, recentEntries: 9, recentSkipped: 9, lastError: 'not a certificate' });
+  assert.equal(logState(skipping, rules), 'failing');
 });
 
 test('status body: the healthz body plus rates, states and the sample', () => {
   const logs = [log(), log({ url: 'https://b/', name: 'B', last_error: 'HTTP 429' })];
   const health = buildHealthz({
-    logs, ingesting: true, rules, startedAtMs: NOW - 5000, clients: { lite: 1, full: 0, domains: 2 },
+    logs, cursors: { lastError: null, errors: 0 }, ingesting: true, rules, startedAtMs: NOW - 5000, clients: { lite: 1, full: 0, domains: 2 },
     certificates: 10, dropped: 3, version: '1.2.3',
   });
   const s = buildStatus({

@@ -3,18 +3,17 @@
  * (entries/s per log and in total over the last minute), each log's state as the dashboard marks it,
  * the slow-client closes, and the newest sampled certificates. Pure: the daemon gathers the inputs.
  */
-import type { LogStatus } from '../../ct/types.js';
 import type { RateSnapshot } from '../../ct/ingest-rates.js';
 import type { SampledCert } from '../../stream/recent-sample.js';
-import type { HealthRules, HealthzBody } from '../healthz.js';
+import type { HealthRules, HealthzBody, LogHealth } from '../healthz.js';
 
 /**
- * How the dashboard marks a log: `failing` (its last poll failed, or no success within the staleness
- * window), `behind` (lag above `--max-lag`), `starting` (not polled yet, no error either), `ok`.
+ * How the dashboard marks a log: `failing` (its last poll failed, its latest entries could not be
+ * rendered — both show in `last_error` — or no success within the staleness window), `behind` (lag above `--max-lag`), `starting` (not polled yet, no error either), `ok`.
  */
 export type LogState = 'failing' | 'behind' | 'starting' | 'ok';
 
-export interface StatusLog extends LogStatus {
+export interface StatusLog extends LogHealth {
   /** Entries/s over the rate window, or null before two samples. */
   entries_per_second: number | null;
   state: LogState;
@@ -52,7 +51,7 @@ export interface StatusInput {
 }
 
 /** The state of one log under the health rules. */
-export function logState(log: LogStatus, rules: HealthRules): LogState {
+export function logState(log: LogHealth, rules: HealthRules): LogState {
   if (log.last_error !== null) return 'failing';
   if (log.last_success === null) return 'starting';
   // last_success is in whole seconds: allow the truncated second (as logHealthy does).

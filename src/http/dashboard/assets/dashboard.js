@@ -60,6 +60,9 @@
     const w = s.replay_window;
     const age = w && (typeof w.age_seconds === 'number' ? w.age_seconds : w.seconds);
     $('t-replay').textContent = w ? (typeof age === 'number' ? duration(age) : '–') + ' · ' + bytes(w.bytes) : 'not reported';
+    // A failed cursor flush means a restart would resume from an older position: say it at the top.
+    const cursorError = s.cursors && s.cursors.last_error;
+    $('cursor-error').textContent = cursorError ? 'cursor file not saved: ' + cursorError : '';
     $('t-durable').textContent = typeof s.durable_subscriptions === 'number' ? int(s.durable_subscriptions) : 'not reported';
   }
 
