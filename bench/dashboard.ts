@@ -168,8 +168,9 @@ async function main(): Promise<void> {
     // it stands out of the noise of a shared machine: 2,000 requests, one after the other.
     fake.grow(0);
     for (let deadline = Date.now() + 120_000; ; await sleep(200)) {
-      const h = (await (await fetch(`${base}/healthz`)).json()) as { logs: { lag: number }[] };
-      if (h.logs.every((l) => l.lag === 0)) break; // caught up: nothing left to ingest
+      const h = (await (await fetch(`${base}/healthz`)).json()) as { logs: { lag: number; last_error: string | null }[] };
+      // Caught up: nothing left to ingest (the log failed for the screenshot fetches nothing either).
+      if (h.logs.every((l) => l.lag === 0 || l.last_error !== null)) break;
       if (Date.now() > deadline) throw new Error('the server did not catch up within 120 s');
     }
     await sleep(1000);
