@@ -12,10 +12,12 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Ingest, type IngestOptions } from './ct/ingest.js';
+import { IngestRates } from './ct/ingest-rates.js';
 import type { LogStatus } from './ct/types.js';
 import { CertstreamError, describeError, isCertstreamError } from './errors.js';
 import { buildHealthz, defaultStaleAfterMs, healthStatus, withRenderHealth, type HealthzBody, type HealthRules, type LogHealth } from './http/healthz.js';
 import { createListener, type ConnectionGuardOptions } from './http/connection-guard.js';
+import { buildStatus, type StatusBody } from './http/dashboard/status-json.js';
 import { createRequestHandler, createUpgradeHandler } from './http/routes.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { createServerMetrics, type ServerMetrics } from './metrics/server-metrics.js';
@@ -23,6 +25,7 @@ import type { ServerConfig } from './config/server-config.js';
 import { Renderer } from './render/renderer.js';
 import { FanoutHub } from './stream/fanout-hub.js';
 import { IngestSink } from './stream/ingest-sink.js';
+import { RecentSample } from './stream/recent-sample.js';
 import { SystemdNotifier } from './systemd/notify.js';
 import { VERSION } from './version.js';
 
@@ -69,7 +72,15 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
     maxPayloadBytes: config.maxPayloadBytes,
   });
 
-  const sink = new IngestSink({ renderer, hub, metrics, logger: logger.child({ component: 'sink' }) });
+  // The dashboard's sample sees every batch the hub is given.
+  const sample = new RecentSample();
+  const publish: Pick<FanoutHub, 'publish'> = {
+    publish: (frames) => {
+      hub.publish(frames);
+      sample.offer(frames, Date.now());
+    },
+  };
+  const sink = new IngestSink({ renderer, hub: publish, metrics, logger: logger.child({ component: 'sink' }) });
 
   // Bound before the ingest opens: Ingest.open loads the cursor file (and with --reset-state makes it be
   // rewritten), so a port in use or a bad --host must fail first, with nothing written. Until then
@@ -94,7 +105,22 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
     });
   };
 
-  const server = createListener(createRequestHandler({ recent: () => hub.recent, health, registry: metrics.registry, logger }), {
+  // The dashboard's rates: every log's position once a second, entries/s over the last minute.
+  const rates = new IngestRates();
+  // (Sampled once the ingest is open, below: the listener is bound first.)
+  const rateTimer = setInterval(() => opened && rates.record(Date.now(), opened.statuses()), 1000).unref();
+  const status = async (after: number): Promise<StatusBody> => {
+    const disconnects = await metrics.clientDisconnects.get();
+    return buildStatus({
+      health: health(),
+      rules: rules(),
+      rates: rates.snapshot(),
+      slowClientCloses: disconnects.values.find((v) => v.labels.reason === 'slow')?.value ?? 0,
+      recent: { sampled_per_second: sample.perSecond, last_seq: sample.lastSeq, unreadable: sample.unreadable, certificates: sample.since(after) },
+    });
+  };
+
+  const server = createListener(createRequestHandler({ recent: () => hub.recent, health, status, registry: metrics.registry, logger }), {
     ...deps.connections,
     maxConnections: config.maxConnections,
     registry: metrics.registry,
@@ -104,6 +130,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
   try {
     await listen(server, config.host, config.port);
   } catch (err) {
+    clearInterval(rateTimer);
     await hub.close();
     throw listenError(err, config.host, config.port);
   }
@@ -124,10 +151,12 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
     logger: logger.child({ component: 'ingest' }),
     sink: sink.accept,
   }).catch(async (err: unknown) => {
+    clearInterval(rateTimer);
     await Promise.allSettled([hub.close(), new Promise((resolve) => (server.close(resolve), server.closeAllConnections()))]);
     throw err;
   });
   opened = ingest;
+  rates.record(Date.now(), ingest.statuses());
 
   const port = (server.address() as AddressInfo).port;
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
@@ -150,6 +179,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
   const close = (): Promise<void> => {
     closing ??= (async () => {
       ingesting = false;
+      clearInterval(rateTimer);
       logger.info('shutting down');
       const stoppingNotice = notifier.stopping();
       let failure: unknown;
