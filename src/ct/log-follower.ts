@@ -1,7 +1,9 @@
 /**
- * What both followers share: the poll loop (head → fetch → wait), retries with capped exponential
- * backoff that honour Retry-After, the hand-off to the sink in index order with the cursor advancing only
- * after the sink returned, per-log status and metrics. Subclasses only know their protocol.
+ * What both followers share: the poll loop (head → fetch → wait), the windowed fetch loop (a few windows
+ * in flight, handed on strictly in index order, one failure cancelling its siblings), retries with capped
+ * exponential backoff that honour Retry-After, the hand-off to the sink with the cursor advancing only
+ * after the sink returned, per-log status and metrics. Subclasses only know their protocol: how to read
+ * the head, how to cut [next, head) into windows and how to fetch one window.
  */
 import { CertstreamError, describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
@@ -34,6 +36,9 @@ export interface FollowerDeps {
 /** A decoded entry, or the error that made it undecodable (skipped, counted, logged once). */
 export type EntryResult = CtEntry | { index: number; error: unknown };
 
+/** Default number of windows (get-entries ranges / data tiles) in flight per log. */
+export const DEFAULT_WINDOWS = 2;
+
 /** Base class of the RFC 6962 and static-ct-api followers. */
 export abstract class LogFollower {
   /** Next index to stream; null until the first head poll when there is no saved cursor. */
@@ -46,8 +51,12 @@ export abstract class LogFollower {
   private running: Promise<void> | undefined;
   protected readonly log: LogDescriptor;
   protected readonly logger: Logger;
+  /** Windows fetched in parallel during catch-up. */
+  private readonly windows: number;
 
-  constructor(protected readonly deps: FollowerDeps) {
+  /** @param windows windows in flight at once (default 2, at least 1) */
+  constructor(protected readonly deps: FollowerDeps, windows = DEFAULT_WINDOWS) {
+    this.windows = Math.max(1, windows);
     this.log = deps.log;
     this.logger = deps.logger.child({ log: deps.log.url });
     this.next = deps.cursors.get(deps.log.url) ?? null;
@@ -57,8 +66,17 @@ export abstract class LogFollower {
   /** Polls the head; returns the tree size (validated by the subclass). */
   protected abstract pollHead(signal: AbortSignal): Promise<number>;
 
-  /** Streams entries [this.next, target) through `deliver`; may stop early (e.g. waiting on a partial tile). */
-  protected abstract fetchUpTo(target: number, signal: AbortSignal): Promise<void>;
+  /**
+   * The end (exclusive) of the window that starts at `start`, at most `target`; or null when nothing from
+   * `start` on should be fetched in this round (e.g. a partial tile that is not due yet).
+   */
+  protected abstract planWindow(start: number, target: number): number | null;
+
+  /**
+   * Fetches window [start, end) completely and decodes it; one result per index, in order. Throws on a
+   * failure of the window as a whole (the round is then retried after a backoff).
+   */
+  protected abstract fetchWindow(start: number, end: number, signal: AbortSignal): Promise<EntryResult[]>;
 
   /** Starts the loop (once). */
   start(): void {
@@ -115,6 +133,39 @@ export abstract class LogFollower {
     }
   }
 
+  /**
+   * Streams [this.next, target): up to `windows` windows in flight, delivered strictly in index order.
+   * Windows of one round share a controller so that one failure (or stop()) cancels its siblings.
+   */
+  private async fetchUpTo(target: number, signal: AbortSignal): Promise<void> {
+    const round = new AbortController();
+    const onAbort = () => round.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    const queue: { end: number; result: Promise<EntryResult[]> }[] = [];
+    let planned = this.next ?? 0;
+    try {
+      for (;;) {
+        while (queue.length < this.windows && planned < target) {
+          const end = this.planWindow(planned, target);
+          if (end === null || end <= planned) break;
+          const result = this.fetchWindow(planned, end, round.signal);
+          // Rejections are awaited in order below; this only keeps a sibling's early one from being "unhandled".
+          result.catch(() => undefined);
+          queue.push({ end, result });
+          planned = end;
+        }
+        const head = queue.shift();
+        if (!head) return;
+        const entries = await head.result;
+        if (signal.aborted) return;
+        this.deliver(entries, head.end);
+      }
+    } finally {
+      round.abort();
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
   private headOk(size: number): void {
     this.treeSize = size;
     this.lastSuccess = this.deps.now();
@@ -139,10 +190,10 @@ export abstract class LogFollower {
   }
 
   /**
-   * Hands decoded entries (consecutive from this.next) to the sink, skipping undecodable ones, and
-   * moves the cursor to `upTo` (exclusive) once the sink has returned.
+   * The one delivery point: hands a window's decoded entries (consecutive from this.next) to the sink,
+   * skipping undecodable ones, and moves the cursor to `upTo` (exclusive) once the sink has returned.
    */
-  protected deliver(results: readonly EntryResult[], upTo: number): void {
+  private deliver(results: readonly EntryResult[], upTo: number): void {
     let run: CtEntry[] = [];
     const flush = () => {
       if (run.length === 0) return;

@@ -28,14 +28,12 @@ export function parseSth(body: unknown): { treeSize: number; timestamp: number }
 }
 
 export class Rfc6962Follower extends LogFollower {
-  private readonly windows: number;
   private readonly requestSize: number;
   /** Largest number of entries the log returned in a response that was shorter than asked. */
   private learnedMax: number | null = null;
 
   constructor(deps: FollowerDeps, options: Rfc6962Options = {}) {
-    super(deps);
-    this.windows = Math.max(1, options.windows ?? 2);
+    super(deps, options.windows);
     this.requestSize = Math.max(1, options.requestSize ?? 1024);
   }
 
@@ -52,55 +50,28 @@ export class Rfc6962Follower extends LogFollower {
     return sth.treeSize;
   }
 
-  /** Last index of the window that starts at `start`: aligned to the learned maximum, clamped to target-1. */
-  private windowEnd(start: number, target: number): number {
+  /** Windows aligned to the learned maximum (or the request size), clamped to target. */
+  protected planWindow(start: number, target: number): number {
     const size = this.learnedMax ?? this.requestSize;
-    return Math.min(target - 1, Math.floor(start / size) * size + size - 1);
+    return Math.min(target, Math.floor(start / size) * size + size);
   }
 
-  protected async fetchUpTo(target: number, signal: AbortSignal): Promise<void> {
-    // Windows of one round share a controller so one failure cancels its siblings.
-    const round = new AbortController();
-    const onAbort = () => round.abort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    const queue: { end: number; result: Promise<EntryResult[]> }[] = [];
-    let planned = this.next ?? 0;
-    try {
-      while ((this.next ?? 0) < target) {
-        while (queue.length < this.windows && planned < target) {
-          const end = this.windowEnd(planned, target);
-          const result = this.fetchWindow(planned, end, round.signal);
-          result.catch(() => undefined);
-          queue.push({ end, result });
-          planned = end + 1;
-        }
-        const head = queue.shift();
-        if (!head) break;
-        const entries = await head.result;
-        if (signal.aborted) return;
-        this.deliver(entries, head.end + 1);
-      }
-    } finally {
-      round.abort();
-      signal.removeEventListener('abort', onAbort);
-    }
-  }
-
-  /** Fetches [start, end] completely, with as many requests as the log's cap needs. */
-  private async fetchWindow(start: number, end: number, signal: AbortSignal): Promise<EntryResult[]> {
+  /** Fetches [start, end) completely, with as many requests as the log's cap needs. */
+  protected async fetchWindow(start: number, end: number, signal: AbortSignal): Promise<EntryResult[]> {
     const out: EntryResult[] = [];
     let cur = start;
-    while (cur <= end) {
-      const url = `${this.log.monitoringUrl}ct/v1/get-entries?start=${cur}&end=${end}`;
+    while (cur < end) {
+      const last = end - 1;
+      const url = `${this.log.monitoringUrl}ct/v1/get-entries?start=${cur}&end=${last}`;
       const body = (await this.deps.http.getJson(url, signal)) as { entries?: unknown } | null;
       const items = body?.entries;
       if (!Array.isArray(items)) {
-        throw new CertstreamError('CT_ERR_BAD_RESPONSE', `get-entries ${cur}-${end} of ${this.log.url}: no entries array`);
+        throw new CertstreamError('CT_ERR_BAD_RESPONSE', `get-entries ${cur}-${last} of ${this.log.url}: no entries array`);
       }
       if (items.length === 0) {
-        throw new CertstreamError('CT_ERR_BAD_RESPONSE', `get-entries ${cur}-${end} of ${this.log.url}: empty response`);
+        throw new CertstreamError('CT_ERR_BAD_RESPONSE', `get-entries ${cur}-${last} of ${this.log.url}: empty response`);
       }
-      const asked = end - cur + 1;
+      const asked = end - cur;
       if (items.length < asked && items.length > (this.learnedMax ?? 0)) {
         this.learnedMax = items.length;
         this.logger.info('learned get-entries maximum', { max_entries: items.length });
