@@ -35,6 +35,12 @@ export interface HttpClientOptions {
   timeoutMs?: number;
   /** Largest accepted body in bytes, after gzip decoding (default 64 MiB). */
   maxBodyBytes?: number;
+  /**
+   * Connections per origin (default 8). The whole-request deadline runs from the call, so a request
+   * must never wait for a socket: give each client at least as many connections as requests it has in
+   * flight to one origin (Ingest gives each log its own client sized to its windows).
+   */
+  connections?: number;
   /** Clock for Retry-After HTTP-dates (default Date.now). */
   now?: () => number;
 }
@@ -61,7 +67,7 @@ export class HttpClient {
       headersTimeout: this.timeoutMs,
       bodyTimeout: this.timeoutMs,
       connect: { timeout: this.timeoutMs },
-      connections: 8,
+      connections: Math.max(1, options.connections ?? 8),
     });
   }
 
@@ -69,7 +75,8 @@ export class HttpClient {
    * Fetches `url`. Resolves for 2xx; throws HttpStatusError (CT_ERR_HTTP / CT_ERR_RATE_LIMITED),
    * CT_ERR_TIMEOUT, CT_ERR_BODY_TOO_LARGE, CT_ERR_ABORTED (when `signal` aborted) or CT_ERR_HTTP.
    */
-  async get(url: string, signal?: AbortSignal): Promise<HttpResponse> {
+  async get(url: string, signal?: AbortSignal, limits: { maxBodyBytes?: number } = {}): Promise<HttpResponse> {
+    const maxBodyBytes = Math.min(limits.maxBodyBytes ?? this.maxBodyBytes, this.maxBodyBytes);
     const timeout = AbortSignal.timeout(this.timeoutMs);
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
     try {
@@ -92,15 +99,15 @@ export class HttpClient {
       let size = 0;
       for await (const chunk of res.body) {
         size += (chunk as Buffer).length;
-        if (size > this.maxBodyBytes) {
+        if (size > maxBodyBytes) {
           res.body.destroy();
-          throw new CertstreamError('CT_ERR_BODY_TOO_LARGE', `GET ${url}: body over ${this.maxBodyBytes} bytes`);
+          throw new CertstreamError('CT_ERR_BODY_TOO_LARGE', `GET ${url}: body over ${maxBodyBytes} bytes`);
         }
         chunks.push(chunk as Buffer);
       }
       let body: Buffer = Buffer.concat(chunks);
       if (String(res.headers['content-encoding'] ?? '').toLowerCase().includes('gzip')) {
-        body = await this.gunzip(url, body);
+        body = await this.gunzip(url, body, maxBodyBytes);
       }
       return { status: res.statusCode, body, headers: res.headers };
     } catch (err) {
@@ -123,12 +130,12 @@ export class HttpClient {
     await this.agent.destroy().catch(() => undefined);
   }
 
-  private async gunzip(url: string, body: Buffer): Promise<Buffer> {
+  private async gunzip(url: string, body: Buffer, maxBodyBytes: number): Promise<Buffer> {
     try {
-      return await gunzipAsync(body, { maxOutputLength: this.maxBodyBytes });
+      return await gunzipAsync(body, { maxOutputLength: maxBodyBytes });
     } catch (err) {
       if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
-        throw new CertstreamError('CT_ERR_BODY_TOO_LARGE', `GET ${url}: gzip body over ${this.maxBodyBytes} bytes`);
+        throw new CertstreamError('CT_ERR_BODY_TOO_LARGE', `GET ${url}: gzip body over ${maxBodyBytes} bytes`);
       }
       throw new CertstreamError('CT_ERR_BAD_RESPONSE', `GET ${url}: bad gzip body`, { cause: err });
     }
@@ -147,17 +154,48 @@ export class HttpClient {
   }
 }
 
-/** The `certstream_log_errors_total` kind of an error thrown while following a log. */
+/**
+ * The `certstream_log_errors_total` kind of an error thrown while following a log. Exhaustive over
+ * ErrorCode: a new code does not compile until it is given a kind here.
+ */
 export function errorKind(err: unknown): LogErrorKind {
-  const code = err instanceof CertstreamError ? err.code : '';
+  if (!(err instanceof CertstreamError)) return 'parse';
+  const code = err.code;
   switch (code) {
     case 'CT_ERR_RATE_LIMITED':
       return 'rate_limited';
     case 'CT_ERR_TIMEOUT':
       return 'timeout';
     case 'CT_ERR_HTTP':
+    case 'CT_ERR_ABORTED': // a cancelled request is no fault of the log's data: a transport failure
       return 'http';
-    default:
+    case 'CT_ERR_BODY_TOO_LARGE':
+    case 'CT_ERR_BAD_RESPONSE':
+    case 'CT_ERR_BAD_LEAF':
+    case 'CT_ERR_BAD_TILE':
+    case 'CT_ERR_BAD_CHECKPOINT':
+    case 'CT_ERR_ORIGIN_MISMATCH':
+    case 'CT_ERR_TREE_SHRANK':
+    case 'CT_ERR_ISSUER_MISMATCH':
+    case 'CT_ERR_TOO_LARGE':
+    case 'CT_ERR_CURSOR_AHEAD':
+    case 'CT_ERR_IMPLAUSIBLE_HEAD':
+    case 'X509_ERR_BAD_DER':
+    case 'X509_ERR_NOT_A_CERT':
+    case 'RENDER_ERR_TOO_LARGE':
       return 'parse';
+    case 'CONFIG_ERR_INVALID':
+    case 'CONFIG_ERR_LOG_LIST':
+    case 'STATE_ERR_IO':
+    case 'STATE_ERR_CORRUPT':
+    case 'AUDIT_ERR_USAGE':
+    case 'AUDIT_ERR_FEED_UNREACHABLE':
+    case 'AUDIT_ERR_BAD_RECORDING':
+      // Not raised while following a log; counted as parse should one ever reach a follower.
+      return 'parse';
+    default: {
+      const unhandled: never = code;
+      return unhandled;
+    }
   }
 }

@@ -7,14 +7,13 @@
  * log has since filled the tile and deleted it), falls back to the full tile. Refetching partial tiles
  * on every poll multiplies the load on log operators for no gain.
  */
-import { CertstreamError } from '../errors.js';
+import { CertstreamError, isCertstreamError } from '../errors.js';
 import { expectedOrigin, parseCheckpoint } from './checkpoint.js';
 import { HttpStatusError } from './http-client.js';
 import type { IssuerCache } from './issuer-cache.js';
 import { LogFollower, type EntryResult, type FollowerDeps } from './log-follower.js';
 import { parseTileLeaves, type TileLeaf } from './tile-leaf.js';
 import { TILE_WIDTH, dataTilePath } from './tile-path.js';
-import type { CtEntry } from './types.js';
 
 /** static-ct-api specific settings. */
 export interface StaticOptions {
@@ -98,16 +97,22 @@ export class StaticFollower extends LogFollower {
     const used = leaves.slice(Math.max(0, start - first), width);
     // A tile names a handful of distinct issuers for its 256 entries: resolve each once.
     const fingerprints = [...new Set(used.flatMap((leaf) => leaf.chain))];
-    const ders = await Promise.all(fingerprints.map((fp) => this.issuers.get(this.log.monitoringUrl, fp, signal)));
-    const issuer = new Map(fingerprints.map((fp, i) => [fp, ders[i]]));
+    const settled = await Promise.allSettled(fingerprints.map((fp) => this.issuers.get(this.log.monitoringUrl, fp, signal)));
+    const issuer = new Map<string, Uint8Array>();
+    const unusable = new Map<string, unknown>();
+    settled.forEach((r, i) => {
+      if (r.status === 'fulfilled') issuer.set(fingerprints[i], r.value);
+      // An oversized issuer will never become usable: its entries are skipped (and counted), not retried.
+      else if (isCertstreamError(r.reason, 'CT_ERR_TOO_LARGE')) unusable.set(fingerprints[i], r.reason);
+      else throw r.reason;
+    });
     const from = first + width - used.length;
-    return used.map((leaf, i): CtEntry => ({
-      index: from + i,
-      timestamp: leaf.timestamp,
-      type: leaf.type,
-      leaf: leaf.cert,
-      chain: leaf.chain.map((fp) => issuer.get(fp)!),
-    }));
+    return used.map((leaf, i): EntryResult => {
+      const index = from + i;
+      const bad = leaf.chain.find((fp) => unusable.has(fp));
+      if (bad !== undefined) return { index, error: unusable.get(bad) };
+      return { index, timestamp: leaf.timestamp, type: leaf.type, leaf: leaf.cert, chain: leaf.chain.map((fp) => issuer.get(fp)!) };
+    });
   }
 
   private async fetchLeaves(tile: number, width: number, signal: AbortSignal): Promise<TileLeaf[]> {

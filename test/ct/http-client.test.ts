@@ -207,6 +207,9 @@ test('errorKind maps codes onto certstream_log_errors_total kinds', () => {
   assert.equal(errorKind(new HttpStatusError(429, 'u', 1)), 'rate_limited');
   assert.equal(errorKind(new HttpStatusError(500, 'u', undefined)), 'http');
   assert.equal(errorKind(new Error('plain')), 'parse');
+  // A cancelled request says nothing about the log's data (it used to fall through to `parse`).
+  assert.equal(k('CT_ERR_ABORTED'), 'http');
+  assert.equal(k('CT_ERR_TOO_LARGE'), 'parse');
 });
 
 // The timeout tests wait for real deadlines; run them side by side to keep the file fast.
