@@ -5,6 +5,7 @@
  * after the sink returned, per-log status and metrics. Subclasses only know their protocol: how to read
  * the head, how to cut [next, head) into windows and how to fetch one window.
  */
+import { setMaxListeners } from 'node:events';
 import { CertstreamError, describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
@@ -139,6 +140,8 @@ export abstract class LogFollower {
    */
   private async fetchUpTo(target: number, signal: AbortSignal): Promise<void> {
     const round = new AbortController();
+    // Every request and issuer wait of the round listens on it: dozens at once is expected, not a leak.
+    setMaxListeners(256, round.signal);
     const onAbort = () => round.abort();
     signal.addEventListener('abort', onAbort, { once: true });
     const queue: { end: number; result: Promise<EntryResult[]> }[] = [];

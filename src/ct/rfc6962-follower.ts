@@ -7,6 +7,7 @@
  */
 import { CertstreamError } from '../errors.js';
 import { LogFollower, type EntryResult, type FollowerDeps } from './log-follower.js';
+import { parseGetEntriesBody } from './get-entries-body.js';
 import { decodeJsonEntry } from './merkle-leaf.js';
 
 /** RFC 6962 specific settings. */
@@ -63,15 +64,17 @@ export class Rfc6962Follower extends LogFollower {
     while (cur < end) {
       const last = end - 1;
       const url = `${this.log.monitoringUrl}ct/v1/get-entries?start=${cur}&end=${last}`;
-      const body = (await this.deps.http.getJson(url, signal)) as { entries?: unknown } | null;
-      const items = body?.entries;
-      if (!Array.isArray(items)) {
-        throw new CertstreamError('CT_ERR_BAD_RESPONSE', `get-entries ${cur}-${last} of ${this.log.url}: no entries array`);
+      const asked = end - cur;
+      const res = await this.deps.http.get(url, signal);
+      let items: unknown[];
+      try {
+        items = parseGetEntriesBody(res.body, asked);
+      } catch (err) {
+        throw new CertstreamError('CT_ERR_BAD_RESPONSE', `get-entries ${cur}-${last} of ${this.log.url}: ${(err as Error).message}`, { cause: err });
       }
       if (items.length === 0) {
         throw new CertstreamError('CT_ERR_BAD_RESPONSE', `get-entries ${cur}-${last} of ${this.log.url}: empty response`);
       }
-      const asked = end - cur;
       if (items.length < asked && items.length > (this.learnedMax ?? 0)) {
         this.learnedMax = items.length;
         this.logger.info('learned get-entries maximum', { max_entries: items.length });
