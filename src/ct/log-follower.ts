@@ -12,6 +12,7 @@ import type { ServerMetrics } from '../metrics/server-metrics.js';
 import { backoffDelay, sleep, type BackoffOptions } from './backoff.js';
 import type { CursorStore } from './cursor-store.js';
 import { HttpStatusError, errorKind, type HttpClient } from './http-client.js';
+import { checkTreeSize } from './tree-size.js';
 import type { CtEntry, EntrySink, LogDescriptor, LogStatus } from './types.js';
 
 /** What a follower needs from its Ingest. */
@@ -111,7 +112,11 @@ export abstract class LogFollower {
     while (!signal.aborted) {
       try {
         const size = await this.pollHead(signal);
-        this.headOk(size);
+        // Before anything is saved: an implausible head must not become a cursor.
+        checkTreeSize(size, this.treeSize, `${this.log.url}: head`);
+        this.headSeen(size);
+        this.checkCursor(size);
+        this.lastSuccess = this.deps.now();
         if (this.next === null) {
           this.next = Math.max(0, Math.min(size, final ?? Infinity) - this.deps.backfill);
           this.advance(this.next);
@@ -169,10 +174,27 @@ export abstract class LogFollower {
     }
   }
 
-  private headOk(size: number): void {
+  private headSeen(size: number): void {
     this.treeSize = size;
-    this.lastSuccess = this.deps.now();
     this.deps.metrics.treeSize.set({ log: this.log.url }, size);
+  }
+
+  /**
+   * A cursor past the head (a future index in the cursor file, a lying head that was saved, a tree that
+   * shrank before a restart) would wait forever for entries that never come, with lag 0. It is a failure
+   * instead: last_error says what and how to fix it, certstream_log_cursor_ahead shows by how much, and the
+   * head poll does not count as a success, so the log turns unhealthy (/healthz `degraded`).
+   */
+  private checkCursor(size: number): void {
+    const head = Math.min(size, this.log.finalTreeSize ?? Infinity);
+    const ahead = this.next === null ? 0 : Math.max(0, this.next - head);
+    this.deps.metrics.cursorAhead.set({ log: this.log.url }, ahead);
+    if (ahead === 0) return;
+    throw new CertstreamError(
+      'CT_ERR_CURSOR_AHEAD',
+      `cursor ${this.next} is ${ahead} entries ahead of the log's tree size ${head}: ` +
+        'remove this log from cursors.json (or start with --reset-state) to follow it from its head',
+    );
   }
 
   /** Counts and logs a failure; returns how long to wait before the next attempt, in ms. */

@@ -9,6 +9,7 @@ import { CertstreamError } from '../errors.js';
 import { LogFollower, type EntryResult, type FollowerDeps } from './log-follower.js';
 import { parseGetEntriesBody } from './get-entries-body.js';
 import { decodeJsonEntry } from './merkle-leaf.js';
+import { checkTreeSize } from './tree-size.js';
 
 /** RFC 6962 specific settings. */
 export interface Rfc6962Options {
@@ -18,13 +19,14 @@ export interface Rfc6962Options {
   requestSize?: number;
 }
 
-/** Parses a get-sth body; CT_ERR_BAD_RESPONSE when tree_size is missing. Pure. */
+/** Parses a get-sth body; CT_ERR_BAD_RESPONSE when tree_size is missing, CT_ERR_IMPLAUSIBLE_HEAD when over 2^40. Pure. */
 export function parseSth(body: unknown): { treeSize: number; timestamp: number } {
   const o = body as { tree_size?: unknown; timestamp?: unknown } | null;
   const size = o?.tree_size;
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
     throw new CertstreamError('CT_ERR_BAD_RESPONSE', 'get-sth: tree_size missing or not an integer');
   }
+  checkTreeSize(size, null, 'get-sth: tree_size');
   return { treeSize: size, timestamp: typeof o?.timestamp === 'number' ? o.timestamp : 0 };
 }
 
