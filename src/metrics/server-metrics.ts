@@ -27,10 +27,9 @@ export interface ServerMetrics {
   readonly logsFollowed: Gauge;
   /** certstream_log_cursor_ahead{log}: entries the cursor is past the log's head (0 normally; the log stalls while > 0). */
   readonly cursorAhead: Gauge<'log'>;
+  /** certstream_cursor_flush_errors_total: failed writes of the cursor file (state dir unwritable or full). */
+  readonly cursorFlushErrors: Counter;
 }
-
-export type LogErrorKind = 'http' | 'rate_limited' | 'parse' | 'timeout';
-export type StreamName = 'lite' | 'full' | 'domains';
 
 /**
  * @param options.processMetrics also collect prom-client's process/Node metrics (default true; tests that
@@ -99,6 +98,11 @@ export function createServerMetrics(options: { processMetrics?: boolean } = {}):
       name: 'certstream_log_cursor_ahead',
       help: "Entries a log's cursor is past its tree head (the log is not followed while > 0; see README).",
       labelNames: ['log'] as const,
+      registers,
+    }),
+    cursorFlushErrors: new Counter({
+      name: 'certstream_cursor_flush_errors_total',
+      help: 'Failed writes of the cursor file (state directory unwritable or full); retried every flush period.',
       registers,
     }),
   };

@@ -14,6 +14,7 @@ import { IssuerCache } from '../../src/ct/issuer-cache.js';
 import { MAX_CERT_BYTES } from '../../src/ct/size-limits.js';
 import { StaticFollower } from '../../src/ct/static-follower.js';
 import type { LogDescriptor } from '../../src/ct/types.js';
+import { isCertstreamError } from '../../src/errors.js';
 import { followerHarness } from '../support/follower-deps.js';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -57,11 +58,18 @@ describe('oversized issuers', () => {
     hostile.server.close();
   });
 
-  it('entries naming an oversized issuer are skipped and counted; the others stream; nothing big is kept', async () => {
+  it('entries naming an oversized issuer are handed on as errors (the sink skips and counts them); the others stream; nothing big is kept', async () => {
     const log: LogDescriptor = {
       kind: 'static', url: hostile.base, name: 'hostile', operator: 'x', logId: 'x', monitoringUrl: hostile.base, state: 'usable',
     };
     const h = await followerHarness(log, { backfill: 256 });
+    // The follower hands undecodable entries to the sink, which counts and skips them (stream/ingest-sink.ts).
+    const refused: number[] = [];
+    const collect = h.deps.sink;
+    h.deps.sink = (l, entries) => {
+      for (const e of entries) if ('error' in e && isCertstreamError(e.error, 'CT_ERR_TOO_LARGE')) refused.push(e.index);
+      collect(l, entries);
+    };
     const issuers = new IssuerCache(h.http);
     const f = new StaticFollower(h.deps, { issuers });
     try {
@@ -72,9 +80,8 @@ describe('oversized issuers', () => {
       for (const e of h.collector.byLog.get(log.url) ?? []) {
         for (const c of e.chain) assert.ok(c.length <= MAX_CERT_BYTES, `entry ${e.index} carries a chain cert of ${c.length} bytes`);
       }
-      const errors = await h.deps.metrics.logErrors.get();
-      const parse = errors.values.find((v) => v.labels.log === log.url && v.labels.kind === 'parse')?.value;
-      assert.equal(parse, 128, 'every skipped entry counted as a parse error of the log');
+      assert.deepEqual(refused, Array.from({ length: 128 }, (_, i) => 2 * i), 'every other entry handed on as CT_ERR_TOO_LARGE');
+      assert.deepEqual((await h.deps.metrics.logErrors.get()).values, [], 'no failure of the log itself: nothing retried');
       assert.ok(issuers.bytes <= MAX_CERT_BYTES, `issuer cache holds ${issuers.bytes} bytes`);
       assert.equal(issuers.size, 1, 'only the real CA is cached');
       assert.equal(h.cursors.get(log.url), 256);
