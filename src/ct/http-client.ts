@@ -4,14 +4,18 @@
  * cap on the decompressed size; failures become CertstreamErrors whose codes map onto the
  * `certstream_log_errors_total{kind}` values.
  */
-import { Agent, request } from 'undici';
+import { Agent, request, type Dispatcher } from 'undici';
 import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { CertstreamError } from '../errors.js';
 import type { LogErrorKind } from './types.js';
 import { parseRetryAfter } from './backoff.js';
+import { requestDeadline } from './request-deadline.js';
 
 const gunzipAsync = promisify(gunzip);
+
+/** The whole-call backstop, in deadlines: the request's own deadline starts only once it is sent. */
+const QUEUE_BACKSTOP_FACTOR = 4;
 
 /** An HTTP failure with its status; for 429 also the delay the server asked for. */
 export class HttpStatusError extends CertstreamError {
@@ -31,7 +35,10 @@ export class HttpStatusError extends CertstreamError {
 export interface HttpClientOptions {
   /** Sent on every request. */
   userAgent: string;
-  /** Whole-request deadline in ms, headers and body included (default 15_000). */
+  /**
+   * Whole-request deadline in ms, headers and body included, from the request's dispatch on a connection
+   * (default 15_000). The call as a whole, waiting for a connection included, is cut at 4 times this.
+   */
   timeoutMs?: number;
   /** Largest accepted body in bytes, after gzip decoding (default 64 MiB). */
   maxBodyBytes?: number;
@@ -55,6 +62,7 @@ export interface HttpResponse {
 /** GET with timeouts, UA, gzip and typed errors. Create one per Ingest; `close()` drops its sockets. */
 export class HttpClient {
   private readonly agent: Agent;
+  private readonly dispatcher: Dispatcher;
   private readonly timeoutMs: number;
   private readonly maxBodyBytes: number;
   private readonly now: () => number;
@@ -69,6 +77,8 @@ export class HttpClient {
       connect: { timeout: this.timeoutMs },
       connections: Math.max(1, options.connections ?? 8),
     });
+    // The deadline runs from the request's dispatch on a connection (request-deadline.ts).
+    this.dispatcher = this.agent.compose(requestDeadline(this.timeoutMs));
   }
 
   /**
@@ -77,12 +87,13 @@ export class HttpClient {
    */
   async get(url: string, signal?: AbortSignal, limits: { maxBodyBytes?: number } = {}): Promise<HttpResponse> {
     const maxBodyBytes = Math.min(limits.maxBodyBytes ?? this.maxBodyBytes, this.maxBodyBytes);
-    const timeout = AbortSignal.timeout(this.timeoutMs);
+    // A backstop only: bounds the wait for a connection too, should every socket of the pool be stuck.
+    const timeout = AbortSignal.timeout(QUEUE_BACKSTOP_FACTOR * this.timeoutMs);
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
     try {
       const res = await request(url, {
         method: 'GET',
-        dispatcher: this.agent,
+        dispatcher: this.dispatcher,
         signal: combined,
         headers: { 'user-agent': this.options.userAgent, 'accept-encoding': 'gzip' },
       });
@@ -145,7 +156,7 @@ export class HttpClient {
     if (err instanceof CertstreamError) return err;
     if (signal?.aborted) return new CertstreamError('CT_ERR_ABORTED', `GET ${url}: aborted`, { cause: err });
     const code = (err as { code?: string }).code ?? '';
-    if (timeout.aborted || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' ||
+    if (timeout.aborted || code === 'CT_REQUEST_DEADLINE' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' ||
         code === 'UND_ERR_CONNECT_TIMEOUT') {
       return new CertstreamError('CT_ERR_TIMEOUT', `GET ${url}: timed out after ${this.timeoutMs} ms`, { cause: err });
     }

@@ -243,6 +243,20 @@ describe('timeouts', { concurrency: true }, () => {
     await assert.rejects(client(t, { timeoutMs: 150 }).getJson(base), isCode('CT_ERR_TIMEOUT'));
   });
 
+  test('the deadline starts when a request is sent: one queued behind a hanging request on a 1-connection pool succeeds', async (t) => {
+    const base = await serve(t, (req, res) => {
+      if (req.url === '/hang') return; // never answered
+      res.end('served');
+    });
+    const c = client(t, { timeoutMs: 400, connections: 1 });
+    const hanging = c.get(`${base}/hang`);
+    hanging.catch(() => undefined);
+    // Queued for the only connection; waits ~400 ms for it, which must not count against its own deadline.
+    const queued = c.get(`${base}/ok`);
+    await assert.rejects(hanging, isCode('CT_ERR_TIMEOUT'));
+    assert.equal((await queued).body.toString(), 'served');
+  });
+
   test('one hanging log does not hold back another on the same client; after a timeout the next request works', async (t) => {
     let hung = 0;
     const slow = await serve(t, (req, res) => {
