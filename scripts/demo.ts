@@ -43,7 +43,7 @@ async function main(): Promise<void> {
       `  lite stream      ${ws}/`,
       `  full stream      ${ws}/full-stream`,
       `  domains only     ${ws}/domains-only`,
-      `  in a browser     ${server.url}/   (status page), ${server.url}/latest.json, ${server.url}/healthz, ${server.url}/metrics`,
+      `  in a browser     ${server.url}/   (live dashboard), ${server.url}/latest.json, ${server.url}/healthz, ${server.url}/metrics`,
       `  probe it         npx tsx src/cli/certaudit.ts health --url ${server.url}`,
       '  Ctrl-C stops it.',
       '',

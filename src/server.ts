@@ -12,10 +12,12 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Ingest, type IngestOptions } from './ct/ingest.js';
+import { IngestRates } from './ct/ingest-rates.js';
 import type { LogStatus } from './ct/types.js';
 import { describeError, isCertstreamError } from './errors.js';
 import { buildHealthz, defaultStaleAfterMs, healthStatus, withRenderHealth, type HealthzBody, type HealthRules, type LogHealth } from './http/healthz.js';
 import { createListener, type ConnectionGuardOptions } from './http/connection-guard.js';
+import { buildStatus, type StatusBody } from './http/dashboard/status-json.js';
 import { createRequestHandler, createUpgradeHandler } from './http/routes.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { createServerMetrics, type ServerMetrics } from './metrics/server-metrics.js';
@@ -23,6 +25,7 @@ import type { ServerConfig } from './config/server-config.js';
 import { Renderer } from './render/renderer.js';
 import { FanoutHub } from './stream/fanout-hub.js';
 import { IngestSink } from './stream/ingest-sink.js';
+import { RecentSample } from './stream/recent-sample.js';
 import { SystemdNotifier } from './systemd/notify.js';
 import { VERSION } from './version.js';
 
@@ -69,7 +72,15 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
     maxPayloadBytes: config.maxPayloadBytes,
   });
 
-  const sink = new IngestSink({ renderer, hub, metrics, logger: logger.child({ component: 'sink' }) });
+  // The dashboard's sample sees every batch the hub is given.
+  const sample = new RecentSample();
+  const publish: Pick<FanoutHub, 'publish'> = {
+    publish: (frames) => {
+      hub.publish(frames);
+      sample.offer(frames, Date.now());
+    },
+  };
+  const sink = new IngestSink({ renderer, hub: publish, metrics, logger: logger.child({ component: 'sink' }) });
 
   const ingest = await Ingest.open({
     partialTileDelayMs: config.partialTileDelayMs,
@@ -109,7 +120,22 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
     });
   };
 
-  const server = createListener(createRequestHandler({ recent: () => hub.recent, health, registry: metrics.registry, logger }), {
+  // The dashboard's rates: every log's position once a second, entries/s over the last minute.
+  const rates = new IngestRates();
+  rates.record(Date.now(), ingest.statuses());
+  const rateTimer = setInterval(() => rates.record(Date.now(), ingest.statuses()), 1000).unref();
+  const status = async (after: number): Promise<StatusBody> => {
+    const disconnects = await metrics.clientDisconnects.get();
+    return buildStatus({
+      health: health(),
+      rules: rules(),
+      rates: rates.snapshot(),
+      slowClientCloses: disconnects.values.find((v) => v.labels.reason === 'slow')?.value ?? 0,
+      recent: { sampled_per_second: sample.perSecond, last_seq: sample.lastSeq, unreadable: sample.unreadable, certificates: sample.since(after) },
+    });
+  };
+
+  const server = createListener(createRequestHandler({ recent: () => hub.recent, health, status, registry: metrics.registry, logger }), {
     ...deps.connections,
     maxConnections: config.maxConnections,
     registry: metrics.registry,
@@ -119,6 +145,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
   try {
     await listen(server, config.host, config.port);
   } catch (err) {
+    clearInterval(rateTimer);
     await Promise.allSettled([ingest.stop(), hub.close()]);
     throw err;
   }
@@ -142,6 +169,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
   const close = (): Promise<void> => {
     closing ??= (async () => {
       ingesting = false;
+      clearInterval(rateTimer);
       logger.info('shutting down');
       const stoppingNotice = notifier.stopping();
       let failure: unknown;
