@@ -13,8 +13,8 @@ export const DEFAULT_LOCAL_URL = 'ws://127.0.0.1:4000/';
 /** Default of the `public` alias. */
 export const DEFAULT_PUBLIC_URL = 'wss://certstream.calidog.io/';
 
-/** Google's v3 log list, the default of --log-list / CERTAUDIT_LOG_LIST (the `ct` feed). */
-export const DEFAULT_LOG_LIST = 'https://www.gstatic.com/ct/log_list/v3/log_list.json';
+/** Google's v3 log list, the default of --log-list / CERTAUDIT_LOG_LIST (the `ct` feed): defined once, in ct/. */
+export { DEFAULT_LOG_LIST } from '../../ct/log-list.js';
 
 /** What a FEED argument names. */
 export type FeedSpec = { kind: 'ws'; url: string } | { kind: 'ct' } | { kind: 'recording'; path: string };
