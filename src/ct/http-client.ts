@@ -199,6 +199,7 @@ export function errorKind(err: unknown): LogErrorKind {
     case 'CONFIG_ERR_LOG_LIST':
     case 'STATE_ERR_IO':
     case 'STATE_ERR_CORRUPT':
+    case 'STATE_ERR_LOCKED':
     case 'AUDIT_ERR_USAGE':
     case 'AUDIT_ERR_FEED_UNREACHABLE':
     case 'AUDIT_ERR_BAD_RECORDING':
