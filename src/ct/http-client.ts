@@ -203,6 +203,9 @@ export function errorKind(err: unknown): LogErrorKind {
     case 'AUDIT_ERR_USAGE':
     case 'AUDIT_ERR_FEED_UNREACHABLE':
     case 'AUDIT_ERR_BAD_RECORDING':
+    case 'WATCH_ERR_USAGE':
+    case 'WATCH_ERR_CONFIG':
+    case 'WATCH_ERR_DB':
       // Not raised while following a log; counted as parse should one ever reach a follower.
       return 'parse';
     default: {
