@@ -93,6 +93,11 @@ build_stage() {
   # --prefer-offline: a machine that just ran `npm ci` in the checkout has every package cached.
   (cd "$out" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --prefer-offline --loglevel=error) ||
     die "npm ci --omit=dev failed in $out"
+  # --ignore-scripts skips native builds: certstream-watch's SQLite driver takes the one the checkout's
+  # `npm ci` compiled for this node (a rebuild needs g++ and minutes).
+  if [ -d "$SRC/node_modules/better-sqlite3/build/Release" ]; then
+    cp -a "$SRC/node_modules/better-sqlite3/build" "$out/node_modules/better-sqlite3/"
+  fi
 }
 
 # Copies $1 to $2 unless $2 exists with other content; then the template goes beside it as $2.dist.

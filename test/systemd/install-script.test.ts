@@ -133,6 +133,9 @@ test('the default path (build from the checkout, no --prebuilt) installs, exits 
     const help = spawnSync(process.execPath, [join(prefix, 'dist/cli/certstream-server.js'), '--help'], { encoding: 'utf8', timeout: 60_000 });
     assert.equal(help.status, 0, help.stderr);
     assert.match(help.stdout, /--state-dir/);
+    // certstream-watch's native SQLite driver works in the installed tree (npm ci there skips scripts).
+    const sqlite = spawnSync(process.execPath, ['-e', "require('better-sqlite3')(':memory:')"], { cwd: prefix, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(sqlite.status, 0, sqlite.stderr);
     assert.equal(readFileSync(join(root, 'etc/default/certstream-server'), 'utf8'), readFileSync('systemd/certstream-server.default', 'utf8'));
   } finally {
     rmSync(dir, { recursive: true, force: true });
