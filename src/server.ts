@@ -17,6 +17,8 @@ import { createLogger, type Logger } from './log/logger.js';
 import { createServerMetrics, type ServerMetrics } from './metrics/server-metrics.js';
 import type { ServerConfig } from './config/server-config.js';
 import { Renderer } from './render/renderer.js';
+import { LocalReplayWindow } from './replay/local-replay-window.js';
+import { PositionStore } from './stream/durable-positions.js';
 import { FanoutHub, type StreamFrames } from './stream/fanout-hub.js';
 import { SystemdNotifier } from './systemd/notify.js';
 import { VERSION } from './version.js';
@@ -48,6 +50,31 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
   const metrics = deps.metrics ?? createServerMetrics();
   const startedAtMs = Date.now();
   const renderer = new Renderer();
+  // The replay window and the durable positions live in the state directory next to the cursors; the
+  // window is synced before either file is written, so neither ever points past it.
+  const window =
+    config.replayWindowSeconds > 0
+      ? LocalReplayWindow.open({
+          stateDir: config.stateDir,
+          windowSeconds: config.replayWindowSeconds,
+          maxBytes: config.replayWindowBytes,
+          logger: logger.child({ component: 'replay' }),
+        })
+      : undefined;
+  const positions = window
+    ? await PositionStore.open({
+        stateDir: config.stateDir,
+        beforeWrite: () => window.sync(),
+        onFlushError: (err) => logger.error('positions file flush failed', { error: describeError(err) }),
+      }).catch(async (err: unknown) => {
+        await window.close();
+        throw err;
+      })
+    : undefined;
+  const closeReplay = async () => {
+    await positions?.close();
+    await window?.close();
+  };
   const hub = new FanoutHub({
     metrics,
     logger: logger.child({ component: 'hub' }),
@@ -57,6 +84,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     perMessageDeflate: config.perMessageDeflate,
     maxPayloadBytes: config.maxPayloadBytes,
+    durable: window && positions ? { window, positions, pingIntervalMs: config.durablePingIntervalMs } : undefined,
   });
 
   const ingest = await Ingest.open({
@@ -64,6 +92,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
     refreshIntervalMs: config.logListRefreshMs,
     resetState: config.resetState,
     ...deps.ingest,
+    beforeCursorWrite: window ? () => window.sync() : undefined,
     logList: config.logList,
     logsInclude: config.logsInclude,
     logsExclude: config.logsExclude,
@@ -76,6 +105,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
     sink: createSink(renderer, hub, metrics, logger),
   }).catch(async (err: unknown) => {
     await hub.close();
+    await closeReplay();
     throw err;
   });
 
@@ -101,6 +131,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
     await listen(server, config.host, config.port);
   } catch (err) {
     await Promise.allSettled([ingest.stop(), hub.close()]);
+    await closeReplay();
     throw err;
   }
   const port = (server.address() as AddressInfo).port;
@@ -131,6 +162,11 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
         logger.error('ingest stop failed', { error: describeError(err) });
       }
       await hub.close(1001, 'server shutting down');
+      try {
+        await closeReplay();
+      } catch (err) {
+        logger.error('replay window close failed', { error: describeError(err) });
+      }
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
@@ -158,7 +194,8 @@ export function createSink(renderer: Renderer, hub: FanoutHub, metrics: ServerMe
     let precert = 0;
     for (const entry of entries) {
       try {
-        frames.push(renderer.render(log, entry, seen));
+        const f = renderer.render(log, entry, seen);
+        frames.push({ lite: f.lite, full: f.full, domains: f.domains, log: log.url, index: entry.index, seen });
         if (entry.type === 'x509') x509++;
         else precert++;
       } catch (err) {

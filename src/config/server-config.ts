@@ -52,6 +52,12 @@ export interface ServerConfig {
   logListRefreshMs: number;
   /** Ignore the saved cursors and start every log afresh (deliberately; never done silently). */
   resetState: boolean;
+  /** How long published frames stay replayable, seconds; 0 = no replay window (no `id`/`since`). */
+  replayWindowSeconds: number;
+  /** Disk cap of the replay window, bytes. */
+  replayWindowBytes: number;
+  /** Pings that confirm a durable client's position, milliseconds. */
+  durablePingIntervalMs: number;
 }
 
 /** One option of the daemon: flag name, environment variable, default (as the raw string), help. */
@@ -84,6 +90,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { flag: 'log-level', type: 'string', describe: 'debug, info, warn or error', defaultText: 'info' },
   { flag: 'partial-tile-delay', type: 'string', describe: 'seconds the right-most tile of a static-ct-api log must stay partial before it is read', defaultText: '10' },
   { flag: 'log-list-refresh', type: 'string', describe: 'seconds between re-reads of the log list (0 = never)', defaultText: '3600' },
+  { flag: 'replay-window', type: 'string', describe: 'seconds published frames stay replayable for ?id= and ?since= (0 = off)', defaultText: '900' },
+  { flag: 'replay-window-bytes', type: 'string', describe: 'disk cap of the replay window in the state directory, bytes', defaultText: '2147483648' },
+  { flag: 'durable-ping-interval', type: 'string', describe: 'seconds between pings that confirm a durable client\'s position', defaultText: '5' },
   { flag: 'reset-state', type: 'boolean', describe: 'ignore the saved cursors and start every log afresh (the cursor file is then overwritten)', defaultText: 'false' },
 ];
 
@@ -196,6 +205,9 @@ export function validateConfig(raw: RawConfig, context: ValidationContext = {}):
   const resetState = bool('reset-state');
   const partialTileDelay = number('partial-tile-delay', '10', { min: 0 });
   const logListRefresh = number('log-list-refresh', '3600', { min: 0 });
+  const replayWindow = number('replay-window', '900', { min: 0 });
+  const replayWindowBytes = number('replay-window-bytes', '2147483648', { integer: true, min: 1024 * 1024 });
+  const durablePingInterval = number('durable-ping-interval', '5', { min: 0, minExclusive: true });
 
   const levelText = str('log-level', 'info').trim().toLowerCase();
   if (!LEVELS.includes(levelText as Level)) problems.push(`--log-level: "${levelText}" is not one of ${LEVELS.join(', ')}`);
@@ -224,6 +236,9 @@ export function validateConfig(raw: RawConfig, context: ValidationContext = {}):
       partialTileDelayMs: Math.round(partialTileDelay * 1000),
       logListRefreshMs: Math.round(logListRefresh * 1000),
       resetState,
+      replayWindowSeconds: replayWindow,
+      replayWindowBytes,
+      durablePingIntervalMs: Math.round(durablePingInterval * 1000),
     },
   };
 }

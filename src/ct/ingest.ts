@@ -49,6 +49,8 @@ export interface IngestOptions {
   resetState?: boolean;
   /** Cursor file flush period, ms (default 1000). */
   cursorFlushMs?: number;
+  /** Runs before every cursor file write (the replay window's fsync). */
+  beforeCursorWrite?: () => Promise<void>;
   metrics: ServerMetrics;
   logger: Logger;
   /** Receives each log's entries in index order (synchronous). */
@@ -102,6 +104,7 @@ export class Ingest {
       const cursors = new CursorStore({
         stateDir: options.stateDir,
         flushMs: options.cursorFlushMs,
+        beforeWrite: options.beforeCursorWrite,
         onFlushError: (err) => logger.error('cursor file flush failed', { error: describeError(err) }),
       });
       await cursors.load({ ignoreSaved: options.resetState === true });

@@ -33,6 +33,8 @@ export interface LocalReplayWindowOptions {
   /** … or at this age, seconds (default windowSeconds / 15), so that trimming by age is fine-grained. */
   segmentSeconds?: number;
   logger?: Logger;
+  /** How often a quiet window is trimmed by age, ms (default 5000; appends trim too). */
+  trimIntervalMs?: number;
   /** Clock, epoch ms (tests). */
   now?: () => number;
 }
@@ -59,6 +61,7 @@ export class LocalReplayWindow implements ReplayWindow {
   private readonly segmentMs: number;
   private readonly cacheMax: number;
   private closed = false;
+  private readonly trimTimer: NodeJS.Timeout;
 
   /**
    * Opens (or creates) the window: indexes every segment, cuts a torn tail, trims what is too old.
@@ -106,6 +109,14 @@ export class LocalReplayWindow implements ReplayWindow {
     this.activeOpenedAt = this.now();
     this.cacheFirst = this.nextSeq;
     this.trim();
+    this.trimTimer = setInterval(() => {
+      try {
+        this.trim();
+      } catch (err) {
+        options.logger?.error('replay window: trimming failed', { error: String(err) });
+      }
+    }, options.trimIntervalMs ?? 5000);
+    this.trimTimer.unref();
   }
 
   get firstSeq(): number {
@@ -197,6 +208,7 @@ export class LocalReplayWindow implements ReplayWindow {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    clearInterval(this.trimTimer);
     await this.sync();
     this.closed = true;
     closeSync(this.activeFd);

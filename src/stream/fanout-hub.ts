@@ -14,6 +14,8 @@
  * - Protocol pings every `pingIntervalMs`; a client that did not answer the previous one is terminated
  *   (`ping_timeout`). Client frames are read and ignored (they count as a sign of life).
  * - Heartbeats (`{"message_type":"heartbeat","timestamp":…}`) go through the same queue on lite and full.
+ * - With a replay window (`durable`), every batch is appended to it first (entries it already holds are
+ *   left out for everyone), and clients with `?id=` or `?since=` are served from it (durable-fanout.ts).
  */
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
@@ -23,9 +25,13 @@ import { Gauge } from 'prom-client';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../log/logger.js';
 import type { ServerMetrics, StreamName } from '../metrics/server-metrics.js';
+import type { ReplayWindow } from '../replay/replay-window.js';
+import { DurableFanout } from './durable-fanout.js';
+import type { PositionStore } from './durable-positions.js';
 import { RecentMessages } from './recent-messages.js';
 import { StreamClient, type DisconnectReason } from './stream-client.js';
 import { STREAM_NAMES, streamForPath } from './stream-paths.js';
+import { parseSubscriptionQuery } from './subscription-query.js';
 import { frameBatch } from './ws-frame.js';
 
 /** One certificate serialized for each stream (the Renderer's output carries these fields). */
@@ -33,6 +39,10 @@ export interface StreamFrames {
   readonly lite: string;
   readonly full: string;
   readonly domains: string;
+  /** The entry's log URL, `cert_index` and `seen` (epoch s): its identity in the replay window. */
+  readonly log?: string;
+  readonly index?: number;
+  readonly seen?: number;
 }
 
 export interface FanoutHubOptions {
@@ -60,6 +70,15 @@ export interface FanoutHubOptions {
   flushIntervalMs?: number;
   /** Socket writes per second the flush interval aims at with many clients (default 25_000). */
   writesPerSecond?: number;
+  /** The replay window and durable positions; without them `?id=` and `?since=` are refused (400). */
+  durable?: {
+    window: ReplayWindow;
+    positions: PositionStore;
+    /** --durable-ping-interval, ms. */
+    pingIntervalMs: number;
+    /** Unanswered-ping tolerance for a client that stopped reading, ms. */
+    pongTimeoutMs?: number;
+  };
 }
 
 /** Counters for the status page and systemd STATUS=. */
@@ -90,6 +109,11 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
   private published = 0;
   private droppedTotal = 0;
   private closed = false;
+  private readonly durable: DurableFanout | undefined;
+  /** Seqs [start, end) of the window entries queued in `pending`, per stream. */
+  private pendingSeqs: Record<StreamName, { start: number; end: number } | undefined> = { lite: undefined, full: undefined, domains: undefined };
+  /** Seq stand-in for frames published without a log/index (tests): keeps the window's dedupe out of their way. */
+  private anonymous = 0;
 
   constructor(private readonly options: FanoutHubOptions) {
     super();
@@ -107,6 +131,20 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
     if (options.pingIntervalMs > 0) this.timers.push(setInterval(() => this.ping(), options.pingIntervalMs));
     if (options.heartbeatIntervalMs > 0) this.timers.push(setInterval(() => this.heartbeat(), options.heartbeatIntervalMs));
     for (const t of this.timers) t.unref();
+    if (options.durable) {
+      this.durable = new DurableFanout({
+        ...options.durable,
+        metrics: options.metrics,
+        logger: options.logger,
+        budgetBytes: options.clientBufferBytes,
+        now: this.now,
+        onCount: (stream, delta) => this.setCount(stream, delta),
+        onGone: (stream, reason) => {
+          options.metrics.clientDisconnects.inc({ reason });
+          this.emit('disconnect', stream, reason);
+        },
+      });
+    }
   }
 
   /**
@@ -120,13 +158,39 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return true;
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.addClient(ws, socket as Socket, stream, req));
+    const query = parseSubscriptionQuery(req.url);
+    const refuse = 'error' in query ? query.error : (query.id !== undefined || query.since !== undefined) && !this.durable ? 'id and since need the replay window, which is off' : undefined;
+    if (refuse !== undefined) {
+      const body = `${refuse}\n`;
+      socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      return true;
+    }
+    const q = query as Exclude<typeof query, { error: string }>;
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      if (this.durable && (q.id !== undefined || q.since !== undefined)) {
+        this.durable.add(ws, socket as Socket, stream, req, q);
+        this.emit('connect', stream);
+      } else this.addClient(ws, socket as Socket, stream, req);
+    });
     return true;
   }
 
   /** Queues one batch of certificates (in stream order); it is written on the next event-loop turn. */
-  publish(frames: readonly StreamFrames[]): void {
-    if (frames.length === 0 || this.closed) return;
+  publish(batch: readonly StreamFrames[]): void {
+    if (batch.length === 0 || this.closed) return;
+    let frames = batch;
+    const window = this.options.durable?.window;
+    if (window) {
+      const entries = batch.map((f) => ({ ...f, log: f.log ?? '', index: f.index ?? this.anonymous++, seen: f.seen ?? this.now() / 1000 }));
+      const { seq, appended } = window.append(entries);
+      if (appended.length === 0) return;
+      frames = appended;
+      for (const stream of STREAM_NAMES) {
+        if (this.counts[stream] === 0) continue;
+        const r = (this.pendingSeqs[stream] ??= { start: seq, end: seq });
+        r.end = seq + appended.length;
+      }
+    }
     const lite = frames.map((f) => f.lite);
     this.recentMessages.addBatch(lite);
     this.published += frames.length;
@@ -141,12 +205,18 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
     this.flushScheduled = false;
     this.lastFlushAt = performance.now();
     const pending = this.pending;
+    const seqs = this.pendingSeqs;
     this.pending = { lite: [], full: [], domains: [] };
+    this.pendingSeqs = { lite: undefined, full: undefined, domains: undefined };
     const now = this.now();
     for (const stream of STREAM_NAMES) {
       const messages = pending[stream];
       if (messages.length === 0 || this.counts[stream] === 0) continue;
       const batch = frameBatch(messages);
+      if (this.durable) {
+        const head = this.options.durable!.window.nextSeq;
+        this.durable.deliver(stream, batch, seqs[stream]?.start ?? head, seqs[stream]?.end ?? head);
+      }
       let dropped = 0;
       for (const client of this.clients) {
         if (client.stream === stream) dropped += client.send(batch, now);
@@ -181,7 +251,10 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
     this.flush();
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
-    const gone = [...this.clients].map(
+    this.durable?.stop();
+    // Everything published reaches the clients that are reading before they are closed (bounded).
+    await this.drain(this.now() + graceMs);
+    const gone = [...this.clients, ...(this.durable?.clients ?? [])].map(
       (c) =>
         new Promise<void>((resolve) => {
           if (c.ws.readyState === c.ws.CLOSED) return resolve();
@@ -196,6 +269,7 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
       new Promise<void>((resolve) => {
         timer = setTimeout(() => {
           for (const c of this.clients) c.ws.terminate();
+          for (const c of this.durable?.clients ?? []) c.ws.terminate();
           resolve();
         }, graceMs);
       }),
@@ -203,6 +277,14 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
     clearTimeout(timer);
     await Promise.all(gone);
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  /** Waits until every client's socket buffer is written and durable clients are at the head, or `deadline`. */
+  private async drain(deadline: number): Promise<void> {
+    await this.durable?.drain(deadline);
+    while (this.now() < deadline && [...this.clients].some((c) => c.open && c.buffered > 0)) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   }
 
   private addClient(ws: WebSocket, socket: Socket, stream: StreamName, req: IncomingMessage): void {

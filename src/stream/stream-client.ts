@@ -16,7 +16,7 @@ import type { StreamName } from '../metrics/server-metrics.js';
 import type { FrameBatch } from './ws-frame.js';
 
 /** Why a client went away: the label of certstream_client_disconnects_total. */
-export type DisconnectReason = 'client' | 'slow' | 'ping_timeout' | 'error' | 'shutdown';
+export type DisconnectReason = 'client' | 'slow' | 'ping_timeout' | 'error' | 'shutdown' | 'takeover';
 
 export class StreamClient {
   /** Epoch ms since which the client has been over its budget (a batch did not fit), or undefined. */

@@ -16,7 +16,8 @@ export function testConfig(fake: FakeCtLog, stateDir: string, over: Partial<Serv
 
 export async function tempDir(t: { after(fn: () => Promise<void>): void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'certstream-server-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  // Registered before the server's close: the server may still be writing (replay window) while this runs.
+  t.after(() => rm(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 }));
   return dir;
 }
 
