@@ -111,7 +111,7 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
   private closed = false;
   private readonly durable: DurableFanout | undefined;
   /** Seqs [start, end) of the window entries queued in `pending`, per stream. */
-  private pendingSeqs: Record<StreamName, { start: number; end: number } | undefined> = { lite: undefined, full: undefined, domains: undefined };
+  private pendingSeqs: Record<StreamName, { start: number; end: number; shared: boolean } | undefined> = { lite: undefined, full: undefined, domains: undefined };
   /** Seq stand-in for frames published without a log/index (tests): keeps the window's dedupe out of their way. */
   private anonymous = 0;
 
@@ -176,19 +176,19 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
   }
 
   /** Queues one batch of certificates (in stream order); it is written on the next event-loop turn. */
-  publish(batch: readonly StreamFrames[]): void {
-    if (batch.length === 0 || this.closed) return;
-    let frames = batch;
+  publish(frames: readonly StreamFrames[]): void {
+    if (frames.length === 0 || this.closed) return;
     const window = this.options.durable?.window;
     if (window) {
-      const entries = batch.map((f) => ({ ...f, log: f.log ?? '', index: f.index ?? this.anonymous++, seen: f.seen ?? this.now() / 1000 }));
+      const entries = frames.map((f) => ({ ...f, log: f.log ?? '', index: f.index ?? this.anonymous++, seen: f.seen ?? this.now() / 1000 }));
       const { seq, appended } = window.append(entries);
-      if (appended.length === 0) return;
-      frames = appended;
       for (const stream of STREAM_NAMES) {
         if (this.counts[stream] === 0) continue;
-        const r = (this.pendingSeqs[stream] ??= { start: seq, end: seq });
+        const r = (this.pendingSeqs[stream] ??= { start: seq, end: seq, shared: true });
         r.end = seq + appended.length;
+        // Entries the window already held (refetched after a kill -9) still go to plain clients, as
+        // before; durable clients read this stretch from the window instead, without them.
+        if (appended.length !== frames.length) r.shared = false;
       }
     }
     const lite = frames.map((f) => f.lite);
@@ -215,7 +215,8 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
       const batch = frameBatch(messages);
       if (this.durable) {
         const head = this.options.durable!.window.nextSeq;
-        this.durable.deliver(stream, batch, seqs[stream]?.start ?? head, seqs[stream]?.end ?? head);
+        const r = seqs[stream] ?? { start: head, end: head, shared: true };
+        this.durable.deliver(stream, batch, r.shared ? r.start : -1, r.end);
       }
       let dropped = 0;
       for (const client of this.clients) {

@@ -198,3 +198,17 @@ test('bad id or since: HTTP 400 with one line, before any upgrade', async (t) =>
     assert.equal(res.body.trimEnd().split('\n').length, 1);
   }
 });
+
+test('entries refetched after a kill -9: plain clients get them as before, durable clients never twice', async (t) => {
+  const d = await startDurable(t);
+  const plain = await record(`${d.h.url}/`);
+  const durable = await record(`${d.h.url}/?id=once`);
+  d.publish(0, 100);
+  await waitUntil('100 each', 5000, () => plain.raw.length === 100 && durable.raw.length === 100);
+  d.publish(60, 90); // 60..99 again, then 100..149
+  d.publish(150, 10);
+  await waitUntil('the rest', 5000, () => plain.raw.length === 200 && durable.raw.length === 160);
+  assert.deepEqual(plain.indexes(), [...range(0, 100), ...range(60, 160)]);
+  assert.deepEqual(durable.indexes(), range(0, 160));
+  assert.equal(d.window.nextSeq, 160, 'the window holds each index once');
+});
