@@ -64,6 +64,8 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
   const positions = window
     ? await PositionStore.open({
         stateDir: config.stateDir,
+        // A confirmation only counts once saved: save at the pace pings confirm, at least once a second.
+        flushMs: Math.min(1000, config.durablePingIntervalMs),
         beforeWrite: () => window.sync(),
         onFlushError: (err) => logger.error('positions file flush failed', { error: describeError(err) }),
       }).catch(async (err: unknown) => {

@@ -136,7 +136,9 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
         ...options.durable,
         metrics: options.metrics,
         logger: options.logger,
-        budgetBytes: options.clientBufferBytes,
+        // Smaller than a plain client's budget: what sits in buffers is written but unconfirmed, and is
+        // what a durable client may receive twice after a cut. 2 MiB still fills a fast link.
+        budgetBytes: Math.min(options.clientBufferBytes, 2 * 1024 * 1024),
         now: this.now,
         onCount: (stream, delta) => this.setCount(stream, delta),
         onGone: (stream, reason) => {
