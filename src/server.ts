@@ -163,7 +163,9 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
       } catch (err) {
         logger.error('ingest stop failed', { error: describeError(err) });
       }
-      await hub.close(1001, 'server shutting down');
+      // Up to 1.5 s to deliver what was published (durable clients up to the window's head), then
+      // up to 1.5 s for the close handshake: within the 5 s shutdown budget.
+      await hub.close(1001, 'server shutting down', 1500);
       try {
         await closeReplay();
       } catch (err) {

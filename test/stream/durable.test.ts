@@ -212,3 +212,18 @@ test('entries refetched after a kill -9: plain clients get them as before, durab
   assert.deepEqual(durable.indexes(), range(0, 160));
   assert.equal(d.window.nextSeq, 160, 'the window holds each index once');
 });
+
+test('closing the hub first delivers everything published to clients that are reading (bounded)', async (t) => {
+  const d = await startDurable(t, { budget: 64 * 1024, cacheBytes: 128 * 1024 });
+  const durable = await record(`${d.h.url}/full-stream?id=shutdown`);
+  const socket = (durable.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+  socket.pause();
+  for (let i = 0; i < 2000; i += 100) d.publish(i, 100, 500);
+  await waitUntil('the durable client is behind', 5000, async () => (await metricValue(d.h.metrics, 'certstream_durable_lag_messages', { stream: 'full' })) > 500);
+  const gone = closed(durable.ws);
+  const closing = d.h.hub.close(1001, 'server shutting down', 3000);
+  setTimeout(() => socket.resume(), 200);
+  await closing;
+  assert.equal((await gone).code, 1001);
+  assert.deepEqual(durable.indexes(), range(0, 2000), 'the durable client got the whole window before the close');
+});
