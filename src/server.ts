@@ -95,6 +95,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
     resetState: config.resetState,
     ...deps.ingest,
     beforeCursorWrite: window ? () => window.sync() : undefined,
+    deliveryGate: () => hub.roomForIngest(),
     logList: config.logList,
     logsInclude: config.logsInclude,
     logsExclude: config.logsExclude,

@@ -51,6 +51,8 @@ export interface IngestOptions {
   cursorFlushMs?: number;
   /** Runs before every cursor file write (the replay window's fsync). */
   beforeCursorWrite?: () => Promise<void>;
+  /** Consumer pacing of every follower (see FollowerDeps.deliveryGate). */
+  deliveryGate?: () => Promise<void> | undefined;
   metrics: ServerMetrics;
   logger: Logger;
   /** Receives each log's entries in index order (synchronous). */
@@ -220,6 +222,7 @@ export class Ingest {
       backoff: o.backoff ?? {},
       maxRetryAfterMs: o.maxRetryAfterMs ?? 600_000,
       now: this.now,
+      deliveryGate: o.deliveryGate,
     };
     const follower =
       log.kind === 'rfc6962'

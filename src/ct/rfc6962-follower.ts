@@ -77,6 +77,7 @@ export class Rfc6962Follower extends LogFollower {
         const head = queue.shift();
         if (!head) break;
         const entries = await head.result;
+        await this.waitForRoom(signal);
         if (signal.aborted) return;
         this.deliver(entries, head.end + 1);
       }

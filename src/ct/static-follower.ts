@@ -76,6 +76,7 @@ export class StaticFollower extends LogFollower {
         const head = queue.shift();
         if (!head) break;
         const entries = await head.result;
+        await this.waitForRoom(signal);
         if (signal.aborted) return;
         this.deliver(entries, (head.tile + 1) * TILE_WIDTH);
       }
@@ -95,6 +96,7 @@ export class StaticFollower extends LogFollower {
     if (now - this.partial.since < this.partialDelayMs || width <= this.partial.readWidth) return;
     const entries = await this.readTile(tile, width, signal);
     this.partial = { tile, since: this.deps.now(), readWidth: width };
+    await this.waitForRoom(signal);
     if (signal.aborted) return;
     this.deliver(entries, tile * TILE_WIDTH + width);
   }

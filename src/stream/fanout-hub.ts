@@ -14,6 +14,9 @@
  * - Protocol pings every `pingIntervalMs`; a client that did not answer the previous one is terminated
  *   (`ping_timeout`). Client frames are read and ignored (they count as a sign of life).
  * - Heartbeats (`{"message_type":"heartbeat","timestamp":…}`) go through the same queue on lite and full.
+ * - Consumer pacing: `roomForIngest()` tells the ingest to wait while every connected plain client is
+ *   over half its budget (counting what is queued for it); the fastest client paces a catch-up, slower
+ *   ones drop as before, durable clients read the window and never slow the ingest.
  * - With a replay window (`durable`), every batch is appended to it first (entries it already holds are
  *   left out for everyone), and clients with `?id=` or `?since=` are served from it (durable-fanout.ts).
  */
@@ -114,6 +117,10 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
   private pendingSeqs: Record<StreamName, { start: number; end: number; shared: boolean } | undefined> = { lite: undefined, full: undefined, domains: undefined };
   /** Seq stand-in for frames published without a log/index (tests): keeps the window's dedupe out of their way. */
   private anonymous = 0;
+  /** Bytes queued in `pending`, per stream (for consumer pacing). */
+  private pendingBytes: Record<StreamName, number> = { lite: 0, full: 0, domains: 0 };
+  /** Ingest waiting for a plain client with room. */
+  private roomWaiters: (() => void)[] = [];
 
   constructor(private readonly options: FanoutHubOptions) {
     super();
@@ -199,6 +206,11 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
     if (this.counts.lite > 0) this.pending.lite.push(...lite);
     if (this.counts.full > 0) for (const f of frames) this.pending.full.push(f.full);
     if (this.counts.domains > 0) for (const f of frames) this.pending.domains.push(f.domains);
+    for (const f of frames) {
+      this.pendingBytes.lite += f.lite.length;
+      this.pendingBytes.full += f.full.length;
+      this.pendingBytes.domains += f.domains.length;
+    }
     this.scheduleFlush();
   }
 
@@ -210,6 +222,7 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
     const seqs = this.pendingSeqs;
     this.pending = { lite: [], full: [], domains: [] };
     this.pendingSeqs = { lite: undefined, full: undefined, domains: undefined };
+    this.pendingBytes = { lite: 0, full: 0, domains: 0 };
     const now = this.now();
     for (const stream of STREAM_NAMES) {
       const messages = pending[stream];
@@ -229,6 +242,51 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
         this.options.metrics.droppedMessages.inc({ stream }, dropped);
       }
     }
+    this.wakeIngest();
+  }
+
+  /**
+   * Consumer pacing for the ingest: undefined when it may hand on entries now — no plain client is
+   * connected (full speed into the window), or one of them has room — else a promise that resolves
+   * once one has (its socket drained, it left, or the hub closes).
+   */
+  roomForIngest(): Promise<void> | undefined {
+    if (this.closed || this.hasRoom()) return undefined;
+    return new Promise((resolve) => {
+      // A client that takes nothing for the slow-client timeout stops pacing: the ingest goes on, the
+      // client drops frames and is closed as slow, as without pacing.
+      const timer = setTimeout(() => {
+        const i = this.roomWaiters.indexOf(done);
+        if (i >= 0) this.roomWaiters.splice(i, 1);
+        resolve();
+      }, this.options.slowClientTimeoutMs);
+      timer.unref();
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.roomWaiters.push(done);
+    });
+  }
+
+  private hasRoom(): boolean {
+    let plain = false;
+    for (const c of this.clients) {
+      if (!c.open) continue;
+      plain = true;
+      if (c.buffered + this.pendingBytes[c.stream] < this.options.clientBufferBytes / 2) return true;
+    }
+    return !plain;
+  }
+
+  /**
+   * Lets the ingest go on when there is room: one waiting follower at a time (each hands on a whole
+   * window), the next at the next flush or drain — all at once could overrun the room together.
+   */
+  private wakeIngest(): void {
+    if (this.roomWaiters.length === 0) return;
+    if (this.closed) for (const resolve of this.roomWaiters.splice(0)) resolve();
+    else if (this.hasRoom()) this.roomWaiters.shift()!();
   }
 
   /** The recent lite messages (for /latest.json and /example.json). */
@@ -255,6 +313,7 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
     this.durable?.stop();
+    this.wakeIngest();
     // Everything published reaches the clients that are reading before they are closed (bounded).
     await this.drain(this.now() + graceMs);
     const gone = [...this.clients, ...(this.durable?.clients ?? [])].map(
@@ -306,9 +365,11 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
       errored = true;
       this.options.logger.debug('client error', { stream, remote, err });
     });
+    socket.on('drain', () => this.wakeIngest());
     ws.once('close', (code) => {
       this.clients.delete(client);
       this.setCount(stream, -1);
+      this.wakeIngest();
       const reason: DisconnectReason = client.closeReason ?? (errored ? 'error' : 'client');
       this.options.metrics.clientDisconnects.inc({ reason });
       this.options.logger.debug('client disconnected', { stream, remote, reason, code, dropped: client.dropped });
@@ -383,6 +444,7 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
   }
 
   private sweep(): void {
+    this.wakeIngest();
     const now = this.now();
     for (const client of this.clients) {
       if (client.closeReason !== undefined) continue;
