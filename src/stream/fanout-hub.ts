@@ -24,7 +24,7 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { Gauge } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../log/logger.js';
 import type { ServerMetrics, StreamName } from '../metrics/server-metrics.js';
@@ -121,6 +121,8 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
   private pendingBytes: Record<StreamName, number> = { lite: 0, full: 0, domains: 0 };
   /** Ingest waiting for a plain client with room. */
   private roomWaiters: (() => void)[] = [];
+  private windowErrorLoggedAt = -Infinity;
+  private readonly windowErrors: Counter;
 
   constructor(private readonly options: FanoutHubOptions) {
     super();
@@ -133,6 +135,11 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
     });
     for (const stream of STREAM_NAMES) options.metrics.clients.set({ stream }, 0);
     this.registerGauges();
+    this.windowErrors = new Counter({
+      name: 'certstream_replay_window_append_errors_total',
+      help: 'Entries the replay window failed to store (durable clients cannot receive them).',
+      registers: [options.metrics.registry],
+    });
     const sweep = options.sweepIntervalMs ?? Math.max(10, Math.min(1000, options.slowClientTimeoutMs / 4));
     this.timers.push(setInterval(() => this.sweep(), sweep));
     if (options.pingIntervalMs > 0) this.timers.push(setInterval(() => this.ping(), options.pingIntervalMs));
@@ -190,7 +197,19 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
     const window = this.options.durable?.window;
     if (window) {
       const entries = frames.map((f) => ({ ...f, log: f.log ?? '', index: f.index ?? this.anonymous++, seen: f.seen ?? this.now() / 1000 }));
-      const { seq, appended } = window.append(entries);
+      let seq = window.nextSeq;
+      let appended: readonly unknown[] = [];
+      try {
+        ({ seq, appended } = window.append(entries));
+      } catch (err) {
+        // A failing disk must not cost the plain clients their frames: they still get them; durable
+        // clients cannot (the window does not hold them), which is counted and logged.
+        this.windowErrors.inc(frames.length);
+        if (this.now() - this.windowErrorLoggedAt > 60_000) {
+          this.windowErrorLoggedAt = this.now();
+          this.options.logger.error('replay window append failed; durable clients miss these entries', { entries: frames.length, error: String(err) });
+        }
+      }
       for (const stream of STREAM_NAMES) {
         if (this.counts[stream] === 0) continue;
         const r = (this.pendingSeqs[stream] ??= { start: seq, end: seq, shared: true });
