@@ -90,7 +90,7 @@ export class LocalReplayWindow implements ReplayWindow {
     const noteKey = (log: string, index: number) => {
       if (index > (this.lastIndex.get(log) ?? -1)) this.lastIndex.set(log, index);
     };
-    for (const seq of seqs) {
+    for (const [i, seq] of seqs.entries()) {
       const prev = this.segments[this.segments.length - 1];
       // A segment that starts before the previous one ends overlaps it (a crash between roll and trim
       // cannot cause this; a hand-edited directory can): drop the later one rather than repeat seqs.
@@ -99,7 +99,7 @@ export class LocalReplayWindow implements ReplayWindow {
         continue;
       }
       const segment = new Segment(this.dir, seq);
-      const cut = segment.scan(noteKey);
+      const cut = segment.scan(noteKey, i === seqs.length - 1);
       if (cut > 0) options.logger?.warn('replay window: torn tail cut at the last whole record', { segment: segment.path, bytes_cut: cut });
       this.segments.push(segment);
       this.totalBytes += segment.size;
