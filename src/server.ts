@@ -1,17 +1,21 @@
 /**
  * The certstream-server daemon, composed: config → metrics → Renderer → fan-out hub → Ingest (whose
- * sink renders each entry once and publishes the frames) → HTTP/WebSocket listener → systemd notify.
+ * sink, stream/ingest-sink.ts, renders each entry once and publishes the frames) → HTTP/WebSocket
+ * listener → systemd notify. `/healthz` joins the followers' statuses, the sink's skip counts and
+ * the cursor file's flush state.
  *
  * `startServer` validates nothing itself (the config is already validated) and never exits the process:
  * errors are thrown (CONFIG_ERR_LOG_LIST from the log list, STATE_ERR_* from the cursor file, listen
- * errors) and mapped to exit codes by src/cli/certstream-server.ts.
+ * errors) and mapped to exit codes by src/cli/certstream-server.ts. `close()` rejects with STATE_ERR_IO
+ * when the final cursor flush failed (after closing everything), so the unit sees a failed stop.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Ingest, type IngestOptions } from './ct/ingest.js';
-import type { EntrySink, LogStatus } from './ct/types.js';
+import type { LogStatus } from './ct/types.js';
 import { describeError, isCertstreamError } from './errors.js';
-import { buildHealthz, defaultStaleAfterMs, healthStatus, type HealthzBody, type HealthRules } from './http/healthz.js';
+import { buildHealthz, defaultStaleAfterMs, healthStatus, withRenderHealth, type HealthzBody, type HealthRules, type LogHealth } from './http/healthz.js';
+import { createListener, type ConnectionGuardOptions } from './http/connection-guard.js';
 import { createRequestHandler, createUpgradeHandler } from './http/routes.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { createServerMetrics, type ServerMetrics } from './metrics/server-metrics.js';
@@ -19,7 +23,8 @@ import type { ServerConfig } from './config/server-config.js';
 import { Renderer } from './render/renderer.js';
 import { LocalReplayWindow } from './replay/local-replay-window.js';
 import { PositionStore } from './stream/durable-positions.js';
-import { FanoutHub, type StreamFrames } from './stream/fanout-hub.js';
+import { FanoutHub } from './stream/fanout-hub.js';
+import { IngestSink } from './stream/ingest-sink.js';
 import { SystemdNotifier } from './systemd/notify.js';
 import { VERSION } from './version.js';
 
@@ -31,7 +36,10 @@ export interface ServerHandle {
   readonly hub: FanoutHub;
   /** The `/healthz` body now. */
   health(): HealthzBody;
-  /** Stops polling, flushes the cursor file, closes every client with 1001 and the listener. Idempotent. */
+  /**
+   * Stops polling, flushes the cursor file, closes every client with 1001 and the listener. Idempotent.
+   * Rejects (STATE_ERR_IO) once everything is closed when the final cursor flush failed.
+   */
   close(): Promise<void>;
 }
 
@@ -42,6 +50,8 @@ export interface ServerDeps {
   env?: Record<string, string | undefined>;
   /** Ingest tuning that has no flag (tests, benchmark, demo): partial tile delay, cursor flush period… */
   ingest?: Partial<Pick<IngestOptions, 'partialTileDelayMs' | 'cursorFlushMs' | 'refreshIntervalMs' | 'requestTimeoutMs' | 'windows' | 'backoff'>>;
+  /** Listener bounds that have no flag (tests): how long a connection may take to send its first request… */
+  connections?: Partial<Pick<ConnectionGuardOptions, 'firstRequestTimeoutMs' | 'headersTimeoutMs' | 'requestTimeoutMs'>>;
 }
 
 /** Starts the daemon; resolves once the listener is bound and the followers are running. */
@@ -89,6 +99,8 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
     durable: window && positions ? { window, positions, pingIntervalMs: config.durablePingIntervalMs } : undefined,
   });
 
+  const sink = new IngestSink({ renderer, hub, metrics, logger: logger.child({ component: 'sink' }) });
+
   const ingest = await Ingest.open({
     partialTileDelayMs: config.partialTileDelayMs,
     refreshIntervalMs: config.logListRefreshMs,
@@ -105,7 +117,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
     userAgent: config.userAgent,
     metrics,
     logger: logger.child({ component: 'ingest' }),
-    sink: createSink(renderer, hub, metrics, logger),
+    sink: sink.accept,
   }).catch(async (err: unknown) => {
     await hub.close();
     await closeReplay();
@@ -114,10 +126,12 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
 
   let ingesting = false;
   const rules = (): HealthRules => ({ nowMs: Date.now(), staleAfterMs: defaultStaleAfterMs(config.pollIntervalMs), maxLag: config.maxLag });
+  const logHealth = (): LogHealth[] => ingest.statuses().map((s) => withRenderHealth(s, sink.renderHealth(s.url)));
   const health = (): HealthzBody => {
     const stats = hub.stats();
     return buildHealthz({
-      logs: ingest.statuses(),
+      logs: logHealth(),
+      cursors: ingest.cursorFlushHealth(),
       ingesting,
       rules: rules(),
       startedAtMs,
@@ -128,7 +142,12 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
     });
   };
 
-  const server = createServer(createRequestHandler({ recent: () => hub.recent, health, registry: metrics.registry, logger }));
+  const server = createListener(createRequestHandler({ recent: () => hub.recent, health, registry: metrics.registry, logger }), {
+    ...deps.connections,
+    maxConnections: config.maxConnections,
+    registry: metrics.registry,
+    logger: logger.child({ component: 'http' }),
+  });
   server.on('upgrade', createUpgradeHandler((req, socket, head) => hub.handleUpgrade(req, socket, head)));
   try {
     await listen(server, config.host, config.port);
@@ -148,7 +167,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
   const notifier = new SystemdNotifier({
     logger,
     env: deps.env,
-    healthy: () => healthStatus(ingest.statuses(), ingesting, rules()) !== 'down',
+    healthy: () => healthStatus(logHealth(), ingesting, rules()) !== 'down',
     status: () => statusLine(ingest.statuses(), hub.clientCount, hub.stats().published),
   });
   void notifier.ready();
@@ -159,10 +178,12 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
       ingesting = false;
       logger.info('shutting down');
       const stoppingNotice = notifier.stopping();
+      let failure: unknown;
       try {
         await ingest.stop();
       } catch (err) {
         logger.error('ingest stop failed', { error: describeError(err) });
+        failure = err;
       }
       // Up to 1.5 s to deliver what was published (durable clients up to the window's head), then
       // up to 1.5 s for the close handshake: within the 5 s shutdown budget.
@@ -177,48 +198,14 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
         server.closeAllConnections();
       });
       await stoppingNotice;
+      // The final flush is what a restart resumes from: if it failed, the stop did not succeed.
+      if (isCertstreamError(failure, 'STATE_ERR_IO')) throw failure;
       logger.info('stopped');
     })();
     return closing;
   };
 
   return { port, url, hub, health, close };
-}
-
-/**
- * The ingest sink: renders each entry once (three frames), counts it, and publishes the batch.
- * An entry whose leaf is not a certificate is counted as a parse error of its log (logged once per
- * log) and skipped; the stream goes on.
- */
-export function createSink(renderer: Renderer, hub: FanoutHub, metrics: ServerMetrics, logger: Logger): EntrySink {
-  const reported = new Set<string>();
-  return (log, entries) => {
-    const seen = Date.now() / 1000;
-    const frames: StreamFrames[] = [];
-    let x509 = 0;
-    let precert = 0;
-    for (const entry of entries) {
-      try {
-        const f = renderer.render(log, entry, seen);
-        frames.push({ lite: f.lite, full: f.full, domains: f.domains, log: log.url, index: entry.index, seen });
-        if (entry.type === 'x509') x509++;
-        else precert++;
-      } catch (err) {
-        metrics.logErrors.inc({ log: log.url, kind: 'parse' });
-        if (reported.has(log.url)) continue;
-        reported.add(log.url);
-        const expected = isCertstreamError(err, 'X509_ERR_NOT_A_CERT');
-        logger[expected ? 'warn' : 'error']('entry skipped: cannot render it (further ones of this log only counted)', {
-          log: log.url,
-          cert_index: entry.index,
-          error: describeError(err),
-        });
-      }
-    }
-    if (x509 > 0) metrics.entries.inc({ log: log.url, update_type: 'X509LogEntry' }, x509);
-    if (precert > 0) metrics.entries.inc({ log: log.url, update_type: 'PrecertLogEntry' }, precert);
-    hub.publish(frames);
-  };
 }
 
 /** The systemd STATUS= line: logs, clients, lag. */

@@ -42,6 +42,8 @@ export interface ServerConfig {
   perMessageDeflate: boolean;
   /** Largest accepted client frame, bytes (clients only send pings and small texts). */
   maxPayloadBytes: number;
+  /** Most TCP connections (HTTP and WebSocket) open at once; further ones are closed at once and counted. */
+  maxConnections: number;
   /** `/healthz`: a log with a larger lag counts as unhealthy. */
   maxLag: number;
   /** Lowest log level written. */
@@ -86,6 +88,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { flag: 'ping-interval', type: 'string', describe: 'seconds between protocol pings; a peer that misses one is terminated (0 = off)', defaultText: '30' },
   { flag: 'per-message-deflate', type: 'boolean', describe: 'offer permessage-deflate compression (CPU per client)', defaultText: 'false' },
   { flag: 'max-payload', type: 'string', describe: 'largest accepted client frame, bytes', defaultText: '4096' },
+  { flag: 'max-connections', type: 'string', describe: 'most open connections (HTTP + WebSocket); more are refused and counted (capped to the open-file limit - 128)', defaultText: '4096' },
   { flag: 'max-lag', type: 'string', describe: '/healthz: lag (entries) above which a log counts as unhealthy', defaultText: '10000' },
   { flag: 'log-level', type: 'string', describe: 'debug, info, warn or error', defaultText: 'info' },
   { flag: 'partial-tile-delay', type: 'string', describe: 'seconds the right-most tile of a static-ct-api log must stay partial before it is read', defaultText: '10' },
@@ -191,6 +194,7 @@ export function validateConfig(raw: RawConfig, context: ValidationContext = {}):
   const pingInterval = number('ping-interval', '30', { min: 0 });
   const maxPayloadBytes = number('max-payload', '4096', { integer: true, min: 125 });
   const maxLag = number('max-lag', '10000', { integer: true, min: 0 });
+  const maxConnections = number('max-connections', '4096', { integer: true, min: 1 });
 
   const bool = (flag: string): boolean => {
     const v = raw[flag];
@@ -231,6 +235,7 @@ export function validateConfig(raw: RawConfig, context: ValidationContext = {}):
       pingIntervalMs: Math.round(pingInterval * 1000),
       perMessageDeflate,
       maxPayloadBytes,
+      maxConnections,
       maxLag,
       logLevel: levelText as Level,
       partialTileDelayMs: Math.round(partialTileDelay * 1000),

@@ -7,7 +7,9 @@
  */
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CertstreamError } from '../errors.js';
+import { CertstreamError, describeError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { RateLimitedLog } from '../log/rate-limited.js';
 
 /** File name of the cursor file inside the state directory. */
 export const CURSOR_FILE = 'cursors.json';
@@ -22,6 +24,18 @@ export interface CursorStoreOptions {
   onFlushError?: (err: unknown) => void;
   /** Runs before every write: the replay window's fsync, so that it is never behind the cursors. */
   beforeWrite?: () => Promise<void>;
+  /** Counts every failed write (certstream_cursor_flush_errors_total). */
+  flushErrors?: { inc(): void };
+  /** Failed writes are logged here, at most once a minute while they go on; the recovery once. */
+  logger?: Logger;
+}
+
+/** Whether the cursor file is being saved (for /healthz). */
+export interface CursorFlushHealth {
+  /** Why the last write failed, one line; null when it succeeded (or none was needed yet). */
+  lastError: string | null;
+  /** Failed writes since start. */
+  errors: number;
 }
 
 /** Parses the cursor file body; throws STATE_ERR_CORRUPT. Pure, for tests and tools. */
@@ -52,10 +66,19 @@ export class CursorStore {
   private dirty = false;
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
+  private lastError: string | null = null;
+  private errors = 0;
+  private readonly failureLog: RateLimitedLog | undefined;
   readonly path: string;
 
   constructor(private readonly options: CursorStoreOptions) {
     this.path = join(options.stateDir, CURSOR_FILE);
+    if (options.logger) this.failureLog = new RateLimitedLog(options.logger);
+  }
+
+  /** Whether the last write failed, and how many did. */
+  flushHealth(): CursorFlushHealth {
+    return { lastError: this.lastError, errors: this.errors };
   }
 
   /**
@@ -136,7 +159,17 @@ export class CursorStore {
     } catch (err) {
       this.dirty = true;
       await unlink(tmp).catch(() => undefined);
-      throw new CertstreamError('STATE_ERR_IO', `cannot write cursor file ${this.path}`, { cause: err });
+      const error = new CertstreamError('STATE_ERR_IO', `cannot write cursor file ${this.path}`, { cause: err });
+      this.errors++;
+      this.lastError = describeError(error);
+      this.options.flushErrors?.inc();
+      this.failureLog?.log('error', 'flush', 'cursor file flush failed; retrying every flush period', { path: this.path, error: this.lastError, failures: this.errors });
+      throw error;
     }
+    if (this.lastError !== null) {
+      this.options.logger?.info('cursor file written again after failures', { path: this.path, failures: this.errors });
+      this.failureLog?.reset('flush');
+    }
+    this.lastError = null;
   }
 }

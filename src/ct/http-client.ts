@@ -8,7 +8,7 @@ import { Agent, request } from 'undici';
 import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { CertstreamError } from '../errors.js';
-import type { LogErrorKind } from '../metrics/server-metrics.js';
+import type { LogErrorKind } from './types.js';
 import { parseRetryAfter } from './backoff.js';
 
 const gunzipAsync = promisify(gunzip);

@@ -8,7 +8,7 @@ import { CertstreamError, describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
 import type { BackoffOptions } from './backoff.js';
-import { CursorStore } from './cursor-store.js';
+import { CursorStore, type CursorFlushHealth } from './cursor-store.js';
 import { HttpClient } from './http-client.js';
 import { IssuerCache } from './issuer-cache.js';
 import type { FollowerDeps, LogFollower } from './log-follower.js';
@@ -107,7 +107,9 @@ export class Ingest {
         stateDir: options.stateDir,
         flushMs: options.cursorFlushMs,
         beforeWrite: options.beforeCursorWrite,
-        onFlushError: (err) => logger.error('cursor file flush failed', { error: describeError(err) }),
+        // Counted and logged (rate-limited) by the store itself; /healthz shows it via cursorFlushHealth().
+        flushErrors: options.metrics.cursorFlushErrors,
+        logger,
       });
       await cursors.load({ ignoreSaved: options.resetState === true });
       if (options.resetState) logger.warn('--reset-state: saved cursors ignored, every log starts afresh', { path: cursors.path });
@@ -186,6 +188,11 @@ export class Ingest {
     this.options.metrics.logsFollowed.set(this.followers.size);
     await Promise.all(stopping);
     return true;
+  }
+
+  /** Whether the cursor file is being saved (for /healthz). */
+  cursorFlushHealth(): CursorFlushHealth {
+    return this.cursors.flushHealth();
   }
 
   /** Per-log status for /healthz, in log list order. */

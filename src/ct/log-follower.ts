@@ -162,27 +162,15 @@ export abstract class LogFollower {
    * moves the cursor to `upTo` (exclusive) once the sink has returned.
    */
   protected deliver(results: readonly EntryResult[], upTo: number): void {
-    let run: CtEntry[] = [];
-    const flush = () => {
-      if (run.length === 0) return;
+    // Undecodable entries go to the sink too: it owns the skip-and-count policy (stream/ingest-sink.ts).
+    if (results.length > 0) {
       try {
-        this.deps.sink(this.log, run);
+        this.deps.sink(this.log, results);
       } catch (err) {
         // The sink is the server's; an exception there must not wedge this log in a retry loop.
-        this.logger.error('entry sink threw; entries skipped', { from: run[0].index, error: describeError(err) });
-      }
-      run = [];
-    };
-    for (const r of results) {
-      if ('error' in r) {
-        flush();
-        this.deps.metrics.logErrors.inc({ log: this.log.url, kind: 'parse' });
-        this.logger.warn('undecodable entry skipped', { index: r.index, error: describeError(r.error) });
-      } else {
-        run.push(r);
+        this.logger.error('entry sink threw; entries skipped', { from: results[0].index, error: describeError(err) });
       }
     }
-    flush();
     this.advance(upTo);
   }
 

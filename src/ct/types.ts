@@ -6,6 +6,9 @@
 /** Which protocol a log speaks. Also the `kind` of `/healthz` logs. */
 export type LogKind = 'rfc6962' | 'static';
 
+/** The `kind` label of certstream_log_errors_total: what went wrong while following a log. */
+export type LogErrorKind = 'http' | 'rate_limited' | 'parse' | 'timeout';
+
 /** One followed log, as selected from the v3 log list. */
 export interface LogDescriptor {
   readonly kind: LogKind;
@@ -44,12 +47,21 @@ export interface CtEntry {
   readonly chain: readonly Uint8Array[];
 }
 
+/** An entry the follower could not decode, in its place: the sink skips and counts it (one policy). */
+export interface UndecodableEntry {
+  readonly index: number;
+  readonly error: unknown;
+}
+
+/** What a follower hands on per index: the decoded entry, or why it could not be decoded. */
+export type SinkEntry = CtEntry | UndecodableEntry;
+
 /**
  * Where a follower hands its entries: consecutive entries of one log, in strictly increasing index
  * order, the first being the log's current next index. Synchronous: when it returns, the entries count
  * as streamed and the log's cursor advances past them.
  */
-export type EntrySink = (log: LogDescriptor, entries: readonly CtEntry[]) => void;
+export type EntrySink = (log: LogDescriptor, entries: readonly SinkEntry[]) => void;
 
 /** Per-log state shown by `/healthz` (keys as in interface.md) and used for health and lag decisions. */
 export interface LogStatus {

@@ -1,12 +1,16 @@
 /**
  * `/healthz`: the status rules (pure) and the response body (interface.md).
  *
- * A followed log is healthy when its head was polled successfully within `staleAfterMs` and its lag
- * is at most `maxLag`. Status: `ok` when every followed log is healthy, `degraded` when some are,
- * `down` when none is, when no log is followed, or when the server is not ingesting (starting up or
- * shutting down). Only `down` answers HTTP 503.
+ * A followed log is healthy when its head was polled successfully within `staleAfterMs`, its lag is
+ * at most `maxLag`, and it is not streaming nothing but undecodable entries (every one of its latest
+ * entries, at least MIN_JUDGED_ENTRIES, skipped). Status: `ok` when every followed log is healthy and
+ * the cursor file is being saved, `degraded` when some logs are healthy or the last cursor flush
+ * failed, `down` when no log is healthy, when no log is followed, or when the server is not ingesting
+ * (starting up or shutting down). Only `down` answers HTTP 503.
  */
+import type { CursorFlushHealth } from '../ct/cursor-store.js';
 import type { LogStatus } from '../ct/types.js';
+import type { RenderHealth } from '../stream/ingest-sink.js';
 
 export type HealthStatus = 'ok' | 'degraded' | 'down';
 
@@ -19,25 +23,58 @@ export interface HealthRules {
   maxLag: number;
 }
 
+/** A log is judged on its skipped entries only once it has delivered at least this many. */
+export const MIN_JUDGED_ENTRIES = 8;
+
+/** A followed log in `/healthz`: the follower's status plus what the sink had to skip. */
+export interface LogHealth extends LogStatus {
+  /** Entries skipped since start (undecodable, or not a certificate). */
+  skipped: number;
+  /** How many of the log's latest entries the skip window holds (at most 256). */
+  recent_entries: number;
+  /** How many of those were skipped. */
+  recent_skipped: number;
+}
+
+/**
+ * Adds the sink's skip counts to a follower's status. When the follower has no error of its own and
+ * some of the latest entries were skipped, `last_error` says so: "N of the last M entries could not be
+ * rendered: <last reason>".
+ */
+export function withRenderHealth(status: LogStatus, render: RenderHealth | undefined): LogHealth {
+  const r = render ?? { skipped: 0, recentEntries: 0, recentSkipped: 0, lastError: null };
+  let lastError = status.last_error;
+  if (lastError === null && r.recentSkipped > 0) {
+    lastError = `${r.recentSkipped} of the last ${r.recentEntries} entries could not be rendered: ${r.lastError ?? 'unknown error'}`;
+  }
+  return { ...status, last_error: lastError, skipped: r.skipped, recent_entries: r.recentEntries, recent_skipped: r.recentSkipped };
+}
+
 /** The default staleness window: a few poll intervals, and never less than 30 s (request timeouts). */
 export function defaultStaleAfterMs(pollIntervalMs: number): number {
   return Math.max(3 * pollIntervalMs, 30_000);
 }
 
 /** Whether one followed log is healthy under `rules`. */
-export function logHealthy(log: LogStatus, rules: HealthRules): boolean {
+export function logHealthy(log: LogStatus & Partial<Pick<LogHealth, 'recent_entries' | 'recent_skipped'>>, rules: HealthRules): boolean {
   if (log.last_success === null) return false;
+  const recent = log.recent_entries ?? 0;
+  if (recent >= MIN_JUDGED_ENTRIES && log.recent_skipped === recent) return false;
   const ageMs = rules.nowMs - log.last_success * 1000;
   // last_success is in whole seconds: allow the truncated second.
   return ageMs <= rules.staleAfterMs + 1000 && log.lag <= rules.maxLag;
 }
 
-/** The overall status from the followed logs and whether the server is ingesting. */
-export function healthStatus(logs: readonly LogStatus[], ingesting: boolean, rules: HealthRules): HealthStatus {
+/**
+ * The overall status from the followed logs and whether the server is ingesting.
+ * @param cursorsSaved false while the last cursor flush failed: at best `degraded` (a restart would
+ *   resume from an older position, and a stop cannot save it either)
+ */
+export function healthStatus(logs: readonly LogStatus[], ingesting: boolean, rules: HealthRules, cursorsSaved = true): HealthStatus {
   if (!ingesting || logs.length === 0) return 'down';
   const healthy = logs.filter((l) => logHealthy(l, rules)).length;
-  if (healthy === logs.length) return 'ok';
-  return healthy === 0 ? 'down' : 'degraded';
+  if (healthy === 0) return 'down';
+  return healthy === logs.length && cursorsSaved ? 'ok' : 'degraded';
 }
 
 /** HTTP status for a health status: 503 only when down. */
@@ -55,11 +92,14 @@ export interface HealthzBody {
   dropped_messages: number;
   healthy_logs: number;
   version: string;
-  logs: LogStatus[];
+  /** The cursor file: whether its last write failed, and how many writes failed since start. */
+  cursors: { last_error: string | null; flush_errors: number };
+  logs: LogHealth[];
 }
 
 export interface HealthzInput {
-  logs: LogStatus[];
+  logs: LogHealth[];
+  cursors: CursorFlushHealth;
   ingesting: boolean;
   rules: HealthRules;
   startedAtMs: number;
@@ -73,7 +113,7 @@ export interface HealthzInput {
 export function buildHealthz(input: HealthzInput): HealthzBody {
   const c = input.clients;
   return {
-    status: healthStatus(input.logs, input.ingesting, input.rules),
+    status: healthStatus(input.logs, input.ingesting, input.rules, input.cursors.lastError === null),
     uptime_seconds: Math.max(0, Math.round((input.rules.nowMs - input.startedAtMs) / 100) / 10),
     clients: c.lite + c.full + c.domains,
     clients_by_stream: { ...c },
@@ -81,6 +121,7 @@ export function buildHealthz(input: HealthzInput): HealthzBody {
     dropped_messages: input.dropped,
     healthy_logs: input.logs.filter((l) => logHealthy(l, input.rules)).length,
     version: input.version,
+    cursors: { last_error: input.cursors.lastError, flush_errors: input.cursors.errors },
     logs: input.logs,
   };
 }

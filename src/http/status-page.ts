@@ -2,8 +2,7 @@
  * The small HTML page served on the stream paths to a browser (a GET without Upgrade): what the
  * stream is, how to connect, and live counters (refreshed from /healthz by a few lines of script).
  */
-import type { StreamName } from '../metrics/server-metrics.js';
-import { STREAM_PATHS } from '../stream/stream-paths.js';
+import { STREAM_PATHS, type StreamName } from '../stream/stream-paths.js';
 import type { HealthzBody } from './healthz.js';
 
 const DESCRIPTIONS: Readonly<Record<StreamName, string>> = {

@@ -25,10 +25,9 @@ export interface ServerMetrics {
   readonly logListRefreshes: Counter<'result'>;
   /** certstream_logs_followed: logs currently followed. */
   readonly logsFollowed: Gauge;
+  /** certstream_cursor_flush_errors_total: failed writes of the cursor file (state dir unwritable or full). */
+  readonly cursorFlushErrors: Counter;
 }
-
-export type LogErrorKind = 'http' | 'rate_limited' | 'parse' | 'timeout';
-export type StreamName = 'lite' | 'full' | 'domains';
 
 /**
  * @param options.processMetrics also collect prom-client's process/Node metrics (default true; tests that
@@ -91,6 +90,11 @@ export function createServerMetrics(options: { processMetrics?: boolean } = {}):
     logsFollowed: new Gauge({
       name: 'certstream_logs_followed',
       help: 'CT logs currently followed.',
+      registers,
+    }),
+    cursorFlushErrors: new Counter({
+      name: 'certstream_cursor_flush_errors_total',
+      help: 'Failed writes of the cursor file (state directory unwritable or full); retried every flush period.',
       registers,
     }),
   };

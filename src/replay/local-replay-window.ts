@@ -13,10 +13,9 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CertstreamError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import type { StreamName } from '../metrics/server-metrics.js';
 import { encodeRecord, type WindowEntry } from './record-codec.js';
 import { frameRecords } from './record-frames.js';
-import type { ReplayBatch, ReplayWindow } from './replay-window.js';
+import type { ReplayBatch, ReplayWindow, StreamName } from './replay-window.js';
 import { Segment, parseSegmentName, segmentName } from './segment.js';
 
 export interface LocalReplayWindowOptions {

@@ -11,7 +11,12 @@
  * The CRC lets the window tell a torn tail (kill -9 during a write) from a whole record.
  */
 import { crc32 } from 'node:zlib';
-import type { StreamName } from '../metrics/server-metrics.js';
+
+/**
+ * The three streams (the same names as stream/stream-paths.ts; repeated here so that the window does
+ * not depend on the hub that uses it).
+ */
+export type StreamName = 'lite' | 'full' | 'domains';
 
 /** Bytes before a record's body: length and CRC. */
 export const RECORD_HEADER_BYTES = 8;

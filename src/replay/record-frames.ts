@@ -2,12 +2,29 @@
  * Window records → one stream's WebSocket frames, framed back to back in one buffer (the FrameBatch the
  * hub writes to sockets), copying each payload once straight from the record bytes.
  */
-import type { StreamName } from '../metrics/server-metrics.js';
-import { textFrameHeader, type FrameBatch } from '../stream/ws-frame.js';
 import { payloadParts } from './record-codec.js';
+import type { FramedBatch, StreamName } from './replay-window.js';
 
-/** Frames `records` (whole records, in seq order) for `stream`. */
-export function frameRecords(records: readonly Buffer[], stream: StreamName): FrameBatch {
+/** Writes the header of an unmasked, final text frame of `length` payload bytes at `at`; returns its size. */
+function writeHeader(out: Buffer, at: number, length: number): number {
+  out[at] = 0x81;
+  if (length < 126) {
+    out[at + 1] = length;
+    return 2;
+  }
+  if (length < 0x10000) {
+    out[at + 1] = 126;
+    out.writeUInt16BE(length, at + 2);
+    return 4;
+  }
+  out[at + 1] = 127;
+  out.writeUInt32BE(Math.floor(length / 0x100000000), at + 2);
+  out.writeUInt32BE(length >>> 0, at + 6);
+  return 10;
+}
+
+/** Frames `records` (whole records, in seq order) for `stream` (RFC 6455 §5.2, server side). */
+export function frameRecords(records: readonly Buffer[], stream: StreamName): FramedBatch {
   const parts = records.map((r) => payloadParts(r, stream));
   let total = 0;
   const lengths = parts.map((ps) => {
@@ -21,7 +38,7 @@ export function frameRecords(records: readonly Buffer[], stream: StreamName): Fr
   const payloads: Buffer[] = [];
   let at = 0;
   for (let i = 0; i < parts.length; i++) {
-    at += textFrameHeader(lengths[i]).copy(bytes, at);
+    at += writeHeader(bytes, at, lengths[i]);
     const start = at;
     for (const p of parts[i]) at += p.copy(bytes, at);
     payloads.push(bytes.subarray(start, at));

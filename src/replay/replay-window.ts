@@ -6,16 +6,24 @@
  * This is an interface: the local implementation keeps segment files in the state directory
  * (LocalReplayWindow); a NATS JetStream stream can implement the same contract without the hub knowing.
  */
-import type { StreamName } from '../metrics/server-metrics.js';
-import type { WindowEntry } from './record-codec.js';
-import type { FrameBatch } from '../stream/ws-frame.js';
+import type { StreamName, WindowEntry } from './record-codec.js';
 
-export type { WindowEntry } from './record-codec.js';
+export type { StreamName, WindowEntry } from './record-codec.js';
+
+/** WebSocket text frames back to back (structurally the hub's FrameBatch). */
+export interface FramedBatch {
+  /** The framed messages, contiguous. */
+  readonly bytes: Buffer;
+  /** `ends[i]` = offset just past frame i. */
+  readonly ends: readonly number[];
+  /** Each message's payload (views into `bytes`). */
+  readonly payloads: readonly Buffer[];
+}
 
 /** Frames of consecutive seqs `[first, first + batch.ends.length)` of one stream, framed for the socket. */
 export interface ReplayBatch {
   readonly first: number;
-  readonly batch: FrameBatch;
+  readonly batch: FramedBatch;
 }
 
 export interface ReplayWindow {

@@ -5,7 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
-import type { StreamName } from '../metrics/server-metrics.js';
+import type { StreamName } from './stream-paths.js';
 import type { DisconnectReason } from './stream-client.js';
 import type { FrameBatch } from './ws-frame.js';
 

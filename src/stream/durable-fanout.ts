@@ -18,7 +18,8 @@ import { Counter, Gauge } from 'prom-client';
 import type { WebSocket } from 'ws';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import type { ServerMetrics, StreamName } from '../metrics/server-metrics.js';
+import type { ServerMetrics } from '../metrics/server-metrics.js';
+import type { StreamName } from './stream-paths.js';
 import type { ReplayWindow } from '../replay/replay-window.js';
 import { DurableClient } from './durable-client.js';
 import type { PositionStore } from './durable-positions.js';
@@ -149,6 +150,10 @@ export class DurableFanout {
     this.options.onCount(stream, 1);
     let errored = false;
     ws.on('pong', () => this.pong(client));
+    // The hub's server answers pings itself (autoPong off); a durable client gets its pongs here.
+    ws.on('ping', (data) => {
+      if (ws.readyState === ws.OPEN) ws.pong(data, false);
+    });
     ws.on('error', (err) => {
       errored = true;
       this.options.logger.debug('durable client error', { stream, remote, err });

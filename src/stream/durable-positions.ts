@@ -8,7 +8,7 @@
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CertstreamError } from '../errors.js';
-import type { StreamName } from '../metrics/server-metrics.js';
+import type { StreamName } from './stream-paths.js';
 import { STREAM_NAMES } from './stream-paths.js';
 
 /** File name of the positions file inside the state directory. */

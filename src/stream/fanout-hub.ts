@@ -13,6 +13,9 @@
  *   not drain the close frame it is terminated shortly after.
  * - Protocol pings every `pingIntervalMs`; a client that did not answer the previous one is terminated
  *   (`ping_timeout`). Client frames are read and ignored (they count as a sign of life).
+ * - The client's own pings are answered here, not by ws: a client with more than `maxPendingPongs`
+ *   answers not yet written (it pings without reading) is terminated. That, an invalid frame or a
+ *   message over `maxPayloadBytes` counts as disconnect reason `protocol`, not `client` or `error`.
  * - Heartbeats (`{"message_type":"heartbeat","timestamp":…}`) go through the same queue on lite and full.
  * - Consumer pacing: `roomForIngest()` tells the ingest to wait while every connected plain client is
  *   over half its budget (counting what is queued for it); the fastest client paces a catch-up, slower
@@ -27,13 +30,14 @@ import type { Duplex } from 'node:stream';
 import { Counter, Gauge } from 'prom-client';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../log/logger.js';
-import type { ServerMetrics, StreamName } from '../metrics/server-metrics.js';
+import { RateLimitedLog } from '../log/rate-limited.js';
+import type { ServerMetrics } from '../metrics/server-metrics.js';
 import type { ReplayWindow } from '../replay/replay-window.js';
 import { DurableFanout } from './durable-fanout.js';
 import type { PositionStore } from './durable-positions.js';
 import { RecentMessages } from './recent-messages.js';
 import { StreamClient, type DisconnectReason } from './stream-client.js';
-import { STREAM_NAMES, streamForPath } from './stream-paths.js';
+import { STREAM_NAMES, streamForPath, type StreamName } from './stream-paths.js';
 import { parseSubscriptionQuery } from './subscription-query.js';
 import { frameBatch } from './ws-frame.js';
 
@@ -73,6 +77,8 @@ export interface FanoutHubOptions {
   flushIntervalMs?: number;
   /** Socket writes per second the flush interval aims at with many clients (default 25_000). */
   writesPerSecond?: number;
+  /** Unwritten pongs a client may pile up by pinging without reading before it is terminated (default 60, as ws). */
+  maxPendingPongs?: number;
   /** The replay window and durable positions; without them `?id=` and `?since=` are refused (400). */
   durable?: {
     window: ReplayWindow;
@@ -112,6 +118,7 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
   private published = 0;
   private droppedTotal = 0;
   private closed = false;
+  private readonly violationLog: RateLimitedLog;
   private readonly durable: DurableFanout | undefined;
   /** Seqs [start, end) of the window entries queued in `pending`, per stream. */
   private pendingSeqs: Record<StreamName, { start: number; end: number; shared: boolean } | undefined> = { lite: undefined, full: undefined, domains: undefined };
@@ -127,11 +134,14 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
   constructor(private readonly options: FanoutHubOptions) {
     super();
     this.now = options.now ?? Date.now;
+    this.violationLog = new RateLimitedLog(options.logger, { now: this.now });
     this.wss = new WebSocketServer({
       noServer: true,
       perMessageDeflate: options.perMessageDeflate,
       maxPayload: options.maxPayloadBytes,
       clientTracking: false,
+      // Pongs are sent by addClient, which can tell a ping flood apart (ws would terminate silently).
+      autoPong: false,
     });
     for (const stream of STREAM_NAMES) options.metrics.clients.set({ stream }, 0);
     this.registerGauges();
@@ -380,9 +390,24 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
     ws.on('pong', () => {
       client.alive = true;
     });
+    ws.on('ping', (data) => {
+      client.alive = true;
+      if (ws.readyState !== ws.OPEN) return;
+      if (client.pendingPongs >= (this.options.maxPendingPongs ?? 60)) {
+        this.protocolViolation(client, `ping flood: ${client.pendingPongs} pongs not yet read`);
+        ws.terminate();
+        return;
+      }
+      client.pendingPongs++;
+      ws.pong(data, false, () => client.pendingPongs--);
+    });
     ws.on('error', (err) => {
       errored = true;
-      this.options.logger.debug('client error', { stream, remote, err });
+      // ws's own codes (WS_ERR_INVALID_OPCODE, WS_ERR_UNSUPPORTED_MESSAGE_LENGTH, …): the client broke
+      // the protocol and ws has closed it with the matching status; anything else is the socket's.
+      const code = (err as { code?: unknown }).code;
+      if (typeof code === 'string' && code.startsWith('WS_ERR_')) this.protocolViolation(client, `${code}: ${err.message}`);
+      else this.options.logger.debug('client error', { stream, remote, err });
     });
     socket.on('drain', () => this.wakeIngest());
     ws.once('close', (code) => {
@@ -396,6 +421,12 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
     });
     this.options.logger.debug('client connected', { stream, remote });
     this.emit('connect', stream);
+  }
+
+  /** Marks a client as closed for breaking the protocol (reason `protocol`); logged at most once a minute. */
+  private protocolViolation(client: StreamClient, what: string): void {
+    client.closeReason ??= 'protocol';
+    this.violationLog.log('info', 'protocol', 'client closed: protocol violation', { stream: client.stream, remote: client.remote, violation: what });
   }
 
   /** Point-in-time gauges, computed when /metrics is scraped. */

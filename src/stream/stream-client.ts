@@ -12,11 +12,15 @@
  */
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
-import type { StreamName } from '../metrics/server-metrics.js';
+import type { StreamName } from './stream-paths.js';
 import type { FrameBatch } from './ws-frame.js';
 
-/** Why a client went away: the label of certstream_client_disconnects_total. */
-export type DisconnectReason = 'client' | 'slow' | 'ping_timeout' | 'error' | 'shutdown' | 'takeover';
+/**
+ * Why a client went away: the label of certstream_client_disconnects_total. `protocol`: the client
+ * broke the WebSocket protocol or a limit of ours (an invalid frame, a message over --max-payload, a
+ * ping flood); `error`: its socket failed (reset, EPIPE).
+ */
+export type DisconnectReason = 'client' | 'slow' | 'ping_timeout' | 'error' | 'protocol' | 'shutdown' | 'takeover';
 
 export class StreamClient {
   /** Epoch ms since which the client has been over its budget (a batch did not fit), or undefined. */
@@ -29,6 +33,8 @@ export class StreamClient {
   dropped = 0;
   /** Frames handed to the socket since it connected. */
   sent = 0;
+  /** Pongs to the client's pings not yet written (a client that pings without reading piles them up). */
+  pendingPongs = 0;
   /** Epoch ms of the connection. */
   readonly connectedAt: number;
 

@@ -2,7 +2,9 @@
  * The three WebSocket streams and their paths (interface.md): `/` lite, `/full-stream` full,
  * `/domains-only` domains; a trailing slash and a query string are accepted.
  */
-import type { StreamName } from '../metrics/server-metrics.js';
+
+/** A stream's name; also the `stream` label of the client metrics. */
+export type StreamName = 'lite' | 'full' | 'domains';
 
 export const STREAM_NAMES: readonly StreamName[] = ['lite', 'full', 'domains'];
 

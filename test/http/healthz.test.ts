@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LogStatus } from '../../src/ct/types.js';
-import { buildHealthz, defaultStaleAfterMs, healthHttpStatus, healthStatus, logHealthy } from '../../src/http/healthz.js';
+import { buildHealthz, defaultStaleAfterMs, healthHttpStatus, healthStatus, logHealthy, MIN_JUDGED_ENTRIES, withRenderHealth } from '../../src/http/healthz.js';
 
 const NOW = 1_800_000_000_000;
 const rules = { nowMs: NOW, staleAfterMs: 30_000, maxLag: 1000 };
@@ -57,7 +57,8 @@ test('the stale window is a few poll intervals, at least 30 s', () => {
 
 test('the body has the contract keys', () => {
   const body = buildHealthz({
-    logs: [log(), log({ url: 'https://ct.example/b/', last_success: null })],
+    logs: [log(), log({ url: 'https://ct.example/b/', last_success: null })].map((l) => withRenderHealth(l, undefined)),
+    cursors: { lastError: null, errors: 0 },
     ingesting: true,
     rules,
     startedAtMs: NOW - 12_345,
@@ -70,7 +71,44 @@ test('the body has the contract keys', () => {
   assert.equal(body.uptime_seconds, 12.3);
   assert.equal(body.clients, 3);
   assert.equal(body.healthy_logs, 1);
-  for (const key of ['url', 'name', 'kind', 'tree_size', 'next_index', 'lag', 'last_success', 'last_error']) {
+  for (const key of ['url', 'name', 'kind', 'tree_size', 'next_index', 'lag', 'last_success', 'last_error', 'skipped']) {
     assert.ok(key in body.logs[0], key);
   }
+  assert.deepEqual(body.cursors, { last_error: null, flush_errors: 0 });
+});
+
+test('a failing cursor flush degrades an otherwise healthy server (issue 10 item 7)', () => {
+  const input = {
+    logs: [withRenderHealth(log(), undefined)],
+    ingesting: true,
+    rules,
+    startedAtMs: NOW,
+    clients: { lite: 0, full: 0, domains: 0 },
+    certificates: 0,
+    dropped: 0,
+    version: '0.1.0',
+  };
+  assert.equal(buildHealthz({ ...input, cursors: { lastError: null, errors: 3 } }).status, 'ok', 'recovered: only the count remains');
+  const failing = buildHealthz({ ...input, cursors: { lastError: 'cannot write cursor file x: ENOSPC', errors: 4 } });
+  assert.equal(failing.status, 'degraded');
+  assert.deepEqual(failing.cursors, { last_error: 'cannot write cursor file x: ENOSPC', flush_errors: 4 });
+  assert.equal(healthStatus([log({ last_success: null })], true, rules, false), 'down', 'never better than the logs');
+});
+
+test('a log streaming nothing but skipped entries is unhealthy and says why (issue 10 item 8)', () => {
+  const render = (recentSkipped: number, recentEntries: number) => ({ skipped: recentSkipped + 1000, recentEntries, recentSkipped, lastError: 'entry 41: not a certificate' });
+  const all = withRenderHealth(log(), render(256, 256));
+  assert.equal(all.last_error, '256 of the last 256 entries could not be rendered: entry 41: not a certificate');
+  assert.equal(all.skipped, 1256);
+  assert.equal(logHealthy(all, rules), false);
+  assert.equal(healthStatus([withRenderHealth(log(), undefined), all], true, rules), 'degraded');
+  const some = withRenderHealth(log(), render(3, 256));
+  assert.equal(some.last_error, '3 of the last 256 entries could not be rendered: entry 41: not a certificate');
+  assert.equal(logHealthy(some, rules), true, 'a few bad entries among good ones stay healthy, but visible');
+  const few = withRenderHealth(log(), render(MIN_JUDGED_ENTRIES - 1, MIN_JUDGED_ENTRIES - 1));
+  assert.equal(logHealthy(few, rules), true, 'too few entries to judge a log on');
+  const clean = withRenderHealth(log(), { skipped: 5, recentEntries: 256, recentSkipped: 0, lastError: 'old' });
+  assert.equal(clean.last_error, null, 'skips that left the window no longer show');
+  const ownError = withRenderHealth(log({ last_error: 'HTTP 503' }), render(256, 256));
+  assert.equal(ownError.last_error, 'HTTP 503', "the follower's own error comes first");
 });

@@ -4,7 +4,7 @@ import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket } from 'ws';
 import type { LogStatus } from '../../src/ct/types.js';
-import { buildHealthz } from '../../src/http/healthz.js';
+import { buildHealthz, withRenderHealth } from '../../src/http/healthz.js';
 import { createRequestHandler, createUpgradeHandler } from '../../src/http/routes.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { createServerMetrics } from '../../src/metrics/server-metrics.js';
@@ -17,7 +17,8 @@ async function start(state: { logs: LogStatus[]; ingesting: boolean }) {
   const hub = new FanoutHub(testHubOptions({ metrics }));
   const health = () =>
     buildHealthz({
-      logs: state.logs,
+      logs: state.logs.map((l) => withRenderHealth(l, undefined)),
+      cursors: { lastError: null, errors: 0 },
       ingesting: state.ingesting,
       rules: { nowMs: Date.now(), staleAfterMs: 30_000, maxLag: 1000 },
       startedAtMs: Date.now(),

@@ -1,5 +1,6 @@
 /** The real server fed by the in-process FakeCtLog, on 127.0.0.1 port 0, plus event-driven waits. */
 import { mkdtemp, rm } from 'node:fs/promises';
+import { after } from 'node:test';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeCtLog, type FakeCtLogOptions } from '../../fake-ct-log/fake-ct-log.js';
@@ -14,10 +15,16 @@ export function testConfig(fake: FakeCtLog, stateDir: string, over: Partial<Serv
   return { ...r.config, ...over };
 }
 
-export async function tempDir(t: { after(fn: () => Promise<void>): void }): Promise<string> {
+const tempDirs: string[] = [];
+// Removed once every test of the file is done, not in the test's own after-hooks: those run in
+// registration order, so the directory would go before the server that writes into it is stopped
+// (a final cursor flush into a removed directory fails the stop, as it should).
+after(() => Promise.all(tempDirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true, maxRetries: 3 }))));
+
+/** A fresh temporary directory, removed after the last test of the file. */
+export async function tempDir(_t?: unknown): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'certstream-server-'));
-  // Registered before the server's close: the server may still be writing (replay window) while this runs.
-  t.after(() => rm(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 }));
+  tempDirs.push(dir);
   return dir;
 }
 
@@ -54,4 +61,16 @@ export function polledAll(server: ServerHandle): boolean {
 
 export function nextIndexes(server: ServerHandle): Map<string, number> {
   return new Map(server.health().logs.map((l) => [l.url, l.next_index]));
+}
+
+/**
+ * Resolves when `predicate` holds, checking every `everyMs`; rejects with `what` after `deadlineMs`.
+ * For conditions no event announces (timers inside the server, e.g. the cursor flush).
+ */
+export async function pollUntil(what: string, predicate: () => boolean | Promise<boolean>, deadlineMs = 20_000, everyMs = 20): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${deadlineMs} ms waiting for: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import type { Socket } from 'node:net';
+import { connect as netConnect, type Socket } from 'node:net';
 import { closed, collect, connect, frames, metricValue, startHub } from './hub-harness.js';
 
 interface Cert {
@@ -108,16 +108,23 @@ test('a slow client that catches up receives a gap-free prefix and increasing in
 test('heartbeats go to lite and full, not to domains', { timeout: 60_000 }, async (t) => {
   const h = await startHub({ heartbeatIntervalMs: 20 });
   t.after(() => h.close());
+  const domainsJoined = new Promise<void>((resolve) => h.hub.on('connect', (stream) => stream === 'domains' && resolve()));
   const lite = collect(await connect(`${h.url}/`));
   const full = collect(await connect(`${h.url}/full-stream`));
-  const domainsWs = await connect(`${h.url}/domains-only`);
-  const domains = collect(domainsWs);
-  const [l, f] = await Promise.all([lite.until(1), full.until(1)]);
-  for (const m of [l[0], f[0]] as { message_type: string; timestamp: number }[]) {
+  const domains = collect(await connect(`${h.url}/domains-only`));
+  // Judge only once the server has registered the domains client (issue 14 item 10): heartbeats
+  // sent before that could not have reached it whatever the code does.
+  await domainsJoined;
+  assert.equal(h.hub.stats().clients.domains, 1);
+  // The first frame after this point may be a heartbeat queued before the domains client joined; the
+  // second was certainly made while it was connected.
+  const [l, f] = await Promise.all([lite.until(lite.messages.length + 2), full.until(full.messages.length + 2)]);
+  for (const m of [l.at(-1), f.at(-1)] as { message_type: string; timestamp: number }[]) {
     assert.equal(m.message_type, 'heartbeat');
     assert.equal(typeof m.timestamp, 'number');
     assert.ok(Math.abs(m.timestamp - Date.now() / 1000) < 60);
   }
+  // Frames of one flush go out in queue order: had the heartbeats gone to domains, they would come first.
   h.hub.publish(frames('https://a.example/', 0, 1));
   const d = await domains.until(1);
   assert.deepEqual(d[0], { data: ['d0.example'], message_type: 'dns_entries' });
@@ -151,8 +158,76 @@ test('client frames are ignored; an oversized one closes with 1009', { timeout: 
   h.hub.publish(frames('https://a.example/', 0, 1));
   assert.equal(((await got.until(1))[0] as Cert).data.cert_index, 0);
   const c = closed(ws);
+  const gone = once(h.hub, 'disconnect');
   ws.send('x'.repeat(1000));
   assert.equal((await c).code, 1009);
+  assert.deepEqual(await gone, ['lite', 'protocol']);
+});
+
+/** A raw TCP client that completed the WebSocket handshake on `path` (the 101 has been read). */
+async function rawUpgrade(url: string, path: string): Promise<Socket> {
+  const { port } = new URL(url);
+  const socket = netConnect(Number(port), '127.0.0.1');
+  await once(socket, 'connect');
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+  const [head] = (await once(socket, 'data')) as [Buffer];
+  assert.match(head.toString('latin1'), /^HTTP\/1\.1 101 /);
+  return socket;
+}
+
+test('a ping flood from a client that does not read is terminated and counted as protocol (issue 10 item 10)', { timeout: 60_000 }, async (t) => {
+  const h = await startHub({ maxPendingPongs: 60 });
+  t.after(() => h.close());
+  const bystander = await connect(`${h.url}/`);
+  const socket = await rawUpgrade(h.url, '/full-stream');
+  socket.on('error', () => undefined); // EPIPE once the server is gone
+  socket.pause(); // never read a pong
+  const gone = once(h.hub, 'disconnect');
+  // Masked empty pings, far more than the server may owe answers for; the socket buffers of a loopback
+  // connection hold a few MB of pongs, so keep writing until the server gives up.
+  const ping = Buffer.from([0x89, 0x80, 1, 2, 3, 4]);
+  const burst = Buffer.concat(Array.from({ length: 20_000 }, () => ping));
+  let stop = false;
+  void gone.then(() => (stop = true));
+  const ended = new Promise((resolve) => socket.once('close', resolve));
+  while (!stop && socket.writable) {
+    if (!socket.write(burst)) await Promise.race([new Promise((resolve) => socket.once('drain', resolve)), gone, ended]);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  assert.deepEqual(await gone, ['full', 'protocol']);
+  assert.equal(await metricValue(h.metrics, 'certstream_client_disconnects_total', { reason: 'protocol' }), 1);
+  assert.equal(await metricValue(h.metrics, 'certstream_client_disconnects_total', { reason: 'client' }), 0);
+  assert.equal(bystander.readyState, bystander.OPEN);
+  socket.destroy();
+});
+
+test('an invalid frame (unmasked, from a client) closes with 1002 and counts as protocol', { timeout: 60_000 }, async (t) => {
+  const h = await startHub();
+  t.after(() => h.close());
+  const socket = await rawUpgrade(h.url, '/');
+  socket.on('error', () => undefined);
+  const gone = once(h.hub, 'disconnect');
+  const reply = once(socket, 'data') as Promise<[Buffer]>;
+  socket.write(Buffer.from([0x81, 0x02, 0x68, 0x69])); // "hi", not masked: a protocol error for a server
+  const [frame] = await reply;
+  assert.equal(frame[0], 0x88, 'a close frame');
+  assert.equal(frame.readUInt16BE(2), 1002);
+  assert.deepEqual(await gone, ['lite', 'protocol']);
+  socket.destroy();
+});
+
+test('pings of a reading client are answered', { timeout: 60_000 }, async (t) => {
+  const h = await startHub({ maxPendingPongs: 2 });
+  t.after(() => h.close());
+  const ws = await connect(`${h.url}/`);
+  let pongs = 0;
+  ws.on('pong', () => pongs++);
+  for (let i = 0; i < 20; i++) {
+    ws.ping(String(i));
+    await once(ws, 'pong');
+  }
+  assert.equal(pongs, 20);
+  assert.equal(ws.readyState, ws.OPEN);
 });
 
 test('close() sends 1001 to every client and counts shutdown disconnects', { timeout: 60_000 }, async (t) => {

@@ -2,17 +2,18 @@
  * An EntrySink for tests that records what each log delivered and lets a test wait, without sleeping,
  * until a log has delivered up to some index.
  */
-import type { CtEntry, EntrySink, LogDescriptor } from '../../src/ct/types.js';
+import type { CtEntry, EntrySink, LogDescriptor, SinkEntry } from '../../src/ct/types.js';
 
 export class EntryCollector {
   /** Delivered entries by log URL, in delivery order. */
   readonly byLog = new Map<string, CtEntry[]>();
   private waiters: { log: string; next: number; resolve: () => void }[] = [];
 
-  readonly sink: EntrySink = (log: LogDescriptor, entries: readonly CtEntry[]) => {
+  readonly sink: EntrySink = (log: LogDescriptor, entries: readonly SinkEntry[]) => {
     let list = this.byLog.get(log.url);
     if (!list) this.byLog.set(log.url, (list = []));
-    list.push(...entries);
+    // Undecodable entries are the server sink's to count; what a log delivered is its decoded entries.
+    for (const e of entries) if (!('error' in e)) list.push(e);
     this.waiters = this.waiters.filter((w) => {
       if (w.log !== log.url || this.nextOf(w.log) < w.next) return true;
       w.resolve();
