@@ -22,6 +22,17 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard's page script runs in the browser, not in Node.
+    files: ['src/http/dashboard/assets/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: {
+        document: 'readonly', location: 'readonly', fetch: 'readonly', requestAnimationFrame: 'readonly',
+        AbortSignal: 'readonly', setTimeout: 'readonly',
+      },
+    },
+  },
+  {
     files: ['src/cli/**', 'fake-ct-log/cli.ts', 'scripts/**', 'bench/**', 'test/**'],
     rules: { 'no-restricted-properties': 'off' },
   },

@@ -22,7 +22,7 @@ import { once } from 'node:events';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { WebSocketServer } from 'ws';
-import { Comparator } from '../src/audit/comparator.js';
+import { Comparator } from '../src/audit/compare/comparator.js';
 
 const { values } = parseArgs({
   options: {

@@ -25,7 +25,6 @@ async function main(): Promise<void> {
     'state-dir': stateDir,
     backfill: '10',
     'poll-interval': '1',
-    'heartbeat-interval': '30',
   });
   if (!checked.ok) {
     for (const p of checked.problems) process.stderr.write(`demo: ${p}\n`);
@@ -43,7 +42,7 @@ async function main(): Promise<void> {
       `  lite stream      ${ws}/`,
       `  full stream      ${ws}/full-stream`,
       `  domains only     ${ws}/domains-only`,
-      `  in a browser     ${server.url}/   (status page), ${server.url}/latest.json, ${server.url}/healthz, ${server.url}/metrics`,
+      `  in a browser     ${server.url}/   (live dashboard), ${server.url}/latest.json, ${server.url}/healthz, ${server.url}/metrics`,
       `  probe it         npx tsx src/cli/certaudit.ts health --url ${server.url}`,
       '  Ctrl-C stops it.',
       '',

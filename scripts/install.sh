@@ -37,6 +37,12 @@ prebuilt=''
 start=yes
 purge=no
 
+# The build's temporary tree. A global, not a `local`: the EXIT trap runs after do_install has returned,
+# where a local would be out of scope (and `set -u` would turn a successful install into exit 1).
+build_tmp=''
+cleanup() { if [ -n "$build_tmp" ]; then rm -rf "$build_tmp"; fi; }
+trap cleanup EXIT
+
 die() { echo "install.sh: error: $*" >&2; exit 1; }
 say() { echo "install.sh: $*"; }
 
@@ -106,15 +112,14 @@ install_default() {
 do_install() {
   need_root ''
   check_node "$NODE" || die "Node.js is not installed at $NODE, which the units run (install Node.js >= $MIN_NODE, or link it there)"
-  local tree tmp=''
+  local tree
   if [ -n "$prebuilt" ]; then
     tree="$(cd "$prebuilt" && pwd)"
     [ -f "$tree/dist/cli/certstream-server.js" ] && [ -d "$tree/node_modules" ] && [ -d "$tree/systemd" ] ||
       die "$prebuilt is not a tree made by --stage (dist/, node_modules/, systemd/)"
   else
-    tmp="$(mktemp -d)"
-    trap 'rm -rf "$tmp"' EXIT
-    tree="$tmp/tree"
+    build_tmp="$(mktemp -d)"
+    tree="$build_tmp/tree"
     build_stage "$tree"
   fi
 
@@ -129,6 +134,8 @@ do_install() {
   if [ -e "$PREFIX" ]; then mv "$PREFIX" "$PREFIX.old"; fi
   mv "$PREFIX.new" "$PREFIX"
   rm -rf "$PREFIX.old"
+  cleanup
+  build_tmp=''
   say "installed $PREFIX"
 
   mkdir -p "$UNIT_DIR"

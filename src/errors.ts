@@ -26,6 +26,7 @@ export type ErrorCode =
   // state
   | 'STATE_ERR_IO'
   | 'STATE_ERR_CORRUPT'
+  | 'STATE_ERR_LOCKED'
   // audit
   | 'AUDIT_ERR_USAGE'
   | 'AUDIT_ERR_FEED_UNREACHABLE'

@@ -12,10 +12,12 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Ingest, type IngestOptions } from './ct/ingest.js';
+import { IngestRates } from './ct/ingest-rates.js';
 import type { LogStatus } from './ct/types.js';
-import { describeError, isCertstreamError } from './errors.js';
+import { CertstreamError, describeError, isCertstreamError } from './errors.js';
 import { buildHealthz, defaultStaleAfterMs, healthStatus, withRenderHealth, type HealthzBody, type HealthRules, type LogHealth } from './http/healthz.js';
 import { createListener, type ConnectionGuardOptions } from './http/connection-guard.js';
+import { buildStatus, type StatusBody } from './http/dashboard/status-json.js';
 import { createRequestHandler, createUpgradeHandler } from './http/routes.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { createServerMetrics, type ServerMetrics } from './metrics/server-metrics.js';
@@ -25,6 +27,7 @@ import { LocalReplayWindow } from './replay/local-replay-window.js';
 import { PositionStore } from './stream/durable-positions.js';
 import { FanoutHub } from './stream/fanout-hub.js';
 import { IngestSink } from './stream/ingest-sink.js';
+import { RecentSample } from './stream/recent-sample.js';
 import { SystemdNotifier } from './systemd/notify.js';
 import { VERSION } from './version.js';
 
@@ -63,10 +66,10 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
   // The replay window and the durable positions live in the state directory next to the cursors; the
   // window is synced before either file is written, so neither ever points past it.
   const window =
-    config.replayWindowSeconds > 0
+    config.replayWindowMs > 0
       ? LocalReplayWindow.open({
           stateDir: config.stateDir,
-          windowSeconds: config.replayWindowSeconds,
+          windowSeconds: config.replayWindowMs / 1000,
           maxBytes: config.replayWindowBytes,
           logger: logger.child({ component: 'replay' }),
         })
@@ -99,8 +102,69 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
     durable: window && positions ? { window, positions, pingIntervalMs: config.durablePingIntervalMs } : undefined,
   });
 
-  const sink = new IngestSink({ renderer, hub, metrics, logger: logger.child({ component: 'sink' }) });
+  // The dashboard's sample sees every batch the hub is given.
+  const sample = new RecentSample();
+  const publish: Pick<FanoutHub, 'publish'> = {
+    publish: (frames) => {
+      hub.publish(frames);
+      sample.offer(frames, Date.now());
+    },
+  };
+  const sink = new IngestSink({ renderer, hub: publish, metrics, logger: logger.child({ component: 'sink' }) });
 
+  // Bound before the ingest opens: Ingest.open loads the cursor file (and with --reset-state makes it be
+  // rewritten), so a port in use or a bad --host must fail first, with nothing written. Until then
+  // /healthz shows no logs; systemd's READY=1 still waits for the followers (below).
+  let opened: Ingest | undefined = undefined;
+  let ingesting = false;
+  const rules = (): HealthRules => ({ nowMs: Date.now(), staleAfterMs: defaultStaleAfterMs(config.pollIntervalMs), maxLag: config.maxLag });
+  const logHealth = (): LogHealth[] => (opened?.statuses() ?? []).map((s) => withRenderHealth(s, sink.renderHealth(s.url)));
+  const health = (): HealthzBody => {
+    const stats = hub.stats();
+    return buildHealthz({
+      logs: logHealth(),
+      // Not opened yet (the moments between bind and Ingest.open): nothing written, nothing failed.
+      cursors: opened?.cursorFlushHealth() ?? { lastError: null, errors: 0 },
+      ingesting,
+      rules: rules(),
+      startedAtMs,
+      clients: stats.clients,
+      certificates: stats.published,
+      dropped: stats.dropped,
+      version: VERSION,
+    });
+  };
+
+  // The dashboard's rates: every log's position once a second, entries/s over the last minute.
+  const rates = new IngestRates();
+  // (Sampled once the ingest is open, below: the listener is bound first.)
+  const rateTimer = setInterval(() => opened && rates.record(Date.now(), opened.statuses()), 1000).unref();
+  const status = async (after: number): Promise<StatusBody> => {
+    const disconnects = await metrics.clientDisconnects.get();
+    return buildStatus({
+      health: health(),
+      rules: rules(),
+      rates: rates.snapshot(),
+      slowClientCloses: disconnects.values.find((v) => v.labels.reason === 'slow')?.value ?? 0,
+      recent: { sampled_per_second: sample.perSecond, last_seq: sample.lastSeq, unreadable: sample.unreadable, certificates: sample.since(after) },
+    });
+  };
+
+  const server = createListener(createRequestHandler({ recent: () => hub.recent, health, status, registry: metrics.registry, logger }), {
+    ...deps.connections,
+    maxConnections: config.maxConnections,
+    registry: metrics.registry,
+    logger: logger.child({ component: 'http' }),
+  });
+  server.on('upgrade', createUpgradeHandler((req, socket, head) => hub.handleUpgrade(req, socket, head)));
+  try {
+    await listen(server, config.host, config.port);
+  } catch (err) {
+    clearInterval(rateTimer);
+    await hub.close();
+    await closeReplay();
+    throw listenError(err, config.host, config.port);
+  }
   const ingest = await Ingest.open({
     partialTileDelayMs: config.partialTileDelayMs,
     refreshIntervalMs: config.logListRefreshMs,
@@ -108,6 +172,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
     ...deps.ingest,
     beforeCursorWrite: window ? () => window.sync() : undefined,
     deliveryGate: () => hub.roomForIngest(),
+    allowEmpty: config.allowEmpty,
     logList: config.logList,
     logsInclude: config.logsInclude,
     logsExclude: config.logsExclude,
@@ -119,47 +184,19 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
     logger: logger.child({ component: 'ingest' }),
     sink: sink.accept,
   }).catch(async (err: unknown) => {
-    await hub.close();
+    clearInterval(rateTimer);
+    await Promise.allSettled([hub.close(), new Promise((resolve) => (server.close(resolve), server.closeAllConnections()))]);
     await closeReplay();
     throw err;
   });
+  opened = ingest;
+  rates.record(Date.now(), ingest.statuses());
 
-  let ingesting = false;
-  const rules = (): HealthRules => ({ nowMs: Date.now(), staleAfterMs: defaultStaleAfterMs(config.pollIntervalMs), maxLag: config.maxLag });
-  const logHealth = (): LogHealth[] => ingest.statuses().map((s) => withRenderHealth(s, sink.renderHealth(s.url)));
-  const health = (): HealthzBody => {
-    const stats = hub.stats();
-    return buildHealthz({
-      logs: logHealth(),
-      cursors: ingest.cursorFlushHealth(),
-      ingesting,
-      rules: rules(),
-      startedAtMs,
-      clients: stats.clients,
-      certificates: stats.published,
-      dropped: stats.dropped,
-      version: VERSION,
-    });
-  };
-
-  const server = createListener(createRequestHandler({ recent: () => hub.recent, health, registry: metrics.registry, logger }), {
-    ...deps.connections,
-    maxConnections: config.maxConnections,
-    registry: metrics.registry,
-    logger: logger.child({ component: 'http' }),
-  });
-  server.on('upgrade', createUpgradeHandler((req, socket, head) => hub.handleUpgrade(req, socket, head)));
-  try {
-    await listen(server, config.host, config.port);
-  } catch (err) {
-    await Promise.allSettled([ingest.stop(), hub.close()]);
-    await closeReplay();
-    throw err;
-  }
   const port = (server.address() as AddressInfo).port;
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
   logger.info('listening', { host: config.host, port, url, version: VERSION, logs: ingest.followed.length });
+  if (ingest.followed.length === 0) logger.warn('no log to follow (--allow-empty): streaming nothing until the log list changes', { log_list: config.logList });
 
   ingest.start();
   ingesting = true;
@@ -176,6 +213,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
   const close = (): Promise<void> => {
     closing ??= (async () => {
       ingesting = false;
+      clearInterval(rateTimer);
       logger.info('shutting down');
       const stoppingNotice = notifier.stopping();
       let failure: unknown;
@@ -213,6 +251,25 @@ export function statusLine(logs: readonly LogStatus[], clients: number, certific
   const polled = logs.filter((l) => l.last_success !== null).length;
   const lag = logs.reduce((sum, l) => sum + l.lag, 0);
   return `${polled}/${logs.length} logs polled, ${clients} clients, total lag ${lag}, ${certificates} certificates streamed`;
+}
+
+/**
+ * A listen failure the operator can fix (port taken, address not on this machine, name that does not
+ * resolve, port needing privileges) becomes a configuration error (exit 78, one line); a transient
+ * one (EAI_AGAIN: DNS not ready yet) stays a runtime error that systemd retries.
+ */
+function listenError(err: unknown, host: string, port: number): unknown {
+  const code = (err as { code?: unknown }).code;
+  const where = `--host ${host} --port ${port}`;
+  const reasons: Record<string, string> = {
+    EADDRINUSE: 'the port is already in use (another certstream-server?)',
+    EACCES: 'binding that port needs privileges (use a port >= 1024)',
+    EADDRNOTAVAIL: 'the address is not one of this machine',
+    ENOTFOUND: 'the host name does not resolve',
+  };
+  const reason = typeof code === 'string' ? reasons[code] : undefined;
+  if (!reason) return err;
+  return new CertstreamError('CONFIG_ERR_INVALID', `${where}: cannot listen: ${reason} (${code})`, { cause: err });
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {

@@ -6,9 +6,9 @@
  *   certaudit record --feed FEED --out FILE   exit 0 ran, 2 usage, 69 feed never reachable
  *   certaudit health [--url ...]              Nagios: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN
  */
-import { runCompare } from '../audit/compare-command.js';
-import { runRecord } from '../audit/record-command.js';
-import { runHealth } from '../audit/health-command.js';
+import { runCompare } from './certaudit/compare-command.js';
+import { runRecord } from './certaudit/record-command.js';
+import { runHealth } from './certaudit/health-command.js';
 import { VERSION } from '../version.js';
 
 const USAGE = `Usage: certaudit <command> [options]

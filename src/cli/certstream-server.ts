@@ -3,14 +3,17 @@
  * certstream-server: the streaming daemon's entry point, and the one place that maps outcomes to exit
  * codes (style.md habit 5):
  *   0   after a clean SIGTERM / SIGINT shutdown (stop polling, flush cursors, close clients 1001), < 5 s
- *   78  invalid configuration: bad flag or environment value, unreadable log list, unreadable or corrupt
- *       cursor file at start-up (one line per problem; systemd does not restart on it)
+ *   78  invalid configuration: bad flag or environment value, unreadable log list or one that selects no
+ *       log, unreadable or corrupt cursor file, a state directory that cannot be created or is locked by
+ *       another daemon, a port in use or a host that does not resolve (one line per problem; systemd
+ *       does not restart on it)
  *   1   any fatal runtime error (systemd restarts it), including a shutdown that overran 5 s
  */
 import { parseServerArgs } from '../config/parse-args.js';
 import { describeError, isCertstreamError } from '../errors.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { startServer, type ServerHandle } from '../server.js';
+import { acquireStateLock } from '../state/state-lock.js';
 
 const EX_CONFIG = 78;
 const SHUTDOWN_DEADLINE_MS = 4500;
@@ -35,6 +38,20 @@ async function main(): Promise<void> {
   const config = outcome.config;
   const logger = createLogger({ level: config.logLevel });
   installFatalHandlers(logger);
+
+  // Before anything else touches the state directory: one daemon per directory.
+  let lock;
+  try {
+    lock = acquireStateLock(config.stateDir);
+  } catch (err) {
+    if (isCertstreamError(err, 'STATE_ERR_LOCKED', 'STATE_ERR_IO')) configExit([describeError(err)]);
+    throw err;
+  }
+  const held = lock;
+  process.on('exit', () => held.release());
+  if (lock.tookOverFrom !== undefined) {
+    logger.warn('took over a stale state directory lock: its process is gone', { path: lock.path, pid: lock.tookOverFrom });
+  }
 
   let handle: ServerHandle | undefined;
   let stopping = false;

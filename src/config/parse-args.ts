@@ -1,13 +1,15 @@
 /**
  * Reads the daemon's configuration from argv (yargs) and the environment: flag > CERTSTREAM_<FLAG> >
- * (for the port only) PORT > default. Unknown flags and missing flag values are problems like bad
- * values; all of them are reported together by a CertstreamError CONFIG_ERR_INVALID (exit 78).
+ * the option's alias (PORT) > default, every option as the table in options.ts describes it (--help
+ * too). Unknown flags and missing flag values are problems like bad values; all of them are reported
+ * together by a CertstreamError CONFIG_ERR_INVALID (exit 78).
  */
 import { accessSync, constants, statSync } from 'node:fs';
 import yargs from 'yargs';
 import { CertstreamError } from '../errors.js';
 import { VERSION } from '../version.js';
-import { OPTIONS, envName, validateConfig, type RawConfig, type ServerConfig } from './server-config.js';
+import { OPTIONS, describeRange, envName, shownDefault, type OptionSpec } from './options.js';
+import { validateConfig, type RawConfig, type ServerConfig } from './server-config.js';
 
 export type ParseOutcome =
   | { kind: 'config'; config: ServerConfig }
@@ -35,11 +37,12 @@ export function parseServerArgs(argv: readonly string[], env: Record<string, str
     })
     .wrap(null);
   for (const option of OPTIONS) {
+    const boolean = option.kind === 'boolean';
     parser.option(option.flag, {
-      type: option.type === 'list' ? 'array' : option.type,
-      string: option.type !== 'boolean',
-      describe: `${option.describe} [env ${envName(option.flag)}] (default: ${option.defaultText})`,
-      requiresArg: option.type === 'string',
+      type: option.kind === 'regex-list' ? 'array' : boolean ? 'boolean' : 'string',
+      string: !boolean,
+      describe: helpLine(option),
+      requiresArg: !boolean && option.kind !== 'regex-list',
     });
   }
   let args: Record<string, unknown> = {};
@@ -57,15 +60,15 @@ export function parseServerArgs(argv: readonly string[], env: Record<string, str
   for (const option of OPTIONS) {
     const fromFlag = args[option.flag];
     if (fromFlag !== undefined) {
-      if (option.type === 'list') raw[option.flag] = (fromFlag as unknown[]).map(String);
-      else if (option.type === 'boolean') raw[option.flag] = fromFlag as boolean;
+      if (option.kind === 'regex-list') raw[option.flag] = (fromFlag as unknown[]).map(String);
+      else if (option.kind === 'boolean') raw[option.flag] = fromFlag as boolean;
       else if (Array.isArray(fromFlag)) problems.push(`--${option.flag}: given ${fromFlag.length} times`);
       else raw[option.flag] = String(fromFlag);
       continue;
     }
-    const fromEnv = env[envName(option.flag)] ?? (option.flag === 'port' ? env.PORT : undefined);
+    const fromEnv = env[envName(option.flag)] ?? (option.envAlias !== undefined ? env[option.envAlias] : undefined);
     if (fromEnv === undefined) continue;
-    raw[option.flag] = option.type === 'list' ? fromEnv.split(/\s+/).filter((s) => s !== '') : fromEnv;
+    raw[option.flag] = option.kind === 'regex-list' ? fromEnv.split(/\s+/).filter((s) => s !== '') : fromEnv;
   }
 
   const result = validateConfig(raw, { env, isReadableFile });
@@ -73,6 +76,12 @@ export function parseServerArgs(argv: readonly string[], env: Record<string, str
   if (problems.length > 0) throw configError(problems);
   if (!result.ok) throw configError(['invalid configuration']);
   return { kind: 'config', config: result.config };
+}
+
+/** One option's --help text: what it does, the accepted values, its variable and its default. */
+export function helpLine(option: OptionSpec): string {
+  const range = describeRange(option);
+  return `${option.help}${range ? `; ${range}` : ''} [env ${envName(option.flag)}] (default: ${shownDefault(option)})`;
 }
 
 function configError(problems: string[]): CertstreamError {

@@ -34,3 +34,19 @@ export function parseCheckpoint(text: string): Checkpoint {
 export function expectedOrigin(submissionUrl: string): string {
   return submissionUrl.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').replace(/\/+$/, '');
 }
+
+/**
+ * Parses a static log's checkpoint and checks that it is this log's: its origin must be the log's
+ * submission URL without scheme and trailing `/` (a mirror or a misconfigured list would otherwise feed
+ * another log's tree size). No submission URL: no origin check. Shared by the follower and certaudit.
+ * @param where the checkpoint's URL, for the error message
+ * @throws CertstreamError CT_ERR_BAD_CHECKPOINT, CT_ERR_ORIGIN_MISMATCH
+ */
+export function parseLogCheckpoint(text: string, submissionUrl: string | undefined, where: string): Checkpoint {
+  const cp = parseCheckpoint(text);
+  const origin = submissionUrl === undefined ? undefined : expectedOrigin(submissionUrl);
+  if (origin !== undefined && cp.origin !== origin) {
+    throw new CertstreamError('CT_ERR_ORIGIN_MISMATCH', `${where}: origin "${cp.origin}", expected "${origin}"`);
+  }
+  return cp;
+}

@@ -45,6 +45,8 @@ export interface IngestOptions {
   backoff?: BackoffOptions;
   /** Longest Retry-After honoured, ms (default 600_000). */
   maxRetryAfterMs?: number;
+  /** When false, a list and filters that select no log fail `open` (CONFIG_ERR_LOG_LIST) before the cursor file is touched (default true). */
+  allowEmpty?: boolean;
   /** Ignore the saved cursors (the file is overwritten at the first flush); logged as a warning. */
   resetState?: boolean;
   /** Cursor file flush period, ms (default 1000). */
@@ -102,6 +104,9 @@ export class Ingest {
     const http = new HttpClient({ userAgent: options.userAgent, timeoutMs: options.requestTimeoutMs });
     try {
       const logs = await Ingest.select(options, http);
+      if (logs.length === 0 && options.allowEmpty === false) {
+        throw new CertstreamError('CONFIG_ERR_LOG_LIST', `no log to follow: the log list ${options.logList} with --logs-include/--logs-exclude selects none (fix them, or --allow-empty to start anyway)`);
+      }
       const logger = options.logger;
       const cursors = new CursorStore({
         stateDir: options.stateDir,

@@ -22,6 +22,9 @@ export interface LogListEntry {
   endExclusive?: number;
 }
 
+/** Google's v3 log list: every RFC 6962 and static-ct-api log; the default of the daemon and of certaudit. */
+export const DEFAULT_LOG_LIST = 'https://www.gstatic.com/ct/log_list/v3/log_list.json';
+
 /** States whose logs are followed. */
 export const FOLLOWED_STATES: readonly string[] = ['usable', 'qualified', 'readonly'];
 

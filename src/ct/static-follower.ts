@@ -8,7 +8,7 @@
  * on every poll multiplies the load on log operators for no gain.
  */
 import { CertstreamError } from '../errors.js';
-import { expectedOrigin, parseCheckpoint } from './checkpoint.js';
+import { parseLogCheckpoint } from './checkpoint.js';
 import { HttpStatusError } from './http-client.js';
 import type { IssuerCache } from './issuer-cache.js';
 import { LogFollower, type EntryResult, type FollowerDeps } from './log-follower.js';
@@ -30,7 +30,6 @@ export class StaticFollower extends LogFollower {
   private readonly issuers: IssuerCache;
   private readonly partialDelayMs: number;
   private readonly windows: number;
-  private readonly origin: string | undefined;
   /** The right-most partial tile being watched: its number, since when, and the widest width read. */
   private partial: { tile: number; since: number; readWidth: number } | null = null;
   /** Tile fetches made, by kind (for tests and status). */
@@ -41,16 +40,12 @@ export class StaticFollower extends LogFollower {
     this.issuers = options.issuers;
     this.partialDelayMs = options.partialDelayMs ?? 10_000;
     this.windows = Math.max(1, options.windows ?? 2);
-    this.origin = deps.log.submissionUrl === undefined ? undefined : expectedOrigin(deps.log.submissionUrl);
   }
 
   protected async pollHead(signal: AbortSignal): Promise<number> {
     const url = `${this.log.monitoringUrl}checkpoint`;
     const res = await this.deps.http.get(url, signal);
-    const cp = parseCheckpoint(res.body.toString('utf8'));
-    if (this.origin !== undefined && cp.origin !== this.origin) {
-      throw new CertstreamError('CT_ERR_ORIGIN_MISMATCH', `${url}: origin "${cp.origin}", expected "${this.origin}"`);
-    }
+    const cp = parseLogCheckpoint(res.body.toString('utf8'), this.log.submissionUrl, url);
     if (this.treeSize !== null && cp.treeSize < this.treeSize) {
       throw new CertstreamError('CT_ERR_TREE_SHRANK', `${url}: tree size ${cp.treeSize} < ${this.treeSize} seen before`);
     }

@@ -1,7 +1,8 @@
 /**
  * The HTTP side of the daemon (interface.md): `/latest.json`, `/example.json`, `/healthz`, `/metrics`,
- * the status page on the stream paths without an Upgrade header, 404 for anything else. WebSocket
- * upgrades on the stream paths go to the hub; other upgrades are refused with 404.
+ * the dashboard (`/` for a browser, `/status.json`, its assets), the status page on the stream paths
+ * without an Upgrade header, 404 for anything else. WebSocket upgrades on the stream paths go to the
+ * hub; other upgrades are refused with 404.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -9,20 +10,25 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../log/logger.js';
 import type { RecentMessages } from '../stream/recent-messages.js';
 import { streamForPath } from '../stream/stream-paths.js';
+import type { StatusBody } from './dashboard/status-json.js';
+import { acceptsHtml, DASHBOARD_CSP, loadDashboardAssets, sendAsset } from './dashboard/static-assets.js';
 import { healthHttpStatus, type HealthzBody } from './healthz.js';
 import { renderStatusPage } from './status-page.js';
 
 export interface RouteDeps {
   recent: () => RecentMessages;
   health: () => HealthzBody;
+  /** The `/status.json` body; `after`: only sampled certificates with a larger `seq`. */
+  status: (after: number) => Promise<StatusBody>;
   registry: Registry;
   logger: Logger;
 }
 
 /** The `request` listener of the HTTP server. */
 export function createRequestHandler(deps: RouteDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const assets = loadDashboardAssets(); // throws at start-up, not at the first page view, when missing
   return (req, res) => {
-    handle(req, res, deps).catch((err: unknown) => {
+    handle(req, res, deps, assets).catch((err: unknown) => {
       deps.logger.error('http handler failed', { url: req.url, err });
       if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
       else res.destroy();
@@ -30,7 +36,7 @@ export function createRequestHandler(deps: RouteDeps): (req: IncomingMessage, re
   };
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, deps: RouteDeps): Promise<void> {
+async function handle(req: IncomingMessage, res: ServerResponse, deps: RouteDeps, assets: ReturnType<typeof loadDashboardAssets>): Promise<void> {
   const url = req.url ?? '/';
   const path = url.replace(/[?#].*$/, '');
   const known = isKnownPath(path);
@@ -52,6 +58,19 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: RouteDeps
       const text = await deps.registry.metrics();
       return send(res, 200, deps.registry.contentType, text);
     }
+    case '/status.json': {
+      const after = Number(new URL(url, 'http://x').searchParams.get('after') ?? 0);
+      const body = await deps.status(Number.isSafeInteger(after) && after > 0 ? after : 0);
+      return send(res, 200, 'application/json', JSON.stringify(body));
+    }
+    case '/assets/dashboard.css':
+    case '/assets/dashboard.js':
+      return sendAsset(req, res, assets.get(path)!);
+  }
+  if (path === '/') {
+    // One URL, two pages: a browser gets the dashboard, curl the short text; caches must keep both.
+    res.setHeader('vary', 'accept');
+    if (acceptsHtml(req)) return sendAsset(req, res, assets.get('/')!, { 'content-security-policy': DASHBOARD_CSP });
   }
   const stream = streamForPath(url);
   if (stream !== undefined) {
@@ -63,7 +82,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: RouteDeps
 }
 
 function isKnownPath(path: string): boolean {
-  return ['/latest.json', '/example.json', '/healthz', '/metrics'].includes(path) || streamForPath(path) !== undefined;
+  return ['/latest.json', '/example.json', '/healthz', '/metrics', '/status.json', '/assets/dashboard.css', '/assets/dashboard.js'].includes(path) ||
+    streamForPath(path) !== undefined;
 }
 
 function send(res: ServerResponse, status: number, contentType: string, body: string): void {

@@ -1,6 +1,7 @@
 /**
- * The small HTML page served on the stream paths to a browser (a GET without Upgrade): what the
- * stream is, how to connect, and live counters (refreshed from /healthz by a few lines of script).
+ * The small HTML page served on the stream paths without an Upgrade header (and on `/` to clients
+ * that do not ask for HTML): what the stream is, how to connect, the counters at the time of the
+ * request, and a link to the live dashboard. No script: the dashboard is the live view.
  */
 import { STREAM_PATHS, type StreamName } from '../stream/stream-paths.js';
 import type { HealthzBody } from './healthz.js';
@@ -44,20 +45,8 @@ ${rows}
 <span id="certs">${health.certificates}</span> certificates streamed since start ·
 <span id="dropped">${health.dropped_messages}</span> frames dropped for slow clients ·
 version ${escapeHtml(health.version)}</p>
-<p>Also: <a href="/latest.json">/latest.json</a> (last 25 messages), <a href="/example.json">/example.json</a>,
+<p><a href="/">Live dashboard</a> (logs, rates, clients, recent certificates). Also: <a href="/latest.json">/latest.json</a> (last 25 messages), <a href="/example.json">/example.json</a>,
 <a href="/healthz">/healthz</a>, <a href="/metrics">/metrics</a>.</p>
-<script>
-setInterval(async () => {
-  try {
-    const h = await (await fetch('/healthz')).json();
-    for (const s of ['lite', 'full', 'domains']) document.getElementById('c-' + s).textContent = h.clients_by_stream[s];
-    document.getElementById('status').textContent = h.status;
-    document.getElementById('logs').textContent = h.healthy_logs + '/' + h.logs.length;
-    document.getElementById('certs').textContent = h.certificates;
-    document.getElementById('dropped').textContent = h.dropped_messages;
-  } catch { /* keep the last values */ }
-}, 5000);
-</script>
 </body></html>
 `;
 }

@@ -38,7 +38,9 @@ test('every contract flag is read from its environment variable', () => {
     CERTSTREAM_HEARTBEAT_INTERVAL: '2',
     CERTSTREAM_LOGS_INCLUDE: 'argon  xenon',
     CERTSTREAM_PER_MESSAGE_DEFLATE: 'true',
+    CERTSTREAM_ALLOW_EMPTY: 'yes',
   });
+  assert.equal(c.allowEmpty, true);
   assert.equal(c.host, '127.0.0.1');
   assert.equal(c.logList, 'http://127.0.0.1:9/list.json');
   assert.equal(c.stateDir, '/tmp/s');
@@ -65,7 +67,7 @@ test('unknown flags and bad values are all reported together', () => {
 });
 
 test('a bad environment value is reported under its flag', () => {
-  assert.deepEqual(problems([], { CERTSTREAM_BACKFILL: 'lots' }), ['--backfill: "lots" is not an integer >= 0']);
+  assert.deepEqual(problems([], { CERTSTREAM_BACKFILL: 'lots' }), ['--backfill: "lots" is not an integer (entries) from 0 to 1000000000']);
 });
 
 test('a repeated single-value flag, a missing value and an unreadable log list file are problems', () => {

@@ -1,22 +1,87 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_LOG_LIST, envName, validateConfig } from '../../src/config/server-config.js';
+import { VERSION } from '../../src/version.js';
 
-test('defaults give the contract values', () => {
+test('every default, pinned (the contract values, and the heartbeat of 10 s from issue 14)', () => {
   const r = validateConfig({});
   assert.ok(r.ok);
-  const c = r.config;
-  assert.equal(c.host, '0.0.0.0');
-  assert.equal(c.port, 4000);
-  assert.equal(c.logList, DEFAULT_LOG_LIST);
-  assert.equal(c.stateDir, './state');
-  assert.equal(c.backfill, 0);
-  assert.equal(c.pollIntervalMs, 5000);
-  assert.match(c.userAgent, /^certstream-server\/\d+\.\d+\.\d+/);
-  assert.equal(c.heartbeatIntervalMs, 30000);
-  assert.equal(c.perMessageDeflate, false);
-  assert.deepEqual(c.logsInclude, []);
-  assert.deepEqual(c.logsExclude, []);
+  const { userAgent, ...rest } = r.config;
+  assert.equal(userAgent, `certstream-server/${VERSION}`);
+  assert.deepEqual(rest, {
+    host: '0.0.0.0',
+    port: 4000,
+    logList: 'https://www.gstatic.com/ct/log_list/v3/log_list.json',
+    stateDir: './state',
+    backfill: 0,
+    pollIntervalMs: 5000,
+    // Below the official Go client's 15 s read deadline (README, "Heartbeat: 10 s, not 30 s").
+    heartbeatIntervalMs: 10_000,
+    logsInclude: [],
+    logsExclude: [],
+    allowEmpty: false,
+    clientBufferBytes: 8 * 1024 * 1024,
+    slowClientTimeoutMs: 15_000,
+    pingIntervalMs: 30_000,
+    perMessageDeflate: false,
+    maxPayloadBytes: 4096,
+    maxConnections: 4096,
+    maxLag: 10_000,
+    logLevel: 'info',
+    partialTileDelayMs: 10_000,
+    logListRefreshMs: 3_600_000,
+    resetState: false,
+  });
+  assert.equal(DEFAULT_LOG_LIST, rest.logList);
+});
+
+test('durations out of their bounds are refused, one line each (issue 10 item 11)', () => {
+  // Each of these was accepted before: 3000000 s overflows a Node timer (fired after 1 ms), 0.0001 s
+  // polled ~450 times a second.
+  const r = validateConfig({
+    'poll-interval': '3000000',
+    'log-list-refresh': '3000000',
+    'ping-interval': '3000000',
+    'heartbeat-interval': '0.2',
+    'slow-client-timeout': '86400',
+    'partial-tile-delay': '1e9',
+  });
+  assert.ok(!r.ok);
+  assert.deepEqual(r.problems, [
+    '--poll-interval: "3000000" is not a number of seconds from 0.01 to 3600',
+    '--heartbeat-interval: "0.2" is not 0 (off) or a number of seconds from 1 to 3600',
+    '--slow-client-timeout: "86400" is not a number of seconds from 0.1 to 3600',
+    '--ping-interval: "3000000" is not 0 (off) or a number of seconds from 1 to 3600',
+    '--partial-tile-delay: "1e9" is not a number of seconds from 0 to 3600',
+    '--log-list-refresh: "3000000" is not 0 (off) or a number of seconds from 10 to 604800',
+  ]);
+  const tiny = validateConfig({ 'poll-interval': '0.0001' });
+  assert.ok(!tiny.ok);
+  assert.deepEqual(tiny.problems, ['--poll-interval: "0.0001" is not a number of seconds from 0.01 to 3600']);
+  const edges = validateConfig({ 'poll-interval': '0.01', 'log-list-refresh': '604800', 'ping-interval': '0', 'heartbeat-interval': '0' });
+  assert.ok(edges.ok, 'the bounds themselves and 0 = off are accepted');
+});
+
+test('numbers out of their bounds are refused', () => {
+  const r = validateConfig({ backfill: '1e12', 'client-buffer-bytes': String(2 ** 31), 'max-payload': String(2 ** 30) });
+  assert.ok(!r.ok);
+  assert.deepEqual(r.problems, [
+    '--backfill: "1e12" is not an integer (entries) from 0 to 1000000000',
+    '--client-buffer-bytes: "2147483648" is not an integer (bytes) from 1024 to 1073741824',
+    '--max-payload: "1073741824" is not an integer (bytes) from 125 to 16777216',
+  ]);
+});
+
+test('a user agent with non-ASCII or control characters is refused (every request would fail)', () => {
+  for (const [ua, found] of [['certstream (ops@exämple.org)', '"ä"'], ['a\tb', '"\\t"'], ['a\u0007b', '"\\u0007"']] as const) {
+    const r = validateConfig({ 'user-agent': ua });
+    assert.ok(!r.ok, ua);
+    assert.equal(r.problems.length, 1);
+    assert.match(r.problems[0]!, /^--user-agent: ".*" may hold only printable ASCII \(found /);
+    assert.ok(r.problems[0]!.endsWith(`(found ${found})`), r.problems[0]);
+    assert.ok(!r.problems[0]!.includes('\n'));
+  }
+  assert.ok(validateConfig({ 'user-agent': 'certstream-server/1.0 (+https://example.org; ops@example.org)' }).ok);
 });
 
 test('state-dir defaults to the first STATE_DIRECTORY entry', () => {
@@ -59,6 +124,7 @@ test('every bad value is reported, one line each, naming the flag', () => {
     'max-payload': '10',
     'max-lag': '1e400',
     'log-level': 'loud',
+    'allow-empty': 'perhaps',
   };
   const r = validateConfig(bad);
   assert.equal(r.ok, false);
@@ -108,8 +174,8 @@ test('ingest tuning: partial tile delay, log list refresh, reset-state', () => {
   const bad = validateConfig({ 'partial-tile-delay': '-1', 'log-list-refresh': 'hourly', 'reset-state': 'maybe' });
   assert.ok(!bad.ok);
   assert.deepEqual(bad.problems, [
+    '--partial-tile-delay: "-1" is not a number of seconds from 0 to 3600',
+    '--log-list-refresh: "hourly" is not 0 (off) or a number of seconds from 10 to 604800',
     '--reset-state: "maybe" is not true or false',
-    '--partial-tile-delay: "-1" is not a number >= 0',
-    '--log-list-refresh: "hourly" is not a number >= 0',
   ]);
 });

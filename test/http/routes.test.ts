@@ -4,6 +4,8 @@ import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket } from 'ws';
 import type { LogStatus } from '../../src/ct/types.js';
+import { IngestRates } from '../../src/ct/ingest-rates.js';
+import { buildStatus } from '../../src/http/dashboard/status-json.js';
 import { buildHealthz, withRenderHealth } from '../../src/http/healthz.js';
 import { createRequestHandler, createUpgradeHandler } from '../../src/http/routes.js';
 import { silentLogger } from '../../src/log/logger.js';
@@ -27,7 +29,11 @@ async function start(state: { logs: LogStatus[]; ingesting: boolean }) {
       dropped: hub.stats().dropped,
       version: '0.0.0-test',
     });
-  const server = createServer(createRequestHandler({ recent: () => hub.recent, health, registry: metrics.registry, logger: silentLogger }));
+  const status = async () => buildStatus({
+    health: health(), rules: { nowMs: Date.now(), staleAfterMs: 30_000, maxLag: 1000 }, rates: new IngestRates().snapshot(), slowClientCloses: 0,
+    recent: { sampled_per_second: 10, last_seq: 0, unreadable: 0, certificates: [] },
+  });
+  const server = createServer(createRequestHandler({ recent: () => hub.recent, health, status, registry: metrics.registry, logger: silentLogger }));
   server.on('upgrade', createUpgradeHandler((req, socket, head) => hub.handleUpgrade(req, socket, head)));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;

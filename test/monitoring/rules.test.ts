@@ -8,8 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createAuditMetrics } from '../../src/audit/audit-metrics.js';
-import { Comparator } from '../../src/audit/comparator.js';
+import { createAuditMetrics } from '../../src/audit/compare/audit-metrics.js';
+import { Comparator } from '../../src/audit/compare/comparator.js';
 import { createServerMetrics } from '../../src/metrics/server-metrics.js';
 
 const RULES = 'monitoring/certstream.rules.yml';

@@ -1,31 +1,8 @@
-// systemd/certstream-server.default must list every CERTSTREAM_* variable the daemon reads, commented,
-// with its default, and the units must read it the way systemd.md says.
+// The units must read systemd/certstream-server.default the way systemd.md says. (That the template
+// lists every option with its default is checked by test/config/options-docs.test.ts: it is generated.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { OPTIONS, envName } from '../../src/config/server-config.js';
-
-const template = readFileSync('systemd/certstream-server.default', 'utf8');
-const commented = new Map<string, string>();
-for (const line of template.split('\n')) {
-  const m = /^#(CERTSTREAM_[A-Z_]+)=(.*)$/.exec(line);
-  if (m?.[1] !== undefined) commented.set(m[1], m[2] ?? '');
-}
-
-test('every daemon option has a commented line in the defaults template, and nothing else is listed', () => {
-  const expected = OPTIONS.map((o) => envName(o.flag)).sort();
-  assert.deepEqual([...commented.keys()].sort(), expected);
-  assert.equal(/^CERTSTREAM_/m.test(template), false, 'no variable may be set (uncommented) in the template');
-});
-
-test('the template shows each plain default', () => {
-  for (const o of OPTIONS) {
-    // Computed defaults are explained in prose instead: state dir, user agent (version), regex lists.
-    if (/\$|\(|\//.test(o.defaultText) && o.flag !== 'log-list') continue;
-    if (o.flag === 'user-agent') continue;
-    assert.equal(commented.get(envName(o.flag)), o.defaultText, o.flag);
-  }
-});
 
 test('the server unit reads the defaults file optionally and keeps config errors from looping', () => {
   const unit = readFileSync('systemd/certstream-server.service', 'utf8');

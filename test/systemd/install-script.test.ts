@@ -1,10 +1,11 @@
-// scripts/install.sh without a real systemd: its refusals (not root, node too old) and an idempotent
-// install / reinstall / uninstall below a DESTDIR with a prebuilt tree. The install on a real systemd
-// (daemon-reload, enable --now) is covered by nspawn-e2e.test.ts.
+// scripts/install.sh without a real systemd: its refusals (not root, node too old), an idempotent
+// install / reinstall / uninstall below a DESTDIR with a prebuilt tree, and the README's default path
+// (build from this checkout, no --prebuilt) end to end. The install on a real systemd (daemon-reload,
+// enable --now) is covered by nspawn-e2e.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -13,7 +14,8 @@ const SCRIPT = resolve('scripts/install.sh');
 function install(args: string[], env: Record<string, string> = {}, asUser?: number): { code: number | null; out: string } {
   const cmd = asUser === undefined ? ['bash', SCRIPT, ...args] : ['setpriv', `--reuid=${asUser}`, `--regid=${asUser}`, '--clear-groups', 'bash', SCRIPT, ...args];
   const [exe, ...rest] = cmd as [string, ...string[]];
-  const r = spawnSync(exe, rest, { encoding: 'utf8', env: { ...process.env, ...env } });
+  // The default path builds and runs npm ci: minutes on a loaded machine, but never unbounded.
+  const r = spawnSync(exe, rest, { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 240_000 });
   return { code: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
@@ -102,6 +104,36 @@ test('--prebuilt rejects a directory that is not a staged tree', () => {
     const r = install(['--prebuilt', dir], { DESTDIR: join(dir, 'root'), CERTSTREAM_INSTALL_NODE: process.execPath });
     assert.equal(r.code, 1, r.out);
     assert.match(r.out, /is not a tree made by --stage/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the default path (build from the checkout, no --prebuilt) installs, exits 0 and leaves no temp tree', { timeout: 300_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'install-default-'));
+  try {
+    // A private TMPDIR: the script's mktemp lands here, so a left-behind build tree is visible.
+    const scratch = join(dir, 'tmp');
+    mkdirSync(scratch);
+    const root = join(dir, 'root');
+    const r = install([], { DESTDIR: root, CERTSTREAM_INSTALL_NODE: process.execPath, TMPDIR: scratch });
+    assert.equal(r.code, 0, r.out);
+    assert.doesNotMatch(r.out, /unbound variable/);
+    assert.match(r.out, /installed .*\/opt\/certstream-server/);
+    assert.deepEqual(readdirSync(scratch), [], 'the build tree in TMPDIR is removed');
+
+    const prefix = join(root, 'opt/certstream-server');
+    // Production dependencies only: the runtime ones are there, the toolchain is not.
+    assert.ok(existsSync(join(prefix, 'node_modules/ws/package.json')));
+    assert.equal(existsSync(join(prefix, 'node_modules/typescript')), false, 'no devDependencies');
+    // Used only by tests, the fake log and benchmarks (issue 14 item 8): not installed with the service.
+    assert.equal(existsSync(join(prefix, 'node_modules/@peculiar/x509')), false, '@peculiar/x509 is a devDependency');
+    assert.equal(existsSync(join(prefix, 'node_modules/reflect-metadata')), false, 'reflect-metadata is a devDependency');
+    // The installed daemon loads every module it needs from that tree.
+    const help = spawnSync(process.execPath, [join(prefix, 'dist/cli/certstream-server.js'), '--help'], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(help.status, 0, help.stderr);
+    assert.match(help.stdout, /--state-dir/);
+    assert.equal(readFileSync(join(root, 'etc/default/certstream-server'), 'utf8'), readFileSync('systemd/certstream-server.default', 'utf8'));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

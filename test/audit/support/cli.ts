@@ -1,5 +1,6 @@
 /** Spawns the certaudit CLI (through tsx, from source) and collects its output and exit code. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { pollUntil, withDeadline } from './deadline.js';
 
 export interface CliRun {
   child: ChildProcess;
@@ -22,7 +23,7 @@ export function runCli(args: string[], env: Record<string, string> = {}): CliRun
     stderr: '',
     exited: new Promise((resolve) => child.on('close', (code) => resolve(code))),
     stderrLine(re) {
-      return new Promise((resolve, reject) => {
+      return withDeadline(new Promise((resolve, reject) => {
         const check = () => {
           const line = run.stderr.split('\n').find((l) => re.test(l));
           if (line !== undefined) {
@@ -33,7 +34,7 @@ export function runCli(args: string[], env: Record<string, string> = {}): CliRun
         child.stderr?.on('data', check);
         child.on('close', () => reject(new Error(`process exited without a stderr line matching ${re}: ${run.stderr}`)));
         check();
-      });
+      }), `a stderr line matching ${re}`);
     },
   };
   child.stdout?.setEncoding('utf8').on('data', (d: string) => (run.stdout += d));
@@ -55,10 +56,11 @@ export async function metricValue(port: number, name: string, labels: Record<str
   return sum;
 }
 
-/** Polls `/metrics` until `pred` holds for the value (sum over matching samples). */
+/** Polls `/metrics` until `pred` holds for the value (sum over matching samples); rejects after the deadline. */
 export async function untilMetric(port: number, name: string, labels: Record<string, string>, pred: (v: number) => boolean): Promise<void> {
-  for (;;) {
-    if (pred(await metricValue(port, name, labels))) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  let last = NaN;
+  await pollUntil(
+    async () => pred((last = await metricValue(port, name, labels))),
+    () => `${name}${JSON.stringify(labels)} to satisfy ${pred.toString()} (last value ${last})`,
+  );
 }

@@ -1,5 +1,6 @@
 /** Collects FeedEvents per feed and lets a test wait, without sleeping, until a condition holds. */
-import type { FeedEvent } from '../../../src/audit/feed-event.js';
+import type { FeedEvent } from '../../../src/audit/feeds/feed-event.js';
+import { WAIT_MS, withDeadline } from './deadline.js';
 
 export class EventWaiter {
   readonly events: Record<string, FeedEvent[]> = {};
@@ -20,10 +21,10 @@ export class EventWaiter {
     return (this.events[feed] ?? []).filter((e) => e.ev === ev).length;
   }
 
-  /** Resolves once `pred()` holds. */
-  until(pred: () => boolean): Promise<void> {
+  /** Resolves once `pred()` holds (rejects after `ms`). */
+  until(pred: () => boolean, ms = WAIT_MS): Promise<void> {
     if (pred()) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ pred, resolve }));
+    return withDeadline(new Promise((resolve) => this.waiters.push({ pred, resolve })), pred.toString(), ms);
   }
 
   /** Resolves once `feed` has produced `n` events of kind `ev`. */

@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { WAIT_MS, withDeadline } from './deadline.js';
 
 /** A realistic lite frame (calidog shape, minimal leaf_cert) for one entry. */
 export function certificateUpdate(logUrl: string, index: number, seen = 1730205715.758093): string {
@@ -86,10 +87,10 @@ export class FakeFeed {
     });
   }
 
-  /** Resolves once `pred()` holds (checked after every accept/refusal). */
-  until(pred: () => boolean): Promise<void> {
+  /** Resolves once `pred()` holds (rejects after `ms`) (checked after every accept/refusal). */
+  until(pred: () => boolean, ms = WAIT_MS): Promise<void> {
     if (pred()) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ pred, resolve }));
+    return withDeadline(new Promise((resolve) => this.waiters.push({ pred, resolve })), pred.toString(), ms);
   }
 
   /** Connected clients. */
