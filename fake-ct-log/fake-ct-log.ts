@@ -26,12 +26,16 @@ export interface FakeCtLogOptions {
   port?: number;
 }
 
-/** A fault served instead of the next matching responses of one log. */
-export type Fault =
+/**
+ * A fault served instead of the next matching responses of one log. `only`, when given, limits it to
+ * requests whose path (below the log's prefix) contains that text, e.g. `get-entries` or `issuer/`.
+ */
+export type Fault = (
   | { status: number; times?: number; retryAfter?: string; body?: string }
   | { hang: true; times?: number }
   /** Answers normally, but only after `delayMs` (a slow log). */
-  | { delayMs: number; times?: number };
+  | { delayMs: number; times?: number }
+) & { only?: string };
 
 /** One fake log as clients see it. */
 export interface FakeLogInfo {
@@ -81,6 +85,7 @@ export class FakeCtLog {
   private growNext = 0;
   private readonly sockets = new Set<Socket>();
   private readonly listeners = new Set<() => void>();
+  private readonly arrivals = new Set<(path: string) => void>();
   /** Extra log list entries (tests add logs in odd states, or remove some, to exercise refresh). */
   logListOverride: ((list: Record<string, unknown>) => Record<string, unknown>) | undefined;
 
@@ -204,6 +209,16 @@ export class FakeCtLog {
     return () => this.listeners.delete(listener);
   }
 
+  /**
+   * Calls `listener` with the path of every request as it arrives, before any fault or answer (tests wait
+   * on requests that hang or are delayed with it).
+   * @returns a function that removes the listener.
+   */
+  onArrival(listener: (path: string) => void): () => void {
+    this.arrivals.add(listener);
+    return () => this.arrivals.delete(listener);
+  }
+
   /** Makes the log's head (STH / checkpoint) claim `size` while its entries follow the real size; undefined ends it. */
   pinHead(logUrl: string, size: number | undefined): void {
     this.state(logUrl).headSize = size;
@@ -266,6 +281,7 @@ export class FakeCtLog {
     this.requests.lastUserAgent = req.headers['user-agent'];
     const url = new URL(req.url ?? '/', this.baseUrl);
     const path = url.pathname.slice(1);
+    for (const l of [...this.arrivals]) l(path);
     if (path === 'log_list.json') {
       this.requests.logList++;
       return json(res, 200, this.logList());
@@ -273,9 +289,10 @@ export class FakeCtLog {
     const m = /^(rfc6962|static)\/(\d+)\/(.*)$/.exec(path);
     const log = m ? this.byPath.get(`${m[1]}/${m[2]}/`) : undefined;
     if (!m || !log) return text(res, 404, 'not found\n');
-    const fault = log.faults[0];
+    const at = log.faults.findIndex((f) => f.only === undefined || m[3].includes(f.only));
+    const fault = at >= 0 ? log.faults[at] : undefined;
     if (fault) {
-      if (--fault.times <= 0) log.faults.shift();
+      if (--fault.times <= 0) log.faults.splice(at, 1);
       if ('hang' in fault) return; // never answers: the client must time out
       if ('delayMs' in fault) {
         setTimeout(() => this.serve(log, m[3], req, url, res), fault.delayMs);

@@ -20,9 +20,13 @@ export type ErrorCode =
   | 'CT_ERR_ISSUER_MISMATCH'
   | 'CT_ERR_BODY_TOO_LARGE'
   | 'CT_ERR_ABORTED'
+  | 'CT_ERR_TOO_LARGE'
+  | 'CT_ERR_CURSOR_AHEAD'
+  | 'CT_ERR_IMPLAUSIBLE_HEAD'
   // certificate rendering
   | 'X509_ERR_BAD_DER'
   | 'X509_ERR_NOT_A_CERT'
+  | 'RENDER_ERR_TOO_LARGE'
   // state
   | 'STATE_ERR_IO'
   | 'STATE_ERR_CORRUPT'

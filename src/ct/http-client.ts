@@ -4,14 +4,18 @@
  * cap on the decompressed size; failures become CertstreamErrors whose codes map onto the
  * `certstream_log_errors_total{kind}` values.
  */
-import { Agent, request } from 'undici';
+import { Agent, request, type Dispatcher } from 'undici';
 import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { CertstreamError } from '../errors.js';
 import type { LogErrorKind } from './types.js';
 import { parseRetryAfter } from './backoff.js';
+import { requestDeadline } from './request-deadline.js';
 
 const gunzipAsync = promisify(gunzip);
+
+/** The whole-call backstop, in deadlines: the request's own deadline starts only once it is sent. */
+const QUEUE_BACKSTOP_FACTOR = 4;
 
 /** An HTTP failure with its status; for 429 also the delay the server asked for. */
 export class HttpStatusError extends CertstreamError {
@@ -31,10 +35,19 @@ export class HttpStatusError extends CertstreamError {
 export interface HttpClientOptions {
   /** Sent on every request. */
   userAgent: string;
-  /** Whole-request deadline in ms, headers and body included (default 15_000). */
+  /**
+   * Whole-request deadline in ms, headers and body included, from the request's dispatch on a connection
+   * (default 15_000). The call as a whole, waiting for a connection included, is cut at 4 times this.
+   */
   timeoutMs?: number;
   /** Largest accepted body in bytes, after gzip decoding (default 64 MiB). */
   maxBodyBytes?: number;
+  /**
+   * Connections per origin (default 8). The whole-request deadline runs from the call, so a request
+   * must never wait for a socket: give each client at least as many connections as requests it has in
+   * flight to one origin (Ingest gives each log its own client sized to its windows).
+   */
+  connections?: number;
   /** Clock for Retry-After HTTP-dates (default Date.now). */
   now?: () => number;
 }
@@ -49,6 +62,7 @@ export interface HttpResponse {
 /** GET with timeouts, UA, gzip and typed errors. Create one per Ingest; `close()` drops its sockets. */
 export class HttpClient {
   private readonly agent: Agent;
+  private readonly dispatcher: Dispatcher;
   private readonly timeoutMs: number;
   private readonly maxBodyBytes: number;
   private readonly now: () => number;
@@ -61,21 +75,25 @@ export class HttpClient {
       headersTimeout: this.timeoutMs,
       bodyTimeout: this.timeoutMs,
       connect: { timeout: this.timeoutMs },
-      connections: 8,
+      connections: Math.max(1, options.connections ?? 8),
     });
+    // The deadline runs from the request's dispatch on a connection (request-deadline.ts).
+    this.dispatcher = this.agent.compose(requestDeadline(this.timeoutMs));
   }
 
   /**
    * Fetches `url`. Resolves for 2xx; throws HttpStatusError (CT_ERR_HTTP / CT_ERR_RATE_LIMITED),
    * CT_ERR_TIMEOUT, CT_ERR_BODY_TOO_LARGE, CT_ERR_ABORTED (when `signal` aborted) or CT_ERR_HTTP.
    */
-  async get(url: string, signal?: AbortSignal): Promise<HttpResponse> {
-    const timeout = AbortSignal.timeout(this.timeoutMs);
+  async get(url: string, signal?: AbortSignal, limits: { maxBodyBytes?: number } = {}): Promise<HttpResponse> {
+    const maxBodyBytes = Math.min(limits.maxBodyBytes ?? this.maxBodyBytes, this.maxBodyBytes);
+    // A backstop only: bounds the wait for a connection too, should every socket of the pool be stuck.
+    const timeout = AbortSignal.timeout(QUEUE_BACKSTOP_FACTOR * this.timeoutMs);
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
     try {
       const res = await request(url, {
         method: 'GET',
-        dispatcher: this.agent,
+        dispatcher: this.dispatcher,
         signal: combined,
         headers: { 'user-agent': this.options.userAgent, 'accept-encoding': 'gzip' },
       });
@@ -92,15 +110,15 @@ export class HttpClient {
       let size = 0;
       for await (const chunk of res.body) {
         size += (chunk as Buffer).length;
-        if (size > this.maxBodyBytes) {
+        if (size > maxBodyBytes) {
           res.body.destroy();
-          throw new CertstreamError('CT_ERR_BODY_TOO_LARGE', `GET ${url}: body over ${this.maxBodyBytes} bytes`);
+          throw new CertstreamError('CT_ERR_BODY_TOO_LARGE', `GET ${url}: body over ${maxBodyBytes} bytes`);
         }
         chunks.push(chunk as Buffer);
       }
       let body: Buffer = Buffer.concat(chunks);
       if (String(res.headers['content-encoding'] ?? '').toLowerCase().includes('gzip')) {
-        body = await this.gunzip(url, body);
+        body = await this.gunzip(url, body, maxBodyBytes);
       }
       return { status: res.statusCode, body, headers: res.headers };
     } catch (err) {
@@ -123,12 +141,12 @@ export class HttpClient {
     await this.agent.destroy().catch(() => undefined);
   }
 
-  private async gunzip(url: string, body: Buffer): Promise<Buffer> {
+  private async gunzip(url: string, body: Buffer, maxBodyBytes: number): Promise<Buffer> {
     try {
-      return await gunzipAsync(body, { maxOutputLength: this.maxBodyBytes });
+      return await gunzipAsync(body, { maxOutputLength: maxBodyBytes });
     } catch (err) {
       if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
-        throw new CertstreamError('CT_ERR_BODY_TOO_LARGE', `GET ${url}: gzip body over ${this.maxBodyBytes} bytes`);
+        throw new CertstreamError('CT_ERR_BODY_TOO_LARGE', `GET ${url}: gzip body over ${maxBodyBytes} bytes`);
       }
       throw new CertstreamError('CT_ERR_BAD_RESPONSE', `GET ${url}: bad gzip body`, { cause: err });
     }
@@ -138,7 +156,7 @@ export class HttpClient {
     if (err instanceof CertstreamError) return err;
     if (signal?.aborted) return new CertstreamError('CT_ERR_ABORTED', `GET ${url}: aborted`, { cause: err });
     const code = (err as { code?: string }).code ?? '';
-    if (timeout.aborted || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' ||
+    if (timeout.aborted || code === 'CT_REQUEST_DEADLINE' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' ||
         code === 'UND_ERR_CONNECT_TIMEOUT') {
       return new CertstreamError('CT_ERR_TIMEOUT', `GET ${url}: timed out after ${this.timeoutMs} ms`, { cause: err });
     }
@@ -147,17 +165,49 @@ export class HttpClient {
   }
 }
 
-/** The `certstream_log_errors_total` kind of an error thrown while following a log. */
+/**
+ * The `certstream_log_errors_total` kind of an error thrown while following a log. Exhaustive over
+ * ErrorCode: a new code does not compile until it is given a kind here.
+ */
 export function errorKind(err: unknown): LogErrorKind {
-  const code = err instanceof CertstreamError ? err.code : '';
+  if (!(err instanceof CertstreamError)) return 'parse';
+  const code = err.code;
   switch (code) {
     case 'CT_ERR_RATE_LIMITED':
       return 'rate_limited';
     case 'CT_ERR_TIMEOUT':
       return 'timeout';
     case 'CT_ERR_HTTP':
+    case 'CT_ERR_ABORTED': // a cancelled request is no fault of the log's data: a transport failure
       return 'http';
-    default:
+    case 'CT_ERR_BODY_TOO_LARGE':
+    case 'CT_ERR_BAD_RESPONSE':
+    case 'CT_ERR_BAD_LEAF':
+    case 'CT_ERR_BAD_TILE':
+    case 'CT_ERR_BAD_CHECKPOINT':
+    case 'CT_ERR_ORIGIN_MISMATCH':
+    case 'CT_ERR_TREE_SHRANK':
+    case 'CT_ERR_ISSUER_MISMATCH':
+    case 'CT_ERR_TOO_LARGE':
+    case 'CT_ERR_CURSOR_AHEAD':
+    case 'CT_ERR_IMPLAUSIBLE_HEAD':
+    case 'X509_ERR_BAD_DER':
+    case 'X509_ERR_NOT_A_CERT':
+    case 'RENDER_ERR_TOO_LARGE':
       return 'parse';
+    case 'CONFIG_ERR_INVALID':
+    case 'CONFIG_ERR_LOG_LIST':
+    case 'STATE_ERR_IO':
+    case 'STATE_ERR_CORRUPT':
+    case 'STATE_ERR_LOCKED':
+    case 'AUDIT_ERR_USAGE':
+    case 'AUDIT_ERR_FEED_UNREACHABLE':
+    case 'AUDIT_ERR_BAD_RECORDING':
+      // Not raised while following a log; counted as parse should one ever reach a follower.
+      return 'parse';
+    default: {
+      const unhandled: never = code;
+      return unhandled;
+    }
   }
 }

@@ -1,7 +1,11 @@
 /**
  * The ingest side of the daemon: reads the log list, runs one follower per followed log (RFC 6962 or
  * static-ct-api), re-reads the list periodically (new logs start, logs that left the list stop, no
- * restart), and owns the cursor file and the HTTP client all followers share.
+ * restart), and owns the cursor file and the HTTP clients.
+ *
+ * Each log gets its own HTTP client (connection pool) sized to its windows: logs that share a host
+ * (Google serves 8 from one) must not queue behind a hanging one's sockets, and a request's deadline
+ * must not run while it waits for a socket. Issuers and the log list use a client of their own.
  */
 import { readFile } from 'node:fs/promises';
 import { CertstreamError, describeError } from '../errors.js';
@@ -11,7 +15,7 @@ import type { BackoffOptions } from './backoff.js';
 import { CursorStore, type CursorFlushHealth } from './cursor-store.js';
 import { HttpClient } from './http-client.js';
 import { IssuerCache } from './issuer-cache.js';
-import type { FollowerDeps, LogFollower } from './log-follower.js';
+import { DEFAULT_WINDOWS, type FollowerDeps, type LogFollower } from './log-follower.js';
 import { parseLogList, selectLogs } from './log-list.js';
 import { Rfc6962Follower } from './rfc6962-follower.js';
 import { StaticFollower } from './static-follower.js';
@@ -81,7 +85,7 @@ export async function loadLogList(source: string, http: HttpClient): Promise<unk
 
 /** Runs the followers of every selected log. Create with `Ingest.open`, then `start()`; `stop()` at the end. */
 export class Ingest {
-  private readonly followers = new Map<string, LogFollower>();
+  private readonly followers = new Map<string, { follower: LogFollower; http: HttpClient }>();
   private refreshTimer: NodeJS.Timeout | undefined;
   private started = false;
   private readonly now: () => number;
@@ -178,11 +182,11 @@ export class Ingest {
     }
     const wanted = new Set(logs.map((l) => l.url));
     const stopping: Promise<void>[] = [];
-    for (const [url, follower] of this.followers) {
+    for (const [url, running] of this.followers) {
       if (wanted.has(url)) continue;
       this.followers.delete(url);
       this.options.logger.info('log left the log list, stopped following it', { log: url });
-      stopping.push(follower.stop());
+      stopping.push(stopFollower(running));
     }
     for (const log of logs) {
       if (this.followers.has(log.url)) continue;
@@ -202,7 +206,7 @@ export class Ingest {
 
   /** Per-log status for /healthz, in log list order. */
   statuses(): LogStatus[] {
-    return [...this.followers.values()].map((f) => f.status());
+    return [...this.followers.values()].map((f) => f.follower.status());
   }
 
   /** Stops polling (in-flight requests are aborted), flushes the cursor file and closes connections. */
@@ -211,7 +215,8 @@ export class Ingest {
     this.refreshTimer = undefined;
     const followers = [...this.followers.values()];
     this.followers.clear();
-    await Promise.all(followers.map((f) => f.stop()));
+    this.issuers.close();
+    await Promise.all(followers.map((f) => stopFollower(f)));
     try {
       await this.cursors.close();
     } finally {
@@ -222,9 +227,15 @@ export class Ingest {
 
   private startFollower(log: LogDescriptor): void {
     const o = this.options;
+    // Head poll and windows run one after the other, so `windows` connections cover every request in flight.
+    const http = new HttpClient({
+      userAgent: o.userAgent,
+      timeoutMs: o.requestTimeoutMs,
+      connections: Math.max(1, o.windows ?? DEFAULT_WINDOWS),
+    });
     const deps: FollowerDeps = {
       log,
-      http: this.http,
+      http,
       sink: o.sink,
       cursors: this.cursors,
       metrics: o.metrics,
@@ -240,7 +251,12 @@ export class Ingest {
       log.kind === 'rfc6962'
         ? new Rfc6962Follower(deps, { windows: o.windows })
         : new StaticFollower(deps, { issuers: this.issuers, windows: o.windows, partialDelayMs: o.partialTileDelayMs });
-    this.followers.set(log.url, follower);
+    this.followers.set(log.url, { follower, http });
     follower.start();
   }
+}
+
+async function stopFollower(running: { follower: LogFollower; http: HttpClient }): Promise<void> {
+  await running.follower.stop();
+  await running.http.close();
 }

@@ -1,14 +1,18 @@
 /**
- * What both followers share: the poll loop (head → fetch → wait), retries with capped exponential
- * backoff that honour Retry-After, the hand-off to the sink in index order with the cursor advancing only
- * after the sink returned, per-log status and metrics. Subclasses only know their protocol.
+ * What both followers share: the poll loop (head → fetch → wait), the windowed fetch loop (a few windows
+ * in flight, handed on strictly in index order, one failure cancelling its siblings), retries with capped
+ * exponential backoff that honour Retry-After, the hand-off to the sink with the cursor advancing only
+ * after the sink returned, per-log status and metrics. Subclasses only know their protocol: how to read
+ * the head, how to cut [next, head) into windows and how to fetch one window.
  */
+import { setMaxListeners } from 'node:events';
 import { CertstreamError, describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
 import { backoffDelay, sleep, type BackoffOptions } from './backoff.js';
 import type { CursorStore } from './cursor-store.js';
 import { HttpStatusError, errorKind, type HttpClient } from './http-client.js';
+import { checkTreeSize } from './tree-size.js';
 import type { CtEntry, EntrySink, LogDescriptor, LogStatus } from './types.js';
 
 /** What a follower needs from its Ingest. */
@@ -39,6 +43,9 @@ export interface FollowerDeps {
 /** A decoded entry, or the error that made it undecodable (skipped, counted, logged once). */
 export type EntryResult = CtEntry | { index: number; error: unknown };
 
+/** Default number of windows (get-entries ranges / data tiles) in flight per log. */
+export const DEFAULT_WINDOWS = 2;
+
 /** Base class of the RFC 6962 and static-ct-api followers. */
 export abstract class LogFollower {
   /** Next index to stream; null until the first head poll when there is no saved cursor. */
@@ -51,8 +58,12 @@ export abstract class LogFollower {
   private running: Promise<void> | undefined;
   protected readonly log: LogDescriptor;
   protected readonly logger: Logger;
+  /** Windows fetched in parallel during catch-up. */
+  private readonly windows: number;
 
-  constructor(protected readonly deps: FollowerDeps) {
+  /** @param windows windows in flight at once (default 2, at least 1) */
+  constructor(protected readonly deps: FollowerDeps, windows = DEFAULT_WINDOWS) {
+    this.windows = Math.max(1, windows);
     this.log = deps.log;
     this.logger = deps.logger.child({ log: deps.log.url });
     this.next = deps.cursors.get(deps.log.url) ?? null;
@@ -62,8 +73,17 @@ export abstract class LogFollower {
   /** Polls the head; returns the tree size (validated by the subclass). */
   protected abstract pollHead(signal: AbortSignal): Promise<number>;
 
-  /** Streams entries [this.next, target) through `deliver`; may stop early (e.g. waiting on a partial tile). */
-  protected abstract fetchUpTo(target: number, signal: AbortSignal): Promise<void>;
+  /**
+   * The end (exclusive) of the window that starts at `start`, at most `target`; or null when nothing from
+   * `start` on should be fetched in this round (e.g. a partial tile that is not due yet).
+   */
+  protected abstract planWindow(start: number, target: number): number | null;
+
+  /**
+   * Fetches window [start, end) completely and decodes it; one result per index, in order. Throws on a
+   * failure of the window as a whole (the round is then retried after a backoff).
+   */
+  protected abstract fetchWindow(start: number, end: number, signal: AbortSignal): Promise<EntryResult[]>;
 
   /** Starts the loop (once). */
   start(): void {
@@ -97,7 +117,11 @@ export abstract class LogFollower {
     while (!signal.aborted) {
       try {
         const size = await this.pollHead(signal);
-        this.headOk(size);
+        // Before anything is saved: an implausible head must not become a cursor.
+        checkTreeSize(size, this.treeSize, `${this.log.url}: head`);
+        this.headSeen(size);
+        this.checkCursor(size);
+        this.lastSuccess = this.deps.now();
         if (this.next === null) {
           this.next = Math.max(0, Math.min(size, final ?? Infinity) - this.deps.backfill);
           this.advance(this.next);
@@ -120,10 +144,64 @@ export abstract class LogFollower {
     }
   }
 
-  private headOk(size: number): void {
+  /**
+   * Streams [this.next, target): up to `windows` windows in flight, delivered strictly in index order.
+   * Windows of one round share a controller so that one failure (or stop()) cancels its siblings.
+   */
+  private async fetchUpTo(target: number, signal: AbortSignal): Promise<void> {
+    const round = new AbortController();
+    // Every request and issuer wait of the round listens on it: dozens at once is expected, not a leak.
+    setMaxListeners(256, round.signal);
+    const onAbort = () => round.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    const queue: { end: number; result: Promise<EntryResult[]> }[] = [];
+    let planned = this.next ?? 0;
+    try {
+      for (;;) {
+        while (queue.length < this.windows && planned < target) {
+          const end = this.planWindow(planned, target);
+          if (end === null || end <= planned) break;
+          const result = this.fetchWindow(planned, end, round.signal);
+          // Rejections are awaited in order below; this only keeps a sibling's early one from being "unhandled".
+          result.catch(() => undefined);
+          queue.push({ end, result });
+          planned = end;
+        }
+        const head = queue.shift();
+        if (!head) return;
+        const entries = await head.result;
+        // Consumer pacing: hold the window (the cursor stays) while the fan-out has no room for it.
+        await this.waitForRoom(signal);
+        if (signal.aborted) return;
+        this.deliver(entries, head.end);
+      }
+    } finally {
+      round.abort();
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private headSeen(size: number): void {
     this.treeSize = size;
-    this.lastSuccess = this.deps.now();
     this.deps.metrics.treeSize.set({ log: this.log.url }, size);
+  }
+
+  /**
+   * A cursor past the head (a future index in the cursor file, a lying head that was saved, a tree that
+   * shrank before a restart) would wait forever for entries that never come, with lag 0. It is a failure
+   * instead: last_error says what and how to fix it, certstream_log_cursor_ahead shows by how much, and the
+   * head poll does not count as a success, so the log turns unhealthy (/healthz `degraded`).
+   */
+  private checkCursor(size: number): void {
+    const head = Math.min(size, this.log.finalTreeSize ?? Infinity);
+    const ahead = this.next === null ? 0 : Math.max(0, this.next - head);
+    this.deps.metrics.cursorAhead.set({ log: this.log.url }, ahead);
+    if (ahead === 0) return;
+    throw new CertstreamError(
+      'CT_ERR_CURSOR_AHEAD',
+      `cursor ${this.next} is ${ahead} entries ahead of the log's tree size ${head}: ` +
+        'remove this log from cursors.json (or start with --reset-state) to follow it from its head',
+    );
   }
 
   /** Counts and logs a failure; returns how long to wait before the next attempt, in ms. */
@@ -144,7 +222,7 @@ export abstract class LogFollower {
   }
 
   /** Waits until the fan-out can take entries (consumer pacing), or the follower is stopped. */
-  protected async waitForRoom(signal: AbortSignal): Promise<void> {
+  private async waitForRoom(signal: AbortSignal): Promise<void> {
     const wait = this.deps.deliveryGate?.();
     if (wait === undefined || signal.aborted) return;
     await new Promise<void>((resolve) => {
@@ -158,10 +236,10 @@ export abstract class LogFollower {
   }
 
   /**
-   * Hands decoded entries (consecutive from this.next) to the sink, skipping undecodable ones, and
-   * moves the cursor to `upTo` (exclusive) once the sink has returned.
+   * The one delivery point: hands a window's decoded entries (consecutive from this.next) to the sink,
+   * skipping undecodable ones, and moves the cursor to `upTo` (exclusive) once the sink has returned.
    */
-  protected deliver(results: readonly EntryResult[], upTo: number): void {
+  private deliver(results: readonly EntryResult[], upTo: number): void {
     // Undecodable entries go to the sink too: it owns the skip-and-count policy (stream/ingest-sink.ts).
     if (results.length > 0) {
       try {

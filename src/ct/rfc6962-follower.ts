@@ -7,7 +7,9 @@
  */
 import { CertstreamError } from '../errors.js';
 import { LogFollower, type EntryResult, type FollowerDeps } from './log-follower.js';
+import { parseGetEntriesBody } from './get-entries-body.js';
 import { decodeJsonEntry } from './merkle-leaf.js';
+import { checkTreeSize } from './tree-size.js';
 
 /** RFC 6962 specific settings. */
 export interface Rfc6962Options {
@@ -17,25 +19,24 @@ export interface Rfc6962Options {
   requestSize?: number;
 }
 
-/** Parses a get-sth body; CT_ERR_BAD_RESPONSE when tree_size is missing. Pure. */
+/** Parses a get-sth body; CT_ERR_BAD_RESPONSE when tree_size is missing, CT_ERR_IMPLAUSIBLE_HEAD when over 2^40. Pure. */
 export function parseSth(body: unknown): { treeSize: number; timestamp: number } {
   const o = body as { tree_size?: unknown; timestamp?: unknown } | null;
   const size = o?.tree_size;
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
     throw new CertstreamError('CT_ERR_BAD_RESPONSE', 'get-sth: tree_size missing or not an integer');
   }
+  checkTreeSize(size, null, 'get-sth: tree_size');
   return { treeSize: size, timestamp: typeof o?.timestamp === 'number' ? o.timestamp : 0 };
 }
 
 export class Rfc6962Follower extends LogFollower {
-  private readonly windows: number;
   private readonly requestSize: number;
   /** Largest number of entries the log returned in a response that was shorter than asked. */
   private learnedMax: number | null = null;
 
   constructor(deps: FollowerDeps, options: Rfc6962Options = {}) {
-    super(deps);
-    this.windows = Math.max(1, options.windows ?? 2);
+    super(deps, options.windows);
     this.requestSize = Math.max(1, options.requestSize ?? 1024);
   }
 
@@ -52,56 +53,30 @@ export class Rfc6962Follower extends LogFollower {
     return sth.treeSize;
   }
 
-  /** Last index of the window that starts at `start`: aligned to the learned maximum, clamped to target-1. */
-  private windowEnd(start: number, target: number): number {
+  /** Windows aligned to the learned maximum (or the request size), clamped to target. */
+  protected planWindow(start: number, target: number): number {
     const size = this.learnedMax ?? this.requestSize;
-    return Math.min(target - 1, Math.floor(start / size) * size + size - 1);
+    return Math.min(target, Math.floor(start / size) * size + size);
   }
 
-  protected async fetchUpTo(target: number, signal: AbortSignal): Promise<void> {
-    // Windows of one round share a controller so one failure cancels its siblings.
-    const round = new AbortController();
-    const onAbort = () => round.abort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    const queue: { end: number; result: Promise<EntryResult[]> }[] = [];
-    let planned = this.next ?? 0;
-    try {
-      while ((this.next ?? 0) < target) {
-        while (queue.length < this.windows && planned < target) {
-          const end = this.windowEnd(planned, target);
-          const result = this.fetchWindow(planned, end, round.signal);
-          result.catch(() => undefined);
-          queue.push({ end, result });
-          planned = end + 1;
-        }
-        const head = queue.shift();
-        if (!head) break;
-        const entries = await head.result;
-        await this.waitForRoom(signal);
-        if (signal.aborted) return;
-        this.deliver(entries, head.end + 1);
-      }
-    } finally {
-      round.abort();
-      signal.removeEventListener('abort', onAbort);
-    }
-  }
-
-  /** Fetches [start, end] completely, with as many requests as the log's cap needs. */
-  private async fetchWindow(start: number, end: number, signal: AbortSignal): Promise<EntryResult[]> {
+  /** Fetches [start, end) completely, with as many requests as the log's cap needs. */
+  protected async fetchWindow(start: number, end: number, signal: AbortSignal): Promise<EntryResult[]> {
     const out: EntryResult[] = [];
     let cur = start;
-    while (cur <= end) {
-      const url = `${this.log.monitoringUrl}ct/v1/get-entries?start=${cur}&end=${end}`;
-      const body = (await this.deps.http.getJson(url, signal)) as { entries?: unknown } | null;
-      const items = body?.entries;
-      if (!Array.isArray(items)) {
-        throw new CertstreamError('CT_ERR_BAD_RESPONSE', `get-entries ${cur}-${end} of ${this.log.url}: no entries array`);
+    while (cur < end) {
+      const last = end - 1;
+      const url = `${this.log.monitoringUrl}ct/v1/get-entries?start=${cur}&end=${last}`;
+      const asked = end - cur;
+      const res = await this.deps.http.get(url, signal);
+      let items: unknown[];
+      try {
+        items = parseGetEntriesBody(res.body, asked);
+      } catch (err) {
+        throw new CertstreamError('CT_ERR_BAD_RESPONSE', `get-entries ${cur}-${last} of ${this.log.url}: ${(err as Error).message}`, { cause: err });
       }
       if (items.length === 0) {
-        throw new CertstreamError('CT_ERR_BAD_RESPONSE', `get-entries ${cur}-${end} of ${this.log.url}: empty response`);
+        throw new CertstreamError('CT_ERR_BAD_RESPONSE', `get-entries ${cur}-${last} of ${this.log.url}: empty response`);
       }
-      const asked = end - cur + 1;
       if (items.length < asked && items.length > (this.learnedMax ?? 0)) {
         this.learnedMax = items.length;
         this.logger.info('learned get-entries maximum', { max_entries: items.length });

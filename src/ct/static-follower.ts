@@ -7,14 +7,13 @@
  * log has since filled the tile and deleted it), falls back to the full tile. Refetching partial tiles
  * on every poll multiplies the load on log operators for no gain.
  */
-import { CertstreamError } from '../errors.js';
+import { CertstreamError, isCertstreamError } from '../errors.js';
 import { parseLogCheckpoint } from './checkpoint.js';
 import { HttpStatusError } from './http-client.js';
 import type { IssuerCache } from './issuer-cache.js';
 import { LogFollower, type EntryResult, type FollowerDeps } from './log-follower.js';
 import { parseTileLeaves, type TileLeaf } from './tile-leaf.js';
 import { TILE_WIDTH, dataTilePath } from './tile-path.js';
-import type { CtEntry } from './types.js';
 
 /** static-ct-api specific settings. */
 export interface StaticOptions {
@@ -29,17 +28,15 @@ export interface StaticOptions {
 export class StaticFollower extends LogFollower {
   private readonly issuers: IssuerCache;
   private readonly partialDelayMs: number;
-  private readonly windows: number;
   /** The right-most partial tile being watched: its number, since when, and the widest width read. */
   private partial: { tile: number; since: number; readWidth: number } | null = null;
   /** Tile fetches made, by kind (for tests and status). */
   readonly tileFetches = { full: 0, partial: 0 };
 
   constructor(deps: FollowerDeps, options: StaticOptions) {
-    super(deps);
+    super(deps, options.windows);
     this.issuers = options.issuers;
     this.partialDelayMs = options.partialDelayMs ?? 10_000;
-    this.windows = Math.max(1, options.windows ?? 2);
   }
 
   protected async pollHead(signal: AbortSignal): Promise<number> {
@@ -52,55 +49,34 @@ export class StaticFollower extends LogFollower {
     return cp.treeSize;
   }
 
-  protected async fetchUpTo(target: number, signal: AbortSignal): Promise<void> {
-    const round = new AbortController();
-    const onAbort = () => round.abort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    const fullTiles = Math.floor(target / TILE_WIDTH);
-    const queue: { tile: number; result: Promise<EntryResult[]> }[] = [];
-    let planned = Math.floor((this.next ?? 0) / TILE_WIDTH);
-    try {
-      // Full tiles first, a few in parallel, delivered in order.
-      while ((this.next ?? 0) < fullTiles * TILE_WIDTH) {
-        while (queue.length < this.windows && planned < fullTiles) {
-          const result = this.readTile(planned, TILE_WIDTH, round.signal);
-          result.catch(() => undefined);
-          queue.push({ tile: planned, result });
-          planned++;
-        }
-        const head = queue.shift();
-        if (!head) break;
-        const entries = await head.result;
-        await this.waitForRoom(signal);
-        if (signal.aborted) return;
-        this.deliver(entries, (head.tile + 1) * TILE_WIDTH);
-      }
-      if ((this.next ?? 0) < target) await this.maybeReadPartial(fullTiles, target - fullTiles * TILE_WIDTH, round.signal);
-    } finally {
-      round.abort();
-      signal.removeEventListener('abort', onAbort);
-    }
+  /**
+   * Full tiles first (a window per tile); the right-most, partial tile only once it has stayed partial
+   * for the delay, and only at a width not read before.
+   */
+  protected planWindow(start: number, target: number): number | null {
+    const tile = Math.floor(start / TILE_WIDTH);
+    const tileEnd = (tile + 1) * TILE_WIDTH;
+    if (tileEnd <= target) return tileEnd;
+    const now = this.deps.now();
+    if (this.partial === null || this.partial.tile !== tile) this.partial = { tile, since: now, readWidth: 0 };
+    const width = target - tile * TILE_WIDTH;
+    if (now - this.partial.since < this.partialDelayMs || width <= this.partial.readWidth) return null;
+    return target;
   }
 
-  /** Reads the right-most partial tile once it has stayed partial long enough, at a width not read before. */
-  private async maybeReadPartial(tile: number, width: number, signal: AbortSignal): Promise<void> {
-    const now = this.deps.now();
-    if (this.partial === null || this.partial.tile !== tile) {
-      this.partial = { tile, since: now, readWidth: 0 };
-    }
-    if (now - this.partial.since < this.partialDelayMs || width <= this.partial.readWidth) return;
-    const entries = await this.readTile(tile, width, signal);
-    this.partial = { tile, since: this.deps.now(), readWidth: width };
-    await this.waitForRoom(signal);
-    if (signal.aborted) return;
-    this.deliver(entries, tile * TILE_WIDTH + width);
+  protected async fetchWindow(start: number, end: number, signal: AbortSignal): Promise<EntryResult[]> {
+    const tile = Math.floor(start / TILE_WIDTH);
+    const width = end - tile * TILE_WIDTH;
+    const entries = await this.readTile(tile, width, start, signal);
+    if (width < TILE_WIDTH) this.partial = { tile, since: this.deps.now(), readWidth: width };
+    return entries;
   }
 
   /**
-   * Fetches and decodes one data tile of `width` entries (256 = full), returning the entries from this.next on.
+   * Fetches and decodes one data tile of `width` entries (256 = full), returning the entries from `start` on.
    * A partial tile that is gone (404) is read as the full tile, of which only `width` entries are used.
    */
-  private async readTile(tile: number, width: number, signal: AbortSignal): Promise<EntryResult[]> {
+  private async readTile(tile: number, width: number, start: number, signal: AbortSignal): Promise<EntryResult[]> {
     const first = tile * TILE_WIDTH;
     let leaves: TileLeaf[];
     try {
@@ -113,19 +89,25 @@ export class StaticFollower extends LogFollower {
     if (leaves.length < width) {
       throw new CertstreamError('CT_ERR_BAD_TILE', `data tile ${tile} of ${this.log.url}: ${leaves.length} entries, expected ${width}`);
     }
-    const used = leaves.slice(Math.max(0, (this.next ?? 0) - first), width);
+    const used = leaves.slice(Math.max(0, start - first), width);
     // A tile names a handful of distinct issuers for its 256 entries: resolve each once.
     const fingerprints = [...new Set(used.flatMap((leaf) => leaf.chain))];
-    const ders = await Promise.all(fingerprints.map((fp) => this.issuers.get(this.log.monitoringUrl, fp, signal)));
-    const issuer = new Map(fingerprints.map((fp, i) => [fp, ders[i]]));
+    const settled = await Promise.allSettled(fingerprints.map((fp) => this.issuers.get(this.log.monitoringUrl, fp, signal)));
+    const issuer = new Map<string, Uint8Array>();
+    const unusable = new Map<string, unknown>();
+    settled.forEach((r, i) => {
+      if (r.status === 'fulfilled') issuer.set(fingerprints[i], r.value);
+      // An oversized issuer will never become usable: its entries are skipped (and counted), not retried.
+      else if (isCertstreamError(r.reason, 'CT_ERR_TOO_LARGE')) unusable.set(fingerprints[i], r.reason);
+      else throw r.reason;
+    });
     const from = first + width - used.length;
-    return used.map((leaf, i): CtEntry => ({
-      index: from + i,
-      timestamp: leaf.timestamp,
-      type: leaf.type,
-      leaf: leaf.cert,
-      chain: leaf.chain.map((fp) => issuer.get(fp)!),
-    }));
+    return used.map((leaf, i): EntryResult => {
+      const index = from + i;
+      const bad = leaf.chain.find((fp) => unusable.has(fp));
+      if (bad !== undefined) return { index, error: unusable.get(bad) };
+      return { index, timestamp: leaf.timestamp, type: leaf.type, leaf: leaf.cert, chain: leaf.chain.map((fp) => issuer.get(fp)!) };
+    });
   }
 
   private async fetchLeaves(tile: number, width: number, signal: AbortSignal): Promise<TileLeaf[]> {

@@ -25,6 +25,8 @@ export interface ServerMetrics {
   readonly logListRefreshes: Counter<'result'>;
   /** certstream_logs_followed: logs currently followed. */
   readonly logsFollowed: Gauge;
+  /** certstream_log_cursor_ahead{log}: entries the cursor is past the log's head (0 normally; the log stalls while > 0). */
+  readonly cursorAhead: Gauge<'log'>;
   /** certstream_cursor_flush_errors_total: failed writes of the cursor file (state dir unwritable or full). */
   readonly cursorFlushErrors: Counter;
 }
@@ -90,6 +92,12 @@ export function createServerMetrics(options: { processMetrics?: boolean } = {}):
     logsFollowed: new Gauge({
       name: 'certstream_logs_followed',
       help: 'CT logs currently followed.',
+      registers,
+    }),
+    cursorAhead: new Gauge({
+      name: 'certstream_log_cursor_ahead',
+      help: "Entries a log's cursor is past its tree head (the log is not followed while > 0; see README).",
+      labelNames: ['log'] as const,
       registers,
     }),
     cursorFlushErrors: new Counter({

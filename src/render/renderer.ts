@@ -6,7 +6,9 @@
  * their content (see chainCert).
  */
 import { certLink } from '../ct/cert-link.js';
+import { entryOversize } from '../ct/size-limits.js';
 import type { CtEntry, LogDescriptor } from '../ct/types.js';
+import { CertstreamError } from '../errors.js';
 import { asBuffer } from '../x509/certificate.js';
 import { type RenderedCert, renderDer } from './cert-json.js';
 import { erlangFloat, jsonString, jsonStringArray } from './json.js';
@@ -25,6 +27,8 @@ export interface RenderedFrames {
 export interface RendererOptions {
   /** How many rendered chain certificates to keep, by fingerprint. Default 10_000. */
   chainCacheSize?: number;
+  /** Byte budget of that cache (DER plus rendered JSON). Default 64 MiB. */
+  chainCacheBytes?: number;
 }
 
 interface SourceParts {
@@ -39,13 +43,16 @@ interface SourceParts {
  */
 export class Renderer {
   private readonly chainCacheSize: number;
-  private readonly chainCache = new Map<string, { der: Buffer; rendered: RenderedCert }>();
+  private readonly chainCacheBytes: number;
+  private chainCacheUsed = 0;
+  private readonly chainCache = new Map<string, { der: Buffer; rendered: RenderedCert; bytes: number }>();
   private readonly sources = new WeakMap<LogDescriptor, SourceParts>();
 
   constructor(options: RendererOptions = {}) {
     const size = options.chainCacheSize ?? 10_000;
     if (!Number.isInteger(size) || size < 0) throw new RangeError(`chainCacheSize must be a non-negative integer, got ${size}`);
     this.chainCacheSize = size;
+    this.chainCacheBytes = options.chainCacheBytes ?? 64 * 1024 * 1024;
   }
 
   /** Number of chain certificates currently cached. */
@@ -58,9 +65,13 @@ export class Renderer {
    * @param log the log it came from (`data.source`, `cert_link`)
    * @param entry the decoded entry (leaf = the certificate, or the pre_certificate for precert entries)
    * @param seen epoch seconds (float) the entry was seen, for data.seen
-   * @throws CertstreamError X509_ERR_NOT_A_CERT only when the leaf bytes are not a certificate at all
+   * @throws CertstreamError X509_ERR_NOT_A_CERT only when the leaf bytes are not a certificate at all;
+   *   RENDER_ERR_TOO_LARGE when the leaf or chain is over the size limits (ct/size-limits.ts), so that no
+   *   frame is ever built without a bound
    */
   render(log: LogDescriptor, entry: CtEntry, seen: number): RenderedFrames {
+    const oversize = entryOversize(entry.leaf, entry.chain);
+    if (oversize !== undefined) throw new CertstreamError('RENDER_ERR_TOO_LARGE', `entry ${entry.index}: ${oversize}`);
     const leaf = renderDer(entry.leaf);
     const domainsJson = jsonStringArray(leaf.allDomains);
     const head =
@@ -111,11 +122,18 @@ export class Renderer {
       return hit.rendered;
     }
     const rendered = renderDer(der, true);
-    this.chainCache.delete(key);
-    this.chainCache.set(key, { der: Buffer.from(bytes), rendered });
-    if (this.chainCache.size > this.chainCacheSize) {
-      const oldest = this.chainCache.keys().next().value as string;
+    if (hit !== undefined) {
+      this.chainCache.delete(key);
+      this.chainCacheUsed -= hit.bytes;
+    }
+    // DER copy + the rendered strings (as_der is base64, the body a few times the name sizes): ~2 bytes per char.
+    const size = bytes.length + 2 * (rendered.asDerField.length + rendered.body.length);
+    this.chainCache.set(key, { der: Buffer.from(bytes), rendered, bytes: size });
+    this.chainCacheUsed += size;
+    while (this.chainCache.size > this.chainCacheSize || (this.chainCacheUsed > this.chainCacheBytes && this.chainCache.size > 1)) {
+      const [oldest, old] = this.chainCache.entries().next().value as [string, { bytes: number }];
       this.chainCache.delete(oldest);
+      this.chainCacheUsed -= old.bytes;
     }
     return rendered;
   }

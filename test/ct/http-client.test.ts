@@ -207,6 +207,9 @@ test('errorKind maps codes onto certstream_log_errors_total kinds', () => {
   assert.equal(errorKind(new HttpStatusError(429, 'u', 1)), 'rate_limited');
   assert.equal(errorKind(new HttpStatusError(500, 'u', undefined)), 'http');
   assert.equal(errorKind(new Error('plain')), 'parse');
+  // A cancelled request says nothing about the log's data (it used to fall through to `parse`).
+  assert.equal(k('CT_ERR_ABORTED'), 'http');
+  assert.equal(k('CT_ERR_TOO_LARGE'), 'parse');
 });
 
 // The timeout tests wait for real deadlines; run them side by side to keep the file fast.
@@ -222,7 +225,14 @@ describe('timeouts', { concurrency: true }, () => {
       assert.equal(errorKind(err), 'timeout');
       return true;
     });
-    await requestSeen;
+    // Bounded: on a starved machine the deadline can expire before the request is even sent; then this
+    // fails instead of hanging the whole file (seen once with a load average of 18 on 2 cores).
+    let noArrival: NodeJS.Timeout | undefined;
+    await Promise.race([
+      requestSeen,
+      new Promise((_, reject) => (noArrival = setTimeout(() => reject(new Error('the request never reached the server')), 5_000))),
+    ]);
+    clearTimeout(noArrival);
   });
 
   test('a body that stalls after the headers → CT_ERR_TIMEOUT too (the deadline covers the body)', async (t) => {
@@ -231,6 +241,20 @@ describe('timeouts', { concurrency: true }, () => {
       res.write('{"entries":[');
     });
     await assert.rejects(client(t, { timeoutMs: 150 }).getJson(base), isCode('CT_ERR_TIMEOUT'));
+  });
+
+  test('the deadline starts when a request is sent: one queued behind a hanging request on a 1-connection pool succeeds', async (t) => {
+    const base = await serve(t, (req, res) => {
+      if (req.url === '/hang') return; // never answered
+      res.end('served');
+    });
+    const c = client(t, { timeoutMs: 400, connections: 1 });
+    const hanging = c.get(`${base}/hang`);
+    hanging.catch(() => undefined);
+    // Queued for the only connection; waits ~400 ms for it, which must not count against its own deadline.
+    const queued = c.get(`${base}/ok`);
+    await assert.rejects(hanging, isCode('CT_ERR_TIMEOUT'));
+    assert.equal((await queued).body.toString(), 'served');
   });
 
   test('one hanging log does not hold back another on the same client; after a timeout the next request works', async (t) => {

@@ -2,14 +2,16 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { X509Certificate } from 'node:crypto';
 import { FakeCtLog } from '../../fake-ct-log/fake-ct-log.js';
+import { HttpClient } from '../../src/ct/http-client.js';
 import { Rfc6962Follower } from '../../src/ct/rfc6962-follower.js';
+import { createLogger } from '../../src/log/logger.js';
 import { range } from '../support/entry-collector.js';
 import { fakeDescriptors, followerHarness } from '../support/follower-deps.js';
 
 describe('Rfc6962Follower against the fake CT log', () => {
   let fake: FakeCtLog;
   before(async () => {
-    fake = await FakeCtLog.start({ rfc6962Logs: 2, staticLogs: 0, initialSize: 1000, maxGetEntries: 32 });
+    fake = await FakeCtLog.start({ rfc6962Logs: 3, staticLogs: 0, initialSize: 1000, maxGetEntries: 32 });
   });
   after(() => fake.close());
 
@@ -38,7 +40,41 @@ describe('Rfc6962Follower against the fake CT log', () => {
     }
   });
 
-  it('backs off on 429 (Retry-After in both forms), 500, a slow answer, garbage JSON and a hanging socket, and loses nothing', async () => {
+  it('honours Retry-After in both forms: the next request waits what the log asked for', async () => {
+    const log = fakeDescriptors(fake)[2];
+    // The HTTP-date form is read against an injected clock, so the asked delay is exact: 2 s (HTTP dates have whole seconds).
+    const clock = Math.floor(Date.now() / 1000) * 1000;
+    const records: Record<string, unknown>[] = [];
+    const logger = createLogger({ write: (line) => void records.push(JSON.parse(line) as Record<string, unknown>) });
+    const h = await followerHarness(log, { backfill: 8, logger, maxRetryAfterMs: 10_000 });
+    h.deps.http = new HttpClient({ userAgent: 'certstream-server-test/1', timeoutMs: 2000, now: () => clock });
+    fake.injectFault(log.url, { status: 429, retryAfter: '1' });
+    fake.injectFault(log.url, { status: 429, retryAfter: new Date(clock + 2000).toUTCString() });
+    const arrivals: number[] = [];
+    const prefix = new URL(log.url).pathname.slice(1);
+    const off = fake.onArrival((path) => {
+      if (path.startsWith(prefix)) arrivals.push(performance.now());
+    });
+    const f = new Rfc6962Follower(h.deps);
+    try {
+      f.start();
+      const size = fake.size(log.url);
+      await h.collector.until(log.url, size);
+      assert.deepEqual(h.collector.indices(log.url), range(size - 8, size));
+      const waits = records.filter((r) => r.msg === 'log rate-limited us, backing off').map((r) => r.retry_in_ms);
+      assert.deepEqual(waits, [1000, 2000], 'the delays asked for, not the 5-20 ms backoff');
+      // On the wire: the request after each 429 came no earlier than asked (lower bounds only; load can only add).
+      assert.ok(arrivals[1] - arrivals[0] >= 1000 - 5, `second request after ${arrivals[1] - arrivals[0]} ms`);
+      assert.ok(arrivals[2] - arrivals[1] >= 2000 - 5, `third request after ${arrivals[2] - arrivals[1]} ms`);
+    } finally {
+      off();
+      await f.stop();
+      await h.deps.http.close();
+      await h.close();
+    }
+  });
+
+  it('backs off on 429, 500, a slow answer, garbage JSON and a hanging socket, and loses nothing', async () => {
     const log = fakeDescriptors(fake)[1];
     const h = await followerHarness(log, { backfill: 64 }, 200);
     fake.injectFault(log.url, { status: 429, retryAfter: '0' });
