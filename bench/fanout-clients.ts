@@ -140,8 +140,9 @@ function maskedFrame(first: number, payload: Buffer): Buffer {
 
 function connect(cmd: ConnectCmd): void {
   let open = 0;
-  const url = new URL(cmd.url);
   for (let c = 0; c < cmd.clients; c++) {
+    // `{i}` in the URL is the client's number (durable clients need one id each).
+    const url = new URL(cmd.url.replace('{i}', String(c)));
     const last = new Map<string, number>();
     const inspect = c < cmd.inspect;
     let ordinal = 0;

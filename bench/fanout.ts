@@ -7,13 +7,15 @@
  * this stack.
  *
  *   npm run bench:fanout -- [--scenarios 100x2000,1000x200] [--seconds 15] [--warmup 3] [--logs 8]
- *                           [--poll 0.02] [--stream /] [--sample 8] [--inspect 10] [--built]
+ *                           [--poll 0.02] [--stream /] [--sample 8] [--inspect 10] [--built] [--durable]
  *
  * Scenarios are CLIENTSxRATE (entries/s). Every client counts its frames; the first `--inspect` clients
  * also check per-log gaps and sample latencies (1 in `--sample`); drops are the server's own counter. The fake serves RFC 6962 logs only: a static-ct-api log's
  * latency is bounded by how fast its tiles fill, not by the server. `--poll` is the server's
  * --poll-interval (seconds): latency includes the wait for the next poll. `--built` runs
  * dist/cli/certstream-server.js (npm run build first) instead of the TypeScript source through tsx.
+ * `--durable` adds, per scenario, a run where every client is a durable subscription (`?id=bench-N`):
+ * the cost of the replay window and of position pings next to plain clients.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -39,6 +41,7 @@ const { values: opts } = parseArgs({
     sample: { type: 'string', default: '8' },
     inspect: { type: 'string', default: '10' },
     built: { type: 'boolean', default: false },
+    durable: { type: 'boolean', default: false },
   },
 });
 const SECONDS = Number(opts.seconds);
@@ -141,7 +144,7 @@ function log(text: string): void {
 }
 
 /** The real server, fed by the fake log; also captures lite frames for the baseline. */
-async function runServer(clientsCount: number, rate: number, framesFile: string): Promise<Row> {
+async function runServer(clientsCount: number, rate: number, framesFile: string, durable = false): Promise<Row> {
   const fake = await FakeCtLog.start({ rfc6962Logs: LOGS, staticLogs: 0, initialSize: 1000 });
   const state = await mkdtemp(join(tmpdir(), 'bench-fanout-'));
   const entry = opts.built ? [join(ROOT, 'dist/cli/certstream-server.js')] : ['--import', 'tsx', join(ROOT, 'src/cli/certstream-server.ts')];
@@ -168,7 +171,7 @@ async function runServer(clientsCount: number, rate: number, framesFile: string)
       await sleep(100);
     }
     log('server ready');
-    const clients = await startClients(`ws://127.0.0.1:${port}${opts.stream}`, clientsCount);
+    const clients = await startClients(`ws://127.0.0.1:${port}${opts.stream}${durable ? '?id=bench-{i}' : ''}`, clientsCount);
     log('clients connected');
     // One extra client captures lite frames for the baseline during the warm-up only.
     const frames: string[] = [];
@@ -206,7 +209,7 @@ async function runServer(clientsCount: number, rate: number, framesFile: string)
     server.kill('SIGTERM');
     await new Promise((r) => server.once('exit', r));
     return {
-      target: 'certstream-server',
+      target: durable ? 'certstream-server (durable)' : 'certstream-server',
       clients: clientsCount,
       rate,
       framesPerSecond: result.messages / result.seconds,
@@ -316,6 +319,10 @@ async function main(): Promise<void> {
       const framesFile = join(dir, `frames-${clients}-${rate}.json`);
       log(`${clients} clients at ${rate} entries/s: certstream-server…`);
       rows.push(await runServer(clients, rate, framesFile));
+      if (opts.durable) {
+        log(`${clients} durable clients at ${rate} entries/s: certstream-server…`);
+        rows.push(await runServer(clients, rate, join(dir, `unused-${clients}-${rate}.json`), true));
+      }
       log(`${clients} clients at ${rate} entries/s: baseline…`);
       rows.push(await runBaseline(clients, rate, framesFile));
     }
@@ -328,10 +335,16 @@ async function main(): Promise<void> {
   console.log(`machine: ${cpu.length} × ${cpu[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}, load average ${load}`);
   console.log(`settings: ${SECONDS} s measured after ${WARMUP} s warm-up, ${LOGS} RFC 6962 fake logs, server --poll-interval ${opts.poll}, stream ${opts.stream}, latency sampled 1/${SAMPLE} on ${opts.inspect} clients`);
   console.log(table(rows));
-  for (let i = 0; i + 1 < rows.length; i += 2) {
+  const step = opts.durable ? 3 : 2;
+  for (let i = 0; i + step - 1 < rows.length; i += step) {
     const s = rows[i];
-    const b = rows[i + 1];
+    const b = rows[i + step - 1];
     console.log(`${s.clients} clients × ${s.rate}/s: server CPU ${(s.cpuSeconds / b.cpuSeconds).toFixed(2)}× the baseline's, client process CPU ${s.clientCpuSeconds.toFixed(1)} s / ${b.clientCpuSeconds.toFixed(1)} s`);
+    if (opts.durable) {
+      const d = rows[i + 1];
+      const perFrame = (r: Row) => r.cpuSeconds / Math.max(1, r.framesPerSecond * SECONDS);
+      console.log(`${s.clients} durable clients × ${s.rate}/s: server CPU per delivered frame ${(perFrame(d) / perFrame(s)).toFixed(2)}× plain clients', p99 ${d.p99} ms, peak RSS ${d.peakRssMb} MB`);
+    }
   }
 }
 

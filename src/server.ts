@@ -23,6 +23,8 @@ import { createLogger, type Logger } from './log/logger.js';
 import { createServerMetrics, type ServerMetrics } from './metrics/server-metrics.js';
 import type { ServerConfig } from './config/server-config.js';
 import { Renderer } from './render/renderer.js';
+import { LocalReplayWindow } from './replay/local-replay-window.js';
+import { PositionStore } from './stream/durable-positions.js';
 import { FanoutHub } from './stream/fanout-hub.js';
 import { IngestSink } from './stream/ingest-sink.js';
 import { RecentSample } from './stream/recent-sample.js';
@@ -61,6 +63,33 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
   const metrics = deps.metrics ?? createServerMetrics();
   const startedAtMs = Date.now();
   const renderer = new Renderer();
+  // The replay window and the durable positions live in the state directory next to the cursors; the
+  // window is synced before either file is written, so neither ever points past it.
+  const window =
+    config.replayWindowMs > 0
+      ? LocalReplayWindow.open({
+          stateDir: config.stateDir,
+          windowSeconds: config.replayWindowMs / 1000,
+          maxBytes: config.replayWindowBytes,
+          logger: logger.child({ component: 'replay' }),
+        })
+      : undefined;
+  const positions = window
+    ? await PositionStore.open({
+        stateDir: config.stateDir,
+        // A confirmation only counts once saved: save at the pace pings confirm, at least once a second.
+        flushMs: Math.min(1000, config.durablePingIntervalMs),
+        beforeWrite: () => window.sync(),
+        onFlushError: (err) => logger.error('positions file flush failed', { error: describeError(err) }),
+      }).catch(async (err: unknown) => {
+        await window.close();
+        throw err;
+      })
+    : undefined;
+  const closeReplay = async () => {
+    await positions?.close();
+    await window?.close();
+  };
   const hub = new FanoutHub({
     metrics,
     logger: logger.child({ component: 'hub' }),
@@ -70,6 +99,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     perMessageDeflate: config.perMessageDeflate,
     maxPayloadBytes: config.maxPayloadBytes,
+    durable: window && positions ? { window, positions, pingIntervalMs: config.durablePingIntervalMs } : undefined,
   });
 
   // The dashboard's sample sees every batch the hub is given.
@@ -132,6 +162,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
   } catch (err) {
     clearInterval(rateTimer);
     await hub.close();
+    await closeReplay();
     throw listenError(err, config.host, config.port);
   }
   const ingest = await Ingest.open({
@@ -139,6 +170,8 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
     refreshIntervalMs: config.logListRefreshMs,
     resetState: config.resetState,
     ...deps.ingest,
+    beforeCursorWrite: window ? () => window.sync() : undefined,
+    deliveryGate: () => hub.roomForIngest(),
     allowEmpty: config.allowEmpty,
     logList: config.logList,
     logsInclude: config.logsInclude,
@@ -153,6 +186,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
   }).catch(async (err: unknown) => {
     clearInterval(rateTimer);
     await Promise.allSettled([hub.close(), new Promise((resolve) => (server.close(resolve), server.closeAllConnections()))]);
+    await closeReplay();
     throw err;
   });
   opened = ingest;
@@ -189,7 +223,14 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
         logger.error('ingest stop failed', { error: describeError(err) });
         failure = err;
       }
-      await hub.close(1001, 'server shutting down');
+      // Up to 1.5 s to deliver what was published (durable clients up to the window's head), then
+      // up to 1.5 s for the close handshake: within the 5 s shutdown budget.
+      await hub.close(1001, 'server shutting down', 1500);
+      try {
+        await closeReplay();
+      } catch (err) {
+        logger.error('replay window close failed', { error: describeError(err) });
+      }
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

@@ -120,6 +120,20 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'seconds between re-reads of the log list (0 = never): new logs start, removed logs stop',
   },
   {
+    flag: 'replay-window', key: 'replayWindowMs', kind: 'seconds', default: '900', min: 10, max: 7 * DAY, zeroOff: true,
+    help: 'seconds published frames stay replayable for ?id= (durable) and ?since= clients (0 = off: no replay window)',
+    notes: ['Kept in the state directory (replay/); --replay-window-bytes trims first when it is reached first.'],
+  },
+  {
+    flag: 'replay-window-bytes', key: 'replayWindowBytes', kind: 'integer', default: '2147483648', min: 1024 * 1024, max: 2 ** 50, unit: 'bytes',
+    help: 'disk cap of the replay window; the oldest frames are trimmed first',
+    notes: ['About 8.6 KB per entry: 2 GiB hold about 2 minutes at 2,000 entries/s; 16 GiB about 15 minutes.'],
+  },
+  {
+    flag: 'durable-ping-interval', key: 'durablePingIntervalMs', kind: 'seconds', default: '5', min: 0.05, max: 3600,
+    help: "seconds between the pings that confirm a durable client's position (what it may receive twice after a reconnect)",
+  },
+  {
     flag: 'reset-state', key: 'resetState', kind: 'boolean', default: 'false',
     help: 'ignore the saved cursors and start every log afresh (the cursor file is then overwritten)',
     notes: ['Set it for one start only, then remove it again: while it is set, every restart starts over.'],

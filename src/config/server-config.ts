@@ -55,6 +55,12 @@ export interface ServerConfig {
   logListRefreshMs: number;
   /** Ignore the saved cursors and start every log afresh (deliberately; never done silently). */
   resetState: boolean;
+  /** How long published frames stay replayable, milliseconds; 0 = no replay window (no `id`/`since`). */
+  replayWindowMs: number;
+  /** Disk cap of the replay window, bytes. */
+  replayWindowBytes: number;
+  /** Pings that confirm a durable client's position, milliseconds. */
+  durablePingIntervalMs: number;
   /** Start even when no log is selected (otherwise that is a configuration error). */
   allowEmpty: boolean;
 }

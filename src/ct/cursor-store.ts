@@ -22,6 +22,8 @@ export interface CursorStoreOptions {
   flushMs?: number;
   /** Called when a periodic flush fails (the next flush retries). */
   onFlushError?: (err: unknown) => void;
+  /** Runs before every write: the replay window's fsync, so that it is never behind the cursors. */
+  beforeWrite?: () => Promise<void>;
   /** Counts every failed write (certstream_cursor_flush_errors_total). */
   flushErrors?: { inc(): void };
   /** Failed writes are logged here, at most once a minute while they go on; the recovery once. */
@@ -139,6 +141,7 @@ export class CursorStore {
     const body = JSON.stringify({ version: 1, logs: Object.fromEntries(this.cursors) }) + '\n';
     const tmp = `${this.path}.tmp`;
     try {
+      await this.options.beforeWrite?.();
       const fh = await open(tmp, 'w', 0o644);
       try {
         await fh.writeFile(body);

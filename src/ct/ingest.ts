@@ -55,6 +55,10 @@ export interface IngestOptions {
   resetState?: boolean;
   /** Cursor file flush period, ms (default 1000). */
   cursorFlushMs?: number;
+  /** Runs before every cursor file write (the replay window's fsync). */
+  beforeCursorWrite?: () => Promise<void>;
+  /** Consumer pacing of every follower (see FollowerDeps.deliveryGate). */
+  deliveryGate?: () => Promise<void> | undefined;
   metrics: ServerMetrics;
   logger: Logger;
   /** Receives each log's entries in index order (synchronous). */
@@ -111,6 +115,7 @@ export class Ingest {
       const cursors = new CursorStore({
         stateDir: options.stateDir,
         flushMs: options.cursorFlushMs,
+        beforeWrite: options.beforeCursorWrite,
         // Counted and logged (rate-limited) by the store itself; /healthz shows it via cursorFlushHealth().
         flushErrors: options.metrics.cursorFlushErrors,
         logger,
@@ -240,6 +245,7 @@ export class Ingest {
       backoff: o.backoff ?? {},
       maxRetryAfterMs: o.maxRetryAfterMs ?? 600_000,
       now: this.now,
+      deliveryGate: o.deliveryGate,
     };
     const follower =
       log.kind === 'rfc6962'

@@ -33,6 +33,11 @@ export interface FollowerDeps {
   maxRetryAfterMs: number;
   /** Clock, ms epoch. */
   now: () => number;
+  /**
+   * Consumer pacing: undefined when entries may be handed on now, else a promise that resolves when
+   * they may (the fan-out has a client with room). The cursor does not move while waiting.
+   */
+  deliveryGate?: () => Promise<void> | undefined;
 }
 
 /** A decoded entry, or the error that made it undecodable (skipped, counted, logged once). */
@@ -165,6 +170,8 @@ export abstract class LogFollower {
         const head = queue.shift();
         if (!head) return;
         const entries = await head.result;
+        // Consumer pacing: hold the window (the cursor stays) while the fan-out has no room for it.
+        await this.waitForRoom(signal);
         if (signal.aborted) return;
         this.deliver(entries, head.end);
       }
@@ -212,6 +219,20 @@ export abstract class LogFollower {
     if (kind === 'rate_limited') this.logger.warn('log rate-limited us, backing off', fields);
     else this.logger.warn('log request failed, backing off', fields);
     return delay;
+  }
+
+  /** Waits until the fan-out can take entries (consumer pacing), or the follower is stopped. */
+  private async waitForRoom(signal: AbortSignal): Promise<void> {
+    const wait = this.deps.deliveryGate?.();
+    if (wait === undefined || signal.aborted) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      signal.addEventListener('abort', done, { once: true });
+      void wait.then(done);
+    });
   }
 
   /**

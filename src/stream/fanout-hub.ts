@@ -17,19 +17,28 @@
  *   answers not yet written (it pings without reading) is terminated. That, an invalid frame or a
  *   message over `maxPayloadBytes` counts as disconnect reason `protocol`, not `client` or `error`.
  * - Heartbeats (`{"message_type":"heartbeat","timestamp":…}`) go through the same queue on lite and full.
+ * - Consumer pacing: `roomForIngest()` tells the ingest to wait while every connected plain client is
+ *   over half its budget (counting what is queued for it); the fastest client paces a catch-up, slower
+ *   ones drop as before, durable clients read the window and never slow the ingest.
+ * - With a replay window (`durable`), every batch is appended to it first (entries it already holds are
+ *   left out for everyone), and clients with `?id=` or `?since=` are served from it (durable-fanout.ts).
  */
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { Gauge } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../log/logger.js';
 import { RateLimitedLog } from '../log/rate-limited.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
+import type { ReplayWindow } from '../replay/replay-window.js';
+import { DurableFanout } from './durable-fanout.js';
+import type { PositionStore } from './durable-positions.js';
 import { RecentMessages } from './recent-messages.js';
 import { StreamClient, type DisconnectReason } from './stream-client.js';
 import { STREAM_NAMES, streamForPath, type StreamName } from './stream-paths.js';
+import { parseSubscriptionQuery } from './subscription-query.js';
 import { frameBatch } from './ws-frame.js';
 
 /** One certificate serialized for each stream (the Renderer's output carries these fields). */
@@ -37,6 +46,10 @@ export interface StreamFrames {
   readonly lite: string;
   readonly full: string;
   readonly domains: string;
+  /** The entry's log URL, `cert_index` and `seen` (epoch s): its identity in the replay window. */
+  readonly log?: string;
+  readonly index?: number;
+  readonly seen?: number;
 }
 
 export interface FanoutHubOptions {
@@ -66,6 +79,15 @@ export interface FanoutHubOptions {
   writesPerSecond?: number;
   /** Unwritten pongs a client may pile up by pinging without reading before it is terminated (default 60, as ws). */
   maxPendingPongs?: number;
+  /** The replay window and durable positions; without them `?id=` and `?since=` are refused (400). */
+  durable?: {
+    window: ReplayWindow;
+    positions: PositionStore;
+    /** --durable-ping-interval, ms. */
+    pingIntervalMs: number;
+    /** Unanswered-ping tolerance for a client that stopped reading, ms. */
+    pongTimeoutMs?: number;
+  };
 }
 
 /** Counters for the status page and systemd STATUS=. */
@@ -97,6 +119,17 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
   private droppedTotal = 0;
   private closed = false;
   private readonly violationLog: RateLimitedLog;
+  private readonly durable: DurableFanout | undefined;
+  /** Seqs [start, end) of the window entries queued in `pending`, per stream. */
+  private pendingSeqs: Record<StreamName, { start: number; end: number; shared: boolean } | undefined> = { lite: undefined, full: undefined, domains: undefined };
+  /** Seq stand-in for frames published without a log/index (tests): keeps the window's dedupe out of their way. */
+  private anonymous = 0;
+  /** Bytes queued in `pending`, per stream (for consumer pacing). */
+  private pendingBytes: Record<StreamName, number> = { lite: 0, full: 0, domains: 0 };
+  /** Ingest waiting for a plain client with room. */
+  private roomWaiters: (() => void)[] = [];
+  private windowErrorLoggedAt = -Infinity;
+  private readonly windowErrors: Counter;
 
   constructor(private readonly options: FanoutHubOptions) {
     super();
@@ -112,11 +145,32 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
     });
     for (const stream of STREAM_NAMES) options.metrics.clients.set({ stream }, 0);
     this.registerGauges();
+    this.windowErrors = new Counter({
+      name: 'certstream_replay_window_append_errors_total',
+      help: 'Entries the replay window failed to store (durable clients cannot receive them).',
+      registers: [options.metrics.registry],
+    });
     const sweep = options.sweepIntervalMs ?? Math.max(10, Math.min(1000, options.slowClientTimeoutMs / 4));
     this.timers.push(setInterval(() => this.sweep(), sweep));
     if (options.pingIntervalMs > 0) this.timers.push(setInterval(() => this.ping(), options.pingIntervalMs));
     if (options.heartbeatIntervalMs > 0) this.timers.push(setInterval(() => this.heartbeat(), options.heartbeatIntervalMs));
     for (const t of this.timers) t.unref();
+    if (options.durable) {
+      this.durable = new DurableFanout({
+        ...options.durable,
+        metrics: options.metrics,
+        logger: options.logger,
+        // Smaller than a plain client's budget: what sits in buffers is written but unconfirmed, and is
+        // what a durable client may receive twice after a cut. 2 MiB still fills a fast link.
+        budgetBytes: Math.min(options.clientBufferBytes, 2 * 1024 * 1024),
+        now: this.now,
+        onCount: (stream, delta) => this.setCount(stream, delta),
+        onGone: (stream, reason) => {
+          options.metrics.clientDisconnects.inc({ reason });
+          this.emit('disconnect', stream, reason);
+        },
+      });
+    }
   }
 
   /**
@@ -130,19 +184,62 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return true;
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.addClient(ws, socket as Socket, stream, req));
+    const query = parseSubscriptionQuery(req.url);
+    const refuse = 'error' in query ? query.error : (query.id !== undefined || query.since !== undefined) && !this.durable ? 'id and since need the replay window, which is off' : undefined;
+    if (refuse !== undefined) {
+      const body = `${refuse}\n`;
+      socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      return true;
+    }
+    const q = query as Exclude<typeof query, { error: string }>;
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      if (this.durable && (q.id !== undefined || q.since !== undefined)) {
+        this.durable.add(ws, socket as Socket, stream, req, q);
+        this.emit('connect', stream);
+      } else this.addClient(ws, socket as Socket, stream, req);
+    });
     return true;
   }
 
   /** Queues one batch of certificates (in stream order); it is written on the next event-loop turn. */
   publish(frames: readonly StreamFrames[]): void {
     if (frames.length === 0 || this.closed) return;
+    const window = this.options.durable?.window;
+    if (window) {
+      const entries = frames.map((f) => ({ ...f, log: f.log ?? '', index: f.index ?? this.anonymous++, seen: f.seen ?? this.now() / 1000 }));
+      let seq = window.nextSeq;
+      let appended: readonly unknown[] = [];
+      try {
+        ({ seq, appended } = window.append(entries));
+      } catch (err) {
+        // A failing disk must not cost the plain clients their frames: they still get them; durable
+        // clients cannot (the window does not hold them), which is counted and logged.
+        this.windowErrors.inc(frames.length);
+        if (this.now() - this.windowErrorLoggedAt > 60_000) {
+          this.windowErrorLoggedAt = this.now();
+          this.options.logger.error('replay window append failed; durable clients miss these entries', { entries: frames.length, error: String(err) });
+        }
+      }
+      for (const stream of STREAM_NAMES) {
+        if (this.counts[stream] === 0) continue;
+        const r = (this.pendingSeqs[stream] ??= { start: seq, end: seq, shared: true });
+        r.end = seq + appended.length;
+        // Entries the window already held (refetched after a kill -9) still go to plain clients, as
+        // before; durable clients read this stretch from the window instead, without them.
+        if (appended.length !== frames.length) r.shared = false;
+      }
+    }
     const lite = frames.map((f) => f.lite);
     this.recentMessages.addBatch(lite);
     this.published += frames.length;
     if (this.counts.lite > 0) this.pending.lite.push(...lite);
     if (this.counts.full > 0) for (const f of frames) this.pending.full.push(f.full);
     if (this.counts.domains > 0) for (const f of frames) this.pending.domains.push(f.domains);
+    for (const f of frames) {
+      this.pendingBytes.lite += f.lite.length;
+      this.pendingBytes.full += f.full.length;
+      this.pendingBytes.domains += f.domains.length;
+    }
     this.scheduleFlush();
   }
 
@@ -151,12 +248,20 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
     this.flushScheduled = false;
     this.lastFlushAt = performance.now();
     const pending = this.pending;
+    const seqs = this.pendingSeqs;
     this.pending = { lite: [], full: [], domains: [] };
+    this.pendingSeqs = { lite: undefined, full: undefined, domains: undefined };
+    this.pendingBytes = { lite: 0, full: 0, domains: 0 };
     const now = this.now();
     for (const stream of STREAM_NAMES) {
       const messages = pending[stream];
       if (messages.length === 0 || this.counts[stream] === 0) continue;
       const batch = frameBatch(messages);
+      if (this.durable) {
+        const head = this.options.durable!.window.nextSeq;
+        const r = seqs[stream] ?? { start: head, end: head, shared: true };
+        this.durable.deliver(stream, batch, r.shared ? r.start : -1, r.end);
+      }
       let dropped = 0;
       for (const client of this.clients) {
         if (client.stream === stream) dropped += client.send(batch, now);
@@ -166,6 +271,51 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
         this.options.metrics.droppedMessages.inc({ stream }, dropped);
       }
     }
+    this.wakeIngest();
+  }
+
+  /**
+   * Consumer pacing for the ingest: undefined when it may hand on entries now — no plain client is
+   * connected (full speed into the window), or one of them has room — else a promise that resolves
+   * once one has (its socket drained, it left, or the hub closes).
+   */
+  roomForIngest(): Promise<void> | undefined {
+    if (this.closed || this.hasRoom()) return undefined;
+    return new Promise((resolve) => {
+      // A client that takes nothing for the slow-client timeout stops pacing: the ingest goes on, the
+      // client drops frames and is closed as slow, as without pacing.
+      const timer = setTimeout(() => {
+        const i = this.roomWaiters.indexOf(done);
+        if (i >= 0) this.roomWaiters.splice(i, 1);
+        resolve();
+      }, this.options.slowClientTimeoutMs);
+      timer.unref();
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.roomWaiters.push(done);
+    });
+  }
+
+  private hasRoom(): boolean {
+    let plain = false;
+    for (const c of this.clients) {
+      if (!c.open) continue;
+      plain = true;
+      if (c.buffered + this.pendingBytes[c.stream] < this.options.clientBufferBytes / 2) return true;
+    }
+    return !plain;
+  }
+
+  /**
+   * Lets the ingest go on when there is room: one waiting follower at a time (each hands on a whole
+   * window), the next at the next flush or drain — all at once could overrun the room together.
+   */
+  private wakeIngest(): void {
+    if (this.roomWaiters.length === 0) return;
+    if (this.closed) for (const resolve of this.roomWaiters.splice(0)) resolve();
+    else if (this.hasRoom()) this.roomWaiters.shift()!();
   }
 
   /** The recent lite messages (for /latest.json and /example.json). */
@@ -191,7 +341,11 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
     this.flush();
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
-    const gone = [...this.clients].map(
+    this.durable?.stop();
+    this.wakeIngest();
+    // Everything published reaches the clients that are reading before they are closed (bounded).
+    await this.drain(this.now() + graceMs);
+    const gone = [...this.clients, ...(this.durable?.clients ?? [])].map(
       (c) =>
         new Promise<void>((resolve) => {
           if (c.ws.readyState === c.ws.CLOSED) return resolve();
@@ -206,6 +360,7 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
       new Promise<void>((resolve) => {
         timer = setTimeout(() => {
           for (const c of this.clients) c.ws.terminate();
+          for (const c of this.durable?.clients ?? []) c.ws.terminate();
           resolve();
         }, graceMs);
       }),
@@ -213,6 +368,14 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
     clearTimeout(timer);
     await Promise.all(gone);
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  /** Waits until every client's socket buffer is written and durable clients are at the head, or `deadline`. */
+  private async drain(deadline: number): Promise<void> {
+    await this.durable?.drain(deadline);
+    while (this.now() < deadline && [...this.clients].some((c) => c.open && c.buffered > 0)) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   }
 
   private addClient(ws: WebSocket, socket: Socket, stream: StreamName, req: IncomingMessage): void {
@@ -246,9 +409,11 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
       if (typeof code === 'string' && code.startsWith('WS_ERR_')) this.protocolViolation(client, `${code}: ${err.message}`);
       else this.options.logger.debug('client error', { stream, remote, err });
     });
+    socket.on('drain', () => this.wakeIngest());
     ws.once('close', (code) => {
       this.clients.delete(client);
       this.setCount(stream, -1);
+      this.wakeIngest();
       const reason: DisconnectReason = client.closeReason ?? (errored ? 'error' : 'client');
       this.options.metrics.clientDisconnects.inc({ reason });
       this.options.logger.debug('client disconnected', { stream, remote, reason, code, dropped: client.dropped });
@@ -329,6 +494,7 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
   }
 
   private sweep(): void {
+    this.wakeIngest();
     const now = this.now();
     for (const client of this.clients) {
       if (client.closeReason !== undefined) continue;

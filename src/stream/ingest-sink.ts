@@ -110,7 +110,9 @@ export class IngestSink {
         continue;
       }
       try {
-        frames.push(renderer.render(log, entry, seen));
+        const f = renderer.render(log, entry, seen);
+        // With its identity: the replay window stores each (log, index) once and replays by `seen`.
+        frames.push({ lite: f.lite, full: f.full, domains: f.domains, log: log.url, index: entry.index, seen });
       } catch (err) {
         this.skip(log, window, entry.index, err, 'cannot render it');
         continue;

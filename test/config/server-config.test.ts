@@ -31,6 +31,10 @@ test('every default, pinned (the contract values, and the heartbeat of 10 s from
     partialTileDelayMs: 10_000,
     logListRefreshMs: 3_600_000,
     resetState: false,
+    // interface.md, "Lossless delivery".
+    replayWindowMs: 900_000,
+    replayWindowBytes: 2_147_483_648,
+    durablePingIntervalMs: 5000,
   });
   assert.equal(DEFAULT_LOG_LIST, rest.logList);
 });

@@ -5,8 +5,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, connect, type Server, type Socket } from 'node:net';
-import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,53 +13,7 @@ import { normaliseLogUrl } from '../../../src/audit/feeds/feed-frame.js';
 import { LiveCompare } from '../../../src/audit/compare/live-compare.js';
 import { nextIndexes, startFake, startReal, testConfig, whenFake } from '../../server/server-harness.js';
 import { EventWaiter } from '../support/event-waiter.js';
-
-/** A TCP proxy that can cut every connection and refuse new ones for a while. */
-class CuttableProxy {
-  private cut = false;
-  private readonly sockets = new Set<Socket>();
-  private constructor(readonly server: Server, readonly port: number) {}
-
-  static async start(targetPort: number): Promise<CuttableProxy> {
-    const server = createServer();
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const proxy = new CuttableProxy(server, (server.address() as { port: number }).port);
-    server.on('connection', (down) => {
-      if (proxy.cut) {
-        down.destroy();
-        return;
-      }
-      const up = connect(targetPort, '127.0.0.1');
-      for (const s of [down, up]) {
-        proxy.sockets.add(s);
-        s.on('close', () => proxy.sockets.delete(s));
-        s.on('error', () => {
-          down.destroy();
-          up.destroy();
-        });
-      }
-      down.pipe(up);
-      up.pipe(down);
-    });
-    return proxy;
-  }
-
-  /** Drops every proxied connection (the client sees the TCP connection die) and refuses new ones. */
-  cutAll(): void {
-    this.cut = true;
-    for (const s of this.sockets) s.destroy();
-  }
-
-  restore(): void {
-    this.cut = false;
-  }
-
-  async close(): Promise<void> {
-    this.cutAll();
-    await new Promise<void>((r) => this.server.close(() => r()));
-  }
-}
+import { CuttableProxy } from '../../support/tcp-proxy.js';
 
 test('a client cut off from the real server misses exactly what the logs appended meanwhile', async (t) => {
   const fake = await startFake(t, { rfc6962Logs: 1, staticLogs: 1, initialSize: 300 });

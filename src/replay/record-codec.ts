@@ -1,0 +1,154 @@
+/**
+ * One replay-window record: an entry stored once, in the form that makes replay cheap (pure, no I/O).
+ *
+ *   u32 bodyLength | u32 crc32(body) | body
+ *   body = f64 seen | f64 index | u16 logLength | log | u32 fullLength | full
+ *          | u32 cut1Start | u32 cut1End | u32 cut2Start | u32 cut2End | u32 domainsLength | domains
+ *
+ * The lite frame is the full frame with two byte ranges cut out (the chain and the leaf's `as_der`), so
+ * lite costs no bytes on disk; when a lite frame is not such a cut of its full frame (it always is for
+ * the Renderer's output), cut1Start is NO_CUT and the lite bytes follow as `u32 liteLength | lite`.
+ * The CRC lets the window tell a torn tail (kill -9 during a write) from a whole record.
+ */
+import { crc32 } from 'node:zlib';
+
+/**
+ * The three streams (the same names as stream/stream-paths.ts; repeated here so that the window does
+ * not depend on the hub that uses it).
+ */
+export type StreamName = 'lite' | 'full' | 'domains';
+
+/** Bytes before a record's body: length and CRC. */
+export const RECORD_HEADER_BYTES = 8;
+/** Largest body accepted when reading (a corrupt length must not make the reader allocate gigabytes). */
+export const MAX_RECORD_BYTES = 64 * 1024 * 1024;
+const NO_CUT = 0xffffffff;
+
+/** What the window stores per entry. */
+export interface WindowEntry {
+  /** The log's URL (`data.source.url`). */
+  readonly log: string;
+  /** `cert_index`. */
+  readonly index: number;
+  /** `data.seen`, epoch seconds. */
+  readonly seen: number;
+  readonly lite: string;
+  readonly full: string;
+  readonly domains: string;
+}
+
+/** The byte ranges of `full` whose removal yields `lite`, or undefined when there are none such (≤ 2 ranges). */
+export function liteCuts(full: Buffer, lite: Buffer): [number, number, number, number] | undefined {
+  const max = Math.min(full.length, lite.length);
+  let p = 0;
+  while (p < max && full[p] === lite[p]) p++;
+  let s = 0;
+  while (s < max - p && full[full.length - 1 - s] === lite[lite.length - 1 - s]) s++;
+  const middle = lite.subarray(p, lite.length - s);
+  const fullMiddle = full.subarray(p, full.length - s);
+  const at = middle.length === 0 ? fullMiddle.length : fullMiddle.indexOf(middle);
+  if (at < 0) return undefined;
+  const cuts: [number, number, number, number] = [p, p + at, p + at + middle.length, full.length - s];
+  return cuts;
+}
+
+/** Encodes one entry as a whole record (header included). */
+export function encodeRecord(entry: WindowEntry): Buffer {
+  const log = Buffer.from(entry.log, 'utf8');
+  const full = Buffer.from(entry.full, 'utf8');
+  const lite = Buffer.from(entry.lite, 'utf8');
+  const domains = Buffer.from(entry.domains, 'utf8');
+  let cuts = liteCuts(full, lite);
+  if (cuts !== undefined && !cutsRebuild(full, cuts).equals(lite)) cuts = undefined;
+  const bodyLength = 8 + 8 + 2 + log.length + 4 + full.length + 16 + 4 + domains.length + (cuts ? 0 : 4 + lite.length);
+  const out = Buffer.allocUnsafe(RECORD_HEADER_BYTES + bodyLength);
+  let at = RECORD_HEADER_BYTES;
+  at = out.writeDoubleLE(entry.seen, at);
+  at = out.writeDoubleLE(entry.index, at);
+  at = out.writeUInt16LE(log.length, at);
+  at += log.copy(out, at);
+  at = out.writeUInt32LE(full.length, at);
+  at += full.copy(out, at);
+  const [a, b, c, d] = cuts ?? [NO_CUT, 0, 0, 0];
+  at = out.writeUInt32LE(a, at);
+  at = out.writeUInt32LE(b, at);
+  at = out.writeUInt32LE(c, at);
+  at = out.writeUInt32LE(d, at);
+  if (!cuts) {
+    at = out.writeUInt32LE(lite.length, at);
+    at += lite.copy(out, at);
+  }
+  at = out.writeUInt32LE(domains.length, at);
+  domains.copy(out, at);
+  out.writeUInt32LE(bodyLength, 0);
+  out.writeUInt32LE(crc32(out.subarray(RECORD_HEADER_BYTES)), 4);
+  return out;
+}
+
+function cutsRebuild(full: Buffer, [a, b, c, d]: readonly number[]): Buffer {
+  return Buffer.concat([full.subarray(0, a), full.subarray(b, c), full.subarray(d)]);
+}
+
+/** Outcome of looking at the bytes at some offset: a whole record, too few bytes, or garbage. */
+export type RecordProbe = { kind: 'record'; length: number } | { kind: 'partial' } | { kind: 'corrupt' };
+
+/**
+ * Checks whether `buf` at `offset` starts with a whole record.
+ * @param verify check the CRC (done for the tail segment on open, where a torn write may sit)
+ */
+export function probeRecord(buf: Buffer, offset: number, verify: boolean): RecordProbe {
+  if (buf.length - offset < RECORD_HEADER_BYTES) return { kind: 'partial' };
+  const bodyLength = buf.readUInt32LE(offset);
+  if (bodyLength < 8 + 8 + 2 + 4 + 16 + 4 || bodyLength > MAX_RECORD_BYTES) return { kind: 'corrupt' };
+  const length = RECORD_HEADER_BYTES + bodyLength;
+  if (buf.length - offset < length) return { kind: 'partial' };
+  if (verify && crc32(buf.subarray(offset + RECORD_HEADER_BYTES, offset + length)) !== buf.readUInt32LE(offset + 4)) {
+    return { kind: 'corrupt' };
+  }
+  return { kind: 'record', length };
+}
+
+/** The fields of a whole record needed for indexing (no frame bytes copied). */
+export interface RecordKey {
+  readonly seen: number;
+  readonly index: number;
+  readonly log: string;
+}
+
+/** Reads seen, index and log of the record starting at `offset` (which probeRecord accepted). */
+export function recordKey(buf: Buffer, offset: number): RecordKey {
+  const body = offset + RECORD_HEADER_BYTES;
+  const logLength = buf.readUInt16LE(body + 16);
+  return {
+    seen: buf.readDoubleLE(body),
+    index: buf.readDoubleLE(body + 8),
+    log: buf.toString('utf8', body + 18, body + 18 + logLength),
+  };
+}
+
+/**
+ * The payload of one stream's frame for a whole record (`record` = exactly one record, header included),
+ * as views into it: one part for full and domains, up to three for lite.
+ */
+export function payloadParts(record: Buffer, stream: StreamName): Buffer[] {
+  let at = RECORD_HEADER_BYTES + 16;
+  at += 2 + record.readUInt16LE(at);
+  const fullLength = record.readUInt32LE(at);
+  const full = record.subarray(at + 4, at + 4 + fullLength);
+  at += 4 + fullLength;
+  const a = record.readUInt32LE(at);
+  const cuts = [a, record.readUInt32LE(at + 4), record.readUInt32LE(at + 8), record.readUInt32LE(at + 12)];
+  at += 16;
+  let lite: Buffer[] | undefined;
+  if (a === NO_CUT) {
+    const liteLength = record.readUInt32LE(at);
+    lite = [record.subarray(at + 4, at + 4 + liteLength)];
+    at += 4 + liteLength;
+  }
+  if (stream === 'full') return [full];
+  if (stream === 'lite') {
+    return lite ?? [full.subarray(0, cuts[0]), full.subarray(cuts[1], cuts[2]), full.subarray(cuts[3])].filter((p) => p.length > 0);
+  }
+  const domainsLength = record.readUInt32LE(at);
+  return [record.subarray(at + 4, at + 4 + domainsLength)];
+}

@@ -1,0 +1,62 @@
+/**
+ * The replay window: every published entry, once, numbered by a sequence number (seq) that orders the
+ * whole stream, kept for a while so that durable and `since` clients can read what they missed. It sits
+ * behind FanoutHub.publish (the sink publishes once); the hub serves durable clients from it.
+ *
+ * This is an interface: the local implementation keeps segment files in the state directory
+ * (LocalReplayWindow); a NATS JetStream stream can implement the same contract without the hub knowing.
+ */
+import type { StreamName, WindowEntry } from './record-codec.js';
+
+export type { StreamName, WindowEntry } from './record-codec.js';
+
+/** WebSocket text frames back to back (structurally the hub's FrameBatch). */
+export interface FramedBatch {
+  /** The framed messages, contiguous. */
+  readonly bytes: Buffer;
+  /** `ends[i]` = offset just past frame i. */
+  readonly ends: readonly number[];
+  /** Each message's payload (views into `bytes`). */
+  readonly payloads: readonly Buffer[];
+}
+
+/** Frames of consecutive seqs `[first, first + batch.ends.length)` of one stream, framed for the socket. */
+export interface ReplayBatch {
+  readonly first: number;
+  readonly batch: FramedBatch;
+}
+
+export interface ReplayWindow {
+  /** Seq of the oldest entry still held (= nextSeq when empty). */
+  readonly firstSeq: number;
+  /** Seq the next appended entry gets. */
+  readonly nextSeq: number;
+  /** Bytes held (disk), for certstream_replay_window_bytes. */
+  readonly bytes: number;
+  /** `seen` (epoch seconds) of the oldest entry held, or undefined when empty. */
+  readonly oldestSeen: number | undefined;
+
+  /**
+   * Appends entries in stream order and numbers them. An entry whose (log, index) the window already
+   * holds — or that is not beyond the last index it holds for that log — is not appended (after a
+   * kill -9 the ingest fetches again from the saved cursor) and is left out of the result.
+   * @returns the appended entries (the caller publishes exactly these), the first of them at `seq`
+   */
+  append(entries: readonly WindowEntry[]): { seq: number; appended: WindowEntry[] };
+
+  /**
+   * Up to about `maxBytes` of one stream's frames from `fromSeq` on (at least one frame when any is
+   * held). Recent entries come from memory synchronously, older ones from disk (a promise).
+   * `fromSeq` below firstSeq reads from firstSeq (the batch's `first` says where it starts).
+   */
+  read(stream: StreamName, fromSeq: number, maxBytes: number): ReplayBatch | Promise<ReplayBatch>;
+
+  /** Seq of the first entry whose `seen` is at or after `since` (epoch seconds); nextSeq when none. */
+  seqAtTime(since: number): number;
+
+  /** Makes every appended entry durable (fsync); called before the cursors are written. */
+  sync(): Promise<void>;
+
+  /** Syncs and releases files. */
+  close(): Promise<void>;
+}

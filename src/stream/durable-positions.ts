@@ -1,0 +1,148 @@
+/**
+ * The confirmed positions of durable subscriptions (`?id=NAME`), per NAME and stream: the seq of the
+ * first replay-window entry the client has not confirmed. Kept in `durable-positions.json` in the state
+ * directory, next to the cursors, written atomically (temp file, fsync, rename, fsync of the directory)
+ * at most once per `flushMs` while something changed and at close, always AFTER the replay window was
+ * synced — so a saved position never points past what the window holds on disk.
+ */
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CertstreamError } from '../errors.js';
+import type { StreamName } from './stream-paths.js';
+import { STREAM_NAMES } from './stream-paths.js';
+
+/** File name of the positions file inside the state directory. */
+export const POSITIONS_FILE = 'durable-positions.json';
+
+export interface PositionStoreOptions {
+  stateDir: string;
+  /** Flush period while dirty, ms (default 1000). */
+  flushMs?: number;
+  /** Runs before every write (the replay window's fsync). */
+  beforeWrite?: () => Promise<void>;
+  /** Called when a periodic flush fails (the next one retries). */
+  onFlushError?: (err: unknown) => void;
+}
+
+/** Parses the positions file body; throws STATE_ERR_CORRUPT. Pure. */
+export function parsePositionsFile(text: string, path = POSITIONS_FILE): Map<string, number> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw new CertstreamError('STATE_ERR_CORRUPT', `positions file ${path} is not valid JSON (fix or remove it)`);
+  }
+  const d = doc as { version?: unknown; positions?: unknown } | null;
+  if (d?.version !== 1 || typeof d.positions !== 'object' || d.positions === null) {
+    throw new CertstreamError('STATE_ERR_CORRUPT', `positions file ${path} is not a version 1 positions file`);
+  }
+  const out = new Map<string, number>();
+  for (const [name, streams] of Object.entries(d.positions)) {
+    for (const stream of STREAM_NAMES) {
+      const v = (streams as Record<string, unknown>)[stream];
+      if (v === undefined) continue;
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+        throw new CertstreamError('STATE_ERR_CORRUPT', `positions file ${path}: bad position for ${name} ${stream}`);
+      }
+      out.set(key(name, stream), v);
+    }
+  }
+  return out;
+}
+
+function key(name: string, stream: StreamName): string {
+  return `${stream}\n${name}`;
+}
+
+export class PositionStore {
+  private positions = new Map<string, number>();
+  private dirty = false;
+  private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> = Promise.resolve();
+  readonly path: string;
+
+  private constructor(private readonly options: PositionStoreOptions) {
+    this.path = join(options.stateDir, POSITIONS_FILE);
+  }
+
+  /**
+   * Reads the file (missing = no positions) and starts the flush timer.
+   * @throws CertstreamError STATE_ERR_CORRUPT for an unreadable or malformed file
+   */
+  static async open(options: PositionStoreOptions): Promise<PositionStore> {
+    const store = new PositionStore(options);
+    await mkdir(options.stateDir, { recursive: true });
+    try {
+      store.positions = parsePositionsFile(await readFile(store.path, 'utf8'), store.path);
+    } catch (err) {
+      if (err instanceof CertstreamError) throw err;
+      if ((err as { code?: string }).code !== 'ENOENT') {
+        throw new CertstreamError('STATE_ERR_CORRUPT', `cannot read positions file ${store.path}`, { cause: err });
+      }
+    }
+    store.timer = setInterval(() => {
+      if (store.dirty) store.flush().catch((err) => options.onFlushError?.(err));
+    }, options.flushMs ?? 1000);
+    store.timer.unref();
+    return store;
+  }
+
+  /** Number of (NAME, stream) positions kept. */
+  get size(): number {
+    return this.positions.size;
+  }
+
+  get(name: string, stream: StreamName): number | undefined {
+    return this.positions.get(key(name, stream));
+  }
+
+  set(name: string, stream: StreamName, seq: number): void {
+    const k = key(name, stream);
+    if (this.positions.get(k) === seq) return;
+    this.positions.set(k, seq);
+    this.dirty = true;
+  }
+
+  /** Writes the file now when dirty (after `beforeWrite`); calls are serialised. */
+  flush(): Promise<void> {
+    this.writing = this.writing.catch(() => undefined).then(() => (this.dirty ? this.write() : undefined));
+    return this.writing;
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.flush();
+  }
+
+  private async write(): Promise<void> {
+    this.dirty = false;
+    const doc: Record<string, Partial<Record<StreamName, number>>> = {};
+    for (const [k, seq] of this.positions) {
+      const [stream, name] = k.split('\n') as [StreamName, string];
+      (doc[name] ??= {})[stream] = seq;
+    }
+    const tmp = `${this.path}.tmp`;
+    try {
+      await this.options.beforeWrite?.();
+      const fh = await open(tmp, 'w', 0o644);
+      try {
+        await fh.writeFile(JSON.stringify({ version: 1, positions: doc }) + '\n');
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, this.path);
+      const dir = await open(this.options.stateDir, 'r');
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
+    } catch (err) {
+      this.dirty = true;
+      await unlink(tmp).catch(() => undefined);
+      throw new CertstreamError('STATE_ERR_IO', `cannot write positions file ${this.path}`, { cause: err });
+    }
+  }
+}

@@ -1,0 +1,45 @@
+// Durable positions on disk (written after the window's sync, survive a reopen, a corrupt file stops
+// the start with STATE_ERR_CORRUPT) and the parsing of `id` / `since` (pure).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isCertstreamError } from '../../src/errors.js';
+import { POSITIONS_FILE, PositionStore } from '../../src/stream/durable-positions.js';
+import { parseSubscriptionQuery } from '../../src/stream/subscription-query.js';
+
+test('positions survive a reopen and are written only after the window was synced', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'positions-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const order: string[] = [];
+  const a = await PositionStore.open({ stateDir: dir, flushMs: 3_600_000, beforeWrite: async () => void order.push('sync') });
+  a.set('indexer-1', 'lite', 42);
+  a.set('indexer-1', 'full', 7);
+  a.set('other', 'domains', 0);
+  await a.close();
+  assert.deepEqual(order, ['sync']);
+  const b = await PositionStore.open({ stateDir: dir });
+  assert.equal(b.get('indexer-1', 'lite'), 42);
+  assert.equal(b.get('indexer-1', 'full'), 7);
+  assert.equal(b.get('other', 'domains'), 0);
+  assert.equal(b.get('other', 'lite'), undefined);
+  assert.equal(b.size, 3);
+  await b.close();
+  writeFileSync(join(dir, POSITIONS_FILE), '{"version":1,"positions":{"x":{"lite":-1}}}');
+  await assert.rejects(PositionStore.open({ stateDir: dir }), (err) => isCertstreamError(err, 'STATE_ERR_CORRUPT'));
+  writeFileSync(join(dir, POSITIONS_FILE), 'not json');
+  await assert.rejects(PositionStore.open({ stateDir: dir }), (err) => isCertstreamError(err, 'STATE_ERR_CORRUPT') && /fix or remove it/.test(err.message));
+});
+
+test('id and since: accepted values, and one-line reasons for bad ones', () => {
+  assert.deepEqual(parseSubscriptionQuery('/'), {});
+  assert.deepEqual(parseSubscriptionQuery('/full-stream?id=My.indexer_1-a'), { id: 'My.indexer_1-a' });
+  assert.deepEqual(parseSubscriptionQuery('/?since=1767225600.25&other=1'), { since: 1767225600.25 });
+  assert.deepEqual(parseSubscriptionQuery('/?id=a&since=5'), { id: 'a', since: 5 });
+  for (const bad of ['/?id=', '/?id=a/b', `/?id=${'x'.repeat(65)}`, '/?since=', '/?since=1e9', '/?since=-1', '/?since=NaN', '/?id=a&id=a']) {
+    const r = parseSubscriptionQuery(bad);
+    assert.ok('error' in r, bad);
+    assert.ok(!r.error.includes('\n'), bad);
+  }
+});
