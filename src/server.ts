@@ -63,33 +63,6 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
   const metrics = deps.metrics ?? createServerMetrics();
   const startedAtMs = Date.now();
   const renderer = new Renderer();
-  // The replay window and the durable positions live in the state directory next to the cursors; the
-  // window is synced before either file is written, so neither ever points past it.
-  const window =
-    config.replayWindowMs > 0
-      ? LocalReplayWindow.open({
-          stateDir: config.stateDir,
-          windowSeconds: config.replayWindowMs / 1000,
-          maxBytes: config.replayWindowBytes,
-          logger: logger.child({ component: 'replay' }),
-        })
-      : undefined;
-  const positions = window
-    ? await PositionStore.open({
-        stateDir: config.stateDir,
-        // A confirmation only counts once saved: save at the pace pings confirm, at least once a second.
-        flushMs: Math.min(1000, config.durablePingIntervalMs),
-        beforeWrite: () => window.sync(),
-        onFlushError: (err) => logger.error('positions file flush failed', { error: describeError(err) }),
-      }).catch(async (err: unknown) => {
-        await window.close();
-        throw err;
-      })
-    : undefined;
-  const closeReplay = async () => {
-    await positions?.close();
-    await window?.close();
-  };
   const hub = new FanoutHub({
     metrics,
     logger: logger.child({ component: 'hub' }),
@@ -99,7 +72,8 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     perMessageDeflate: config.perMessageDeflate,
     maxPayloadBytes: config.maxPayloadBytes,
-    durable: window && positions ? { window, positions, pingIntervalMs: config.durablePingIntervalMs } : undefined,
+    // Opened after the listener is bound (below): until then `?id=` and `?since=` get a 503.
+    durable: config.replayWindowMs > 0 ? 'later' : undefined,
   });
 
   // The dashboard's sample sees every batch the hub is given.
@@ -112,9 +86,11 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
   };
   const sink = new IngestSink({ renderer, hub: publish, metrics, logger: logger.child({ component: 'sink' }) });
 
-  // Bound before the ingest opens: Ingest.open loads the cursor file (and with --reset-state makes it be
-  // rewritten), so a port in use or a bad --host must fail first, with nothing written. Until then
-  // /healthz shows no logs; systemd's READY=1 still waits for the followers (below).
+  // Bound before anything in the state directory is touched: the replay window's opening may cut a torn
+  // tail, drop aged segments and create replay/, Ingest.open loads the cursor file (and with
+  // --reset-state makes it be rewritten), so a port in use or a bad --host must fail first, with the
+  // state directory exactly as it was. Until then /healthz shows no logs; systemd's READY=1 still waits
+  // for the followers (below).
   let opened: Ingest | undefined = undefined;
   let ingesting = false;
   const rules = (): HealthRules => ({ nowMs: Date.now(), staleAfterMs: defaultStaleAfterMs(config.pollIntervalMs), maxLag: config.maxLag });
@@ -162,15 +138,47 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
   } catch (err) {
     clearInterval(rateTimer);
     await hub.close();
-    await closeReplay();
     throw listenError(err, config.host, config.port);
+  }
+  const closeListener = () => Promise.allSettled([hub.close(), new Promise((resolve) => (server.close(resolve), server.closeAllConnections()))]);
+  // The replay window and the durable positions live in the state directory next to the cursors; the
+  // window is synced before either file is written, so neither ever points past it.
+  let window: LocalReplayWindow | undefined;
+  let positions: PositionStore | undefined;
+  const closeReplay = async () => {
+    await positions?.close();
+    await window?.close();
+  };
+  if (config.replayWindowMs > 0) {
+    try {
+      const replay = LocalReplayWindow.open({
+        stateDir: config.stateDir,
+        windowSeconds: config.replayWindowMs / 1000,
+        maxBytes: config.replayWindowBytes,
+        logger: logger.child({ component: 'replay' }),
+      });
+      window = replay;
+      positions = await PositionStore.open({
+        stateDir: config.stateDir,
+        // A confirmation only counts once saved: save at the pace pings confirm, at least once a second.
+        flushMs: Math.min(1000, config.durablePingIntervalMs),
+        beforeWrite: () => replay.sync(),
+        onFlushError: (err) => logger.error('positions file flush failed', { error: describeError(err) }),
+      });
+      hub.attachDurable({ window, positions, pingIntervalMs: config.durablePingIntervalMs });
+    } catch (err) {
+      clearInterval(rateTimer);
+      await closeListener();
+      await closeReplay();
+      throw err;
+    }
   }
   const ingest = await Ingest.open({
     partialTileDelayMs: config.partialTileDelayMs,
     refreshIntervalMs: config.logListRefreshMs,
     resetState: config.resetState,
     ...deps.ingest,
-    beforeCursorWrite: window ? () => window.sync() : undefined,
+    beforeCursorWrite: window ? window.sync.bind(window) : undefined,
     deliveryGate: () => hub.roomForIngest(),
     allowEmpty: config.allowEmpty,
     logList: config.logList,
@@ -185,7 +193,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
     sink: sink.accept,
   }).catch(async (err: unknown) => {
     clearInterval(rateTimer);
-    await Promise.allSettled([hub.close(), new Promise((resolve) => (server.close(resolve), server.closeAllConnections()))]);
+    await closeListener();
     await closeReplay();
     throw err;
   });

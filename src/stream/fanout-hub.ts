@@ -79,15 +79,22 @@ export interface FanoutHubOptions {
   writesPerSecond?: number;
   /** Unwritten pongs a client may pile up by pinging without reading before it is terminated (default 60, as ws). */
   maxPendingPongs?: number;
-  /** The replay window and durable positions; without them `?id=` and `?since=` are refused (400). */
-  durable?: {
-    window: ReplayWindow;
-    positions: PositionStore;
-    /** --durable-ping-interval, ms. */
-    pingIntervalMs: number;
-    /** Unanswered-ping tolerance for a client that stopped reading, ms. */
-    pongTimeoutMs?: number;
-  };
+  /**
+   * The replay window and durable positions; without them `?id=` and `?since=` are refused (400).
+   * 'later': they are given by attachDurable (the server opens them only once its listener is bound, so
+   * a refused start writes nothing); until then `?id=` and `?since=` get a 503 the client retries.
+   */
+  durable?: DurableStore | 'later';
+}
+
+/** What the hub's durable side reads from and confirms into. */
+export interface DurableStore {
+  window: ReplayWindow;
+  positions: PositionStore;
+  /** --durable-ping-interval, ms. */
+  pingIntervalMs: number;
+  /** Unanswered-ping tolerance for a client that stopped reading, ms. */
+  pongTimeoutMs?: number;
 }
 
 /** Counters for the status page and systemd STATUS=. */
@@ -119,7 +126,10 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
   private droppedTotal = 0;
   private closed = false;
   private readonly violationLog: RateLimitedLog;
-  private readonly durable: DurableFanout | undefined;
+  private durable: DurableFanout | undefined;
+  private window: ReplayWindow | undefined;
+  /** `durable: 'later'` and attachDurable not called yet. */
+  private durablePending: boolean;
   /** Seqs [start, end) of the window entries queued in `pending`, per stream. */
   private pendingSeqs: Record<StreamName, { start: number; end: number; shared: boolean } | undefined> = { lite: undefined, full: undefined, domains: undefined };
   /** Seq stand-in for frames published without a log/index (tests): keeps the window's dedupe out of their way. */
@@ -155,22 +165,30 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
     if (options.pingIntervalMs > 0) this.timers.push(setInterval(() => this.ping(), options.pingIntervalMs));
     if (options.heartbeatIntervalMs > 0) this.timers.push(setInterval(() => this.heartbeat(), options.heartbeatIntervalMs));
     for (const t of this.timers) t.unref();
-    if (options.durable) {
-      this.durable = new DurableFanout({
-        ...options.durable,
-        metrics: options.metrics,
-        logger: options.logger,
-        // Smaller than a plain client's budget: what sits in buffers is written but unconfirmed, and is
-        // what a durable client may receive twice after a cut. 2 MiB still fills a fast link.
-        budgetBytes: Math.min(options.clientBufferBytes, 2 * 1024 * 1024),
-        now: this.now,
-        onCount: (stream, delta) => this.setCount(stream, delta),
-        onGone: (stream, reason) => {
-          options.metrics.clientDisconnects.inc({ reason });
-          this.emit('disconnect', stream, reason);
-        },
-      });
-    }
+    this.durablePending = options.durable === 'later';
+    if (options.durable && options.durable !== 'later') this.attachDurable(options.durable);
+  }
+
+  /** Gives the hub its replay window and positions (once, before anything is published). */
+  attachDurable(store: DurableStore): void {
+    if (this.durable) throw new Error('FanoutHub: durable store already attached');
+    const { metrics, logger, clientBufferBytes } = this.options;
+    this.window = store.window;
+    this.durablePending = false;
+    this.durable = new DurableFanout({
+      ...store,
+      metrics,
+      logger,
+      // Smaller than a plain client's budget: what sits in buffers is written but unconfirmed, and is
+      // what a durable client may receive twice after a cut. 2 MiB still fills a fast link.
+      budgetBytes: Math.min(clientBufferBytes, 2 * 1024 * 1024),
+      now: this.now,
+      onCount: (stream, delta) => this.setCount(stream, delta),
+      onGone: (stream, reason) => {
+        metrics.clientDisconnects.inc({ reason });
+        this.emit('disconnect', stream, reason);
+      },
+    });
   }
 
   /**
@@ -180,11 +198,12 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const stream = streamForPath(req.url);
     if (stream === undefined) return false;
-    if (this.closed) {
-      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    const query = parseSubscriptionQuery(req.url);
+    // Closing, or a durable subscription in the moment between bind and the window's opening: retry.
+    if (this.closed || (this.durablePending && !('error' in query) && (query.id !== undefined || query.since !== undefined))) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n');
       return true;
     }
-    const query = parseSubscriptionQuery(req.url);
     const refuse = 'error' in query ? query.error : (query.id !== undefined || query.since !== undefined) && !this.durable ? 'id and since need the replay window, which is off' : undefined;
     if (refuse !== undefined) {
       const body = `${refuse}\n`;
@@ -204,7 +223,7 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
   /** Queues one batch of certificates (in stream order); it is written on the next event-loop turn. */
   publish(frames: readonly StreamFrames[]): void {
     if (frames.length === 0 || this.closed) return;
-    const window = this.options.durable?.window;
+    const window = this.window;
     if (window) {
       const entries = frames.map((f) => ({ ...f, log: f.log ?? '', index: f.index ?? this.anonymous++, seen: f.seen ?? this.now() / 1000 }));
       let seq = window.nextSeq;
@@ -258,7 +277,7 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
       if (messages.length === 0 || this.counts[stream] === 0) continue;
       const batch = frameBatch(messages);
       if (this.durable) {
-        const head = this.options.durable!.window.nextSeq;
+        const head = this.window!.nextSeq;
         const r = seqs[stream] ?? { start: head, end: head, shared: true };
         this.durable.deliver(stream, batch, r.shared ? r.start : -1, r.end);
       }

@@ -3,12 +3,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lookup } from 'node:dns/promises';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { CURSOR_FILE } from '../../src/ct/cursor-store.js';
+import { Renderer } from '../../src/render/renderer.js';
+import { LocalReplayWindow, REPLAY_DIR } from '../../src/replay/local-replay-window.js';
 import { LOCK_FILE } from '../../src/state/state-lock.js';
+import { POSITIONS_FILE } from '../../src/stream/durable-positions.js';
+import { RFC6962_LOG, rfc6962Entries } from '../x509/corpus.js';
 import { startFake, tempDir } from '../server/server-harness.js';
 import { run, type Run } from './run-cli.js';
 
@@ -87,6 +91,50 @@ test('--reset-state with the port in use: exit 78, one line, the cursor file unt
   assert.match(lines[0]!, new RegExp(`^certstream-server: --host 127\\.0\\.0\\.1 --port ${port}: cannot listen: the port is already in use .*\\(EADDRINUSE\\)`));
   assert.equal(readFileSync(join(dir, CURSOR_FILE), 'utf8'), cursors, 'nothing written before the listener is bound');
   assert.equal(existsSync(join(dir, LOCK_FILE)), false);
+});
+
+/** Every file and directory under `dir` with its bytes (directories as null), by relative path. */
+function snapshot(dir: string, prefix = ''): Map<string, Buffer | null> {
+  const out = new Map<string, Buffer | null>();
+  for (const name of readdirSync(join(dir, prefix)).sort()) {
+    const rel = join(prefix, name);
+    if (statSync(join(dir, rel)).isDirectory()) {
+      out.set(rel, null);
+      for (const [k, v] of snapshot(dir, rel)) out.set(k, v);
+    } else out.set(rel, readFileSync(join(dir, rel)));
+  }
+  return out;
+}
+
+test('the port in use with a replay window to repair: exit 78, the state dir byte-for-byte unchanged', { timeout: 120_000 }, async (t) => {
+  const fake = await startFake(t);
+  const dir = await tempDir(t);
+  writeFileSync(join(dir, CURSOR_FILE), `{"version":1,"logs":{"${fake.logs[0]!.url}":7}}\n`);
+  writeFileSync(join(dir, POSITIONS_FILE), '{"version":1,"positions":{"alice":{"lite":3}}}\n');
+  // A window left by a kill -9 long ago: its segments are older than --replay-window (opening it would
+  // drop them) and the last one ends in a torn record (opening it would cut it).
+  const renderer = new Renderer();
+  const entries = rfc6962Entries()
+    .filter((e, i, all) => i === 0 || e.index > all[i - 1]!.index)
+    .slice(0, 30)
+    .map((e) => ({ log: RFC6962_LOG.url, index: e.index, seen: 1_700_000_000, ...renderer.render(RFC6962_LOG, e, 1_700_000_000) }));
+  const w = LocalReplayWindow.open({ stateDir: dir, windowSeconds: 1e9, maxBytes: 1e9, segmentBytes: 20_000, now: () => 1_700_000_000_000 });
+  for (let i = 0; i < entries.length; i += 5) w.append(entries.slice(i, i + 5));
+  await w.close();
+  const segments = readdirSync(join(dir, REPLAY_DIR)).sort();
+  assert.ok(segments.length > 1, `several segments: ${segments.join(' ')}`);
+  appendFileSync(join(dir, REPLAY_DIR, segments.at(-1)!), Buffer.from([200, 1, 0, 0, 7, 7, 7, 7, 1, 2, 3]));
+  const before = snapshot(dir);
+
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  t.after(() => blocker.close());
+  const port = (blocker.address() as AddressInfo).port;
+  const r = run(['--host', '127.0.0.1', '--port', String(port), '--log-list', fake.logListUrl, '--state-dir', dir]);
+  const lines = await refused(r);
+  assert.equal(lines.length, 1, lines.join('\n'));
+  assert.match(lines[0]!, /cannot listen: the port is already in use .*\(EADDRINUSE\)/);
+  assert.deepEqual(snapshot(dir), before, 'nothing in the state directory touched before the listener is bound');
 });
 
 test('a --host that is not on this machine or does not resolve: exit 78, one line', { timeout: 120_000 }, async (t) => {

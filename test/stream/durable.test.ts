@@ -199,6 +199,40 @@ test('bad id or since: HTTP 400 with one line, before any upgrade', async (t) =>
   }
 });
 
+test("durable: 'later' (the moment between bind and the window's opening): id and since get 503, then work once attached", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'durable-later-'));
+  const h = await startHub({ metrics: createServerMetrics({ processMetrics: false }), durable: 'later' });
+  const opened: { window?: LocalReplayWindow; positions?: PositionStore } = {};
+  t.after(async () => {
+    await h.close();
+    await opened.positions?.close();
+    await opened.window?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  for (const query of ['id=alice', `since=${BASE}`]) {
+    const res = await new Promise<{ status: number; retryAfter: string | undefined }>((resolve, reject) => {
+      const req = request({ port: new URL(h.url).port, host: '127.0.0.1', path: `/?${query}`, headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==' } });
+      req.on('response', (r) => (r.resume(), resolve({ status: r.statusCode ?? 0, retryAfter: r.headers['retry-after'] })));
+      req.on('upgrade', () => reject(new Error(`upgraded for ${query}`)));
+      req.on('error', reject);
+      req.end();
+    });
+    assert.deepEqual(res, { status: 503, retryAfter: '1' }, query);
+  }
+  // A plain client is served meanwhile.
+  const plain = await record(`${h.url}/`);
+  const window = (opened.window = LocalReplayWindow.open({ stateDir: dir, windowSeconds: 3600, maxBytes: 1e9 }));
+  const positions = (opened.positions = await PositionStore.open({ stateDir: dir, beforeWrite: () => window.sync() }));
+  h.hub.attachDurable({ window, positions, pingIntervalMs: 20, pongTimeoutMs: 2000 });
+  const durable = await record(`${h.url}/?id=alice`);
+  h.hub.publish(frames(LOG, 0, 5).map((f, i): StreamFrames => ({ ...f, log: LOG, index: i, seen: BASE })));
+  await waitUntil('both clients have the 5 entries', 5000, () => durable.indexes().length === 5 && plain.indexes().length === 5);
+  assert.deepEqual(durable.indexes(), range(0, 5));
+  assert.equal(window.nextSeq, 5, 'published entries go to the attached window');
+  durable.ws.close();
+  plain.ws.close();
+});
+
 test('entries refetched after a kill -9: plain clients get them as before, durable clients never twice', async (t) => {
   const d = await startDurable(t);
   const plain = await record(`${d.h.url}/`);
