@@ -109,7 +109,8 @@ async function main(): Promise<void> {
     const startedAt = performance.now();
     server = spawn(
       process.execPath,
-      [...entry, '--host', '127.0.0.1', '--port', '0', '--log-list', fake.logListUrl, '--state-dir', state, '--poll-interval', '0.05',
+      // BENCH_SERVER_NODE_ARGS: extra node options for the server (e.g. --cpu-prof), as in bench:fanout.
+      [...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...entry, '--host', '127.0.0.1', '--port', '0', '--log-list', fake.logListUrl, '--state-dir', state, '--poll-interval', '0.05',
         '--replay-window', '3600', '--replay-window-bytes', String(64 * 2 ** 30)],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
     );
@@ -143,7 +144,9 @@ async function main(): Promise<void> {
     let replayed = 0;
     let first = 0;
     let last = 0;
-    const resume = new WebSocket(`${base}/?id=resume`);
+    // The counting client shares the 2 cores with the server: it only counts (no UTF-8 check, no parse).
+    const clientCpuBefore = process.cpuUsage();
+    const resume = new WebSocket(`${base}/?id=resume`, { skipUTF8Validation: true });
     resume.on('message', () => {
       if (replayed === 0) first = performance.now();
       replayed++;
@@ -153,6 +156,7 @@ async function main(): Promise<void> {
     const deadline = replayStart + 600_000;
     while (last === 0 && performance.now() < deadline) await sleep(200);
     const cpu = statOf(child.pid!).cpu - cpuBefore;
+    const clientCpu = process.cpuUsage(clientCpuBefore);
     const { rssMb } = statOf(child.pid!);
     const before = latencies.filter((l) => l.at < replayStart).map((l) => l.ms);
     const during = latencies.filter((l) => l.at >= replayStart && l.at <= (last || performance.now())).map((l) => l.ms);
@@ -164,7 +168,7 @@ async function main(): Promise<void> {
     console.log(`window read and framed in process (no socket): ${local} frames/s`);
     console.log(`replay: ${replayed} of ${ENTRIES} frames in ${seconds.toFixed(1)} s = ${Math.round(replayed / seconds)} frames/s (goal >= 50,000)`);
     console.log(`live latency (seen -> arrival) before the replay: p50 ${percentile(before, 50)} ms, p99 ${percentile(before, 99)} ms; during: p50 ${percentile(during, 50)} ms, p99 ${percentile(during, 99)} ms`);
-    console.log(`server: ${cpu.toFixed(1)} CPU seconds during the replay, peak RSS ${rssMb.toFixed(0)} MB`);
+    console.log(`server: ${cpu.toFixed(1)} CPU seconds during the replay, peak RSS ${rssMb.toFixed(0)} MB; bench process (clients, fake log): ${((clientCpu.user + clientCpu.system) / 1e6).toFixed(1)} CPU seconds`);
     resume.terminate();
     for (const ws of live) ws.terminate();
   } finally {

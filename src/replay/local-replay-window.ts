@@ -13,7 +13,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CertstreamError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import { encodeRecord, type WindowEntry } from './record-codec.js';
+import { encodeRecordInto, recordBound, type WindowEntry } from './record-codec.js';
 import { frameRecords } from './record-frames.js';
 import type { ReplayBatch, ReplayWindow, StreamName } from './replay-window.js';
 import { Segment, parseSegmentName, segmentName } from './segment.js';
@@ -38,6 +38,11 @@ export interface LocalReplayWindowOptions {
   now?: () => number;
 }
 
+/** Size of a reused disk-read buffer (a read of up to this many bytes allocates nothing). */
+const SPARE_BYTES = 4 * 1024 * 1024;
+/** Reused read buffers kept (one per concurrent disk reader; more readers allocate). */
+const MAX_SPARES = 2;
+
 /** Where the window lives inside the state directory. */
 export const REPLAY_DIR = 'replay';
 
@@ -61,6 +66,21 @@ export class LocalReplayWindow implements ReplayWindow {
   private readonly cacheMax: number;
   private closed = false;
   private readonly trimTimer: NodeJS.Timeout;
+  /**
+   * Read handles of segments, opened on the first disk read and kept until the segment is trimmed or the
+   * window closed: a replay makes hundreds of reads per second, an open/close pair each cost a third of it.
+   */
+  private readonly handles = new Map<Segment, Promise<FileHandle>>();
+  /**
+   * Read buffers of finished disk reads, reused: the records are copied into frames at once, so a read
+   * buffer is garbage right after; allocating a fresh megabyte per read made the GC a fifth of a replay.
+   */
+  private readonly spare: Buffer[] = [];
+  /** Where appends encode their records (grows to the largest append, then reused). */
+  private scratch = Buffer.alloc(0);
+  /** Disk reads so far; the trim timer frees the spare buffers when none happened since its last tick. */
+  private diskReads = 0;
+  private diskReadsSeen = 0;
 
   /**
    * Opens (or creates) the window: indexes every segment, cuts a torn tail, trims what is too old.
@@ -109,6 +129,8 @@ export class LocalReplayWindow implements ReplayWindow {
     this.cacheFirst = this.nextSeq;
     this.trim();
     this.trimTimer = setInterval(() => {
+      if (this.diskReads === this.diskReadsSeen) this.spare.length = 0;
+      this.diskReadsSeen = this.diskReads;
       try {
         this.trim();
       } catch (err) {
@@ -143,21 +165,34 @@ export class LocalReplayWindow implements ReplayWindow {
     if (this.closed) throw new CertstreamError('STATE_ERR_IO', 'replay window is closed');
     const seq = this.nextSeq;
     const appended: WindowEntry[] = [];
-    const records: Buffer[] = [];
+    let bound = 0;
     for (const e of entries) {
       if (e.index <= (this.lastIndex.get(e.log) ?? -1)) continue;
       this.lastIndex.set(e.log, e.index);
       appended.push(e);
-      records.push(encodeRecord(e));
+      bound += recordBound(e);
     }
-    if (records.length === 0) return { seq, appended };
+    if (appended.length === 0) return { seq, appended };
     this.rollIfDue();
-    const bytes = Buffer.concat(records);
-    writeSync(this.activeFd, bytes);
+    // Encoded into one reused scratch buffer, written from it, and copied once into an exact-size buffer
+    // that the cache keeps (its records are views into it): the only allocation per append.
+    // A catch-up batch larger than SPARE_BYTES gets a buffer of its own, so the scratch stays small.
+    if (this.scratch.length < bound && bound <= SPARE_BYTES) this.scratch = Buffer.allocUnsafe(Math.min(SPARE_BYTES, Math.max(bound, this.scratch.length * 2)));
+    const scratch = this.scratch.length >= bound ? this.scratch : Buffer.allocUnsafe(bound);
+    const lengths: number[] = [];
+    let size = 0;
+    for (const e of appended) {
+      const n = encodeRecordInto(e, scratch, size);
+      lengths.push(n);
+      size += n;
+    }
+    writeSync(this.activeFd, scratch, 0, size);
     this.dirty = true;
+    const bytes = Buffer.allocUnsafe(size);
+    scratch.copy(bytes, 0, 0, size);
     let at = 0;
-    for (let i = 0; i < records.length; i++) {
-      const view = bytes.subarray(at, at + records[i].length);
+    for (let i = 0; i < lengths.length; i++) {
+      const view = bytes.subarray(at, at + lengths[i]);
       at += view.length;
       this.active.add(view.length, appended[i].seen);
       this.cache.push(view);
@@ -211,6 +246,26 @@ export class LocalReplayWindow implements ReplayWindow {
     await this.sync();
     this.closed = true;
     closeSync(this.activeFd);
+    for (const seg of [...this.handles.keys()]) this.dropHandle(seg);
+  }
+
+  /** Closes a segment's read handle (FileHandle.close waits for reads in flight). */
+  private dropHandle(seg: Segment): void {
+    const fh = this.handles.get(seg);
+    if (fh === undefined) return;
+    this.handles.delete(seg);
+    fh.then((h) => h.close()).catch(() => undefined);
+  }
+
+  private handle(seg: Segment): Promise<FileHandle> {
+    let fh = this.handles.get(seg);
+    if (fh === undefined) {
+      fh = open(seg.path, 'r');
+      // A failed open is not kept: the next read tries again (or finds the segment trimmed).
+      fh.catch(() => this.handles.get(seg) === fh && this.handles.delete(seg));
+      this.handles.set(seg, fh);
+    }
+    return fh;
   }
 
   /** Drops segments that are too old or over the byte cap, never the one being written. */
@@ -225,6 +280,7 @@ export class LocalReplayWindow implements ReplayWindow {
       if (!expired && this.totalBytes <= this.options.maxBytes) break;
       this.segments.shift();
       this.totalBytes -= oldest.size;
+      this.dropHandle(oldest);
       unlinkSync(oldest.path);
     }
     this.trimCache();
@@ -271,29 +327,37 @@ export class LocalReplayWindow implements ReplayWindow {
     const limit = Math.min(seg.offsets.length, this.cacheFirst - seg.firstSeq);
     while (last < limit && seg.offsets[last] - startOffset < maxBytes) last++;
     const endOffset = last < seg.offsets.length ? seg.offsets[last] : seg.size;
-    const buf = Buffer.allocUnsafe(endOffset - startOffset);
-    let fh: FileHandle | undefined;
+    const size = endOffset - startOffset;
+    this.diskReads++;
+    const spare = size <= SPARE_BYTES ? this.spare.pop() : undefined;
+    const buf = spare ?? Buffer.allocUnsafe(Math.max(size, SPARE_BYTES));
+    const release = () => {
+      if (buf.length === SPARE_BYTES && this.spare.length < MAX_SPARES) this.spare.push(buf);
+    };
     try {
-      fh = await open(seg.path, 'r');
+      const fh = await this.handle(seg);
       let done = 0;
-      while (done < buf.length) {
-        const { bytesRead } = await fh.read(buf, done, buf.length - done, startOffset + done);
+      while (done < size) {
+        const { bytesRead } = await fh.read(buf, done, size - done, startOffset + done);
         if (bytesRead === 0) break;
         done += bytesRead;
       }
-      if (done < buf.length) throw new CertstreamError('STATE_ERR_IO', `replay segment ${seg.path} is shorter than its index`);
+      if (done < size) throw new CertstreamError('STATE_ERR_IO', `replay segment ${seg.path} is shorter than its index`);
     } catch (err) {
+      release();
       // The segment was trimmed while we read: the reader asks again from the new start.
       if ((err as { code?: string }).code === 'ENOENT' || !this.segments.includes(seg)) return { first: start, batch: frameRecords([], stream) };
       throw err;
-    } finally {
-      await fh?.close();
     }
     const records: Buffer[] = [];
     for (let k = first; k < last; k++) {
       const end = (k + 1 < seg.offsets.length ? seg.offsets[k + 1] : seg.size) - startOffset;
       records.push(buf.subarray(seg.offsets[k] - startOffset, end));
     }
+    // frameRecords copies every payload into the batch's own buffer, so the read buffer is free after it.
+    const batch = frameRecords(records, stream);
+    release();
+    return { first: start, batch };
     return { first: start, batch: frameRecords(records, stream) };
   }
 }

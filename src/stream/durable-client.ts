@@ -8,6 +8,7 @@ import { WebSocket } from 'ws';
 import type { StreamName } from './stream-paths.js';
 import type { DisconnectReason } from './stream-client.js';
 import type { FrameBatch } from './ws-frame.js';
+import type { ReplayBatch } from '../replay/replay-window.js';
 
 export class DurableClient {
   /** Seq of the next window entry to write. */
@@ -18,6 +19,8 @@ export class DurableClient {
   pumping = false;
   /** Waiting for the socket to drain before pumping again. */
   waitingDrain = false;
+  /** The window read from `nextSeq` started while the socket drained (taken by the next pump). */
+  readAhead: ReplayBatch | Promise<ReplayBatch> | undefined;
   /** The seq written before the outstanding ping, or undefined when no ping is outstanding. */
   pingSeq: number | undefined;
   /** When the outstanding ping was sent, epoch ms, and the bytes the kernel had taken from us by then. */

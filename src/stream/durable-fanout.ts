@@ -46,8 +46,13 @@ export interface DurableFanoutOptions {
   onGone(stream: StreamName, reason: DisconnectReason): void;
 }
 
-/** Largest single read from the window, bytes: keeps one replay from monopolising the event loop. */
-const READ_CHUNK_BYTES = 1024 * 1024;
+/**
+ * One read from the window, bytes of records (a lite frame is about a fifth of its record): large enough
+ * that a replay is a few hundred reads a second, small enough that framing one takes about a millisecond
+ * and does not hold up the live stream. A client's memory is bounded by its budget plus one such read
+ * being written and one read ahead.
+ */
+const READ_CHUNK_BYTES = 4 * 1024 * 1024;
 
 export class DurableFanout {
   readonly clients = new Set<DurableClient>();
@@ -221,6 +226,14 @@ export class DurableFanout {
     const { window, budgetBytes } = this.options;
     while (c.open && c.nextSeq < window.nextSeq) {
       if (c.buffered >= budgetBytes) {
+        // Read the next chunk while the socket drains, so that the socket never waits for the disk.
+        // Nothing else moves nextSeq meanwhile: deliver() and pump() leave a client waiting for drain alone.
+        if (c.readAhead === undefined) {
+          const ahead = window.read(c.stream, c.nextSeq, READ_CHUNK_BYTES);
+          // A failure surfaces when the pump awaits it; until then it must not count as unhandled.
+          if (ahead instanceof Promise) ahead.catch(() => undefined);
+          c.readAhead = ahead;
+        }
         c.waitingDrain = true;
         c.socket.once('drain', () => {
           c.waitingDrain = false;
@@ -228,7 +241,8 @@ export class DurableFanout {
         });
         return;
       }
-      const read = window.read(c.stream, c.nextSeq, Math.min(READ_CHUNK_BYTES, budgetBytes - c.buffered));
+      const read = c.readAhead ?? window.read(c.stream, c.nextSeq, READ_CHUNK_BYTES);
+      c.readAhead = undefined;
       const { first, batch } = read instanceof Promise ? await read : read;
       if (!c.open) return;
       if (first > c.nextSeq) {

@@ -123,3 +123,22 @@ test('trimming by bytes and by age; since finds the first frame at or after a ti
   assert.equal(w2.nextSeq, next, 'seqs continue after a restart with an empty window');
   await w2.close();
 });
+
+test('a lite frame that is not a cut of its full frame, non-ASCII text, and concurrent disk reads', async (t) => {
+  const dir = tempDir(t);
+  const entries: WindowEntry[] = [];
+  for (let i = 0; i < 200; i++) {
+    const full = JSON.stringify({ data: { cert_index: i, subject: `Zürich ${'é'.repeat(i)}`, chain: ['x'.repeat(3000 + i)] } });
+    // Even indexes: lite is a cut of full; odd: lite has bytes full does not (stored on its own).
+    const lite = i % 2 === 0 ? JSON.stringify({ data: { cert_index: i, subject: `Zürich ${'é'.repeat(i)}` } }) : `{"Ω":${i}}`;
+    entries.push({ log: 'https://ünïcode.example/', index: i, seen: 1_700_000_000 + i, lite, full, domains: `["ж${i}.example"]` });
+  }
+  const w = LocalReplayWindow.open({ stateDir: dir, windowSeconds: 1e9, maxBytes: 1e9, cacheBytes: 0, segmentBytes: 1_000_000, now: () => 1_700_000_000_000 });
+  w.append(entries.slice(0, 150));
+  w.append(entries.slice(150));
+  // Several readers at once: each disk read has its own buffer while in flight (reused only after).
+  const streams = ['lite', 'full', 'domains', 'lite', 'full', 'domains'] as const;
+  const all = await Promise.all(streams.map((s, k) => readAll(w, s, 0, 2_000 + k * 5_000)));
+  streams.forEach((s, k) => assert.deepEqual(all[k], entries.map((e) => e[s]), `${s} (reader ${k})`));
+  await w.close();
+});
