@@ -5,11 +5,12 @@
  * something changed, and on close. A file that exists but cannot be read or parsed stops the start with
  * STATE_ERR_CORRUPT: starting over silently would lose or repeat entries.
  */
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CertstreamError, describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { RateLimitedLog } from '../log/rate-limited.js';
+import { writeFileAtomic } from '../state/atomic-file.js';
 
 /** File name of the cursor file inside the state directory. */
 export const CURSOR_FILE = 'cursors.json';
@@ -139,26 +140,11 @@ export class CursorStore {
   private async write(): Promise<void> {
     this.dirty = false;
     const body = JSON.stringify({ version: 1, logs: Object.fromEntries(this.cursors) }) + '\n';
-    const tmp = `${this.path}.tmp`;
     try {
       await this.options.beforeWrite?.();
-      const fh = await open(tmp, 'w', 0o644);
-      try {
-        await fh.writeFile(body);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, this.path);
-      const dir = await open(this.options.stateDir, 'r');
-      try {
-        await dir.sync();
-      } finally {
-        await dir.close();
-      }
+      await writeFileAtomic(this.path, body);
     } catch (err) {
       this.dirty = true;
-      await unlink(tmp).catch(() => undefined);
       const error = new CertstreamError('STATE_ERR_IO', `cannot write cursor file ${this.path}`, { cause: err });
       this.errors++;
       this.lastError = describeError(error);

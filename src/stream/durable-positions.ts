@@ -5,9 +5,10 @@
  * at most once per `flushMs` while something changed and at close, always AFTER the replay window was
  * synced — so a saved position never points past what the window holds on disk.
  */
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CertstreamError } from '../errors.js';
+import { writeFileAtomic } from '../state/atomic-file.js';
 import type { StreamName } from './stream-paths.js';
 import { STREAM_NAMES } from './stream-paths.js';
 
@@ -122,26 +123,11 @@ export class PositionStore {
       const [stream, name] = k.split('\n') as [StreamName, string];
       (doc[name] ??= {})[stream] = seq;
     }
-    const tmp = `${this.path}.tmp`;
     try {
       await this.options.beforeWrite?.();
-      const fh = await open(tmp, 'w', 0o644);
-      try {
-        await fh.writeFile(JSON.stringify({ version: 1, positions: doc }) + '\n');
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, this.path);
-      const dir = await open(this.options.stateDir, 'r');
-      try {
-        await dir.sync();
-      } finally {
-        await dir.close();
-      }
+      await writeFileAtomic(this.path, JSON.stringify({ version: 1, positions: doc }) + '\n');
     } catch (err) {
       this.dirty = true;
-      await unlink(tmp).catch(() => undefined);
       throw new CertstreamError('STATE_ERR_IO', `cannot write positions file ${this.path}`, { cause: err });
     }
   }
