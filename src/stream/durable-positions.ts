@@ -9,6 +9,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CertstreamError } from '../errors.js';
 import { writeFileAtomic } from '../state/atomic-file.js';
+import { DirtyFlusher } from '../state/dirty-flusher.js';
 import type { StreamName } from './stream-paths.js';
 import { STREAM_NAMES } from './stream-paths.js';
 
@@ -57,9 +58,7 @@ function key(name: string, stream: StreamName): string {
 
 export class PositionStore {
   private positions = new Map<string, number>();
-  private dirty = false;
-  private timer: NodeJS.Timeout | undefined;
-  private writing: Promise<void> = Promise.resolve();
+  private readonly flusher = new DirtyFlusher(() => this.write());
   readonly path: string;
 
   private constructor(private readonly options: PositionStoreOptions) {
@@ -81,10 +80,7 @@ export class PositionStore {
         throw new CertstreamError('STATE_ERR_CORRUPT', `cannot read positions file ${store.path}`, { cause: err });
       }
     }
-    store.timer = setInterval(() => {
-      if (store.dirty) store.flush().catch((err) => options.onFlushError?.(err));
-    }, options.flushMs ?? 1000);
-    store.timer.unref();
+    store.flusher.start(options.flushMs ?? 1000, (err) => options.onFlushError?.(err));
     return store;
   }
 
@@ -101,23 +97,19 @@ export class PositionStore {
     const k = key(name, stream);
     if (this.positions.get(k) === seq) return;
     this.positions.set(k, seq);
-    this.dirty = true;
+    this.flusher.markDirty();
   }
 
   /** Writes the file now when dirty (after `beforeWrite`); calls are serialised. */
   flush(): Promise<void> {
-    this.writing = this.writing.catch(() => undefined).then(() => (this.dirty ? this.write() : undefined));
-    return this.writing;
+    return this.flusher.flush();
   }
 
-  async close(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.flush();
+  close(): Promise<void> {
+    return this.flusher.close();
   }
 
   private async write(): Promise<void> {
-    this.dirty = false;
     const doc: Record<string, Partial<Record<StreamName, number>>> = {};
     for (const [k, seq] of this.positions) {
       const [stream, name] = k.split('\n') as [StreamName, string];
@@ -127,7 +119,6 @@ export class PositionStore {
       await this.options.beforeWrite?.();
       await writeFileAtomic(this.path, JSON.stringify({ version: 1, positions: doc }) + '\n');
     } catch (err) {
-      this.dirty = true;
       throw new CertstreamError('STATE_ERR_IO', `cannot write positions file ${this.path}`, { cause: err });
     }
   }
