@@ -24,9 +24,10 @@ import { parseArgs } from 'node:util';
 import { WebSocket } from 'ws';
 import { FakeCtLog } from '../fake-ct-log/fake-ct-log.js';
 import { CHROMIUM_PATH, launchChromium } from '../test/dashboard/chromium.js';
+import { cpuSeconds } from './support/proc-stats.js';
+import { listeningPort } from './support/server-port.js';
 
 const ROOT = join(import.meta.dirname, '..');
-const CLK_TCK = 100; // Linux USER_HZ
 
 const { values: opts } = parseArgs({
   options: {
@@ -39,12 +40,6 @@ const { values: opts } = parseArgs({
 });
 const RATE = Number(opts.rate);
 const SECONDS = Number(opts.seconds);
-
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
 
 function log(text: string): void {
   process.stderr.write(`[bench:dashboard] ${text}\n`);
@@ -70,15 +65,7 @@ async function main(): Promise<void> {
   );
   const cleanups: (() => Promise<void>)[] = [];
   try {
-    const port = await new Promise<number>((resolve, reject) => {
-      let buf = '';
-      server.stdout!.setEncoding('utf8').on('data', (c: string) => {
-        if (buf.length < 1e6) buf += c;
-        const m = /"msg":"listening"[^\n]*"port":(\d+)/.exec(buf);
-        if (m) resolve(Number(m[1]));
-      });
-      server.once('exit', (code) => reject(new Error(`server exited (${code}): ${buf}`)));
-    });
+    const port = await listeningPort(server);
     const pid = server.pid!;
     const base = `http://127.0.0.1:${port}`;
     for (let deadline = Date.now() + 30_000; ; ) {

@@ -26,9 +26,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { WebSocket } from 'ws';
 import { FakeCtLog } from '../fake-ct-log/fake-ct-log.js';
+import { cpuSeconds, peakRssMb } from './support/proc-stats.js';
+import { listeningPort } from './support/server-port.js';
 
 const ROOT = join(import.meta.dirname, '..');
-const CLK_TCK = 100; // Linux USER_HZ
 
 const { values: opts } = parseArgs({
   options: {
@@ -79,19 +80,6 @@ interface Row {
   cpuPercent: number;
   peakRssMb: number;
   clientCpuSeconds: number;
-}
-
-/** utime + stime of a process, seconds. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
-
-/** Peak resident set (VmHWM) of a process, MB. */
-function peakRssMb(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -155,15 +143,7 @@ async function runServer(clientsCount: number, rate: number, framesFile: string,
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   try {
-    const port = await new Promise<number>((resolve, reject) => {
-      let buf = '';
-      server.stdout!.setEncoding('utf8').on('data', (c: string) => {
-        if (buf.length < 1e6) buf += c;
-        const m = /"msg":"listening"[^\n]*"port":(\d+)/.exec(buf);
-        if (m) resolve(Number(m[1]));
-      });
-      server.once('exit', (code) => reject(new Error(`server exited (${code}): ${buf}`)));
-    });
+    const port = await listeningPort(server);
     const base = `http://127.0.0.1:${port}`;
     for (;;) {
       const h = (await (await fetch(`${base}/healthz`)).json()) as { status: string };

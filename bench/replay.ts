@@ -25,6 +25,8 @@ import { LocalReplayWindow } from '../src/replay/local-replay-window.js';
 import { Renderer } from '../src/render/renderer.js';
 import { POSITIONS_FILE } from '../src/stream/durable-positions.js';
 import { RFC6962_LOG, rfc6962Entries, staticEntries } from '../test/x509/corpus.js';
+import { cpuSeconds, peakRssMb } from './support/proc-stats.js';
+import { listeningPort } from './support/server-port.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const { values: opts } = parseArgs({
@@ -42,10 +44,8 @@ const T0 = performance.now();
 const log = (text: string) => process.stderr.write(`bench [${((performance.now() - T0) / 1000).toFixed(1)} s]: ${text}\n`);
 
 function statOf(pid: number): { cpu: number; rssMb: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const hwm = /VmHWM:\s+(\d+)/.exec(status);
-  return { cpu: (Number(stat[11]) + Number(stat[12])) / 100, rssMb: hwm ? Number(hwm[1]) / 1024 : 0 };
+  const rssMb = peakRssMb(pid);
+  return { cpu: cpuSeconds(pid), rssMb: Number.isNaN(rssMb) ? 0 : rssMb };
 }
 
 function percentile(values: number[], p: number): number {
@@ -115,15 +115,7 @@ async function main(): Promise<void> {
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
     );
     const child = server;
-    const port = await new Promise<number>((resolve, reject) => {
-      let buf = '';
-      child.stdout!.setEncoding('utf8').on('data', (c: string) => {
-        if (buf.length < 1e6) buf += c;
-        const m = /"msg":"listening"[^\n]*"port":(\d+)/.exec(buf);
-        if (m) resolve(Number(m[1]));
-      });
-      child.once('exit', (code) => reject(new Error(`server exited (${code}): ${buf}`)));
-    });
+    const port = await listeningPort(child);
     log(`server listening after ${((performance.now() - startedAt) / 1000).toFixed(1)} s (window indexed on open)`);
     fake.grow(RATE);
     const base = `ws://127.0.0.1:${port}${stream}`;

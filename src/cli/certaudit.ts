@@ -9,7 +9,7 @@
 import { runCompare } from './certaudit/compare-command.js';
 import { runRecord } from './certaudit/record-command.js';
 import { runHealth } from './certaudit/health-command.js';
-import { VERSION } from '../version.js';
+import { runSubcommand } from './subcommands.js';
 
 const USAGE = `Usage: certaudit <command> [options]
 
@@ -22,27 +22,8 @@ A FEED is local, public, ct, a ws:// or wss:// URL, or a file written by certaud
 Run certaudit <command> --help for the options of a command.
 `;
 
-async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  switch (command) {
-    case 'compare':
-      return runCompare(rest);
-    case 'record':
-      return runRecord(rest);
-    case 'health':
-      return runHealth(rest);
-    case '--help':
-    case '-h':
-    case 'help':
-      process.stdout.write(USAGE);
-      return 0;
-    case '--version':
-      process.stdout.write(`${VERSION}\n`);
-      return 0;
-    default:
-      process.stderr.write(command === undefined ? USAGE : `certaudit: unknown command '${command}'\n${USAGE}`);
-      return 2;
-  }
+function main(argv: string[]): Promise<number> {
+  return runSubcommand('certaudit', USAGE, { compare: runCompare, record: runRecord, health: runHealth }, argv);
 }
 
 main(process.argv.slice(2)).then(

@@ -7,7 +7,7 @@
  */
 import { runExport } from './certstream-watch/export-command.js';
 import { runWatch } from './certstream-watch/run-command.js';
-import { VERSION } from '../version.js';
+import { runSubcommand } from './subcommands.js';
 
 const USAGE = `Usage: certstream-watch <command> [options]
 
@@ -18,26 +18,9 @@ Commands:
 Run certstream-watch <command> --help for the options of a command.
 `;
 
-async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
+function main(argv: string[]): Promise<number> {
   const io = { stdout: process.stdout, stderr: process.stderr, env: process.env };
-  switch (command) {
-    case 'run':
-      return runWatch(rest, io);
-    case 'export':
-      return runExport(rest, io);
-    case '--help':
-    case '-h':
-    case 'help':
-      process.stdout.write(USAGE);
-      return 0;
-    case '--version':
-      process.stdout.write(`${VERSION}\n`);
-      return 0;
-    default:
-      process.stderr.write(command === undefined ? USAGE : `certstream-watch: unknown command '${command}'\n${USAGE}`);
-      return 2;
-  }
+  return runSubcommand('certstream-watch', USAGE, { run: (args) => runWatch(args, io), export: (args) => runExport(args, io) }, argv);
 }
 
 main(process.argv.slice(2)).then(

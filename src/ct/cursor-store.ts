@@ -5,11 +5,13 @@
  * something changed, and on close. A file that exists but cannot be read or parsed stops the start with
  * STATE_ERR_CORRUPT: starting over silently would lose or repeat entries.
  */
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CertstreamError, describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { RateLimitedLog } from '../log/rate-limited.js';
+import { writeFileAtomic } from '../state/atomic-file.js';
+import { DirtyFlusher } from '../state/dirty-flusher.js';
 
 /** File name of the cursor file inside the state directory. */
 export const CURSOR_FILE = 'cursors.json';
@@ -63,9 +65,7 @@ export function parseCursorFile(text: string, path = CURSOR_FILE): Map<string, n
 /** Cursor file access. `load()` first, then `get`/`set`; `close()` flushes and stops the timer. */
 export class CursorStore {
   private cursors = new Map<string, number>();
-  private dirty = false;
-  private timer: NodeJS.Timeout | undefined;
-  private writing: Promise<void> = Promise.resolve();
+  private readonly flusher = new DirtyFlusher(() => this.write());
   private lastError: string | null = null;
   private errors = 0;
   private readonly failureLog: RateLimitedLog | undefined;
@@ -101,12 +101,8 @@ export class CursorStore {
     }
     if (text !== undefined) this.cursors = parseCursorFile(text, this.path);
     // A reset must reach the file even if no log advances before the next stop.
-    if (options.ignoreSaved) this.dirty = true;
-    const flushMs = this.options.flushMs ?? 1000;
-    this.timer = setInterval(() => {
-      if (this.dirty) this.flush().catch((err) => this.options.onFlushError?.(err));
-    }, flushMs);
-    this.timer.unref();
+    if (options.ignoreSaved) this.flusher.markDirty();
+    this.flusher.start(this.options.flushMs ?? 1000, (err) => this.options.onFlushError?.(err));
   }
 
   /** The saved next index of a log, if any. */
@@ -118,47 +114,25 @@ export class CursorStore {
   set(url: string, nextIndex: number): void {
     if (this.cursors.get(url) === nextIndex) return;
     this.cursors.set(url, nextIndex);
-    this.dirty = true;
+    this.flusher.markDirty();
   }
 
   /** Writes the file now when dirty; concurrent calls are serialised. */
   flush(): Promise<void> {
-    // Chain on the previous write's settlement, not its success: after one failed write every later
-    // flush (timer and close) would otherwise re-throw that old error without writing.
-    this.writing = this.writing.catch(() => undefined).then(() => (this.dirty ? this.write() : undefined));
-    return this.writing;
+    return this.flusher.flush();
   }
 
   /** Stops the timer and flushes. */
-  async close(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.flush();
+  close(): Promise<void> {
+    return this.flusher.close();
   }
 
   private async write(): Promise<void> {
-    this.dirty = false;
     const body = JSON.stringify({ version: 1, logs: Object.fromEntries(this.cursors) }) + '\n';
-    const tmp = `${this.path}.tmp`;
     try {
       await this.options.beforeWrite?.();
-      const fh = await open(tmp, 'w', 0o644);
-      try {
-        await fh.writeFile(body);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, this.path);
-      const dir = await open(this.options.stateDir, 'r');
-      try {
-        await dir.sync();
-      } finally {
-        await dir.close();
-      }
+      await writeFileAtomic(this.path, body);
     } catch (err) {
-      this.dirty = true;
-      await unlink(tmp).catch(() => undefined);
       const error = new CertstreamError('STATE_ERR_IO', `cannot write cursor file ${this.path}`, { cause: err });
       this.errors++;
       this.lastError = describeError(error);

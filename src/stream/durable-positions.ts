@@ -5,9 +5,11 @@
  * at most once per `flushMs` while something changed and at close, always AFTER the replay window was
  * synced — so a saved position never points past what the window holds on disk.
  */
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CertstreamError } from '../errors.js';
+import { writeFileAtomic } from '../state/atomic-file.js';
+import { DirtyFlusher } from '../state/dirty-flusher.js';
 import type { StreamName } from './stream-paths.js';
 import { STREAM_NAMES } from './stream-paths.js';
 
@@ -56,9 +58,7 @@ function key(name: string, stream: StreamName): string {
 
 export class PositionStore {
   private positions = new Map<string, number>();
-  private dirty = false;
-  private timer: NodeJS.Timeout | undefined;
-  private writing: Promise<void> = Promise.resolve();
+  private readonly flusher = new DirtyFlusher(() => this.write());
   readonly path: string;
 
   private constructor(private readonly options: PositionStoreOptions) {
@@ -80,10 +80,7 @@ export class PositionStore {
         throw new CertstreamError('STATE_ERR_CORRUPT', `cannot read positions file ${store.path}`, { cause: err });
       }
     }
-    store.timer = setInterval(() => {
-      if (store.dirty) store.flush().catch((err) => options.onFlushError?.(err));
-    }, options.flushMs ?? 1000);
-    store.timer.unref();
+    store.flusher.start(options.flushMs ?? 1000, (err) => options.onFlushError?.(err));
     return store;
   }
 
@@ -100,48 +97,28 @@ export class PositionStore {
     const k = key(name, stream);
     if (this.positions.get(k) === seq) return;
     this.positions.set(k, seq);
-    this.dirty = true;
+    this.flusher.markDirty();
   }
 
   /** Writes the file now when dirty (after `beforeWrite`); calls are serialised. */
   flush(): Promise<void> {
-    this.writing = this.writing.catch(() => undefined).then(() => (this.dirty ? this.write() : undefined));
-    return this.writing;
+    return this.flusher.flush();
   }
 
-  async close(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.flush();
+  close(): Promise<void> {
+    return this.flusher.close();
   }
 
   private async write(): Promise<void> {
-    this.dirty = false;
     const doc: Record<string, Partial<Record<StreamName, number>>> = {};
     for (const [k, seq] of this.positions) {
       const [stream, name] = k.split('\n') as [StreamName, string];
       (doc[name] ??= {})[stream] = seq;
     }
-    const tmp = `${this.path}.tmp`;
     try {
       await this.options.beforeWrite?.();
-      const fh = await open(tmp, 'w', 0o644);
-      try {
-        await fh.writeFile(JSON.stringify({ version: 1, positions: doc }) + '\n');
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, this.path);
-      const dir = await open(this.options.stateDir, 'r');
-      try {
-        await dir.sync();
-      } finally {
-        await dir.close();
-      }
+      await writeFileAtomic(this.path, JSON.stringify({ version: 1, positions: doc }) + '\n');
     } catch (err) {
-      this.dirty = true;
-      await unlink(tmp).catch(() => undefined);
       throw new CertstreamError('STATE_ERR_IO', `cannot write positions file ${this.path}`, { cause: err });
     }
   }

@@ -2,42 +2,18 @@
 // directory): the replay window and the confirmed positions survive both, so it misses nothing; frames
 // arrive twice only in the unconfirmed tail, and each connection sees each log strictly increasing.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { FakeCtLog } from '../../fake-ct-log/fake-ct-log.js';
 import { range } from '../support/entry-collector.js';
+import { startDaemon as startSpawnedDaemon, type Daemon } from '../support/spawned-daemon.js';
 import { DurableFeed, increasingPerConnection } from '../support/durable-feed.js';
 
-const ROOT = join(import.meta.dirname, '../..');
-const ENTRY = join(ROOT, 'src/cli/certstream-server.ts');
-
-interface Daemon {
-  child: ChildProcess;
-  port: number;
-  exited: Promise<NodeJS.Signals | number | null>;
-}
-
-async function startDaemon(logList: string, stateDir: string): Promise<Daemon> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', ENTRY, '--host', '127.0.0.1', '--port', '0', '--log-list', logList, '--state-dir', stateDir,
-      '--backfill', '1000000', '--poll-interval', '0.05', '--heartbeat-interval', '0', '--partial-tile-delay', '0',
-      '--durable-ping-interval', '0.1'],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' } },
-  );
-  const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.once('exit', (code, sig) => resolve(sig ?? code)));
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`daemon exited early with ${code}`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const rec = JSON.parse(line) as { msg?: string; port?: number };
-      if (rec.msg === 'listening' && typeof rec.port === 'number') resolve(rec.port);
-    });
-  });
-  return { child, port, exited };
+/** The daemon with durable pings every 0.1 s, so positions are confirmed quickly. */
+function startDaemon(logList: string, stateDir: string): Promise<Daemon> {
+  return startSpawnedDaemon(logList, stateDir, ['--durable-ping-interval', '0.1']);
 }
 
 describe('certstream-server: a durable client across kill -9 and SIGTERM restarts', { timeout: 180_000 }, () => {

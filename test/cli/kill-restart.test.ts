@@ -5,45 +5,20 @@
  * the kill. (The kill at rest, with exactly-once delivery, is in certstream-server.test.ts.)
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { watch } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import { FakeCtLog } from '../../fake-ct-log/fake-ct-log.js';
 import { CURSOR_FILE, parseCursorFile } from '../../src/ct/cursor-store.js';
 import { range } from '../support/entry-collector.js';
+import { startDaemon as startSpawnedDaemon, type Daemon } from '../support/spawned-daemon.js';
 
-const ROOT = join(import.meta.dirname, '../..');
-const ENTRY = join(ROOT, 'src/cli/certstream-server.ts');
-
-interface Daemon {
-  child: ChildProcess;
-  port: number;
-  exited: Promise<NodeJS.Signals | number | null>;
-}
-
-async function startDaemon(logList: string, stateDir: string): Promise<Daemon> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', ENTRY, '--host', '127.0.0.1', '--port', '0', '--log-list', logList, '--state-dir', stateDir,
-      '--backfill', '1000000', '--poll-interval', '0.05', '--heartbeat-interval', '0', '--partial-tile-delay', '0',
-      // A budget no catch-up can exceed: this test is about cursors, not about drops for slow clients.
-      '--client-buffer-bytes', String(2 ** 30), '--slow-client-timeout', '3600'],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' } },
-  );
-  const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.once('exit', (code, sig) => resolve(sig ?? code)));
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`daemon exited early with ${code}`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const rec = JSON.parse(line) as { msg?: string; port?: number };
-      if (rec.msg === 'listening' && typeof rec.port === 'number') resolve(rec.port);
-    });
-  });
-  return { child, port, exited };
+/** The daemon with a client budget no catch-up can exceed: this test is about cursors, not about drops for slow clients. */
+function startDaemon(logList: string, stateDir: string): Promise<Daemon> {
+  return startSpawnedDaemon(logList, stateDir, ['--client-buffer-bytes', String(2 ** 30), '--slow-client-timeout', '3600']);
 }
 
 /** A /full-stream client that records (log, cert_index) and wakes waiters on each frame. */

@@ -6,28 +6,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { WsFeedSource } from '../../../src/audit/feeds/feed-source.js';
 import { normaliseLogUrl } from '../../../src/audit/feeds/feed-frame.js';
 import { LiveCompare } from '../../../src/audit/compare/live-compare.js';
-import { nextIndexes, startFake, startReal, testConfig, whenFake } from '../../server/server-harness.js';
 import { EventWaiter } from '../support/event-waiter.js';
-import { CuttableProxy } from '../../support/tcp-proxy.js';
+import { serverBehindProxy } from '../support/server-behind-proxy.js';
 
 test('a durable feed cut off like a plain one shows no reconnect loss', async (t) => {
-  const fake = await startFake(t, { rfc6962Logs: 1, staticLogs: 1, initialSize: 300 });
-  const stateDir = await mkdtemp(join(tmpdir(), 'certaudit-durable-'));
-  const server = await startReal(testConfig(fake, stateDir, { durablePingIntervalMs: 50 }));
-  t.after(async () => {
-    await server.close();
-    await rm(stateDir, { recursive: true, force: true });
-  });
-  await whenFake(fake, () => fake.logs.every((l) => nextIndexes(server).get(l.url) === fake.size(l.url)));
-  const proxy = await CuttableProxy.start(server.port);
-  t.after(() => proxy.close());
-  const wsUrl = server.url.replace(/^http/, 'ws') + '/';
+  const { fake, proxy, wsUrl } = await serverBehindProxy(t, { durablePingIntervalMs: 50 });
   const tuning = { backoffBaseMs: 20, backoffMaxMs: 50 };
   const logs = fake.logs.map((l) => l.url);
   const w = new EventWaiter();

@@ -5,30 +5,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { WsFeedSource } from '../../../src/audit/feeds/feed-source.js';
 import { normaliseLogUrl } from '../../../src/audit/feeds/feed-frame.js';
 import { LiveCompare } from '../../../src/audit/compare/live-compare.js';
-import { nextIndexes, startFake, startReal, testConfig, whenFake } from '../../server/server-harness.js';
 import { EventWaiter } from '../support/event-waiter.js';
-import { CuttableProxy } from '../../support/tcp-proxy.js';
+import { serverBehindProxy } from '../support/server-behind-proxy.js';
 
 test('a client cut off from the real server misses exactly what the logs appended meanwhile', async (t) => {
-  const fake = await startFake(t, { rfc6962Logs: 1, staticLogs: 1, initialSize: 300 });
-  const stateDir = await mkdtemp(join(tmpdir(), 'certaudit-server-'));
-  const server = await startReal(testConfig(fake, stateDir));
-  // The server writes its cursor file until it is closed: remove the directory only after that.
-  t.after(async () => {
-    await server.close();
-    await rm(stateDir, { recursive: true, force: true });
-  });
-  // Start the clients once the server is at the logs' heads: everything after is streamed live.
-  await whenFake(fake, () => fake.logs.every((l) => nextIndexes(server).get(l.url) === fake.size(l.url)));
-  const proxy = await CuttableProxy.start(server.port);
-  t.after(() => proxy.close());
-  const wsUrl = server.url.replace(/^http/, 'ws') + '/';
+  const { fake, proxy, wsUrl } = await serverBehindProxy(t);
   const tuning = { backoffBaseMs: 20, backoffMaxMs: 50 };
   const w = new EventWaiter();
   const got: Record<string, Set<string>> = { a: new Set(), b: new Set() };

@@ -1,0 +1,21 @@
+/**
+ * What the benchmarks measure of a child process, read from /proc (Linux only): CPU time and peak RSS.
+ * One reader so that every benchmark's figures mean the same thing.
+ */
+import { readFileSync } from 'node:fs';
+
+const CLK_TCK = 100; // Linux USER_HZ
+
+/** utime + stime of a process, seconds. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) may hold spaces and parentheses: count fields after its closing ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+/** Peak resident set (VmHWM) of a process, MB; NaN when /proc does not say. */
+export function peakRssMb(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
