@@ -45,6 +45,8 @@ export interface LocalReplayWindowOptions {
 
 /** Size of a reused disk-read buffer (a read of up to this many bytes allocates nothing). */
 const SPARE_BYTES = 4 * 1024 * 1024;
+/** Segment read handles kept open at most (LRU by opening order). */
+const MAX_HANDLES = 16;
 /** Reused read buffers kept (one per concurrent disk reader; more readers allocate). */
 const MAX_SPARES = 2;
 
@@ -269,6 +271,9 @@ export class LocalReplayWindow implements ReplayWindow {
       // A failed open is not kept: the next read tries again (or finds the segment trimmed).
       fh.catch(() => this.handles.get(seg) === fh && this.handles.delete(seg));
       this.handles.set(seg, fh);
+      // Bounded: a large window has hundreds of segments, and descriptors are shared with client sockets.
+      // Map order is opening order; readers move forward, so the oldest opened is the least likely needed.
+      if (this.handles.size > MAX_HANDLES) this.dropHandle(this.handles.keys().next().value as Segment);
     }
     return fh;
   }
@@ -339,8 +344,9 @@ export class LocalReplayWindow implements ReplayWindow {
     const release = () => {
       if (buf.length === SPARE_BYTES && this.spare.length < MAX_SPARES) this.spare.push(buf);
     };
+    const handle = this.handle(seg);
     try {
-      const fh = await this.handle(seg);
+      const fh = await handle;
       let done = 0;
       while (done < size) {
         const { bytesRead } = await fh.read(buf, done, size - done, startOffset + done);
@@ -350,6 +356,8 @@ export class LocalReplayWindow implements ReplayWindow {
       if (done < size) throw new CertstreamError('STATE_ERR_IO', `replay segment ${seg.path} is shorter than its index`);
     } catch (err) {
       release();
+      // Another reader's open evicted this handle mid-read (it was closed under us): read again.
+      if ((err as { code?: string }).code === 'EBADF' && this.handles.get(seg) !== handle && this.segments.includes(seg) && !this.closed) return this.readDisk(stream, from, maxBytes);
       // The segment was trimmed while we read: the reader asks again from the new start.
       if ((err as { code?: string }).code === 'ENOENT' || !this.segments.includes(seg)) return { first: start, batch: frameRecords([], stream) };
       throw err;

@@ -3,7 +3,7 @@
 // dedupe (a refetch after kill -9), torn tail cut on reopen, trimming by bytes and age, `since` lookup.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalReplayWindow, REPLAY_DIR } from '../../src/replay/local-replay-window.js';
@@ -141,4 +141,26 @@ test('a lite frame that is not a cut of its full frame, non-ASCII text, and conc
   const all = await Promise.all(streams.map((s, k) => readAll(w, s, 0, 2_000 + k * 5_000)));
   streams.forEach((s, k) => assert.deepEqual(all[k], entries.map((e) => e[s]), `${s} (reader ${k})`));
   await w.close();
+});
+
+test('many segments read by many readers at once: read handles stay bounded, evicted ones are reopened', async (t) => {
+  const dir = tempDir(t);
+  const entries = realEntries();
+  // About 40 segments and 40 concurrent readers, each starting in a different one: far more than the
+  // handles kept, so handles are closed while other readers still wait on them.
+  const w = LocalReplayWindow.open({ stateDir: dir, windowSeconds: 1e9, maxBytes: 1e9, cacheBytes: 0, segmentBytes: 1_000_000 / 16, now: () => 1_700_000_000_000 });
+  for (let i = 0; i < entries.length; i += 3) w.append(entries.slice(i, i + 3));
+  const segments = readdirSync(join(dir, REPLAY_DIR)).length;
+  assert.ok(segments > 20, `${segments} segments`);
+  const starts = Array.from({ length: 40 }, (_, k) => Math.floor((k * entries.length) / 40));
+  const all = await Promise.all(starts.map((from) => readAll(w, 'full', from, 4_000)));
+  starts.forEach((from, k) => assert.deepEqual(all[k], entries.slice(from).map((e) => e.full), `reader from ${from}`));
+  // Closes of evicted handles settle asynchronously: wait for them (with a deadline).
+  const open = () => readdirSync('/proc/self/fd').filter((fd) => { try { return readlinkSync(`/proc/self/fd/${fd}`).startsWith(join(dir, REPLAY_DIR)); } catch { return false; } }).length;
+  const deadline = Date.now() + 5000;
+  while (open() > 17 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+  assert.ok(open() <= 17, `${open()} segment files open (at most 16 read handles and the one written)`);
+  await w.close();
+  while (open() > 0 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+  assert.equal(open(), 0, 'closing the window closes its handles');
 });
