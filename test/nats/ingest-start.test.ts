@@ -26,7 +26,7 @@ test('an ingest node listens while NATS is down, reports degraded, and publishes
   });
   const listening = await node.line('listening');
   assert.equal(listening.role, 'ingest');
-  const healthz = async () => (await (await fetch(`http://127.0.0.1:${String(listening.port)}/healthz`)).json()) as { status: string; nats: { connected: boolean; publish_pending: number | null }; logs: unknown[] };
+  const healthz = async () => (await (await fetch(`http://127.0.0.1:${String(listening.port)}/healthz`)).json()) as { status: string; nats: { connected: boolean; publish_pending: number | null }; logs: { next_index: number }[] };
   const before = await healthz();
   assert.equal(before.status, 'degraded');
   assert.equal(before.nats.connected, false);
@@ -35,7 +35,8 @@ test('an ingest node listens while NATS is down, reports degraded, and publishes
   await node.line('ingest started');
   await waitUntil('the backfill is published', 20_000, async () => {
     const h = await healthz();
-    return h.nats.connected && h.nats.publish_pending === 0 && h.logs.length === 1 && h.status === 'ok';
+    // The follower handed all 30 on, and every one of them is acknowledged.
+    return h.nats.connected && h.logs.length === 1 && h.logs[0].next_index === 30 && h.nats.publish_pending === 0 && h.status === 'ok';
   });
   const metrics = await (await fetch(`http://127.0.0.1:${String(listening.port)}/metrics`)).text();
   const published = metrics.split('\n').filter((l) => l.startsWith('certstream_nats_published_total'));
