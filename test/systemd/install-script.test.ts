@@ -110,7 +110,7 @@ test('the NATS role files are installed inactive, and uninstall removes the drop
 
     const first = install(['--prebuilt', tree], env);
     assert.equal(first.code, 0, first.out);
-    for (const f of ['ingest.env', 'edge.env', 'local-nats.conf']) {
+    for (const f of ['ingest.env', 'edge.env', 'local-nats.conf', 'nats-server.conf.example']) {
       assert.equal(readFileSync(join(shipped, f), 'utf8'), readFileSync(join('systemd/nats', f), 'utf8'), f);
     }
     // Nothing NATS-specific is active after an install: no drop-in, no role in /etc/default.

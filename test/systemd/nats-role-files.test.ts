@@ -76,6 +76,6 @@ test('the server unit only orders itself after a local nats-server; the drop-in 
   const dropin = readFileSync('systemd/nats/local-nats.conf', 'utf8');
   assert.match(dropin, /^\[Unit\]\nWants=nats-server\.service$/m);
   assert.doesNotMatch(dropin, /^(Requires|BindsTo)=/m, 'the daemon retries NATS itself: a NATS restart must not restart it');
-  // Only drop-ins and environment snippets here: nothing that install.sh would enable as a unit.
-  assert.deepEqual(readdirSync('systemd/nats').filter((f) => !/\.(conf|env)$/.test(f) && f !== 'nats-server.conf'), []);
+  // Only drop-ins, environment snippets and the NATS example here: nothing install.sh would enable.
+  assert.deepEqual(readdirSync('systemd/nats').filter((f) => !/\.(conf|env)$/.test(f) && f !== 'nats-server.conf.example'), []);
 });
