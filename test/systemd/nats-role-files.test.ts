@@ -9,28 +9,39 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { parseServerArgs } from '../../src/config/parse-args.js';
 import { OPTIONS, envName } from '../../src/config/options.js';
 
-/** The VAR=value lines of an EnvironmentFile (the snippets use no quotes, continuations or `export`). */
-function readEnvFile(path: string): Map<string, string> {
-  const vars = new Map<string, string>();
+/**
+ * The VAR=value lines of an EnvironmentFile (the snippets use no quotes, continuations or `export`),
+ * and the commented-out `#CERTSTREAM_X=value` lines that show defaults.
+ */
+function readEnvFile(path: string): { set: Map<string, string>; shown: Map<string, string> } {
+  const set = new Map<string, string>();
+  const shown = new Map<string, string>();
   for (const [i, line] of readFileSync(path, 'utf8').split('\n').entries()) {
+    const example = /^#(CERTSTREAM_[A-Z0-9_]+)=(.*)$/.exec(line);
+    if (example) shown.set(example[1]!, example[2]!);
     if (line.trim() === '' || line.startsWith('#')) continue;
     const m = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(line);
     assert.ok(m, `${path}:${i + 1}: not VAR=value: ${line}`);
     assert.doesNotMatch(m[2]!, /["'\\]/, `${path}:${i + 1}: keep values unquoted (systemd and sh read quotes differently)`);
-    assert.equal(vars.has(m[1]!), false, `${path}:${i + 1}: ${m[1]} set twice`);
-    vars.set(m[1]!, m[2]!);
+    assert.equal(set.has(m[1]!), false, `${path}:${i + 1}: ${m[1]} set twice`);
+    set.set(m[1]!, m[2]!);
   }
-  return vars;
+  return { set, shown };
 }
 
 const known = new Set(OPTIONS.map((o) => envName(o.flag)));
 
 for (const role of ['ingest', 'edge']) {
   test(`systemd/nats/${role}.env names only real options and the daemon's parser accepts it as role ${role}`, () => {
-    const vars = readEnvFile(`systemd/nats/${role}.env`);
-    for (const name of vars.keys()) assert.ok(known.has(name), `${name} is not an option of src/config/options.ts`);
+    const { set: vars, shown } = readEnvFile(`systemd/nats/${role}.env`);
+    // Appended to /etc/default/certstream-server, a set line overrides the admin's earlier one: so only
+    // the role and the NATS URLs are set, everything else is shown commented with its default.
+    assert.deepEqual([...vars.keys()].sort(), ['CERTSTREAM_NATS', 'CERTSTREAM_ROLE']);
+    for (const name of [...vars.keys(), ...shown.keys()]) assert.ok(known.has(name), `${name} is not an option of src/config/options.ts`);
+    for (const o of OPTIONS.filter((x) => shown.has(envName(x.flag)))) assert.equal(shown.get(envName(o.flag)), o.default, `#${envName(o.flag)} shows its default`);
     assert.equal(vars.get('CERTSTREAM_ROLE'), role);
     assert.match(vars.get('CERTSTREAM_NATS') ?? '', /^nats:\/\//);
+    assert.equal(parseServerArgs([], Object.fromEntries([...vars, ...shown])).kind, 'config', 'valid with the commented lines uncommented too');
     const parsed = parseServerArgs([], Object.fromEntries(vars));
     assert.equal(parsed.kind, 'config');
     if (parsed.kind !== 'config') return;
