@@ -1,7 +1,9 @@
 // systemd/nats/nats-server.conf.example, the README's three-server JetStream cluster, for real: three
 // nats-servers started from that file (only names, addresses, ports and the store directory rewritten
-// for one host) form a JetStream cluster; a stream replicated on all three de-duplicates by msg id
-// and keeps accepting and serving entries after one server is killed (the README's failure claim).
+// for one host) form a JetStream cluster. On it, the daemon's own setup code creates the stream and
+// the buckets; the README's operator step raises them to three replicas, which the daemon keeps when
+// it updates the limits; then the stream de-duplicates by msg id and keeps accepting and serving
+// entries, and the cursors stay readable, after the stream's leader is killed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -10,8 +12,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { natsServerBinary, natsSkip } from '../support/nats-server.js';
+import { bucketKey, ensureStream, entriesSubject, openBucket } from '../../src/nats/stream-setup.js';
 
 const EXAMPLE = 'systemd/nats/nats-server.conf.example';
 
@@ -88,10 +91,32 @@ test('three nats-servers from the example config form a JetStream cluster that s
 
     nc = await connect({ servers: nodes.map((n) => `nats://127.0.0.1:${n.client}`), timeout: 5000, reconnectTimeWait: 100, maxReconnectAttempts: -1 });
     const jsm = await jetstreamManager(nc, { timeout: 10_000 });
-    await jsm.streams.add({ name: 'CERTSTREAM', subjects: ['certstream.>'], storage: StorageType.File, num_replicas: 3, max_age: 900 * 1e9, duplicate_window: 120 * 1e9 });
+    const limits = { name: 'CERTSTREAM', maxAgeMs: 900_000, maxBytes: 2 ** 31 };
+    await ensureStream(nc, limits);
+    const cursors = await openBucket(nc, limits.name, 'cursors');
+    await openBucket(nc, limits.name, 'positions');
+    // The README's operator step (`nats stream edit NAME --replicas 3` on the stream and the buckets'
+    // streams): the same update, through the API.
+    for (const name of ['CERTSTREAM', 'KV_CERTSTREAM_cursors', 'KV_CERTSTREAM_positions']) {
+      const { config } = await jsm.streams.info(name);
+      if (config.num_replicas < 3) await jsm.streams.update(name, { ...config, num_replicas: 3 });
+    }
+    for (const name of ['CERTSTREAM', 'KV_CERTSTREAM_cursors', 'KV_CERTSTREAM_positions']) {
+      await until(`${name} on three current replicas`, 30_000, async () => {
+        const c = (await jsm.streams.info(name)).cluster;
+        return c?.leader && c.replicas?.length === 2 && c.replicas.every((r) => r.current) ? true : undefined;
+      });
+    }
+    // A node started later with another window updates the limits and keeps the replicas.
+    const updated = await ensureStream(nc, { ...limits, maxAgeMs: 1_800_000 });
+    assert.equal(updated.config.num_replicas, 3, 'ensureStream keeps the operator-set replicas');
+    assert.equal(updated.config.max_age, 1_800_000 * 1e6);
+    await cursors.put(bucketKey('https://log.example/'), '2');
+
     const js = jetstream(nc, { timeout: 10_000 });
-    const first = await js.publish('certstream.entries', 'entry 1', { msgID: 'https://log.example/#1' });
-    const again = await js.publish('certstream.entries', 'entry 1', { msgID: 'https://log.example/#1' });
+    const subject = entriesSubject(limits.name);
+    const first = await js.publish(subject, 'entry 1', { msgID: 'https://log.example/#1' });
+    const again = await js.publish(subject, 'entry 1', { msgID: 'https://log.example/#1' });
     assert.equal(first.duplicate, false);
     assert.equal(again.duplicate, true, 'the second ingest node publishing the same entry stores nothing');
     assert.equal(again.seq, first.seq);
@@ -104,7 +129,7 @@ test('three nats-servers from the example config form a JetStream cluster that s
     const gone = new Promise((resolve) => leader.child!.once('exit', resolve));
     leader.child.kill('SIGKILL');
     await gone;
-    const second = await until('a publish after the leader died', 30_000, () => js.publish('certstream.entries', 'entry 2', { msgID: 'https://log.example/#2' }));
+    const second = await until('a publish after the leader died', 30_000, () => js.publish(subject, 'entry 2', { msgID: 'https://log.example/#2' }));
     assert.equal(second.duplicate, false);
     assert.equal(second.seq, first.seq + 1);
     const stored = await until('both entries readable from the surviving servers', 30_000, async () => {
@@ -114,6 +139,8 @@ test('three nats-servers from the example config form a JetStream cluster that s
       return m1 && m2 ? [m1.string(), m2.string()] : undefined;
     });
     assert.deepEqual(stored, ['entry 1', 'entry 2']);
+    const cursor = await until('the cursor bucket readable after the loss', 30_000, async () => (await cursors.get(bucketKey('https://log.example/')))?.string());
+    assert.equal(cursor, '2');
   } finally {
     await nc?.close().catch(() => undefined);
     await Promise.all(
