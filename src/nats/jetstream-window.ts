@@ -283,7 +283,11 @@ export class JetStreamWindow implements ReplayWindow {
     let first = from;
     try {
       const consumer = await this.js.consumers.get(this.options.stream, { deliver_policy: 'by_start_sequence', opt_start_seq: from });
-      const messages = await consumer.fetch({ max_bytes: maxBytes, max_messages: Math.max(1, upTo - from), expires: 2000 });
+      // A count, not bytes: a byte-limited fetch waits out `expires` when fewer bytes exist. The count is
+      // estimated from the records held in memory and never asks for more than exist before the cache.
+      const average = this.cache.length > this.cacheHead ? this.cachedBytes / (this.cache.length - this.cacheHead) : 8192;
+      const count = Math.max(1, Math.min(upTo - from, Math.ceil(maxBytes / average)));
+      const messages = await consumer.fetch({ max_messages: count, expires: 2000 });
       let bytes = 0;
       for await (const m of messages) {
         if (records.length === 0) first = m.seq;
