@@ -1,11 +1,12 @@
-// The NATS edge role under the real unit on a real systemd 252 (systemd-nspawn, as nspawn-e2e.test.ts),
+// The NATS edge and ingest roles under the real unit on a real systemd 252 (systemd-nspawn, as nspawn-e2e.test.ts),
 // configured the way the README says: install.sh, then systemd/nats/edge.env appended to
 // /etc/default/certstream-server. On the host (shared loopback): a real nats-server with JetStream, the
 // fake CT log and an `ingest` daemon. Checks: the edge becomes active (READY after listening) and
 // streams what the host's ingest publishes; with a short WatchdogSec it keeps petting the watchdog
 // although it follows no log; the health probe is skipped, not failed; while NATS is stopped the unit
 // stays up (same PID, clients connected, /healthz degraded) and the stream goes on once NATS is back;
-// `systemctl stop` is clean.
+// `systemctl stop` is clean. Then the same node as a second ingest (ingest.env appended): stream requests
+// get 503, and with the host's ingest active-active on the same log, each new entry is stored once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -16,6 +17,9 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { NspawnContainer, ensureRootfs, nspawnUnavailableReason } from './nspawn-container.js';
 import { StreamCollector } from './stream-collector.js';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import WebSocket from 'ws';
 import { NatsServer, natsSkip } from '../support/nats-server.js';
 import { startDaemon, type Daemon } from '../support/spawned-daemon.js';
 
@@ -32,7 +36,7 @@ const INITIAL = 20;
 
 const reason = nspawnUnavailableReason() ?? (natsSkip() || undefined);
 if (reason !== undefined) {
-  process.stderr.write(`\n*** SKIP nspawn NATS edge test: ${reason}; the edge role was NOT tested under systemd ***\n\n`);
+  process.stderr.write(`\n*** SKIP nspawn NATS roles test: ${reason}; the NATS roles were NOT tested under systemd ***\n\n`);
 }
 
 async function freePort(): Promise<number> {
@@ -62,12 +66,12 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
 interface Healthz {
   status: string;
   logs: unknown[];
-  nats?: { role: string; connected: boolean; last_seq: number | null; delivered_seq: number | null };
+  nats?: { role: string; connected: boolean; last_seq: number | null; delivered_seq: number | null; publish_pending: number | null };
 }
 
-test('edge role under certstream-server.service: ready, streams, pets the watchdog, survives a NATS outage', { skip: reason, timeout: 280_000 }, async (t) => {
+test('edge, then ingest role under certstream-server.service: ready, streams, watchdog, NATS outage, 503, stored once', { skip: reason, timeout: 280_000 }, async (t) => {
   const rootfs = ensureRootfs();
-  const work = mkdtempSync(join(tmpdir(), 'certstream-nats-edge-'));
+  const work = mkdtempSync(join(tmpdir(), 'certstream-nats-roles-'));
   const stage = join(work, 'stage');
   const staged = spawnSync('bash', ['scripts/install.sh', '--stage', stage], { encoding: 'utf8', timeout: 240_000 });
   assert.equal(staged.status, 0, `install.sh --stage failed:\n${staged.stdout}${staged.stderr}`);
@@ -184,6 +188,56 @@ test('edge role under certstream-server.service: ready, streams, pets the watchd
       const s = await container.show('certstream-server.service', 'ActiveState', 'Result', 'ExecMainStatus');
       assert.deepEqual([s.ActiveState, s.Result, s.ExecMainStatus], ['inactive', 'success', '0']);
     });
+
+    await step('the same node as a second ingest (ingest.env appended): streams refused with 503, each entry stored once', async () => {
+      const nc = await connect({ servers: nats.url, timeout: 5000 });
+      try {
+        const jsm = await jetstreamManager(nc, { timeout: 10_000 });
+        const lastSeq = async (): Promise<number> => (await jsm.streams.info('CERTSTREAM')).state.last_seq;
+        // Appended after edge.env: its later CERTSTREAM_ROLE line wins, as the README says.
+        await container.sh(
+          [
+            'cat /opt/certstream-server/systemd/nats/ingest.env >> /etc/default/certstream-server',
+            `sed -i 's|^CERTSTREAM_NATS=.*|CERTSTREAM_NATS=${nats.url}|' /etc/default/certstream-server`,
+            `printf '%s\\n' 'CERTSTREAM_LOG_LIST=${fake.logListUrl}' CERTSTREAM_POLL_INTERVAL=0.2 >> /etc/default/certstream-server`,
+            'systemctl start certstream-server.service',
+          ].join(' && '),
+        );
+        const h = await until('the containerised ingest at the log head', 30_000, async () => {
+          const b = await healthz();
+          return b.nats?.role === 'ingest' && b.nats.connected && (b.logs as { next_index: number }[])[0]?.next_index === fake.size(log) ? b : undefined;
+        });
+        assert.equal(h.nats?.role, 'ingest');
+        // A WebSocket stream request on an ingest node: HTTP 503, not an upgrade.
+        const refused = await new Promise<number>((done, fail) => {
+          const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+          ws.on('unexpected-response', (_req, res) => {
+            done(res.statusCode ?? 0);
+            ws.terminate();
+          });
+          ws.on('open', () => fail(new Error('an ingest node upgraded a stream request')));
+          ws.on('error', () => undefined);
+        });
+        assert.equal(refused, 503);
+        // Active-active with the host's ingest: both publish the new entries, JetStream stores each once.
+        const before = await lastSeq();
+        fake.append(7, log);
+        await until('both ingest nodes past the new entries', 30_000, async () => {
+          const b = await healthz();
+          const hostMetrics = await (await fetch(`http://127.0.0.1:${ingest!.port}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+          const hostDone = /^certstream_nats_publish_pending 0$/m.test(hostMetrics);
+          return (b.logs as { next_index: number }[])[0]?.next_index === fake.size(log) && b.nats?.publish_pending === 0 && hostDone ? true : undefined;
+        });
+        assert.equal(await lastSeq(), before + 7, 'each of the 7 entries stored once');
+        const s = await container.show('certstream-server.service', 'ActiveState', 'NRestarts');
+        assert.deepEqual([s.ActiveState, s.NRestarts], ['active', '0']);
+        await container.sh('systemctl stop certstream-server.service');
+        const stopped = await container.show('certstream-server.service', 'Result', 'ExecMainStatus');
+        assert.deepEqual([stopped.Result, stopped.ExecMainStatus], ['success', '0']);
+      } finally {
+        await nc.close();
+      }
+    });
   } catch (err) {
     const journal = await container.run('journalctl -u certstream-server.service -o cat --no-pager | tail -40').catch(() => undefined);
     process.stderr.write(`edge journal:\n${journal?.stdout ?? '(unavailable)'}\ncontainer console:\n${container.console()}\n`);
@@ -203,7 +257,7 @@ test('edge role under certstream-server.service: ready, streams, pets the watchd
 });
 
 // The test needs the built-in pieces it names; fail loudly instead of skipping when one went missing.
-test('the nspawn NATS edge test has what it runs', () => {
+test('the nspawn NATS roles test has what it runs', () => {
   assert.ok(existsSync(FAKE_LOG_MODULE), FAKE_LOG_MODULE);
-  assert.ok(existsSync('systemd/nats/edge.env'));
+  assert.ok(existsSync('systemd/nats/edge.env') && existsSync('systemd/nats/ingest.env'));
 });
