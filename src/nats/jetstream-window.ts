@@ -28,6 +28,12 @@ export interface JetStreamWindowOptions {
   logger: Logger;
   /** Receives each run of new stream entries, in stream order (the hub's publish). */
   onEntries: (frames: StreamFrames[]) => void;
+  /**
+   * Consumer pacing (the hub's roomForIngest): the tail reads on only when this is undefined or has
+   * resolved, so a burst (a catch-up after NATS was away) reaches plain clients at the pace they read
+   * rather than past their buffers. Durable clients read the stream at their own pace anyway.
+   */
+  room?: () => Promise<void> | undefined;
   /** Newest records kept in memory, bytes (default 8 MiB). */
   cacheBytes?: number;
   /** Stream state refresh period, ms (default 2000). */
@@ -228,6 +234,11 @@ export class JetStreamWindow implements ReplayWindow {
             }
             expected = m.seq + 1;
             this.stage(m);
+            const wait = this.options.room?.();
+            if (wait !== undefined) {
+              this.flushStaged();
+              await Promise.race([wait, new Promise((resolve) => this.stop.signal.addEventListener('abort', resolve, { once: true }))]);
+            }
           }
         } finally {
           this.stop.signal.removeEventListener('abort', onAbort);

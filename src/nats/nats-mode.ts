@@ -95,6 +95,7 @@ export class NatsMode {
       metrics: this.natsMetrics,
       logger: logger.child({ component: 'nats-publisher' }),
       clusterCursor: (log) => cursors?.clusterCursor(log),
+      connected: () => this.link.connected,
     });
     cursors = new KvCursorStore({
       bucket: async () => kv,
@@ -119,7 +120,7 @@ export class NatsMode {
         const kv: KV = await openBucket(nc, this.options.stream, 'positions');
         const positions = await KvPositions.open({ kv, bucketName: `${this.options.stream}_positions`, flushMs: this.options.flushMs, logger: this.options.logger.child({ component: 'nats-positions' }) });
         try {
-          const window = await JetStreamWindow.open({ nc, stream: this.options.stream, metrics: this.natsMetrics, logger: this.options.logger.child({ component: 'nats-window' }), onEntries: publish });
+          const window = await JetStreamWindow.open({ nc, stream: this.options.stream, metrics: this.natsMetrics, logger: this.options.logger.child({ component: 'nats-window' }), onEntries: publish, room: () => hub.roomForIngest() });
           return { window, positions };
         } catch (err) {
           await positions.close();
