@@ -1,0 +1,229 @@
+// Issue 11 §4, failover against real processes: a real nats-server (JetStream, temp store), the fake CT
+// log growing all along, certstream-server spawned as `--role ingest` and `--role edge` nodes, and real
+// WebSocket clients that record every (source.url, cert_index) they receive. Each scenario checks the
+// received set against the log's own entries, so a loss or an extra delivery anywhere shows.
+//  1. kill -9 of one of two active-active ingest nodes: every edge's durable client gets each entry once.
+//  2. kill -9 of an edge: the durable client resumes on the other edge and misses nothing; repeats only
+//     from the unconfirmed tail of the killed connection.
+//  3. nats-server stopped (SIGTERM) and restarted on its port and store: clients stay connected, /healthz
+//     says degraded meanwhile, and afterwards every entry arrives.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { FakeCtLog } from '../../fake-ct-log/fake-ct-log.js';
+import { range } from '../support/entry-collector.js';
+import { NatsServer, natsSkip } from '../support/nats-server.js';
+import { waitUntil } from '../support/wait-until.js';
+import { NodeSet, type NatsNode } from './support/nats-node.js';
+import { RecordingFeed, upgradeStatus } from './support/recording-feed.js';
+
+/** Entries per second the fake logs grow by (round-robin over both) while the scenarios run. */
+const RATE = 200;
+
+interface Healthz {
+  status: string;
+  logs: unknown[];
+  nats?: { role: string; connected: boolean; stream: string | null; last_seq: number | null; delivered_seq: number | null };
+}
+
+/** One scenario's world: NATS, the fake logs, the nodes and clients it starts; all ended in `finally`. */
+interface World {
+  nats: NatsServer;
+  fake: FakeCtLog;
+  nodes: NodeSet;
+  feeds: RecordingFeed[];
+  logs: string[];
+}
+
+async function withWorld(body: (w: World) => Promise<void>): Promise<void> {
+  const nats = await NatsServer.start();
+  const fake = await FakeCtLog.start({ rfc6962Logs: 1, staticLogs: 1, initialSize: 200 });
+  const w: World = { nats, fake, nodes: new NodeSet(), feeds: [], logs: fake.logs.map((l) => l.url) };
+  try {
+    await body(w);
+  } catch (err) {
+    // What NATS warned about is often the reason; the nodes' own tails are in their error messages.
+    const natsSaid = nats.log.split('\n').filter((l) => /\[(WRN|ERR|FTL)\]/.test(l)).slice(-10).join('\n  ');
+    if (err instanceof Error && natsSaid !== '') err.message += `\n[nats-server] warnings and errors:\n  ${natsSaid}`;
+    throw err;
+  } finally {
+    fake.grow(0);
+    for (const f of w.feeds) f.close();
+    await w.nodes.stopAll();
+    await fake.close();
+    await nats.dispose();
+  }
+}
+
+function feed(w: World, url: () => string, reconnect = true): RecordingFeed {
+  const f = new RecordingFeed(url, reconnect);
+  w.feeds.push(f);
+  return f;
+}
+
+/** True once the feed holds every entry the fake logs have now. */
+function hasAll(w: World, f: RecordingFeed): boolean {
+  return w.logs.every((l) => f.received(l).size === w.fake.size(l));
+}
+
+/** For timeout messages: received vs. log size per log. */
+function progress(w: World, f: RecordingFeed): string {
+  return w.logs.map((l) => `${l}: ${f.received(l).size}/${w.fake.size(l)}`).join(', ');
+}
+
+/** Every entry of every log, each index exactly the log's [0, size). */
+function assertAllEntries(w: World, f: RecordingFeed, who: string): void {
+  for (const l of w.logs) {
+    assert.deepEqual([...f.received(l)].sort((a, b) => a - b), range(0, w.fake.size(l)), `${who}: ${l}`);
+  }
+  assert.ok(f.increasingPerConnection(), `${who}: strictly increasing per log within every connection`);
+}
+
+async function healthz(node: NatsNode): Promise<Healthz | undefined> {
+  try {
+    return (await node.getJson<Healthz>('/healthz')).body;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Waits until the node's /healthz says NATS is (dis)connected; returns that body. */
+function natsConnected(node: NatsNode, connected: boolean, ms = 30_000): Promise<Healthz> {
+  return waitUntil(`${node.name} /healthz nats.connected=${connected}`, ms, async () => {
+    const h = await healthz(node);
+    return h?.nats?.connected === connected ? h : undefined;
+  });
+}
+
+describe('NATS failover (real nats-server, ingest and edge processes)', { skip: natsSkip(), timeout: 170_000 }, () => {
+  it('kill -9 of one of two ingest nodes: each edge delivers every entry exactly once', { timeout: 120_000 }, () =>
+    withWorld(async (w) => {
+      const edges = [await w.nodes.start('edge-1', { role: 'edge', nats: w.nats.url }), await w.nodes.start('edge-2', { role: 'edge', nats: w.nats.url })];
+      // Durable clients with since=0 see the whole stream whenever they attach; they never reconnect here,
+      // so one connection each must hold every entry once.
+      const clients = edges.map((e, i) => feed(w, () => e.ws(`/full-stream?id=ingest-failover-${i}&since=0`), false));
+      await Promise.all(clients.map((c, i) => c.until(`client ${i} to connect`, 20_000, () => c.connected)));
+      const ingest = [
+        await w.nodes.start('ingest-a', { role: 'ingest', nats: w.nats.url, logList: w.fake.logListUrl }),
+        await w.nodes.start('ingest-b', { role: 'ingest', nats: w.nats.url, logList: w.fake.logListUrl }),
+      ];
+      w.fake.grow(RATE);
+
+      // An ingest node refuses stream clients; an edge reports no logs of its own.
+      assert.equal(await upgradeStatus(ingest[0].ws('/full-stream')), 503, 'a stream request to an ingest node');
+      const eh = await natsConnected(edges[0], true);
+      assert.deepEqual(eh.logs, [], 'an edge follows no log');
+      assert.equal(eh.nats?.role, 'edge');
+      for (const n of ingest) assert.equal((await natsConnected(n, true)).nats?.role, 'ingest');
+
+      // Both ingest nodes are running and part of the backlog is through; then the one that stored more dies.
+      for (const c of clients) await c.until('part of the backlog', 60_000, () => c.total(w.logs) >= 300, () => progress(w, c));
+      const stored = await Promise.all(ingest.map((n) => n.metric('certstream_nats_published_total', 'result="stored"')));
+      const victim = stored[0] >= stored[1] ? 0 : 1;
+      const survivor = ingest[1 - victim];
+      await ingest[victim].kill();
+      const sizeAtKill = w.logs.map((l) => w.fake.size(l));
+
+      // Entries keep arriving: only the survivor can publish them.
+      await waitUntil('the logs to grow past the kill', 30_000, () => w.logs.every((l, i) => w.fake.size(l) >= sizeAtKill[i] + 150));
+      for (const c of clients) await c.until('entries published after the kill', 60_000, () => w.logs.every((l, i) => c.received(l).size > sizeAtKill[i] + 100), () => progress(w, c));
+      w.fake.grow(0);
+      for (const [i, c] of clients.entries()) await c.until(`client ${i} to hold every entry`, 60_000, () => hasAll(w, c), () => progress(w, c));
+
+      for (const [i, c] of clients.entries()) {
+        assertAllEntries(w, c, `client on edge-${i + 1}`);
+        assert.equal(c.closes, 0, `client on edge-${i + 1} stayed connected`);
+        assert.equal(c.connections.length, 1);
+        for (const l of w.logs) assert.equal(c.repeats(l), 0, `client on edge-${i + 1}: ${l} delivered exactly once`);
+      }
+      const after = await survivor.metric('certstream_nats_published_total', 'result="stored"');
+      assert.ok(after > stored[1 - victim], `the survivor stored the entries after the kill (${stored[1 - victim]} → ${after})`);
+      const dup = await survivor.metric('certstream_nats_published_total', 'result="duplicate"');
+      const skipped = await survivor.metric('certstream_nats_peer_skipped_total');
+      console.log(`ingest failover: killed ${ingest[victim].name} (stored ${stored[victim]}), survivor stored ${stored[1 - victim]} → ${after}, duplicates ${dup}, peer-skipped ${skipped}; ${w.logs.reduce((n, l) => n + w.fake.size(l), 0)} entries`);
+    }));
+
+  it('kill -9 of an edge: a durable client resumes on the other edge and misses nothing', { timeout: 120_000 }, () =>
+    withWorld(async (w) => {
+      const edges = [await w.nodes.start('edge-1', { role: 'edge', nats: w.nats.url }), await w.nodes.start('edge-2', { role: 'edge', nats: w.nats.url })];
+      await w.nodes.start('ingest', { role: 'ingest', nats: w.nats.url, logList: w.fake.logListUrl });
+      let current = edges[0];
+      // The client asks for the current edge on every (re)connect, as a load balancer would route it.
+      const client = feed(w, () => current.ws(`/full-stream?id=edge-mover&since=0`));
+      w.fake.grow(RATE);
+      await client.until('the backlog and some live entries', 60_000, () => w.logs.every((l) => client.received(l).size >= 150), () => progress(w, client));
+      // Its position is confirmed by answered pings (every 0.1 s): let a few pass on the frames it holds, so
+      // the resume starts from a stored position and the repeats are bounded by the unconfirmed tail.
+      const pingsBefore = client.connections[0].pings;
+      await client.until('pings confirming the position', 20_000, () => client.connections[0].pings >= pingsBefore + 3);
+      await current.kill();
+      current = edges[1];
+      const sizeAtKill = w.logs.map((l) => w.fake.size(l));
+      await client.until('a connection to edge-2', 30_000, () => client.connections.some((c) => c.url.includes(`:${edges[1].port}/`)));
+      await waitUntil('the logs to grow past the kill', 30_000, () => w.logs.every((l, i) => w.fake.size(l) >= sizeAtKill[i] + 150));
+      w.fake.grow(0);
+      await client.until('every entry after the move', 60_000, () => hasAll(w, client), () => progress(w, client));
+
+      assertAllEntries(w, client, 'durable client');
+      const first = client.connections[0];
+      assert.ok(first.url.includes(`:${edges[0].port}/`) && first.closedAt !== undefined, 'the first connection was to the killed edge');
+      assert.ok(client.connections.slice(1).every((c) => c.url.includes(`:${edges[1].port}/`)), 'every later connection went to edge-2');
+      // Repeats come only from the killed connection's unconfirmed tail: per log, the indexes delivered
+      // again are a suffix of what the first connection got, all received shortly before it was cut.
+      let repeats = 0;
+      for (const l of w.logs) {
+        const got = first.indexes.get(l) ?? [];
+        const times = first.times.get(l) ?? [];
+        const later = new Set(client.connections.slice(1).flatMap((c) => c.indexes.get(l) ?? []));
+        const firstRepeat = got.findIndex((i) => later.has(i));
+        if (firstRepeat < 0) continue;
+        assert.ok(got.slice(firstRepeat).every((i) => later.has(i)), `${l}: repeated indexes form the tail of the killed connection`);
+        // --durable-ping-interval is 0.1 s; 3 s leaves room for a loaded machine and the position's store in NATS.
+        const age = first.closedAt! - times[firstRepeat];
+        assert.ok(age <= 3000, `${l}: the repeated tail starts ${age} ms before the kill (more than 3 s was unconfirmed)`);
+        repeats += got.length - firstRepeat;
+      }
+      assert.equal(repeats, w.logs.reduce((n, l) => n + client.repeats(l), 0), 'no repeat outside the killed connection\'s tail');
+      console.log(`edge failover: ${client.connections.length} connections, ${repeats} frames repeated of ${w.logs.reduce((n, l) => n + w.fake.size(l), 0)}`);
+    }));
+
+  it('nats-server stopped and restarted: clients stay connected, /healthz degraded meanwhile, nothing lost', { timeout: 120_000 }, () =>
+    withWorld(async (w) => {
+      const edge = await w.nodes.start('edge', { role: 'edge', nats: w.nats.url });
+      await natsConnected(edge, true);
+      // A plain client, connected before anything is published, and a durable one.
+      const plain = feed(w, () => edge.ws('/full-stream'), false);
+      const durable = feed(w, () => edge.ws('/full-stream?id=nats-restart&since=0'), false);
+      for (const c of [plain, durable]) await c.until('a connection', 20_000, () => c.connected);
+      const ingest = await w.nodes.start('ingest', { role: 'ingest', nats: w.nats.url, logList: w.fake.logListUrl });
+      w.fake.grow(RATE);
+      for (const c of [plain, durable]) await c.until('the backlog', 60_000, () => w.logs.every((l) => c.received(l).size >= 150), () => progress(w, c));
+
+      const edgeLines = edge.lines.length;
+      await w.nats.stop('SIGTERM');
+      const down = await natsConnected(edge, false);
+      assert.equal(down.status, 'degraded', 'edge /healthz while NATS is down');
+      assert.equal((await natsConnected(ingest, false)).status, 'degraded', 'ingest /healthz while NATS is down');
+      await edge.waitLine('edge to log "nats disconnected"', 10_000, (l) => l.msg === 'nats disconnected', edgeLines);
+      assert.equal(await edge.metric('certstream_nats_connected'), 0);
+      // Entries keep arriving at the logs while NATS is away.
+      const sizeAtStop = w.logs.map((l) => w.fake.size(l));
+      await waitUntil('the logs to grow while NATS is down', 30_000, () => w.logs.every((l, i) => w.fake.size(l) >= sizeAtStop[i] + 100));
+      for (const c of [plain, durable]) assert.ok(c.connected && c.closes === 0, 'clients stay connected while NATS is down');
+
+      await w.nats.start();
+      await natsConnected(edge, true);
+      await natsConnected(ingest, true);
+      await waitUntil('the logs to grow after the restart', 30_000, () => w.logs.every((l, i) => w.fake.size(l) >= sizeAtStop[i] + 200));
+      w.fake.grow(0);
+      for (const [name, c] of [['plain', plain], ['durable', durable]] as const) {
+        await c.until(`the ${name} client to hold every entry`, 60_000, () => hasAll(w, c), () => progress(w, c));
+        assertAllEntries(w, c, `${name} client`);
+        assert.equal(c.closes, 0, `${name} client stayed connected`);
+        assert.equal(c.connections.length, 1);
+        for (const l of w.logs) assert.equal(c.repeats(l), 0, `${name} client: ${l} once`);
+      }
+      assert.ok((await edge.metric('certstream_nats_reconnects_total')) >= 1, 'the edge counted its reconnect');
+      assert.equal(await edge.metric('certstream_nats_connected'), 1);
+      assert.equal((await healthz(edge))?.status, 'ok', 'edge /healthz once NATS is back');
+    }));
+});
