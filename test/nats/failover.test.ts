@@ -36,7 +36,13 @@ interface World {
 
 async function withWorld(body: (w: World) => Promise<void>): Promise<void> {
   const nats = await NatsServer.start();
-  const fake = await FakeCtLog.start({ rfc6962Logs: 1, staticLogs: 1, initialSize: 200 });
+  // A test cancelled by its timeout may leave the runner to force the exit before `finally` ran.
+  const killNats = () => void nats.kill();
+  process.once('exit', killNats);
+  const fake = await FakeCtLog.start({ rfc6962Logs: 1, staticLogs: 1, initialSize: 200 }).catch(async (err: unknown) => {
+    await nats.dispose();
+    throw err;
+  });
   const w: World = { nats, fake, nodes: new NodeSet(), feeds: [], logs: fake.logs.map((l) => l.url) };
   try {
     await body(w);
@@ -51,6 +57,7 @@ async function withWorld(body: (w: World) => Promise<void>): Promise<void> {
     await w.nodes.stopAll();
     await fake.close();
     await nats.dispose();
+    process.removeListener('exit', killNats);
   }
 }
 
@@ -94,18 +101,15 @@ function natsConnected(node: NatsNode, connected: boolean, ms = 30_000): Promise
   });
 }
 
-describe('NATS failover (real nats-server, ingest and edge processes)', { skip: natsSkip(), timeout: 170_000 }, () => {
-  it('kill -9 of one of two ingest nodes: each edge delivers every entry exactly once', { timeout: 120_000 }, () =>
+describe('NATS failover (real nats-server, ingest and edge processes)', { skip: natsSkip() }, () => {
+  it('kill -9 of one of two ingest nodes: each edge delivers every entry exactly once', { timeout: 150_000 }, () =>
     withWorld(async (w) => {
-      const edges = [await w.nodes.start('edge-1', { role: 'edge', nats: w.nats.url }), await w.nodes.start('edge-2', { role: 'edge', nats: w.nats.url })];
+      const edges = await Promise.all(['edge-1', 'edge-2'].map((name) => w.nodes.start(name, { role: 'edge', nats: w.nats.url })));
       // Durable clients with since=0 see the whole stream whenever they attach; they never reconnect here,
       // so one connection each must hold every entry once.
       const clients = edges.map((e, i) => feed(w, () => e.ws(`/full-stream?id=ingest-failover-${i}&since=0`), false));
       await Promise.all(clients.map((c, i) => c.until(`client ${i} to connect`, 20_000, () => c.connected)));
-      const ingest = [
-        await w.nodes.start('ingest-a', { role: 'ingest', nats: w.nats.url, logList: w.fake.logListUrl }),
-        await w.nodes.start('ingest-b', { role: 'ingest', nats: w.nats.url, logList: w.fake.logListUrl }),
-      ];
+      const ingest = await Promise.all(['ingest-a', 'ingest-b'].map((name) => w.nodes.start(name, { role: 'ingest', nats: w.nats.url, logList: w.fake.logListUrl })));
       w.fake.grow(RATE);
 
       // An ingest node refuses stream clients; an edge reports no logs of its own.
@@ -142,9 +146,9 @@ describe('NATS failover (real nats-server, ingest and edge processes)', { skip: 
       console.log(`ingest failover: killed ${ingest[victim].name} (stored ${stored[victim]}), survivor stored ${stored[1 - victim]} → ${after}, duplicates ${dup}, peer-skipped ${skipped}; ${w.logs.reduce((n, l) => n + w.fake.size(l), 0)} entries`);
     }));
 
-  it('kill -9 of an edge: a durable client resumes on the other edge and misses nothing', { timeout: 120_000 }, () =>
+  it('kill -9 of an edge: a durable client resumes on the other edge and misses nothing', { timeout: 150_000 }, () =>
     withWorld(async (w) => {
-      const edges = [await w.nodes.start('edge-1', { role: 'edge', nats: w.nats.url }), await w.nodes.start('edge-2', { role: 'edge', nats: w.nats.url })];
+      const edges = await Promise.all(['edge-1', 'edge-2'].map((name) => w.nodes.start(name, { role: 'edge', nats: w.nats.url })));
       await w.nodes.start('ingest', { role: 'ingest', nats: w.nats.url, logList: w.fake.logListUrl });
       let current = edges[0];
       // The client asks for the current edge on every (re)connect, as a load balancer would route it.
@@ -186,7 +190,7 @@ describe('NATS failover (real nats-server, ingest and edge processes)', { skip: 
       console.log(`edge failover: ${client.connections.length} connections, ${repeats} frames repeated of ${w.logs.reduce((n, l) => n + w.fake.size(l), 0)}`);
     }));
 
-  it('nats-server stopped and restarted: clients stay connected, /healthz degraded meanwhile, nothing lost', { timeout: 120_000 }, () =>
+  it('nats-server stopped and restarted: clients stay connected, /healthz degraded meanwhile, nothing lost', { timeout: 150_000 }, () =>
     withWorld(async (w) => {
       const edge = await w.nodes.start('edge', { role: 'edge', nats: w.nats.url });
       await natsConnected(edge, true);

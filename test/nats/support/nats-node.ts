@@ -33,6 +33,15 @@ export interface LogLine {
   [key: string]: unknown;
 }
 
+/**
+ * Children still running when the test process exits (a test cancelled by its timeout, the runner's
+ * --test-force-exit) are killed, so no daemon outlives the test run on a shared machine.
+ */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 export class NatsNode {
   readonly lines: LogLine[] = [];
   port = 0;
@@ -45,7 +54,8 @@ export class NatsNode {
     readonly child: ChildProcess,
     readonly stateDir: string,
   ) {
-    this.exited = new Promise((resolve) => child.once('exit', (code, sig) => resolve(sig ?? code)));
+    running.add(child);
+    this.exited = new Promise((resolve) => child.once('exit', (code, sig) => (running.delete(child), resolve(sig ?? code))));
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr = (this.stderr + d).slice(-4000)));
     createInterface({ input: child.stdout! }).on('line', (line) => {
       let rec: LogLine;
@@ -167,17 +177,21 @@ export class NatsNode {
   }
 }
 
-/** The nodes one test started; `stopAll()` in a finally/after ends them whatever happened. */
+/**
+ * The nodes one test started; `stopAll()` in a finally ends them whatever happened, including nodes whose
+ * start was still under way when the test failed.
+ */
 export class NodeSet {
-  private readonly nodes: NatsNode[] = [];
+  private readonly starts: Promise<NatsNode>[] = [];
 
-  async start(name: string, o: NodeOptions): Promise<NatsNode> {
-    const node = await NatsNode.start(name, o);
-    this.nodes.push(node);
-    return node;
+  start(name: string, o: NodeOptions): Promise<NatsNode> {
+    const p = NatsNode.start(name, o);
+    this.starts.push(p);
+    return p;
   }
 
   async stopAll(): Promise<void> {
-    await Promise.all(this.nodes.splice(0).map((n) => n.stop()));
+    const settled = await Promise.allSettled(this.starts.splice(0));
+    await Promise.all(settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value.stop()] : [])));
   }
 }
