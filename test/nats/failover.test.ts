@@ -19,6 +19,12 @@ import { RecordingFeed, upgradeStatus } from './support/recording-feed.js';
 /** Entries per second the fake logs grow by (round-robin over both) while the scenarios run. */
 const RATE = 200;
 
+/**
+ * How old the oldest repeated frame of a killed edge's connection may be: positions are confirmed and
+ * saved every 0.1 s (--durable-ping-interval); 3 s leaves room for a loaded machine and NATS round trips.
+ */
+const TAIL_MS = 3000;
+
 interface Healthz {
   status: string;
   logs: unknown[];
@@ -101,12 +107,24 @@ function natsConnected(node: NatsNode, connected: boolean, ms = 30_000): Promise
   });
 }
 
+/**
+ * Waits until an edge serves from the stream (/healthz shows the stream's sequences): before that, `?id=`
+ * and `?since=` requests are refused with 503, and a client that is not to reconnect must not meet one.
+ */
+function edgeServing(node: NatsNode, ms = 30_000): Promise<Healthz> {
+  return waitUntil(`${node.name} to serve from the stream (/healthz nats.last_seq set)`, ms, async () => {
+    const h = await healthz(node);
+    return h?.nats?.connected === true && typeof h.nats.last_seq === 'number' ? h : undefined;
+  });
+}
+
 describe('NATS failover (real nats-server, ingest and edge processes)', { skip: natsSkip() }, () => {
   it('kill -9 of one of two ingest nodes: each edge delivers every entry exactly once', { timeout: 150_000 }, () =>
     withWorld(async (w) => {
       const edges = await Promise.all(['edge-1', 'edge-2'].map((name) => w.nodes.start(name, { role: 'edge', nats: w.nats.url })));
       // Durable clients with since=0 see the whole stream whenever they attach; they never reconnect here,
       // so one connection each must hold every entry once.
+      for (const e of edges) await edgeServing(e);
       const clients = edges.map((e, i) => feed(w, () => e.ws(`/full-stream?id=ingest-failover-${i}&since=0`), false));
       await Promise.all(clients.map((c, i) => c.until(`client ${i} to connect`, 20_000, () => c.connected)));
       const ingest = await Promise.all(['ingest-a', 'ingest-b'].map((name) => w.nodes.start(name, { role: 'ingest', nats: w.nats.url, logList: w.fake.logListUrl })));
@@ -155,10 +173,11 @@ describe('NATS failover (real nats-server, ingest and edge processes)', { skip: 
       const client = feed(w, () => current.ws(`/full-stream?id=edge-mover&since=0`));
       w.fake.grow(RATE);
       await client.until('the backlog and some live entries', 60_000, () => w.logs.every((l) => client.received(l).size >= 150), () => progress(w, client));
-      // Its position is confirmed by answered pings (every 0.1 s): let a few pass on the frames it holds, so
-      // the resume starts from a stored position and the repeats are bounded by the unconfirmed tail.
-      const pingsBefore = client.connections[0].pings;
-      await client.until('pings confirming the position', 20_000, () => client.connections[0].pings >= pingsBefore + 3);
+      // Its position is confirmed by answered pings (every 0.1 s) and saved as often. The repeats must come
+      // from the last TAIL_MS before the cut; so that this tells a resume from the saved position apart from
+      // a replay of everything (since=0), the connection must have frames older than that when it is cut.
+      const firstFrameAt = Math.min(...[...client.connections[0].times.values()].map((t) => t[0]));
+      await client.until('the first connection to be older than the tail bound', 30_000, () => Date.now() - firstFrameAt > TAIL_MS + 1500);
       await current.kill();
       current = edges[1];
       const sizeAtKill = w.logs.map((l) => w.fake.size(l));
@@ -181,9 +200,8 @@ describe('NATS failover (real nats-server, ingest and edge processes)', { skip: 
         const firstRepeat = got.findIndex((i) => later.has(i));
         if (firstRepeat < 0) continue;
         assert.ok(got.slice(firstRepeat).every((i) => later.has(i)), `${l}: repeated indexes form the tail of the killed connection`);
-        // --durable-ping-interval is 0.1 s; 3 s leaves room for a loaded machine and the position's store in NATS.
         const age = first.closedAt! - times[firstRepeat];
-        assert.ok(age <= 3000, `${l}: the repeated tail starts ${age} ms before the kill (more than 3 s was unconfirmed)`);
+        assert.ok(age <= TAIL_MS, `${l}: the repeated tail starts ${age} ms before the kill (more than ${TAIL_MS} ms was unconfirmed)`);
         repeats += got.length - firstRepeat;
       }
       assert.equal(repeats, w.logs.reduce((n, l) => n + client.repeats(l), 0), 'no repeat outside the killed connection\'s tail');
@@ -193,7 +211,7 @@ describe('NATS failover (real nats-server, ingest and edge processes)', { skip: 
   it('nats-server stopped and restarted: clients stay connected, /healthz degraded meanwhile, nothing lost', { timeout: 150_000 }, () =>
     withWorld(async (w) => {
       const edge = await w.nodes.start('edge', { role: 'edge', nats: w.nats.url });
-      await natsConnected(edge, true);
+      await edgeServing(edge);
       // A plain client, connected before anything is published, and a durable one.
       const plain = feed(w, () => edge.ws('/full-stream'), false);
       const durable = feed(w, () => edge.ws('/full-stream?id=nats-restart&since=0'), false);
@@ -203,6 +221,7 @@ describe('NATS failover (real nats-server, ingest and edge processes)', { skip: 
       for (const c of [plain, durable]) await c.until('the backlog', 60_000, () => w.logs.every((l) => c.received(l).size >= 150), () => progress(w, c));
 
       const edgeLines = edge.lines.length;
+      const t0 = Date.now();
       await w.nats.stop('SIGTERM');
       const down = await natsConnected(edge, false);
       assert.equal(down.status, 'degraded', 'edge /healthz while NATS is down');
@@ -214,9 +233,12 @@ describe('NATS failover (real nats-server, ingest and edge processes)', { skip: 
       await waitUntil('the logs to grow while NATS is down', 30_000, () => w.logs.every((l, i) => w.fake.size(l) >= sizeAtStop[i] + 100));
       for (const c of [plain, durable]) assert.ok(c.connected && c.closes === 0, 'clients stay connected while NATS is down');
 
+      const tDown = Date.now();
       await w.nats.start();
+      const tUp = Date.now();
       await natsConnected(edge, true);
       await natsConnected(ingest, true);
+      const tReconnected = Date.now();
       await waitUntil('the logs to grow after the restart', 30_000, () => w.logs.every((l, i) => w.fake.size(l) >= sizeAtStop[i] + 200));
       w.fake.grow(0);
       for (const [name, c] of [['plain', plain], ['durable', durable]] as const) {
@@ -226,8 +248,10 @@ describe('NATS failover (real nats-server, ingest and edge processes)', { skip: 
         assert.equal(c.connections.length, 1);
         for (const l of w.logs) assert.equal(c.repeats(l), 0, `${name} client: ${l} once`);
       }
+      const tAll = Date.now();
       assert.ok((await edge.metric('certstream_nats_reconnects_total')) >= 1, 'the edge counted its reconnect');
       assert.equal(await edge.metric('certstream_nats_connected'), 1);
       assert.equal((await healthz(edge))?.status, 'ok', 'edge /healthz once NATS is back');
+      console.log(`nats restart: down ${tDown - t0} ms, both nodes reconnected ${tReconnected - tUp} ms after the restart, every entry at both clients ${tAll - tReconnected} ms later; ${w.logs.reduce((n, l) => n + w.fake.size(l), 0)} entries`);
     }));
 });
