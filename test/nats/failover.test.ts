@@ -28,7 +28,15 @@ const TAIL_MS = 3000;
 interface Healthz {
   status: string;
   logs: unknown[];
-  nats?: { role: string; connected: boolean; stream: string | null; last_seq: number | null; delivered_seq: number | null };
+  nats?: {
+    role: string;
+    connected: boolean;
+    stream: string | null;
+    last_seq: number | null;
+    delivered_seq: number | null;
+    consumer_lag: number | null;
+    publish_pending: number | null;
+  };
 }
 
 /** One scenario's world: NATS, the fake logs, the nodes and clients it starts; all ended in `finally`. */
@@ -135,10 +143,23 @@ describe('NATS failover (real nats-server, ingest and edge processes)', { skip: 
       const eh = await natsConnected(edges[0], true);
       assert.deepEqual(eh.logs, [], 'an edge follows no log');
       assert.equal(eh.nats?.role, 'edge');
-      for (const n of ingest) assert.equal((await natsConnected(n, true)).nats?.role, 'ingest');
+      assert.equal(eh.nats?.publish_pending, null, 'an edge publishes nothing');
 
       // Both ingest nodes are running and part of the backlog is through; then the one that stored more dies.
       for (const c of clients) await c.until('part of the backlog', 60_000, () => c.total(w.logs) >= 300, () => progress(w, c));
+      for (const n of ingest) {
+        const ih = await natsConnected(n, true);
+        assert.equal(ih.nats?.role, 'ingest');
+        assert.equal(ih.nats?.delivered_seq, null, 'an ingest node consumes nothing');
+        assert.equal(ih.nats?.consumer_lag, null);
+        assert.equal(typeof ih.nats?.publish_pending, 'number');
+      }
+      // Active-active: both nodes have handed entries to JetStream (stored, or de-duplicated as the other's)
+      // or skipped entries the cluster's cursor shows the other one stored.
+      await waitUntil('both ingest nodes to be publishing', 30_000, async () => {
+        const handled = await Promise.all(ingest.map(async (n) => (await n.metric('certstream_nats_published_total')) + (await n.metric('certstream_nats_peer_skipped_total'))));
+        return handled.every((h) => h > 0);
+      });
       const stored = await Promise.all(ingest.map((n) => n.metric('certstream_nats_published_total', 'result="stored"')));
       const victim = stored[0] >= stored[1] ? 0 : 1;
       const survivor = ingest[1 - victim];
