@@ -84,8 +84,8 @@ test('the window reads from the stream past its memory, in order, and finds posi
   p.publish(before);
   await p.settled();
   const got: StreamFrames[] = [];
-  let window: JetStreamWindow | undefined;
-  window = await JetStreamWindow.open({
+  const holder: { window?: JetStreamWindow } = {};
+  const window = await JetStreamWindow.open({
     nc,
     stream: 'T',
     metrics,
@@ -93,14 +93,15 @@ test('the window reads from the stream past its memory, in order, and finds posi
     cacheBytes: 16 * 1024,
     onEntries: (frames) => {
       got.push(...frames);
-      window!.append(frames.map((f) => ({ ...f, log: f.log!, index: f.index!, seen: f.seen! })));
+      holder.window!.append(frames.map((f) => ({ ...f, log: f.log!, index: f.index!, seen: f.seen! })));
     },
   });
-  t.after(() => window!.close());
+  holder.window = window;
+  t.after(() => window.close());
   assert.equal(window.nextSeq, 301, 'the tail starts at the end of the stream');
   p.publish(Array.from({ length: 200 }, (_, i) => entry(300 + i)));
   await p.settled();
-  await waitUntil('the tail handed on the new entries', 10_000, () => window!.nextSeq === 501);
+  await waitUntil('the tail handed on the new entries', 10_000, () => window.nextSeq === 501);
   assert.deepEqual(got.map((f) => f.index), Array.from({ length: 200 }, (_, i) => 300 + i));
   assert.equal(got[5].full, entry(305).full, 'frames come back byte for byte');
   assert.equal(got[5].lite, entry(305).lite);
