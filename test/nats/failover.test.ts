@@ -7,6 +7,8 @@
 //     from the unconfirmed tail of the killed connection.
 //  3. nats-server stopped (SIGTERM) and restarted on its port and store: clients stay connected, /healthz
 //     says degraded meanwhile, and afterwards every entry arrives.
+//  4. a brief nats-server restart: both roles are connected again within seconds (the retry backoff
+//     starts over after a short outage instead of sitting at its cap).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FakeCtLog } from '../../fake-ct-log/fake-ct-log.js';
@@ -114,6 +116,14 @@ function natsConnected(node: NatsNode, connected: boolean, ms = 30_000): Promise
     return h?.nats?.connected === connected ? h : undefined;
   });
 }
+
+/**
+ * How soon after a brief NATS outage the nodes must be connected again. NatsLink retries with a backoff
+ * that starts at 0.25 s and doubles (capped at 10 s); an outage of a fraction of a second leaves the next
+ * attempt at most about 1 s away, so 3 s is a liveness bound with room for a loaded machine, not a
+ * performance goal: a backoff that had already climbed to its cap (5-10 s) fails it.
+ */
+const RECONNECT_MS = 3000;
 
 /**
  * Waits until an edge serves from the stream (/healthz shows the stream's sequences): before that, `?id=`
@@ -274,5 +284,25 @@ describe('NATS failover (real nats-server, ingest and edge processes)', { skip: 
       assert.equal(await edge.metric('certstream_nats_connected'), 1);
       assert.equal((await healthz(edge))?.status, 'ok', 'edge /healthz once NATS is back');
       console.log(`nats restart: down ${tDown - t0} ms, both nodes reconnected ${tReconnected - tUp} ms after the restart, every entry at both clients ${tAll - tReconnected} ms later; ${w.logs.reduce((n, l) => n + w.fake.size(l), 0)} entries`);
+    }));
+
+  it('a brief nats-server restart: ingest and edge are connected again within seconds', { timeout: 90_000 }, () =>
+    withWorld(async (w) => {
+      const [edge, ingest] = await Promise.all([
+        w.nodes.start('edge', { role: 'edge', nats: w.nats.url }),
+        w.nodes.start('ingest', { role: 'ingest', nats: w.nats.url, logList: w.fake.logListUrl }),
+      ]);
+      await edgeServing(edge);
+      await natsConnected(ingest, true);
+      await w.nats.stop('SIGTERM');
+      await Promise.all([natsConnected(edge, false, 10_000), natsConnected(ingest, false, 10_000)]);
+      const down = Date.now();
+      await w.nats.start();
+      const up = Date.now();
+      const back = await Promise.all([edge, ingest].map(async (n) => (await natsConnected(n, true, 30_000), Date.now() - up)));
+      console.log(`brief nats restart: down ${up - down} ms, edge connected again ${back[0]} ms and ingest ${back[1]} ms after it was back`);
+      for (const [i, n] of [edge, ingest].entries()) {
+        assert.ok(back[i] <= RECONNECT_MS, `${n.name} connected again ${back[i]} ms after NATS was back from a ${up - down} ms outage (more than ${RECONNECT_MS} ms: the retry backoff did not start from its base)`);
+      }
     }));
 });
