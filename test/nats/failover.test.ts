@@ -137,7 +137,7 @@ function edgeServing(node: NatsNode, ms = 30_000): Promise<Healthz> {
 }
 
 describe('NATS failover (real nats-server, ingest and edge processes)', { skip: natsSkip() }, () => {
-  it('kill -9 of one of two ingest nodes: each edge delivers every entry exactly once', { timeout: 150_000 }, () =>
+  it('kill -9 of one of two ingest nodes: each edge delivers every entry exactly once; a replacement continues from the cluster cursors', { timeout: 150_000 }, () =>
     withWorld(async (w) => {
       const edges = await Promise.all(['edge-1', 'edge-2'].map((name) => w.nodes.start(name, { role: 'edge', nats: w.nats.url })));
       // Durable clients with since=0 see the whole stream whenever they attach; they never reconnect here,
@@ -193,6 +193,30 @@ describe('NATS failover (real nats-server, ingest and edge processes)', { skip: 
       const dup = await survivor.metric('certstream_nats_published_total', 'result="duplicate"');
       const skipped = await survivor.metric('certstream_nats_peer_skipped_total');
       console.log(`ingest failover: killed ${ingest[victim].name} (stored ${stored[victim]}), survivor stored ${stored[1 - victim]} → ${after}, duplicates ${dup}, peer-skipped ${skipped}; ${w.logs.reduce((n, l) => n + w.fake.size(l), 0)} entries`);
+
+      // The survivor dies too; a replacement with an empty state directory must continue where the
+      // cluster's cursors stand (not from its --backfill, which covers whole logs here): it stores exactly
+      // the entries added since, and fetches about that much from the logs.
+      await survivor.kill();
+      const rfc = w.fake.logs.find((l) => l.kind === 'rfc6962')!.url;
+      const rfcSize = w.fake.size(rfc);
+      const ADDED = 64;
+      w.fake.append(ADDED);
+      const requestsBefore = w.fake.requests.entries;
+      const replacement = await w.nodes.start('ingest-c', { role: 'ingest', nats: w.nats.url, logList: w.fake.logListUrl });
+      for (const [i, c] of clients.entries()) await c.until(`client ${i} to get the replacement's entries`, 60_000, () => hasAll(w, c), () => progress(w, c));
+      const requests = w.fake.requests.entries - requestsBefore;
+      for (const [i, c] of clients.entries()) {
+        assertAllEntries(w, c, `client on edge-${i + 1} after the replacement`);
+        for (const l of w.logs) assert.equal(c.repeats(l), 0, `client on edge-${i + 1}: ${l} still exactly once`);
+      }
+      const replacementStored = await replacement.metric('certstream_nats_published_total', 'result="stored"');
+      assert.equal(replacementStored, ADDED * w.logs.length, 'the replacement stored exactly the entries added after the last kill');
+      // From its cursor: a few get-entries requests (32 entries each, the fake log's cap); from index 0 it
+      // would need more than rfcSize / 32.
+      assert.ok(rfcSize >= 320, 'the log is long enough to tell a resume from a fresh start');
+      assert.ok(requests <= 6, `the replacement made ${requests} get-entries requests for ${ADDED} new entries (a start from index 0 needs more than ${Math.floor(rfcSize / 32)})`);
+      console.log(`ingest replacement: stored ${replacementStored}, ${requests} get-entries requests, duplicates ${await replacement.metric('certstream_nats_published_total', 'result="duplicate"')}, peer-skipped ${await replacement.metric('certstream_nats_peer_skipped_total')}`);
     }));
 
   it('kill -9 of an edge: a durable client resumes on the other edge and misses nothing', { timeout: 150_000 }, () =>
