@@ -188,6 +188,7 @@ describe('NATS failover (real nats-server, ingest and edge processes)', { skip: 
         assert.equal(c.connections.length, 1);
         for (const l of w.logs) assert.equal(c.repeats(l), 0, `client on edge-${i + 1}: ${l} delivered exactly once`);
       }
+      for (const e of edges) assert.equal(await e.metric('certstream_nats_tail_gaps_total'), 0, `${e.name}'s tail missed no stream seq`);
       const after = await survivor.metric('certstream_nats_published_total', 'result="stored"');
       assert.ok(after > stored[1 - victim], `the survivor stored the entries after the kill (${stored[1 - victim]} → ${after})`);
       const dup = await survivor.metric('certstream_nats_published_total', 'result="duplicate"');
@@ -304,7 +305,9 @@ describe('NATS failover (real nats-server, ingest and edge processes)', { skip: 
         for (const l of w.logs) assert.equal(c.repeats(l), 0, `${name} client: ${l} once`);
       }
       const tAll = Date.now();
+      await edge.waitLine('edge to log "nats connected" again', 10_000, (l) => l.msg === 'nats connected', edgeLines);
       assert.ok((await edge.metric('certstream_nats_reconnects_total')) >= 1, 'the edge counted its reconnect');
+      assert.equal(await edge.metric('certstream_nats_tail_gaps_total'), 0, 'the edge\'s tail missed no stream seq');
       assert.equal(await edge.metric('certstream_nats_connected'), 1);
       assert.equal((await healthz(edge))?.status, 'ok', 'edge /healthz once NATS is back');
       console.log(`nats restart: down ${tDown - t0} ms, both nodes reconnected ${tReconnected - tUp} ms after the restart, every entry at both clients ${tAll - tReconnected} ms later; ${w.logs.reduce((n, l) => n + w.fake.size(l), 0)} entries`);
