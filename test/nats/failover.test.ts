@@ -9,6 +9,8 @@
 //     says degraded meanwhile, and afterwards every entry arrives.
 //  4. a brief nats-server restart: both roles are connected again within seconds (the retry backoff
 //     starts over after a short outage instead of sitting at its cap).
+//  5. a brief nats-server restart while entries keep arriving: they reach an edge's client again within
+//     seconds (no publish or stream tail left waiting on a request the old server never answers).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FakeCtLog } from '../../fake-ct-log/fake-ct-log.js';
@@ -331,5 +333,45 @@ describe('NATS failover (real nats-server, ingest and edge processes)', { skip: 
       for (const [i, n] of [edge, ingest].entries()) {
         assert.ok(back[i] <= RECONNECT_MS, `${n.name} connected again ${back[i]} ms after NATS was back from a ${up - down} ms outage (more than ${RECONNECT_MS} ms: the retry backoff did not start from its base)`);
       }
+    }));
+
+  it('a brief nats-server restart while entries arrive: clients get them again within seconds', { timeout: 90_000 }, () =>
+    withWorld(async (w) => {
+      const [edge, ingest] = await Promise.all([
+        w.nodes.start('edge', { role: 'edge', nats: w.nats.url }),
+        w.nodes.start('ingest', { role: 'ingest', nats: w.nats.url, logList: w.fake.logListUrl }),
+      ]);
+      await edgeServing(edge);
+      const client = feed(w, () => edge.ws('/full-stream'), false);
+      await client.until('a connection', 20_000, () => client.connected);
+      w.fake.grow(RATE);
+      // Live entries flowing (publishes in flight) when NATS goes away for a moment.
+      const sizeAtConnect = w.logs.map((l) => w.fake.size(l));
+      await client.until('live entries', 60_000, () => w.logs.every((l, i) => Math.max(-1, ...client.received(l)) >= sizeAtConnect[i] + 50), () => progress(w, client));
+      await w.nats.stop('SIGTERM');
+      await w.nats.start();
+      const up = Date.now();
+      const sizeAtUp = w.logs.map((l) => w.fake.size(l));
+      await waitUntil('the logs to grow past the restart', 30_000, () => w.logs.every((l, i) => w.fake.size(l) >= sizeAtUp[i] + 200));
+      w.fake.grow(0);
+      // Every entry that appeared since NATS was back, and how long each took from the log to the client.
+      const firstAfterUp = w.logs.map((l) => {
+        let i = w.fake.size(l) - 1;
+        while (i > 0 && w.fake.availableAt(l, i - 1)! >= up) i--;
+        return i;
+      });
+      const hasNew = () => w.logs.every((l, k) => range(firstAfterUp[k], w.fake.size(l)).every((i) => client.received(l).has(i)));
+      await client.until('every entry appended since the restart', 60_000, hasNew, () => progress(w, client));
+      let worst = 0;
+      for (const [k, l] of w.logs.entries()) {
+        const c = client.connections[0];
+        const ix = c.indexes.get(l) ?? [];
+        const times = c.times.get(l) ?? [];
+        for (const [j, i] of ix.entries()) if (i >= firstAfterUp[k]) worst = Math.max(worst, times[j] - w.fake.availableAt(l, i)!);
+      }
+      assert.equal(client.closes, 0, 'the client stayed connected');
+      assert.ok(client.increasingPerConnection(), 'strictly increasing per log');
+      console.log(`brief nats restart under load: the slowest entry appended after NATS was back took ${worst} ms to reach the client; ingest ${ingest.name} reconnects ${await ingest.metric('certstream_nats_reconnects_total')}`);
+      assert.ok(worst <= RECONNECT_MS, `an entry appended after NATS was back took ${worst} ms to reach the edge's client (more than ${RECONNECT_MS} ms: something waited on a request the restarted server never answered)`);
     }));
 });
