@@ -5,6 +5,7 @@
  * client from a killed edge to the other one just by changing what `url()` answers.
  */
 import { WebSocket } from 'ws';
+import { ConditionWaiters } from '../../support/wait-until.js';
 
 interface Frame {
   message_type: string;
@@ -27,7 +28,7 @@ export class RecordingFeed {
   closes = 0;
   private ws: WebSocket | undefined;
   private stopped = false;
-  private waiters: (() => void)[] = [];
+  private readonly waiters = new ConditionWaiters();
 
   constructor(
     private readonly url: () => string,
@@ -66,17 +67,7 @@ export class RecordingFeed {
 
   /** Resolves once `cond` holds (re-checked on every frame, open and close), or rejects after `ms`. */
   until(what: string, ms: number, cond: () => boolean, detail: () => string = () => ''): Promise<void> {
-    if (cond()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what} ${detail()}`)), ms);
-      const check = () => {
-        if (cond()) {
-          clearTimeout(timer);
-          resolve();
-        } else this.waiters.push(check);
-      };
-      this.waiters.push(check);
-    });
+    return this.waiters.until(what, ms, cond, detail);
   }
 
   close(): void {
@@ -85,7 +76,7 @@ export class RecordingFeed {
   }
 
   private wake(): void {
-    for (const w of this.waiters.splice(0)) w();
+    this.waiters.notify();
   }
 
   private open(): void {
