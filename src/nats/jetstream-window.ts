@@ -222,7 +222,9 @@ export class JetStreamWindow implements ReplayWindow {
     while (!this.closed) {
       try {
         const consumer = await this.js.consumers.get(this.options.stream, { deliver_policy: 'by_start_sequence', opt_start_seq: expected });
-        const messages = await consumer.consume({ max_messages: 1024, expires: 5000 });
+        // Short pulls: a pull the server no longer holds (after a long pause for room, or a restart) is
+        // noticed and renewed within `expires` instead of 5 s.
+        const messages = await consumer.consume({ max_messages: 1024, expires: 2000 });
         const onAbort = () => messages.stop();
         this.stop.signal.addEventListener('abort', onAbort, { once: true });
         // After a reconnection the pull request may be gone with the server that had it, and the consumer
@@ -242,7 +244,10 @@ export class JetStreamWindow implements ReplayWindow {
             const wait = this.options.room?.();
             if (wait !== undefined) {
               this.flushStaged();
+              const pausedAt = Date.now();
               await Promise.race([wait, new Promise((resolve) => this.stop.signal.addEventListener('abort', resolve, { once: true }))]);
+              // Paused longer than a pull lives: its pulls may have lapsed without a new one. Resubscribe.
+              if (Date.now() - pausedAt > 1000) messages.stop();
             }
           }
         } finally {
