@@ -101,6 +101,8 @@ interface FanoutRow {
   totalCpuUsPerFrame: number;
   clientCpuSeconds: number;
   processes: ProcessFigures[];
+  /** Summed over the daemons after the run; null without NATS. */
+  nats: { consumerLag: number; tailGaps: number; publishErrors: number; peerSkipped: number } | null;
 }
 
 interface PublishRow {
@@ -186,6 +188,16 @@ async function measureFanout(setup: string, fake: FakeCtLog, serving: BenchDaemo
     drops += sumMetric(m, 'certstream_client_dropped_messages_total');
     closed += sumMetric(m, 'certstream_client_disconnects_total', /reason="(slow|ping_timeout)"/);
   }
+  // What NATS mode says went wrong, if anything: a lagging consumer, a gap in the tail, a failed publish.
+  const nats = others.length === 0 ? null : { consumerLag: 0, tailGaps: 0, publishErrors: 0, peerSkipped: 0 };
+  for (const d of counted) {
+    if (nats === null || !('base' in d)) continue;
+    const m = await metricsText(d as BenchDaemon);
+    nats.consumerLag += sumMetric(m, 'certstream_nats_consumer_lag');
+    nats.tailGaps += sumMetric(m, 'certstream_nats_tail_gaps_total');
+    nats.publishErrors += sumMetric(m, 'certstream_nats_publish_errors_total');
+    nats.peerSkipped += sumMetric(m, 'certstream_nats_peer_skipped_total');
+  }
   const frames = results.reduce((s, r) => s + r.messages, 0);
   const seconds = results.reduce((s, r) => s + r.seconds, 0) / results.length;
   const lat = results.flatMap((r) => latencies(r, fake, SAMPLE));
@@ -210,6 +222,7 @@ async function measureFanout(setup: string, fake: FakeCtLog, serving: BenchDaemo
     totalCpuUsPerFrame: (totalCpu * 1e6) / Math.max(1, frames),
     clientCpuSeconds: results.reduce((s, r) => s + r.clientCpuSeconds, 0),
     processes: counted.map((p, i) => ({ label: p.label, cpuSeconds: cpu[i], peakRssMb: peakRssMb(p.pid) })),
+    nats,
   };
 }
 
@@ -345,6 +358,9 @@ async function main(): Promise<void> {
         ]),
       ),
     );
+    for (const r of fanout) {
+      if (r.nats) console.log(`${r.setup}: NATS consumer lag ${r.nats.consumerLag} after the run, tail gaps ${r.nats.tailGaps}, publish errors ${r.nats.publishErrors}, peer-skipped ${r.nats.peerSkipped}`);
+    }
     const single = fanout[0];
     for (const r of fanout.slice(1)) {
       console.log(`${r.setup} vs 1 process: serving CPU per frame ${(r.servingCpuUsPerFrame / single.servingCpuUsPerFrame).toFixed(2)}×, total ${(r.totalCpuUsPerFrame / single.totalCpuUsPerFrame).toFixed(2)}×; p99 ${f(r.p99Ms)} ms vs ${f(single.p99Ms)} ms`);
