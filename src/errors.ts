@@ -38,7 +38,10 @@ export type ErrorCode =
   // certstream-watch
   | 'WATCH_ERR_USAGE'
   | 'WATCH_ERR_CONFIG'
-  | 'WATCH_ERR_DB';
+  | 'WATCH_ERR_DB'
+  // NATS JetStream (scale-out)
+  | 'NATS_ERR_UNAVAILABLE'
+  | 'NATS_ERR_STREAM';
 
 export class CertstreamError extends Error {
   readonly code: ErrorCode;

@@ -23,11 +23,13 @@ import { createLogger, type Logger } from './log/logger.js';
 import { createServerMetrics, type ServerMetrics } from './metrics/server-metrics.js';
 import type { ServerConfig } from './config/server-config.js';
 import { Renderer } from './render/renderer.js';
+import { NatsMode } from './nats/nats-mode.js';
 import { LocalReplayWindow } from './replay/local-replay-window.js';
 import { PositionStore } from './stream/durable-positions.js';
-import { FanoutHub } from './stream/fanout-hub.js';
+import { FanoutHub, type StreamFrames } from './stream/fanout-hub.js';
 import { IngestSink } from './stream/ingest-sink.js';
 import { RecentSample } from './stream/recent-sample.js';
+import { streamForPath } from './stream/stream-paths.js';
 import { SystemdNotifier } from './systemd/notify.js';
 import { VERSION } from './version.js';
 
@@ -63,6 +65,10 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
   const metrics = deps.metrics ?? createServerMetrics();
   const startedAtMs = Date.now();
   const renderer = new Renderer();
+  // With --nats the roles split the work: an ingest node serves no stream, an edge follows no log.
+  const natsRole = config.nats === '' ? undefined : config.role;
+  const follows = natsRole !== 'edge';
+  const serves = natsRole !== 'ingest';
   const hub = new FanoutHub({
     metrics,
     logger: logger.child({ component: 'hub' }),
@@ -73,7 +79,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
     perMessageDeflate: config.perMessageDeflate,
     maxPayloadBytes: config.maxPayloadBytes,
     // Opened after the listener is bound (below): until then `?id=` and `?since=` get a 503.
-    durable: config.replayWindowMs > 0 ? 'later' : undefined,
+    durable: config.replayWindowMs > 0 && serves ? 'later' : undefined,
   });
 
   // The dashboard's sample sees every batch the hub is given.
@@ -84,7 +90,12 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
       sample.offer(frames, Date.now());
     },
   };
-  const sink = new IngestSink({ renderer, hub: publish, metrics, logger: logger.child({ component: 'sink' }) });
+  // Where rendered entries go: the hub, or with --nats the JetStream publisher (set once NATS is reached;
+  // the ingest, the only caller, opens after that).
+  let natsPublisher: Pick<FanoutHub, 'publish'> | undefined;
+  const sinkTarget: Pick<FanoutHub, 'publish'> = { publish: (frames) => (natsPublisher ?? publish).publish(frames) };
+  const sink = new IngestSink({ renderer, hub: sinkTarget, metrics, logger: logger.child({ component: 'sink' }) });
+  let nats: NatsMode | undefined;
 
   // Bound before anything in the state directory is touched: the replay window's opening may cut a torn
   // tail, drop aged segments and create replay/, Ingest.open loads the cursor file (and with
@@ -108,6 +119,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
       certificates: stats.published,
       dropped: stats.dropped,
       version: VERSION,
+      nats: nats?.health(),
     });
   };
 
@@ -132,7 +144,17 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
     registry: metrics.registry,
     logger: logger.child({ component: 'http' }),
   });
-  server.on('upgrade', createUpgradeHandler((req, socket, head) => hub.handleUpgrade(req, socket, head)));
+  server.on(
+    'upgrade',
+    createUpgradeHandler((req, socket, head) => {
+      if (!serves && streamForPath(req.url) !== undefined) {
+        const body = 'this node is --role ingest: it serves no stream; connect to an edge\n';
+        socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+        return true;
+      }
+      return hub.handleUpgrade(req, socket, head);
+    }),
+  );
   try {
     await listen(server, config.host, config.port);
   } catch (err) {
@@ -149,7 +171,19 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
     await positions?.close();
     await window?.close();
   };
-  if (config.replayWindowMs > 0) {
+  if (natsRole !== undefined) {
+    nats = new NatsMode({
+      servers: config.nats,
+      role: natsRole,
+      stream: config.natsStream,
+      maxAgeMs: config.replayWindowMs,
+      maxBytes: config.replayWindowBytes,
+      flushMs: Math.min(1000, config.durablePingIntervalMs),
+      metrics,
+      logger: logger.child({ component: 'nats' }),
+    });
+    if (serves) nats.openEdge(hub, (frames: StreamFrames[]) => publish.publish(frames), config.durablePingIntervalMs);
+  } else if (config.replayWindowMs > 0) {
     try {
       const replay = LocalReplayWindow.open({
         stateDir: config.stateDir,
@@ -173,13 +207,21 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
       throw err;
     }
   }
-  const ingest = await Ingest.open({
+  const closeNats = async () => {
+    await nats?.close();
+  };
+  // With NATS the ingest waits for it here (the listener is up, /healthz says what is missing): its
+  // cursors are in the cluster's bucket and its entries go to the stream.
+  const natsIngest = follows && nats ? await nats.openIngest() : undefined;
+  if (natsIngest) natsPublisher = natsIngest.publisher;
+  const ingest = !follows ? undefined : await Ingest.open({
     partialTileDelayMs: config.partialTileDelayMs,
     refreshIntervalMs: config.logListRefreshMs,
     resetState: config.resetState,
     ...deps.ingest,
     beforeCursorWrite: window ? window.sync.bind(window) : undefined,
-    deliveryGate: () => hub.roomForIngest(),
+    cursors: natsIngest?.cursors,
+    deliveryGate: natsIngest ? () => natsIngest.publisher.room() : () => hub.roomForIngest(),
     allowEmpty: config.allowEmpty,
     logList: config.logList,
     logsInclude: config.logsInclude,
@@ -195,25 +237,26 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
     clearInterval(rateTimer);
     await closeListener();
     await closeReplay();
+    await closeNats();
     throw err;
   });
   opened = ingest;
-  rates.record(Date.now(), ingest.statuses());
+  if (ingest) rates.record(Date.now(), ingest.statuses());
 
   const port = (server.address() as AddressInfo).port;
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
-  logger.info('listening', { host: config.host, port, url, version: VERSION, logs: ingest.followed.length });
-  if (ingest.followed.length === 0) logger.warn('no log to follow (--allow-empty): streaming nothing until the log list changes', { log_list: config.logList });
+  logger.info('listening', { host: config.host, port, url, version: VERSION, logs: ingest?.followed.length ?? 0, ...(nats ? { role: nats.role, nats: config.nats, stream: config.natsStream } : {}) });
+  if (ingest && ingest.followed.length === 0) logger.warn('no log to follow (--allow-empty): streaming nothing until the log list changes', { log_list: config.logList });
 
-  ingest.start();
+  ingest?.start();
   ingesting = true;
 
   const notifier = new SystemdNotifier({
     logger,
     env: deps.env,
-    healthy: () => healthStatus(logHealth(), ingesting, rules()) !== 'down',
-    status: () => statusLine(ingest.statuses(), hub.clientCount, hub.stats().published),
+    healthy: () => (nats ? health().status : healthStatus(logHealth(), ingesting, rules())) !== 'down',
+    status: () => statusLine(ingest?.statuses() ?? [], hub.clientCount, hub.stats().published),
   });
   void notifier.ready();
 
@@ -226,7 +269,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
       const stoppingNotice = notifier.stopping();
       let failure: unknown;
       try {
-        await ingest.stop();
+        await ingest?.stop();
       } catch (err) {
         logger.error('ingest stop failed', { error: describeError(err) });
         failure = err;
@@ -236,6 +279,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
       await hub.close(1001, 'server shutting down', 1500);
       try {
         await closeReplay();
+        await closeNats();
       } catch (err) {
         logger.error('replay window close failed', { error: describeError(err) });
       }

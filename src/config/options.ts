@@ -48,6 +48,8 @@ export interface OptionSpec {
   readonly help: string;
   /** Further lines for the defaults template (why, caveats). */
   readonly notes?: readonly string[];
+  /** `string`: an empty value is allowed and means "off" (the default is then ''). */
+  readonly optional?: boolean;
   /** Extra check of a string value; returns the problem (without the flag name) or undefined. */
   readonly check?: (value: string) => string | undefined;
 }
@@ -134,11 +136,41 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: "seconds between the pings that confirm a durable client's position (what it may receive twice after a reconnect)",
   },
   {
+    flag: 'nats', key: 'nats', kind: 'string', default: '', optional: true, shownDefault: 'unset (one process, no broker)', example: 'nats://127.0.0.1:4222',
+    accepts: 'nats://host:port URLs, comma-separated',
+    help: 'NATS server URL(s): the replay window, cursors and positions live in JetStream, so ingest and edges can run on several machines',
+    notes: ['Needs --replay-window > 0: the stream keeps entries for that long (and at most --replay-window-bytes).'],
+    check: checkNatsUrls,
+  },
+  {
+    flag: 'role', key: 'role', kind: 'enum', values: ['all', 'ingest', 'edge'], default: 'all',
+    help: 'with --nats: ingest (follow logs, publish), edge (serve clients from the stream, poll no log) or all (both)',
+  },
+  {
+    flag: 'nats-stream', key: 'natsStream', kind: 'string', default: 'CERTSTREAM', accepts: '1-32 of A-Z a-z 0-9 _ -',
+    help: 'JetStream stream name (created when missing); the key-value buckets are <name>_cursors and <name>_positions',
+    check: (v) => (/^[A-Za-z0-9_-]{1,32}$/.test(v) ? undefined : `"${v}" is not 1-32 of A-Z a-z 0-9 _ -`),
+  },
+  {
     flag: 'reset-state', key: 'resetState', kind: 'boolean', default: 'false',
     help: 'ignore the saved cursors and start every log afresh (the cursor file is then overwritten)',
     notes: ['Set it for one start only, then remove it again: while it is set, every restart starts over.'],
   },
 ];
+
+/** A comma-separated list of nats:// (or tls://) host:port URLs. */
+function checkNatsUrls(value: string): string | undefined {
+  for (const part of value.split(',')) {
+    const url = part.trim();
+    if (!/^(nats|tls):\/\/[^/\s]+:\d+\/?$/i.test(url)) return `"${url}" is not a nats://host:port URL`;
+    try {
+      new URL(url);
+    } catch {
+      return `"${url}" is not a valid URL`;
+    }
+  }
+  return undefined;
+}
 
 /** `log-list` → `CERTSTREAM_LOG_LIST`. */
 export function envName(flag: string): string {

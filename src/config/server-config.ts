@@ -63,6 +63,12 @@ export interface ServerConfig {
   durablePingIntervalMs: number;
   /** Start even when no log is selected (otherwise that is a configuration error). */
   allowEmpty: boolean;
+  /** NATS server URLs, comma-separated; '' = no NATS (one process, local replay window). */
+  nats: string;
+  /** With NATS: follow logs and publish, serve clients from the stream, or both. */
+  role: 'all' | 'ingest' | 'edge';
+  /** JetStream stream name. */
+  natsStream: string;
 }
 
 /** Raw values keyed by flag name; lists as arrays of strings. Missing keys take their defaults. */
@@ -91,6 +97,12 @@ export function validateConfig(raw: RawConfig, context: ValidationContext = {}):
   if (typeof config.logList === 'string') {
     const problem = checkLogList(config.logList, context);
     if (problem) problems.push(`--log-list: ${problem}`);
+  }
+  if (config.nats !== '' && config.nats !== undefined && config.replayWindowMs === 0) {
+    problems.push('--nats: needs a replay window (--replay-window > 0): the JetStream stream is the window');
+  }
+  if (config.nats === '' && config.role !== undefined && config.role !== 'all') {
+    problems.push(`--role ${String(config.role)}: needs --nats (without NATS one process does everything)`);
   }
   if (problems.length > 0) return { ok: false, problems };
   return { ok: true, config: config as unknown as ServerConfig };
@@ -139,7 +151,7 @@ function convert(option: OptionSpec, value: string | readonly string[] | boolean
     return option.values?.includes(lower) ? (lower as Level) : fail(`"${text}" is not ${describeRange(option)}`);
   }
   if (option.kind === 'string') {
-    if (text === '') return fail('must not be empty');
+    if (text === '') return option.optional ? '' : fail('must not be empty');
     const problem = option.check?.(text);
     return problem ? fail(problem) : text;
   }

@@ -62,8 +62,23 @@ export function parseCursorFile(text: string, path = CURSOR_FILE): Map<string, n
   return out;
 }
 
+/**
+ * What the ingest needs of a cursor store: the file here, or a JetStream key-value bucket shared by
+ * every ingest node (nats/kv-cursor-store.ts).
+ */
+export interface Cursors {
+  /** Where the cursors are kept, for log lines. */
+  readonly path: string;
+  load(options?: { ignoreSaved?: boolean }): Promise<void>;
+  get(url: string): number | undefined;
+  set(url: string, nextIndex: number): void;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+  flushHealth(): CursorFlushHealth;
+}
+
 /** Cursor file access. `load()` first, then `get`/`set`; `close()` flushes and stops the timer. */
-export class CursorStore {
+export class CursorStore implements Cursors {
   private cursors = new Map<string, number>();
   private readonly flusher = new DirtyFlusher(() => this.write());
   private lastError: string | null = null;

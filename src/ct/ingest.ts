@@ -12,7 +12,7 @@ import { CertstreamError, describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
 import type { BackoffOptions } from './backoff.js';
-import { CursorStore, type CursorFlushHealth } from './cursor-store.js';
+import { CursorStore, type CursorFlushHealth, type Cursors } from './cursor-store.js';
 import { HttpClient } from './http-client.js';
 import { IssuerCache } from './issuer-cache.js';
 import { DEFAULT_WINDOWS, type FollowerDeps, type LogFollower } from './log-follower.js';
@@ -57,6 +57,8 @@ export interface IngestOptions {
   cursorFlushMs?: number;
   /** Runs before every cursor file write (the replay window's fsync). */
   beforeCursorWrite?: () => Promise<void>;
+  /** Where cursors are kept instead of the state directory's file (NATS: a key-value bucket); not loaded yet. */
+  cursors?: Cursors;
   /** Consumer pacing of every follower (see FollowerDeps.deliveryGate). */
   deliveryGate?: () => Promise<void> | undefined;
   metrics: ServerMetrics;
@@ -93,7 +95,7 @@ export class Ingest {
   private constructor(
     private readonly options: IngestOptions,
     private readonly http: HttpClient,
-    private readonly cursors: CursorStore,
+    private readonly cursors: Cursors,
     private readonly issuers: IssuerCache,
     private logs: LogDescriptor[],
   ) {
@@ -112,7 +114,7 @@ export class Ingest {
         throw new CertstreamError('CONFIG_ERR_LOG_LIST', `no log to follow: the log list ${options.logList} with --logs-include/--logs-exclude selects none (fix them, or --allow-empty to start anyway)`);
       }
       const logger = options.logger;
-      const cursors = new CursorStore({
+      const cursors = options.cursors ?? new CursorStore({
         stateDir: options.stateDir,
         flushMs: options.cursorFlushMs,
         beforeWrite: options.beforeCursorWrite,

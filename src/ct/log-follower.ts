@@ -10,7 +10,7 @@ import { CertstreamError, describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
 import { backoffDelay, sleep, type BackoffOptions } from './backoff.js';
-import type { CursorStore } from './cursor-store.js';
+import type { Cursors } from './cursor-store.js';
 import { HttpStatusError, errorKind, type HttpClient } from './http-client.js';
 import { checkTreeSize } from './tree-size.js';
 import type { CtEntry, EntrySink, LogDescriptor, LogStatus } from './types.js';
@@ -20,7 +20,7 @@ export interface FollowerDeps {
   log: LogDescriptor;
   http: HttpClient;
   sink: EntrySink;
-  cursors: CursorStore;
+  cursors: Pick<Cursors, 'get' | 'set'>;
   metrics: ServerMetrics;
   logger: Logger;
   /** Head poll interval, ms. */

@@ -11,6 +11,7 @@
 import type { CursorFlushHealth } from '../ct/cursor-store.js';
 import type { LogStatus } from '../ct/types.js';
 import type { RenderHealth } from '../stream/ingest-sink.js';
+import type { NatsHealth } from '../nats/nats-mode.js';
 
 export type HealthStatus = 'ok' | 'degraded' | 'down';
 
@@ -95,6 +96,8 @@ export interface HealthzBody {
   /** The cursor file: whether its last write failed, and how many writes failed since start. */
   cursors: { last_error: string | null; flush_errors: number };
   logs: LogHealth[];
+  /** With --nats: the link, the stream, this node's place in it. */
+  nats?: NatsHealth;
 }
 
 export interface HealthzInput {
@@ -107,13 +110,29 @@ export interface HealthzInput {
   certificates: number;
   dropped: number;
   version: string;
+  /** With --nats. */
+  nats?: NatsHealth;
+}
+
+/**
+ * The status with NATS: an edge follows no log, so it is `ok` while it serves from the stream and
+ * `degraded` while NATS is away or the stream not yet opened (its clients stay connected); an ingest
+ * node is judged on its logs as always, and is at best `degraded` while NATS is away.
+ */
+function statusWithNats(input: HealthzInput): HealthStatus {
+  const nats = input.nats;
+  if (nats?.role === 'edge') return nats.connected && nats.delivered_seq !== null ? 'ok' : 'degraded';
+  const status = healthStatus(input.logs, input.ingesting, input.rules, input.cursors.lastError === null);
+  if (nats === undefined || status === 'down') return status;
+  const edgeReady = nats.role === 'ingest' || nats.delivered_seq !== null;
+  return nats.connected && edgeReady ? status : 'degraded';
 }
 
 /** Builds the `/healthz` body (pure). */
 export function buildHealthz(input: HealthzInput): HealthzBody {
   const c = input.clients;
   return {
-    status: healthStatus(input.logs, input.ingesting, input.rules, input.cursors.lastError === null),
+    status: statusWithNats(input),
     uptime_seconds: Math.max(0, Math.round((input.rules.nowMs - input.startedAtMs) / 100) / 10),
     clients: c.lite + c.full + c.domains,
     clients_by_stream: { ...c },
@@ -123,5 +142,6 @@ export function buildHealthz(input: HealthzInput): HealthzBody {
     version: input.version,
     cursors: { last_error: input.cursors.lastError, flush_errors: input.cursors.errors },
     logs: input.logs,
+    ...(input.nats ? { nats: input.nats } : {}),
   };
 }

@@ -51,8 +51,11 @@ export interface ReplayWindow {
    */
   read(stream: StreamName, fromSeq: number, maxBytes: number): ReplayBatch | Promise<ReplayBatch>;
 
-  /** Seq of the first entry whose `seen` is at or after `since` (epoch seconds); nextSeq when none. */
-  seqAtTime(since: number): number;
+  /**
+   * Seq of the first entry whose `seen` is at or after `since` (epoch seconds); nextSeq when none. A
+   * window that must ask elsewhere (JetStream) answers with a promise.
+   */
+  seqAtTime(since: number): number | Promise<number>;
 
   /** Makes every appended entry durable (fsync); called before the cursors are written. */
   sync(): Promise<void>;

@@ -15,6 +15,8 @@ export class DurableClient {
   nextSeq: number;
   /** Entries below this seq were published before the client connected (they count as replayed). */
   readonly replayEnd: number;
+  /** Its start seq is still being looked up (`since` in a window that asks elsewhere): no pings yet. */
+  starting = false;
   /** A pump (window read + write) is running. */
   pumping = false;
   /** Waiting for the socket to drain before pumping again. */

@@ -22,7 +22,7 @@ import type { ServerMetrics } from '../metrics/server-metrics.js';
 import type { StreamName } from './stream-paths.js';
 import type { ReplayWindow } from '../replay/replay-window.js';
 import { DurableClient } from './durable-client.js';
-import type { PositionStore } from './durable-positions.js';
+import type { DurablePositions } from './durable-positions.js';
 import type { DisconnectReason } from './stream-client.js';
 import { STREAM_NAMES } from './stream-paths.js';
 import type { SubscriptionQuery } from './subscription-query.js';
@@ -30,7 +30,7 @@ import type { FrameBatch } from './ws-frame.js';
 
 export interface DurableFanoutOptions {
   window: ReplayWindow;
-  positions: PositionStore;
+  positions: DurablePositions;
   metrics: ServerMetrics;
   logger: Logger;
   /** Bytes a durable client may have buffered before its pump waits for the socket to drain. */
@@ -125,21 +125,47 @@ export class DurableFanout {
     const { window, positions } = this.options;
     const live = window.nextSeq;
     const saved = query.id === undefined ? undefined : positions.get(query.id, stream);
-    let start: number;
+    let start: number | Promise<number>;
     if (saved !== undefined) start = Math.min(saved, live);
     else if (query.since !== undefined) start = window.seqAtTime(query.since);
     else start = live;
-    if (start < window.firstSeq) {
-      this.truncated.inc({ stream }, window.firstSeq - start);
-      this.options.logger.info('durable resume older than the replay window', { stream, id: query.id, lost: window.firstSeq - start });
-      start = window.firstSeq;
-    }
     const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
-    const client = new DurableClient(ws, socket, stream, remote, query.id, start, live);
-    if (query.id !== undefined) {
+    const client = new DurableClient(ws, socket, stream, remote, query.id, typeof start === 'number' ? start : live, live);
+    const begin = (from: number) => {
+      if (from < window.firstSeq) {
+        this.truncated.inc({ stream }, window.firstSeq - from);
+        this.options.logger.info('durable resume older than the replay window', { stream, id: query.id, lost: window.firstSeq - from });
+        from = window.firstSeq;
+      }
+      client.nextSeq = from;
       // A name the server did not know starts here: remember it now, so that a cut before the first
       // pong resumes from this point rather than live.
-      if (saved === undefined) positions.set(query.id, stream, start);
+      if (query.id !== undefined && saved === undefined) positions.set(query.id, stream, from);
+    };
+    if (typeof start === 'number') begin(start);
+    else {
+      // The window looks the time up elsewhere: the client waits (nothing delivered, no pump) until it knows.
+      client.pumping = true;
+      client.starting = true;
+      start.then(
+        (from) => {
+          client.pumping = false;
+          client.starting = false;
+          if (!client.open) return;
+          begin(from);
+          this.options.logger.debug('durable client starts', { stream, remote, id: query.id, from_seq: client.nextSeq });
+          this.pump(client);
+        },
+        (err: unknown) => {
+          client.pumping = false;
+          client.starting = false;
+          this.options.logger.warn('durable client: cannot find where since starts, closing it', { stream, remote, error: describeError(err) });
+          client.closeReason = 'error';
+          ws.close(1011, 'replay window unavailable');
+        },
+      );
+    }
+    if (query.id !== undefined) {
       const key = `${stream}\n${query.id}`;
       const older = this.byName.get(key);
       if (older !== undefined) {
@@ -171,7 +197,7 @@ export class DurableFanout {
       this.options.onGone(stream, reason);
       this.options.logger.debug('durable client disconnected', { stream, remote, id: query.id, reason, code, next_seq: client.nextSeq });
     });
-    this.options.logger.debug('durable client connected', { stream, remote, id: query.id, from_seq: start, live_seq: live });
+    this.options.logger.debug('durable client connected', { stream, remote, id: query.id, from_seq: client.nextSeq, live_seq: live });
     this.pump(client);
     return client;
   }
@@ -262,7 +288,7 @@ export class DurableFanout {
     const now = this.options.now();
     const timeout = this.options.pongTimeoutMs ?? Math.max(3 * this.options.pingIntervalMs, 30_000);
     for (const c of this.clients) {
-      if (!c.open) continue;
+      if (!c.open || c.starting) continue;
       if (c.pingSeq !== undefined) {
         if (now - c.pingSentAt < timeout) continue;
         // Still reading (the kernel took more bytes): slow, not dead; give it another period.

@@ -56,7 +56,19 @@ function key(name: string, stream: StreamName): string {
   return `${stream}\n${name}`;
 }
 
-export class PositionStore {
+/**
+ * What the hub needs of the positions: this file, or a JetStream key-value bucket that every edge shares
+ * (nats/kv-positions.ts), so that a client resumes on any edge.
+ */
+export interface DurablePositions {
+  /** Number of (NAME, stream) positions kept. */
+  readonly size: number;
+  get(name: string, stream: StreamName): number | undefined;
+  set(name: string, stream: StreamName, seq: number): void;
+  close(): Promise<void>;
+}
+
+export class PositionStore implements DurablePositions {
   private positions = new Map<string, number>();
   private readonly flusher = new DirtyFlusher(() => this.write());
   readonly path: string;

@@ -34,7 +34,7 @@ import { RateLimitedLog } from '../log/rate-limited.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
 import type { ReplayWindow } from '../replay/replay-window.js';
 import { DurableFanout } from './durable-fanout.js';
-import type { PositionStore } from './durable-positions.js';
+import type { DurablePositions } from './durable-positions.js';
 import { RecentMessages } from './recent-messages.js';
 import { StreamClient, type DisconnectReason } from './stream-client.js';
 import { STREAM_NAMES, streamForPath, type StreamName } from './stream-paths.js';
@@ -90,7 +90,7 @@ export interface FanoutHubOptions {
 /** What the hub's durable side reads from and confirms into. */
 export interface DurableStore {
   window: ReplayWindow;
-  positions: PositionStore;
+  positions: DurablePositions;
   /** --durable-ping-interval, ms. */
   pingIntervalMs: number;
   /** Unanswered-ping tolerance for a client that stopped reading, ms. */

@@ -1,0 +1,187 @@
+/**
+ * The ingest side of the scale-out mode: where the sink publishes (in place of the hub) when --nats is
+ * set. Each entry becomes one JetStream message — the replay-window record (full frame, lite's cuts,
+ * domains frame: all three streams' frames, stored once) with the message id `<log>#<index>`, so that
+ * entries two ingest nodes both publish are stored once.
+ *
+ * `publish` is synchronous (the follower's delivery point is); the messages queue and a sender sends
+ * them in order, pipelined, and retries from the first unacknowledged one after a failure (resending
+ * later ones that were stored is harmless: they come back as duplicates), so one node's entries reach
+ * the stream in the order they were handed over. Nothing is dropped: while NATS is away the queue
+ * grows up to `maxPending`, then `room()` holds the followers (their cursors stay), and the cursor
+ * store's `beforeWrite` is `settled()` — a cursor is saved only once everything before it is stored.
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import { backoffDelay } from '../ct/backoff.js';
+import { CertstreamError, describeError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { RateLimitedLog } from '../log/rate-limited.js';
+import { encodeRecord } from '../replay/record-codec.js';
+import type { StreamFrames } from '../stream/fanout-hub.js';
+import type { NatsMetrics } from './nats-metrics.js';
+import { messageId } from './stream-setup.js';
+
+export interface JetStreamPublisherOptions {
+  /** The connection (resolves once NATS is reached). */
+  connection: () => Promise<NatsConnection>;
+  subject: string;
+  metrics: NatsMetrics;
+  logger: Logger;
+  /** Entries queued before `room()` holds the followers (default 8192). */
+  maxPending?: number;
+  /** Messages in flight at once (default 256). */
+  inFlight?: number;
+  /** The cluster's saved next index of a log: entries below it were stored by some ingest node already. */
+  clusterCursor?: (log: string) => number | undefined;
+  /** Per-publish timeout, ms (default 5000). */
+  timeoutMs?: number;
+}
+
+interface Pending {
+  readonly id: string;
+  readonly data: Buffer;
+}
+
+export class JetStreamPublisher {
+  private queue: Pending[] = [];
+  private head = 0;
+  /** Entries handed over / acknowledged since start (monotonic): settled() compares them. */
+  private enqueued = 0;
+  private acked = 0;
+  private readonly ackWaiters: { upTo: number; resolve: () => void }[] = [];
+  private roomWaiters: (() => void)[] = [];
+  private wake: (() => void) | undefined;
+  /** Cuts a retry's backoff short at close. */
+  private closing: (() => void) | undefined;
+  private closed = false;
+  private readonly maxPending: number;
+  private readonly inFlight: number;
+  private readonly sender: Promise<void>;
+  private readonly errorLog: RateLimitedLog;
+  lastError: string | null = null;
+
+  constructor(private readonly options: JetStreamPublisherOptions) {
+    this.maxPending = options.maxPending ?? 8192;
+    this.inFlight = options.inFlight ?? 256;
+    this.errorLog = new RateLimitedLog(options.logger);
+    this.sender = this.send();
+  }
+
+  /** Entries handed over and not yet acknowledged. */
+  get pending(): number {
+    return this.enqueued - this.acked;
+  }
+
+  /** The sink's target: queues each entry (in order) for publishing. */
+  publish(frames: readonly StreamFrames[]): void {
+    if (this.closed) return;
+    for (const f of frames) {
+      if (f.log === undefined || f.index === undefined) throw new Error('JetStreamPublisher: an entry without log and index cannot be published');
+      const cluster = this.options.clusterCursor?.(f.log);
+      if (cluster !== undefined && f.index < cluster) {
+        this.options.metrics.peerSkipped.inc();
+        continue;
+      }
+      const data = encodeRecord({ log: f.log, index: f.index, seen: f.seen ?? Date.now() / 1000, lite: f.lite, full: f.full, domains: f.domains });
+      this.queue.push({ id: messageId(f.log, f.index), data });
+      this.enqueued++;
+    }
+    this.options.metrics.publishPending.set(this.pending);
+    this.wake?.();
+  }
+
+  /** Consumer pacing for the followers: undefined while there is room, else a promise for when there is. */
+  room(): Promise<void> | undefined {
+    if (this.pending < this.maxPending || this.closed) return undefined;
+    return new Promise((resolve) => this.roomWaiters.push(resolve));
+  }
+
+  /**
+   * Resolves once every entry handed over so far is acknowledged (stored or de-duplicated); rejects
+   * with NATS_ERR_UNAVAILABLE after `timeoutMs` (the cursor write that waits for it fails and retries).
+   */
+  settled(timeoutMs = 10_000): Promise<void> {
+    const upTo = this.enqueued;
+    if (this.acked >= upTo) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const waiter = { upTo, resolve: () => (clearTimeout(t), resolve()) };
+      const t = setTimeout(() => {
+        const i = this.ackWaiters.indexOf(waiter);
+        if (i >= 0) this.ackWaiters.splice(i, 1);
+        reject(new CertstreamError('NATS_ERR_UNAVAILABLE', `${upTo - this.acked} entries not acknowledged by JetStream within ${timeoutMs} ms${this.lastError ? ` (${this.lastError})` : ''}`));
+      }, timeoutMs);
+      this.ackWaiters.push(waiter);
+    });
+  }
+
+  /** Tries to publish what is queued for up to `graceMs`, then stops (what is left was never acknowledged, so no cursor covers it). */
+  async close(graceMs = 5000): Promise<void> {
+    if (!this.closed) await this.settled(graceMs).catch(() => undefined);
+    this.closed = true;
+    this.wake?.();
+    this.closing?.();
+    for (const w of this.roomWaiters.splice(0)) w();
+    await this.sender;
+    const left = this.pending;
+    if (left > 0) this.options.logger.warn('jetstream publisher closed with entries unacknowledged; their cursors were not saved, the next start fetches them again', { entries: left });
+  }
+
+  private async send(): Promise<void> {
+    const { metrics, logger } = this.options;
+    let js: JetStreamClient | undefined;
+    let failures = 0;
+    while (!this.closed) {
+      if (this.head === this.queue.length) {
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        this.wake = undefined;
+        continue;
+      }
+      try {
+        js ??= jetstream(await this.options.connection(), { timeout: this.options.timeoutMs ?? 5000 });
+      } catch {
+        return; // closed before NATS was reached
+      }
+      const chunk = this.queue.slice(this.head, this.head + this.inFlight);
+      const results = await Promise.allSettled(chunk.map((m) => js!.publish(this.options.subject, m.data, { msgID: m.id })));
+      let ok = 0;
+      for (const r of results) {
+        if (r.status === 'rejected') break;
+        metrics.published.inc({ result: r.value.duplicate ? 'duplicate' : 'stored' });
+        ok++;
+      }
+      this.head += ok;
+      this.acked += ok;
+      if (this.head > 4096 && this.head * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.head);
+        this.head = 0;
+      }
+      this.settle();
+      if (ok < chunk.length) {
+        const err = (results[ok] as PromiseRejectedResult).reason as unknown;
+        metrics.publishErrors.inc();
+        this.lastError = describeError(err);
+        const wait = backoffDelay(++failures, { baseMs: 100, maxMs: 5000 });
+        this.errorLog.log('warn', 'publish', 'jetstream publish failed; retrying in order from the first unacknowledged entry', { error: this.lastError, pending: this.pending, retry_in_ms: wait });
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, wait);
+          this.closing = () => (clearTimeout(t), resolve());
+        });
+        this.closing = undefined;
+      } else if (failures > 0) {
+        failures = 0;
+        this.lastError = null;
+        this.errorLog.reset('publish');
+        logger.info('jetstream publish recovered', { pending: this.pending });
+      }
+    }
+  }
+
+  private settle(): void {
+    this.options.metrics.publishPending.set(this.pending);
+    for (let i = this.ackWaiters.length - 1; i >= 0; i--) {
+      if (this.ackWaiters[i].upTo <= this.acked) this.ackWaiters.splice(i, 1)[0].resolve();
+    }
+    if (this.pending < this.maxPending / 2 || this.pending === 0) for (const w of this.roomWaiters.splice(0)) w();
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * The connection to NATS: connects in the background and keeps retrying with capped, jittered
+ * exponential backoff (the server starts, binds and serves while NATS is away), then lets the client
+ * library reconnect on the same schedule for as long as it takes. Connection state is visible as
+ * `connected`, `lastError`, the `certstream_nats_connected` gauge and one log line per change.
+ */
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { backoffDelay } from '../ct/backoff.js';
+import { CertstreamError, describeError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import type { NatsMetrics } from './nats-metrics.js';
+
+export interface NatsLinkOptions {
+  /** Server URLs (`--nats`, split on commas). */
+  servers: string[];
+  /** Connection name shown by the NATS server (`certstream-server <role>`). */
+  name: string;
+  logger: Logger;
+  metrics: NatsMetrics;
+  /** Backoff between attempts (default 250 ms doubling up to 10 s). */
+  backoff?: { baseMs?: number; maxMs?: number };
+}
+
+export class NatsLink {
+  connected = false;
+  lastError: string | null = 'not connected yet';
+  private nc: NatsConnection | undefined;
+  private readonly first: Promise<NatsConnection>;
+  private readonly stop = new AbortController();
+  private attempts = 0;
+
+  constructor(private readonly options: NatsLinkOptions) {
+    options.metrics.connected.set(0);
+    this.first = this.connectLoop();
+    // A close before the first connection rejects `first`; callers of ready() see it, nobody else must.
+    this.first.catch(() => undefined);
+  }
+
+  /** The connection once it is up (the first connection; the library keeps it reconnected afterwards). */
+  ready(): Promise<NatsConnection> {
+    return this.first;
+  }
+
+  /** Closes the connection (or stops trying). */
+  async close(): Promise<void> {
+    this.stop.abort();
+    const nc = this.nc;
+    this.nc = undefined;
+    if (nc && !nc.isClosed()) await nc.close().catch(() => undefined);
+    this.setConnected(false, 'closed');
+  }
+
+  private delay(): number {
+    return backoffDelay(++this.attempts, { baseMs: this.options.backoff?.baseMs ?? 250, maxMs: this.options.backoff?.maxMs ?? 10_000 });
+  }
+
+  private async connectLoop(): Promise<NatsConnection> {
+    const { logger, servers } = this.options;
+    for (;;) {
+      if (this.stop.signal.aborted) throw new CertstreamError('NATS_ERR_UNAVAILABLE', 'closed before NATS was reached');
+      try {
+        const nc = await connect({
+          servers,
+          name: this.options.name,
+          timeout: 5000,
+          maxReconnectAttempts: -1,
+          reconnectDelayHandler: () => this.delay(),
+          pingInterval: 10_000,
+          maxPingOut: 3,
+        });
+        if (this.stop.signal.aborted) {
+          await nc.close();
+          throw new CertstreamError('NATS_ERR_UNAVAILABLE', 'closed before NATS was reached');
+        }
+        this.nc = nc;
+        this.attempts = 0;
+        this.setConnected(true, null);
+        logger.info('nats connected', { server: nc.getServer() });
+        void this.watch(nc);
+        return nc;
+      } catch (err) {
+        if (isCloseError(err)) throw err;
+        const wait = this.delay();
+        this.lastError = `cannot reach NATS at ${servers.join(',')}: ${describeError(err)}`;
+        // The first failure and then every tenth: a NATS that stays away must not flood the journal.
+        if (this.attempts === 1 || this.attempts % 10 === 0) logger.warn('nats unavailable, retrying', { servers, error: describeError(err), retry_in_ms: wait, attempt: this.attempts });
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, wait);
+          this.stop.signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+        });
+      }
+    }
+  }
+
+  private async watch(nc: NatsConnection): Promise<void> {
+    const { logger, metrics } = this.options;
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') {
+        this.setConnected(false, `lost the connection to NATS (${s.server})`);
+        logger.warn('nats disconnected', { server: s.server });
+      } else if (s.type === 'reconnect') {
+        this.attempts = 0;
+        metrics.reconnects.inc();
+        this.setConnected(true, null);
+        logger.info('nats connected', { server: s.server, reconnected: true });
+      } else if (s.type === 'error') {
+        this.lastError = describeError(s.error);
+      }
+    }
+  }
+
+  private setConnected(up: boolean, error: string | null): void {
+    this.connected = up;
+    this.lastError = error;
+    this.options.metrics.connected.set(up ? 1 : 0);
+  }
+}
+
+function isCloseError(err: unknown): boolean {
+  return err instanceof CertstreamError && err.code === 'NATS_ERR_UNAVAILABLE';
+}

@@ -1,0 +1,53 @@
+/**
+ * The scale-out mode's metrics, registered on the daemon's one registry (only with --nats): the link to
+ * NATS, what the ingest published, and how far an edge's tail is behind the stream.
+ */
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+export interface NatsMetrics {
+  /** certstream_nats_connected: 1 while connected to a NATS server. */
+  readonly connected: Gauge;
+  /** certstream_nats_reconnects_total */
+  readonly reconnects: Counter;
+  /** certstream_nats_published_total{result}: acknowledged publishes, stored or de-duplicated by JetStream. */
+  readonly published: Counter<'result'>;
+  /** certstream_nats_publish_errors_total: publish attempts that failed (they are retried in order). */
+  readonly publishErrors: Counter;
+  /** certstream_nats_publish_pending: entries handed to the publisher and not yet acknowledged. */
+  readonly publishPending: Gauge;
+  /** certstream_nats_peer_skipped_total: entries not published because the cluster's cursor was past them. */
+  readonly peerSkipped: Counter;
+  /** certstream_nats_stream_last_seq */
+  readonly streamLastSeq: Gauge;
+  /** certstream_nats_delivered_seq: last stream seq this edge handed to its clients. */
+  readonly deliveredSeq: Gauge;
+  /** certstream_nats_consumer_lag: stream messages this edge has not handed to its clients yet. */
+  readonly consumerLag: Gauge;
+  /** certstream_nats_tail_gaps_total: stream seqs this edge's tail never received (trimmed before it got them). */
+  readonly tailGaps: Counter;
+}
+
+export function createNatsMetrics(registry: Registry): NatsMetrics {
+  const registers = [registry];
+  return {
+    connected: new Gauge({ name: 'certstream_nats_connected', help: '1 while connected to a NATS server, else 0.', registers }),
+    reconnects: new Counter({ name: 'certstream_nats_reconnects_total', help: 'Reconnections to NATS after a lost connection.', registers }),
+    published: new Counter({
+      name: 'certstream_nats_published_total',
+      help: 'Entries JetStream acknowledged, by result: stored, or duplicate (another ingest node or a resend had stored it).',
+      labelNames: ['result'] as const,
+      registers,
+    }),
+    publishErrors: new Counter({ name: 'certstream_nats_publish_errors_total', help: 'Publish attempts that failed; they are retried in order.', registers }),
+    publishPending: new Gauge({ name: 'certstream_nats_publish_pending', help: 'Entries handed to the JetStream publisher and not yet acknowledged.', registers }),
+    peerSkipped: new Counter({
+      name: 'certstream_nats_peer_skipped_total',
+      help: "Entries not published because the cluster's cursor was already past them (another ingest node published them).",
+      registers,
+    }),
+    streamLastSeq: new Gauge({ name: 'certstream_nats_stream_last_seq', help: 'Last sequence number of the JetStream stream.', registers }),
+    deliveredSeq: new Gauge({ name: 'certstream_nats_delivered_seq', help: "Last stream sequence this edge handed to its clients.", registers }),
+    consumerLag: new Gauge({ name: 'certstream_nats_consumer_lag', help: 'Stream messages this edge has not handed to its clients yet.', registers }),
+    tailGaps: new Counter({ name: 'certstream_nats_tail_gaps_total', help: "Stream sequences this edge's tail never received (trimmed before it read them).", registers }),
+  };
+}

@@ -1,0 +1,206 @@
+/**
+ * The scale-out mode, composed: what server.ts uses in place of the local replay window, cursor file
+ * and positions file when --nats is set. Everything here waits for NATS patiently (the listener is
+ * already bound; /healthz says what it waits for) and retries setup failures with backoff.
+ *
+ * - ingest side (roles ingest, all): the stream and the cursor bucket, then a JetStream publisher as
+ *   the sink's target, the key-value cursors as the ingest's cursor store (saved only once what they
+ *   cover is acknowledged), and the publisher's room as the ingest's consumer pacing.
+ * - edge side (roles edge, all): the stream as the hub's replay window (its tail feeds the hub) and the
+ *   positions bucket as the durable positions, attached to the hub once NATS is reached.
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { KV } from '@nats-io/kv';
+import { backoffDelay } from '../ct/backoff.js';
+import { describeError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import type { ServerMetrics } from '../metrics/server-metrics.js';
+import type { FanoutHub, StreamFrames } from '../stream/fanout-hub.js';
+import { JetStreamPublisher } from './jetstream-publisher.js';
+import { JetStreamWindow } from './jetstream-window.js';
+import { KvCursorStore } from './kv-cursor-store.js';
+import { KvPositions } from './kv-positions.js';
+import { NatsLink } from './nats-link.js';
+import { createNatsMetrics } from './nats-metrics.js';
+import { ensureStream, entriesSubject, openBucket } from './stream-setup.js';
+
+export type Role = 'all' | 'ingest' | 'edge';
+
+export interface NatsModeOptions {
+  servers: string;
+  role: Role;
+  stream: string;
+  /** --replay-window and --replay-window-bytes: the stream's limits. */
+  maxAgeMs: number;
+  maxBytes: number;
+  /** Cursor and position save period, ms. */
+  flushMs?: number;
+  metrics: ServerMetrics;
+  logger: Logger;
+}
+
+/** The `nats` object of `/healthz`. */
+export interface NatsHealth {
+  role: Role;
+  connected: boolean;
+  stream: string;
+  first_seq: number | null;
+  last_seq: number | null;
+  delivered_seq: number | null;
+  consumer_lag: number | null;
+  publish_pending: number | null;
+  last_error: string | null;
+}
+
+export class NatsMode {
+  readonly link: NatsLink;
+  private readonly natsMetrics;
+  private readonly stop = new AbortController();
+  private streamReady: Promise<void> | undefined;
+  private publisher: JetStreamPublisher | undefined;
+  private window: JetStreamWindow | undefined;
+  private positions: KvPositions | undefined;
+  private edgeOpening: Promise<void> | undefined;
+  private setupError: string | null = null;
+
+  constructor(private readonly options: NatsModeOptions) {
+    this.natsMetrics = createNatsMetrics(options.metrics.registry);
+    this.link = new NatsLink({
+      servers: options.servers.split(',').map((s) => s.trim()),
+      name: `certstream-server ${options.role}`,
+      logger: options.logger,
+      metrics: this.natsMetrics,
+    });
+  }
+
+  get role(): Role {
+    return this.options.role;
+  }
+
+  /**
+   * The ingest side, once NATS is reached: the publisher (the sink's target) and the cursor store (not
+   * loaded yet: Ingest.open loads it). Resolves undefined when closed first.
+   */
+  async openIngest(): Promise<{ publisher: JetStreamPublisher; cursors: KvCursorStore } | undefined> {
+    const kv = await this.retry('cursor bucket', async (nc) => {
+      await this.ensureStreamOnce(nc);
+      return openBucket(nc, this.options.stream, 'cursors');
+    });
+    if (kv === undefined) return undefined;
+    const { logger } = this.options;
+    let cursors: KvCursorStore | undefined = undefined;
+    const publisher = new JetStreamPublisher({
+      connection: () => this.link.ready(),
+      subject: entriesSubject(this.options.stream),
+      metrics: this.natsMetrics,
+      logger: logger.child({ component: 'nats-publisher' }),
+      clusterCursor: (log) => cursors?.clusterCursor(log),
+    });
+    cursors = new KvCursorStore({
+      bucket: async () => kv,
+      bucketName: `${this.options.stream}_cursors`,
+      flushMs: this.options.flushMs,
+      beforeWrite: () => publisher.settled(),
+      flushErrors: this.options.metrics.cursorFlushErrors,
+      logger: logger.child({ component: 'nats-cursors' }),
+    });
+    this.publisher = publisher;
+    return { publisher, cursors };
+  }
+
+  /**
+   * The edge side, in the background: once NATS is reached, the stream becomes the hub's replay window
+   * (its tail publishing into `publish`) and the positions bucket its durable positions.
+   */
+  openEdge(hub: FanoutHub, publish: (frames: StreamFrames[]) => void, pingIntervalMs: number): void {
+    this.edgeOpening = (async () => {
+      const opened = await this.retry('stream tail', async (nc) => {
+        await this.ensureStreamOnce(nc);
+        const kv: KV = await openBucket(nc, this.options.stream, 'positions');
+        const positions = await KvPositions.open({ kv, bucketName: `${this.options.stream}_positions`, flushMs: this.options.flushMs, logger: this.options.logger.child({ component: 'nats-positions' }) });
+        try {
+          const window = await JetStreamWindow.open({ nc, stream: this.options.stream, metrics: this.natsMetrics, logger: this.options.logger.child({ component: 'nats-window' }), onEntries: publish, room: () => hub.roomForIngest() });
+          return { window, positions };
+        } catch (err) {
+          await positions.close();
+          throw err;
+        }
+      });
+      if (opened === undefined) return;
+      if (this.stop.signal.aborted) {
+        await opened.window.close();
+        await opened.positions.close();
+        return;
+      }
+      this.window = opened.window;
+      this.positions = opened.positions;
+      hub.attachDurable({ window: opened.window, positions: opened.positions, pingIntervalMs });
+      this.options.logger.info('serving from the JetStream stream', { stream: this.options.stream, ...opened.window.health() });
+    })();
+  }
+
+  health(): NatsHealth {
+    const w = this.window?.health();
+    const edge = this.options.role !== 'ingest';
+    return {
+      role: this.options.role,
+      connected: this.link.connected,
+      stream: this.options.stream,
+      first_seq: w?.first_seq ?? null,
+      last_seq: w?.last_seq ?? null,
+      delivered_seq: edge ? (w?.delivered_seq ?? null) : null,
+      consumer_lag: edge ? (w?.consumer_lag ?? null) : null,
+      publish_pending: this.publisher?.pending ?? null,
+      last_error: this.link.lastError ?? this.setupError ?? this.publisher?.lastError ?? null,
+    };
+  }
+
+  /** Publishes what is queued (bounded), closes the window, positions and connection. Call after the ingest stopped. */
+  async close(): Promise<void> {
+    this.stop.abort();
+    await this.publisher?.close();
+    await this.edgeOpening;
+    await this.window?.close();
+    await this.positions?.close().catch((err: unknown) => this.options.logger.warn('durable positions not saved at close', { error: describeError(err) }));
+    await this.link.close();
+  }
+
+  private ensureStreamOnce(nc: NatsConnection): Promise<void> {
+    this.streamReady ??= ensureStream(nc, { name: this.options.stream, maxAgeMs: this.options.maxAgeMs, maxBytes: this.options.maxBytes }).then(
+      (info) => this.options.logger.info('jetstream stream ready', { stream: info.config.name, messages: info.state.messages, last_seq: info.state.last_seq }),
+      (err: unknown) => {
+        this.streamReady = undefined;
+        throw err;
+      },
+    );
+    return this.streamReady;
+  }
+
+  /** Runs `step` once NATS is reached, again with backoff while it fails; undefined when closed first. */
+  private async retry<T>(what: string, step: (nc: NatsConnection) => Promise<T>): Promise<T | undefined> {
+    let attempt = 0;
+    for (;;) {
+      let nc: NatsConnection;
+      try {
+        nc = await this.link.ready();
+      } catch {
+        return undefined;
+      }
+      if (this.stop.signal.aborted) return undefined;
+      try {
+        const value = await step(nc);
+        this.setupError = null;
+        return value;
+      } catch (err) {
+        const wait = backoffDelay(++attempt, { baseMs: 250, maxMs: 10_000 });
+        this.setupError = `${what}: ${describeError(err)}`;
+        this.options.logger.warn(`nats setup failed (${what}), retrying`, { error: describeError(err), retry_in_ms: wait, attempt });
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, wait);
+          this.stop.signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+        });
+        if (this.stop.signal.aborted) return undefined;
+      }
+    }
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * The JetStream objects the scale-out mode uses, created when missing: the stream that is the replay
+ * window (one message per entry, file storage, kept for --replay-window and at most
+ * --replay-window-bytes, de-duplicated on the message id) and two key-value buckets, the ingest
+ * cursors and the durable client positions.
+ */
+import { nanos, type NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager, type StreamConfig, type StreamInfo } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import { CertstreamError, describeError } from '../errors.js';
+
+/** The subject every entry is published on. */
+export function entriesSubject(stream: string): string {
+  return `${stream}.entries`;
+}
+
+/** The JetStream message id of an entry: fixed by the contract, what makes two ingest nodes store it once. */
+export function messageId(log: string, index: number): string {
+  return `${log}#${index}`;
+}
+
+/**
+ * How long JetStream remembers message ids. Two ingest nodes publish the same entry within moments of
+ * each other, a restarted node resumes from the cluster's cursor (at most a flush period old), and
+ * anything older than the cluster's cursor is not published at all (nats/jetstream-publisher.ts): two
+ * minutes covers a failover and a NATS outage's resend with a wide margin. Each id costs the server
+ * memory (about 240,000 ids at 2,000 entries/s), which is why it is not the whole window.
+ */
+export const DUPLICATE_WINDOW_MS = 120_000;
+
+export interface StreamLimits {
+  name: string;
+  /** --replay-window, ms. */
+  maxAgeMs: number;
+  /** --replay-window-bytes. */
+  maxBytes: number;
+}
+
+/** The stream's configuration for these limits. */
+export function streamConfig(limits: StreamLimits): Partial<StreamConfig> & { name: string } {
+  return {
+    name: limits.name,
+    subjects: [entriesSubject(limits.name)],
+    storage: 'file',
+    retention: 'limits',
+    discard: 'old',
+    max_age: nanos(limits.maxAgeMs),
+    max_bytes: limits.maxBytes,
+    duplicate_window: nanos(Math.min(DUPLICATE_WINDOW_MS, limits.maxAgeMs)),
+  };
+}
+
+/**
+ * Creates the stream, or brings an existing one's limits to these (the window is the operator's flag,
+ * the last node started sets it).
+ * @throws CertstreamError NATS_ERR_STREAM when JetStream refuses (not enabled, a subject clash…)
+ */
+export async function ensureStream(nc: NatsConnection, limits: StreamLimits): Promise<StreamInfo> {
+  const jsm = await jetstreamManager(nc, { timeout: 10_000 });
+  const wanted = streamConfig(limits);
+  try {
+    const info = await jsm.streams.info(limits.name).catch((err: unknown) => {
+      if ((err as { code?: unknown }).code === '404' || /not found/i.test(String(err))) return undefined;
+      throw err;
+    });
+    if (info === undefined) return await jsm.streams.add(wanted);
+    const c = info.config;
+    if (c.max_age !== wanted.max_age || c.max_bytes !== wanted.max_bytes || c.duplicate_window !== wanted.duplicate_window) {
+      return await jsm.streams.update(limits.name, { ...c, max_age: wanted.max_age, max_bytes: wanted.max_bytes, duplicate_window: wanted.duplicate_window });
+    }
+    return info;
+  } catch (err) {
+    throw new CertstreamError('NATS_ERR_STREAM', `cannot create or update JetStream stream ${limits.name}: ${describeError(err)}`, { cause: err });
+  }
+}
+
+/** Opens (creating when missing) the key-value bucket `<stream>_<what>`. */
+export async function openBucket(nc: NatsConnection, stream: string, what: 'cursors' | 'positions'): Promise<KV> {
+  const name = `${stream}_${what}`;
+  try {
+    return await new Kvm(nc).create(name, { history: 1, storage: 'file' });
+  } catch (err) {
+    throw new CertstreamError('NATS_ERR_STREAM', `cannot create or open JetStream key-value bucket ${name}: ${describeError(err)}`, { cause: err });
+  }
+}
+
+/** A key-value key for any string (URLs and names hold characters keys may not): base64url. */
+export function bucketKey(text: string): string {
+  return Buffer.from(text, 'utf8').toString('base64url');
+}
+
+/** The string a bucketKey was made from. */
+export function fromBucketKey(key: string): string {
+  return Buffer.from(key, 'base64url').toString('utf8');
+}
