@@ -345,6 +345,8 @@ async function main(): Promise<void> {
   const machine = { cpuModel: cpu[0]?.model ?? '?', cores: cpu.length, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
   console.log(`\nScale-out benchmark, ${started.toISOString()} (all on one host: ratios, not cluster figures)`);
   console.log(`machine: ${machine.cores} × ${machine.cpuModel}, ${machine.memGiB} GiB RAM, Node ${machine.node}, load average ${loadBefore} before, ${loadAfter} after`);
+  // Every process here shares the machine's cores: under other load the figures measure the contention.
+  if (Number(loadBefore.split(' ')[0]) >= machine.cores) console.log(`warning: load average ${loadBefore.split(' ')[0]} ≥ ${machine.cores} cores before the run: the figures are bound by other work on this machine`);
   console.log(`settings: ${SECONDS} s measured after ${WARMUP} s warm-up, ${LOGS} RFC 6962 fake logs, --poll-interval ${opts.poll}, ${BUILT ? 'dist/' : 'tsx'}`);
   if (fanout.length > 0) {
     console.log(`\n(a) fan-out: ${CLIENTS} clients on ${opts.stream} at ${RATE} entries/s; latency = client arrival − entry available in the fake log, sampled 1/${SAMPLE}`);
