@@ -36,6 +36,8 @@ export interface JetStreamPublisherOptions {
   clusterCursor?: (log: string) => number | undefined;
   /** Per-publish timeout, ms (default 5000). */
   timeoutMs?: number;
+  /** Whether NATS is connected now: without it `settled()` fails at once instead of waiting. */
+  connected?: () => boolean;
 }
 
 interface Pending {
@@ -104,6 +106,10 @@ export class JetStreamPublisher {
   settled(timeoutMs = 10_000): Promise<void> {
     const upTo = this.enqueued;
     if (this.acked >= upTo) return Promise.resolve();
+    if (this.options.connected?.() === false) {
+      // Nothing can be acknowledged while NATS is away: say so now (a stop must not wait for it).
+      return Promise.reject(new CertstreamError('NATS_ERR_UNAVAILABLE', `${upTo - this.acked} entries not acknowledged: NATS is not connected`));
+    }
     return new Promise((resolve, reject) => {
       const waiter = { upTo, resolve: () => (clearTimeout(t), resolve()) };
       const t = setTimeout(() => {
@@ -116,7 +122,7 @@ export class JetStreamPublisher {
   }
 
   /** Tries to publish what is queued for up to `graceMs`, then stops (what is left was never acknowledged, so no cursor covers it). */
-  async close(graceMs = 5000): Promise<void> {
+  async close(graceMs = 2000): Promise<void> {
     if (!this.closed) await this.settled(graceMs).catch(() => undefined);
     this.closed = true;
     this.wake?.();

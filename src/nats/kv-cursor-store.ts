@@ -7,12 +7,13 @@
  * index, so two nodes saving the same log cannot move it back. Like the file, a cursor is written only
  * after `beforeWrite` — the publisher's `settled()`: every entry below it is in the stream.
  */
-import type { KV, KvEntry } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import type { CursorFlushHealth, Cursors } from '../ct/cursor-store.js';
 import { CertstreamError, describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { RateLimitedLog } from '../log/rate-limited.js';
 import { DirtyFlusher } from '../state/dirty-flusher.js';
+import { kvValue, mirrorBucket, type KvValue } from './kv-mirror.js';
 import { bucketKey, fromBucketKey } from './stream-setup.js';
 
 export interface KvCursorStoreOptions {
@@ -48,20 +49,7 @@ export class KvCursorStore implements Cursors {
   /** Reads every saved cursor and starts watching the bucket for other nodes' progress. */
   async load(options: { ignoreSaved?: boolean } = {}): Promise<void> {
     const kv = (this.kv = await this.options.bucket());
-    try {
-      for await (const key of await kv.keys()) {
-        const e = await kv.get(key);
-        if (e !== null) this.seen(e);
-      }
-      // Other nodes' progress from now on (the watch first repeats the last values: harmless, revisions order them).
-      const watch = await kv.watch();
-      this.watcher = watch;
-      void (async () => {
-        for await (const e of watch) this.seen(e);
-      })().catch(() => undefined);
-    } catch (err) {
-      throw new CertstreamError('NATS_ERR_STREAM', `cannot read cursors from ${this.path}: ${describeError(err)}`, { cause: err });
-    }
+    this.watcher = await mirrorBucket(kv, `cursors from ${this.path}`, (e) => this.seen(e));
     if (!options.ignoreSaved) for (const [url, v] of this.cluster) this.mine.set(url, v.index);
     this.flusher.start(this.options.flushMs ?? 1000, () => undefined);
   }
@@ -90,21 +78,15 @@ export class KvCursorStore implements Cursors {
     return this.flusher.flush();
   }
 
-  async close(): Promise<void> {
-    try {
-      await this.flusher.close();
-    } finally {
-      this.watcher?.stop();
-    }
+  /** Saves what changed, then stops mirroring the bucket. */
+  close(): Promise<void> {
+    return this.flusher.close().finally(() => this.watcher?.stop());
   }
 
-  private seen(e: KvEntry): void {
-    if (e.operation !== 'PUT') return;
-    const index = Number(e.string());
-    if (!Number.isSafeInteger(index) || index < 0) return;
-    const url = fromBucketKey(e.key);
+  private seen(v: KvValue): void {
+    const url = fromBucketKey(v.key);
     const known = this.cluster.get(url);
-    if (known === undefined || e.revision > known.revision) this.cluster.set(url, { index, revision: e.revision });
+    if (known === undefined || v.revision > known.revision) this.cluster.set(url, { index: v.value, revision: v.revision });
   }
 
   private async write(): Promise<void> {
@@ -149,8 +131,9 @@ export class KvCursorStore implements Cursors {
       } catch (err) {
         // Someone else wrote it first: learn their value and decide again.
         const current = await kv.get(key);
-        if (current === null || current.operation !== 'PUT') throw err;
-        this.seen(current);
+        const v = current === null ? undefined : kvValue(current);
+        if (v === undefined) throw err;
+        this.seen(v);
       }
     }
     throw new Error(`cursor of ${url}: too many concurrent updates`);

@@ -8,11 +8,12 @@
  * An edge that is killed loses at most its last unsaved confirmations: the client resumes earlier and
  * receives those frames again, never misses any.
  */
-import type { KV, KvEntry } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import { CertstreamError, describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { RateLimitedLog } from '../log/rate-limited.js';
 import { DirtyFlusher } from '../state/dirty-flusher.js';
+import { mirrorBucket, type KvValue } from './kv-mirror.js';
 import type { DurablePositions } from '../stream/durable-positions.js';
 import type { StreamName } from '../stream/stream-paths.js';
 import { bucketKey, fromBucketKey } from './stream-setup.js';
@@ -47,19 +48,7 @@ export class KvPositions implements DurablePositions {
   static async open(options: KvPositionsOptions): Promise<KvPositions> {
     const store = new KvPositions(options);
     const { kv } = options;
-    try {
-      for await (const key of await kv.keys()) {
-        const e = await kv.get(key);
-        if (e !== null) store.seen(e);
-      }
-      const watch = await kv.watch();
-      store.watcher = watch;
-      void (async () => {
-        for await (const e of watch) store.seen(e);
-      })().catch(() => undefined);
-    } catch (err) {
-      throw new CertstreamError('NATS_ERR_STREAM', `cannot read durable positions from JetStream key-value bucket ${options.bucketName}: ${describeError(err)}`, { cause: err });
-    }
+    store.watcher = await mirrorBucket(kv, `durable positions from JetStream key-value bucket ${options.bucketName}`, (e) => store.seen(e));
     store.flusher.start(options.flushMs ?? 1000, () => undefined);
     return store;
   }
@@ -80,27 +69,21 @@ export class KvPositions implements DurablePositions {
     this.flusher.markDirty();
   }
 
-  async close(): Promise<void> {
-    try {
-      await this.flusher.close();
-    } finally {
-      this.watcher?.stop();
-    }
+  /** Saves what changed, then stops mirroring the bucket. */
+  close(): Promise<void> {
+    return this.flusher.close().finally(() => this.watcher?.stop());
   }
 
   /**
    * Another edge's save, or our own echoed: the newest revision wins, and a key with a confirmation not
    * yet saved keeps its local value (the echo of an earlier save must not move it back).
    */
-  private seen(e: KvEntry): void {
-    if (e.operation !== 'PUT' || this.dirty.has(e.key)) return;
-    if (e.revision <= (this.revisions.get(e.key) ?? 0)) return;
-    this.revisions.set(e.key, e.revision);
-    const seq = Number(e.string());
-    if (!Number.isSafeInteger(seq) || seq < 0) return;
-    const [stream, encoded] = e.key.split('.');
+  private seen(v: KvValue): void {
+    if (this.dirty.has(v.key) || v.revision <= (this.revisions.get(v.key) ?? 0)) return;
+    const [stream, encoded] = v.key.split('.');
     if (encoded === undefined || fromBucketKey(encoded) === '') return;
-    this.positions.set(`${stream}.${encoded}`, seq);
+    this.revisions.set(v.key, v.revision);
+    this.positions.set(`${stream}.${encoded}`, v.value);
   }
 
   private async write(): Promise<void> {

@@ -95,6 +95,7 @@ export class NatsMode {
       metrics: this.natsMetrics,
       logger: logger.child({ component: 'nats-publisher' }),
       clusterCursor: (log) => cursors?.clusterCursor(log),
+      connected: () => this.link.connected,
     });
     cursors = new KvCursorStore({
       bucket: async () => kv,

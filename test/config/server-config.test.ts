@@ -35,6 +35,10 @@ test('every default, pinned (the contract values, and the heartbeat of 10 s from
     replayWindowMs: 900_000,
     replayWindowBytes: 2_147_483_648,
     durablePingIntervalMs: 5000,
+    // interface.md, "Scale-out over NATS JetStream": no broker unless asked.
+    nats: '',
+    role: 'all',
+    natsStream: 'CERTSTREAM',
   });
   assert.equal(DEFAULT_LOG_LIST, rest.logList);
 });
@@ -182,4 +186,17 @@ test('ingest tuning: partial tile delay, log list refresh, reset-state', () => {
     '--log-list-refresh: "hourly" is not 0 (off) or a number of seconds from 10 to 604800',
     '--reset-state: "maybe" is not true or false',
   ]);
+});
+
+test('NATS options: URLs checked, --role needs --nats, --nats needs a replay window, stream names bounded', () => {
+  const problems = (raw: Record<string, string>) => {
+    const r = validateConfig(raw);
+    return r.ok ? [] : r.problems;
+  };
+  assert.deepEqual(problems({ nats: 'nats://127.0.0.1:4222,nats://10.0.0.2:4222', role: 'edge' }), []);
+  assert.deepEqual(problems({ nats: 'http://127.0.0.1:4222' }), ['--nats: "http://127.0.0.1:4222" is not a nats://host:port URL']);
+  assert.deepEqual(problems({ role: 'ingest' }), ['--role ingest: needs --nats (without NATS one process does everything)']);
+  assert.deepEqual(problems({ role: 'worker', nats: 'nats://h:4222' }), ['--role: "worker" is not one of all, ingest, edge']);
+  assert.deepEqual(problems({ nats: 'nats://h:4222', 'replay-window': '0' }), ['--nats: needs a replay window (--replay-window > 0): the JetStream stream is the window']);
+  assert.deepEqual(problems({ nats: 'nats://h:4222', 'nats-stream': 'a.b' }), ['--nats-stream: "a.b" is not 1-32 of A-Z a-z 0-9 _ -']);
 });

@@ -12,9 +12,20 @@ import { pollUntil, startFake, startReal, tempDir, testConfig } from '../server/
 
 const skip = natsSkip();
 
+/**
+ * Starts nats-server; it is disposed after everything the test registers later (node:test runs `after`
+ * hooks in registration order, and servers must save their cursors while NATS is still there).
+ */
 async function startNats(t: { after(fn: () => Promise<void>): void }): Promise<NatsServer> {
   const nats = await NatsServer.start();
-  t.after(() => nats.dispose());
+  const hooks: (() => Promise<void>)[] = [];
+  const wrapped = t as { after(fn: () => Promise<void> | void): void };
+  const original = wrapped.after.bind(t);
+  wrapped.after = (fn) => void hooks.push(async () => fn());
+  original(async () => {
+    for (const fn of hooks) await fn();
+    await nats.dispose();
+  });
   return nats;
 }
 
@@ -81,4 +92,27 @@ test('two ingest nodes on the same logs store each entry once; an edge serves it
   });
   assert.equal(refused, 503);
   await waitUntil('both nodes acknowledged', 10_000, () => a.health().nats?.publish_pending === 0 && b.health().nats?.publish_pending === 0);
+});
+
+test('an edge started while NATS is down binds, keeps its clients and says degraded; once NATS is up it streams', { skip }, async (t) => {
+  const nats = await startNats(t);
+  await nats.stop(); // its port and store stay: the edge is pointed at a NATS that is not there yet
+  const fake = await startFake(t, { rfc6962Logs: 1, staticLogs: 0, initialSize: 20 });
+  const edge = await startReal(testConfig(fake, await tempDir(t), { nats: nats.url, role: 'edge' }));
+  t.after(() => edge.close());
+  const h = await (await fetch(`${edge.url}/healthz`)).json() as { status: string; nats: { connected: boolean; last_error: string } };
+  assert.equal(h.status, 'degraded');
+  assert.equal(h.nats.connected, false);
+  assert.match(h.nats.last_error, /cannot reach NATS|not connected/);
+  const plain = new DurableFeed(() => `ws://127.0.0.1:${edge.port}/`);
+  t.after(() => plain.close());
+  await waitUntil('the plain client is connected', 5000, () => plain.connected);
+
+  await nats.start();
+  await pollUntil('the edge serves from the stream', () => edge.health().status === 'ok', 30_000);
+  const ingest = await startReal(testConfig(fake, await tempDir(t), { nats: nats.url, role: 'ingest', backfill: 1_000_000 }));
+  t.after(() => ingest.close());
+  const log = fake.logs[0].url;
+  await plain.until('the log reaches the plain client', 20_000, () => plain.received(log).size === fake.size(log));
+  assert.equal(plain.connections.length, 1, 'the client stayed on its one connection throughout');
 });

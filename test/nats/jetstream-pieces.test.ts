@@ -1,0 +1,124 @@
+// The JetStream pieces on their own, against a real nats-server: the publisher's message ids and peer
+// skipping, the key-value cursors that only move forward, and the window's reads from the stream
+// (older than its memory) and by time.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from '@nats-io/transport-node';
+import { Registry } from 'prom-client';
+import { silentLogger } from '../../src/log/logger.js';
+import { JetStreamPublisher } from '../../src/nats/jetstream-publisher.js';
+import { JetStreamWindow } from '../../src/nats/jetstream-window.js';
+import { KvCursorStore } from '../../src/nats/kv-cursor-store.js';
+import { createNatsMetrics } from '../../src/nats/nats-metrics.js';
+import { ensureStream, entriesSubject, openBucket } from '../../src/nats/stream-setup.js';
+import type { StreamFrames } from '../../src/stream/fanout-hub.js';
+import { NatsServer, natsSkip } from '../support/nats-server.js';
+import { waitUntil } from '../support/wait-until.js';
+
+const skip = natsSkip();
+const LOG = 'https://ct.example/log/';
+
+function entry(index: number, seen = 1_767_225_600 + index): StreamFrames {
+  const full = JSON.stringify({ message_type: 'certificate_update', data: { cert_index: index, source: { url: LOG }, leaf_cert: { as_der: 'QUJD'.repeat(50 + (index % 7)) }, chain: [{ as_der: 'REVG'.repeat(40) }] } });
+  const lite = JSON.stringify({ message_type: 'certificate_update', data: { cert_index: index, source: { url: LOG } } });
+  return { full, lite, domains: JSON.stringify({ message_type: 'dns_entries', data: [`n${index}.example`] }), log: LOG, index, seen };
+}
+
+async function setup(t: { after(fn: () => Promise<void>): void }) {
+  const server = await NatsServer.start();
+  t.after(() => server.dispose());
+  const nc = await connect({ servers: server.url });
+  t.after(async () => void (await nc.close()));
+  await ensureStream(nc, { name: 'T', maxAgeMs: 600_000, maxBytes: 1 << 30 });
+  const metrics = createNatsMetrics(new Registry());
+  return { server, nc, metrics };
+}
+
+test('two publishers of the same entries store each once; entries below the cluster cursor are not sent', { skip }, async (t) => {
+  const { nc, metrics } = await setup(t);
+  const publisher = (cluster?: number) =>
+    new JetStreamPublisher({ connection: async () => nc, subject: entriesSubject('T'), metrics, logger: silentLogger, clusterCursor: () => cluster });
+  const a = publisher();
+  const b = publisher(40);
+  const frames = Array.from({ length: 100 }, (_, i) => entry(i));
+  a.publish(frames);
+  b.publish(frames);
+  await Promise.all([a.settled(), b.settled()]);
+  const stored = await metrics.published.get();
+  const count = (result: string) => stored.values.find((v) => v.labels.result === result)?.value ?? 0;
+  assert.equal(count('stored'), 100, 'each entry stored once');
+  assert.equal(count('duplicate'), 60, 'the second publisher sent only the 60 entries at or past the cluster cursor');
+  assert.equal((await metrics.peerSkipped.get()).values[0].value, 40);
+  await a.close();
+  await b.close();
+});
+
+test('key-value cursors: a restarted node starts where the cluster stopped; a cursor never moves back', { skip }, async (t) => {
+  const { nc } = await setup(t);
+  const kv = await openBucket(nc, 'T', 'cursors');
+  const store = () => new KvCursorStore({ bucket: async () => kv, bucketName: 'T_cursors', flushMs: 60_000, logger: silentLogger });
+  const a = store();
+  const b = store();
+  await a.load();
+  await b.load();
+  assert.equal(a.get(LOG), undefined);
+  a.set(LOG, 500);
+  await a.flush();
+  await waitUntil("b sees a's cursor", 5000, () => b.clusterCursor(LOG) === 500);
+  // b is behind (it saw fewer entries) and saves 300: the cluster keeps 500.
+  b.set(LOG, 300);
+  await b.flush();
+  const c = store();
+  await c.load();
+  assert.equal(c.get(LOG), 500, 'a new node continues from the furthest saved cursor');
+  b.set(LOG, 700);
+  await b.flush();
+  await waitUntil("a sees b's newer cursor", 5000, () => a.clusterCursor(LOG) === 700);
+  for (const s of [a, b, c]) await s.close();
+});
+
+test('the window reads from the stream past its memory, in order, and finds positions by time', { skip }, async (t) => {
+  const { nc, metrics } = await setup(t);
+  const p = new JetStreamPublisher({ connection: async () => nc, subject: entriesSubject('T'), metrics, logger: silentLogger });
+  const before = Array.from({ length: 300 }, (_, i) => entry(i));
+  p.publish(before);
+  await p.settled();
+  const got: StreamFrames[] = [];
+  const holder: { window?: JetStreamWindow } = {};
+  const window = await JetStreamWindow.open({
+    nc,
+    stream: 'T',
+    metrics,
+    logger: silentLogger,
+    cacheBytes: 16 * 1024,
+    onEntries: (frames) => {
+      got.push(...frames);
+      holder.window!.append(frames.map((f) => ({ ...f, log: f.log!, index: f.index!, seen: f.seen! })));
+    },
+  });
+  holder.window = window;
+  t.after(() => window.close());
+  assert.equal(window.nextSeq, 301, 'the tail starts at the end of the stream');
+  p.publish(Array.from({ length: 200 }, (_, i) => entry(300 + i)));
+  await p.settled();
+  await waitUntil('the tail handed on the new entries', 10_000, () => window.nextSeq === 501);
+  assert.deepEqual(got.map((f) => f.index), Array.from({ length: 200 }, (_, i) => 300 + i));
+  assert.equal(got[5].full, entry(305).full, 'frames come back byte for byte');
+  assert.equal(got[5].lite, entry(305).lite);
+
+  // Everything from seq 1, in reads of at most 20 KB: the early ones come from the stream.
+  const full: string[] = [];
+  for (let seq = 1; seq < window.nextSeq; ) {
+    const r = await window.read('full', seq, 20 * 1024);
+    assert.equal(r.first, seq);
+    for (const p of r.batch.payloads) full.push(p.toString('utf8'));
+    seq = r.first + r.batch.ends.length;
+  }
+  assert.equal(full.length, 500);
+  full.forEach((f, i) => assert.equal(f, entry(i).full, `seq ${i + 1}`));
+
+  // By time: the stream's timestamps are publish times (all "now" here); `seen` of the cached tail is exact.
+  assert.equal(await window.seqAtTime(0), 1, 'since before everything starts at the first seq');
+  assert.equal(await window.seqAtTime(Date.now() / 1000 + 3600), 501, 'since in the future starts at the head');
+  await p.close();
+});
