@@ -12,12 +12,13 @@
  *
  *   npm run bench:scaleout -- [--only fanout|publish] [--seconds 10] [--warmup 3] [--clients 1000]
  *       [--edges 2] [--rate 200] [--publish-rate 2000] [--logs 8] [--poll 0.02] [--stream /]
- *       [--sample 8] [--inspect 10] [--with-all] [--built] [--json FILE]
+ *       [--sample 8] [--inspect 10] [--setups single,scaleout] [--built] [--json FILE]
  *
  * Every server is the real CLI in its own process (tsx, or dist/ with --built); CPU is utime + stime from
  * /proc/PID/stat over the measured window; the fake CT log (8 RFC 6962 logs) and the nats-server of
- * test/support run here too. `--with-all` adds a row: one `--role all --nats` process × CLIENTS (the
- * cost of the round trip through NATS without a second process). Prints a table per part and a JSON
+ * test/support run here too. `--setups` picks the fan-out rows, in order: `single` (no NATS), `scaleout`
+ * (edges + ingest), `all` (one `--role all --nats` process × CLIENTS: the round trip through NATS without
+ * a second process); the first is the reference of the ratios. Prints a table per part and a JSON
  * summary (machine, date, load average before and after).
  */
 import { readFileSync } from 'node:fs';
@@ -27,7 +28,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { FakeCtLog } from '../fake-ct-log/fake-ct-log.js';
 import { NatsServer } from '../test/support/nats-server.js';
-import { ClientPool, latencies, percentile, type ClientResult } from './support/client-pool.js';
+import { ClientPool, latencies, percentile, renderLatencies, type ClientResult } from './support/client-pool.js';
 import { metricsText, startDaemon, sumMetric, waitHealth, type BenchDaemon } from './support/daemon.js';
 import { cpuSeconds, peakRssMb, pidWithArgument } from './support/proc-stats.js';
 
@@ -45,7 +46,7 @@ const { values: opts } = parseArgs({
     stream: { type: 'string', default: '/' },
     sample: { type: 'string', default: '8' },
     inspect: { type: 'string', default: '10' },
-    'with-all': { type: 'boolean', default: false },
+    setups: { type: 'string', default: 'single,scaleout' },
     built: { type: 'boolean', default: false },
     json: { type: 'string' },
   },
@@ -63,6 +64,8 @@ for (const [name, v] of Object.entries({ seconds: SECONDS, warmup: WARMUP, clien
   if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} must be a positive number`);
 }
 if (opts.only !== undefined && opts.only !== 'fanout' && opts.only !== 'publish') throw new Error('--only must be fanout or publish');
+const SETUPS = opts.setups!.split(',').map((s) => s.trim());
+for (const s of SETUPS) if (s !== 'single' && s !== 'scaleout' && s !== 'all') throw new Error(`--setups: unknown setup "${s}" (single, scaleout, all)`);
 
 const T0 = performance.now();
 function log(text: string): void {
@@ -90,6 +93,9 @@ interface FanoutRow {
   expectedPerSecond: number;
   p50Ms: number;
   p99Ms: number;
+  /** From data.seen (rendered, by the ingest node in NATS mode) to arrival. */
+  renderP50Ms: number;
+  renderP99Ms: number;
   drops: number;
   gapsOrDuplicates: number;
   closed: number;
@@ -201,6 +207,7 @@ async function measureFanout(setup: string, fake: FakeCtLog, serving: BenchDaemo
   const frames = results.reduce((s, r) => s + r.messages, 0);
   const seconds = results.reduce((s, r) => s + r.seconds, 0) / results.length;
   const lat = results.flatMap((r) => latencies(r, fake, SAMPLE));
+  const renderLat = results.flatMap((r) => renderLatencies(r, SAMPLE));
   const servingCpu = cpu.slice(0, serving.length).reduce((a, b) => a + b, 0);
   const totalCpu = cpu.reduce((a, b) => a + b, 0);
   log(`${setup}: ${frames} frames in ${wall.toFixed(1)} s, ${lat.length} latency samples, drops ${drops}`);
@@ -213,6 +220,8 @@ async function measureFanout(setup: string, fake: FakeCtLog, serving: BenchDaemo
     expectedPerSecond: RATE * CLIENTS,
     p50Ms: percentile(lat, 50),
     p99Ms: percentile(lat, 99),
+    renderP50Ms: percentile(renderLat, 50),
+    renderP99Ms: percentile(renderLat, 99),
     drops,
     gapsOrDuplicates: results.reduce((s, r) => s + r.gaps + r.duplicates, 0),
     closed: closed + results.reduce((s, r) => s + r.closedEarly, 0),
@@ -226,7 +235,7 @@ async function measureFanout(setup: string, fake: FakeCtLog, serving: BenchDaemo
   };
 }
 
-type FanoutSetup = 'single' | 'all-nats' | 'scaleout';
+type FanoutSetup = 'single' | 'all' | 'scaleout';
 
 async function runFanout(kind: FanoutSetup): Promise<FanoutRow> {
   const stack = new Stack();
@@ -240,7 +249,7 @@ async function runFanout(kind: FanoutSetup): Promise<FanoutRow> {
     }
     const { nats, counted: natsProc } = await startNats(stack);
     const withNats = ['--nats', nats.url];
-    if (kind === 'all-nats') {
+    if (kind === 'all') {
       const d = await daemon(stack, 'all', [...follow, ...withNats, '--role', 'all']);
       return await measureFanout('1 process --role all --nats', fake, [d], [natsProc], stack);
     }
@@ -328,8 +337,7 @@ async function main(): Promise<void> {
   const fanout: FanoutRow[] = [];
   const publish: PublishRow[] = [];
   if (opts.only !== 'publish') {
-    const kinds: FanoutSetup[] = opts['with-all'] ? ['single', 'all-nats', 'scaleout'] : ['single', 'scaleout'];
-    for (const kind of kinds) {
+    for (const kind of SETUPS as FanoutSetup[]) {
       log(`fan-out, ${kind}: ${CLIENTS} clients at ${RATE} entries/s…`);
       fanout.push(await runFanout(kind));
     }
@@ -352,9 +360,9 @@ async function main(): Promise<void> {
     console.log(`\n(a) fan-out: ${CLIENTS} clients on ${opts.stream} at ${RATE} entries/s; latency = client arrival − entry available in the fake log, sampled 1/${SAMPLE}`);
     console.log(
       table(
-        ['setup', 'frames/s (expected)', 'p50 ms', 'p99 ms', 'drops', 'gaps', 'closed', 'serving CPU s', 'serving µs/frame', 'total CPU s', 'total µs/frame', 'CPU s by process'],
+        ['setup', 'frames/s (expected)', 'p50 ms', 'p99 ms', 'render→client p50/p99 ms', 'drops', 'gaps', 'closed', 'serving CPU s', 'serving µs/frame', 'total CPU s', 'total µs/frame', 'CPU s by process'],
         fanout.map((r) => [
-          r.setup, `${Math.round(r.framesPerSecond)} (${r.expectedPerSecond})`, f(r.p50Ms), f(r.p99Ms), String(r.drops), String(r.gapsOrDuplicates), String(r.closed),
+          r.setup, `${Math.round(r.framesPerSecond)} (${r.expectedPerSecond})`, f(r.p50Ms), f(r.p99Ms), `${f(r.renderP50Ms)} / ${f(r.renderP99Ms)}`, String(r.drops), String(r.gapsOrDuplicates), String(r.closed),
           f(r.servingCpuSeconds, 2), f(r.servingCpuUsPerFrame, 2), f(r.totalCpuSeconds, 2), f(r.totalCpuUsPerFrame, 2),
           r.processes.map((p) => `${p.label} ${p.cpuSeconds.toFixed(2)}`).join(', '),
         ]),
@@ -365,7 +373,7 @@ async function main(): Promise<void> {
     }
     const single = fanout[0];
     for (const r of fanout.slice(1)) {
-      console.log(`${r.setup} vs 1 process: serving CPU per frame ${(r.servingCpuUsPerFrame / single.servingCpuUsPerFrame).toFixed(2)}×, total ${(r.totalCpuUsPerFrame / single.totalCpuUsPerFrame).toFixed(2)}×; p99 ${f(r.p99Ms)} ms vs ${f(single.p99Ms)} ms`);
+      console.log(`${r.setup} vs ${single.setup}: serving CPU per frame ${(r.servingCpuUsPerFrame / single.servingCpuUsPerFrame).toFixed(2)}×, total ${(r.totalCpuUsPerFrame / single.totalCpuUsPerFrame).toFixed(2)}×; p99 ${f(r.p99Ms)} ms vs ${f(single.p99Ms)} ms`);
     }
   }
   let publishCost: { ingestUsPerEntry: number; natsServerUsPerEntry: number | null } | undefined;

@@ -84,6 +84,19 @@ export function latencies(result: ClientResult, fake: FakeCtLog, sampleEvery: nu
   return out;
 }
 
+/**
+ * Latencies (ms) from `data.seen` — when the serving side rendered the entry (the ingest node, in NATS
+ * mode) — to arrival: the distribution's part of the latency, without the wait for the next poll.
+ */
+export function renderLatencies(result: ClientResult, sampleEvery: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < result.samples.length; i += 5) {
+    const [, index, , at, seen] = result.samples.slice(i, i + 5);
+    if (index >= 0 && index % sampleEvery === 0 && seen >= 0) out.push(at - seen);
+  }
+  return out;
+}
+
 /** The p-th percentile of `values` (nearest rank, on a sorted copy); NaN when empty. */
 export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return NaN;
