@@ -107,6 +107,8 @@ interface FanoutRow {
   totalCpuUsPerFrame: number;
   clientCpuSeconds: number;
   processes: ProcessFigures[];
+  /** Per serving process: its clients' frames and latencies (tells one stalled edge from a slow bus). */
+  serving: { label: string; frames: number; p99Ms: number; renderP99Ms: number }[];
   /** Summed over the daemons after the run; null without NATS. */
   nats: { consumerLag: number; tailGaps: number; publishErrors: number; peerSkipped: number } | null;
 }
@@ -231,6 +233,12 @@ async function measureFanout(setup: string, fake: FakeCtLog, serving: BenchDaemo
     totalCpuUsPerFrame: (totalCpu * 1e6) / Math.max(1, frames),
     clientCpuSeconds: results.reduce((s, r) => s + r.clientCpuSeconds, 0),
     processes: counted.map((p, i) => ({ label: p.label, cpuSeconds: cpu[i], peakRssMb: peakRssMb(p.pid) })),
+    serving: serving.map((d, i) => ({
+      label: d.label,
+      frames: results[i].messages,
+      p99Ms: percentile(latencies(results[i], fake, SAMPLE), 99),
+      renderP99Ms: percentile(renderLatencies(results[i], SAMPLE), 99),
+    })),
     nats,
   };
 }
@@ -369,6 +377,7 @@ async function main(): Promise<void> {
       ),
     );
     for (const r of fanout) {
+      if (r.serving.length > 1) console.log(`${r.setup}: by serving process: ${r.serving.map((s) => `${s.label} ${s.frames} frames, p99 ${f(s.p99Ms)} ms (render→client ${f(s.renderP99Ms)} ms)`).join('; ')}`);
       if (r.nats) console.log(`${r.setup}: NATS consumer lag ${r.nats.consumerLag} after the run, tail gaps ${r.nats.tailGaps}, publish errors ${r.nats.publishErrors}, peer-skipped ${r.nats.peerSkipped}`);
     }
     const single = fanout[0];
