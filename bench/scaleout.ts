@@ -108,7 +108,7 @@ interface FanoutRow {
   clientCpuSeconds: number;
   processes: ProcessFigures[];
   /** Per serving process: its clients' frames and latencies (tells one stalled edge from a slow bus). */
-  serving: { label: string; frames: number; p99Ms: number; renderP99Ms: number }[];
+  serving: { label: string; frames: number; p99Ms: number; renderP99Ms: number; maxBehind: number | null }[];
   /** Summed over the daemons after the run; null without NATS. */
   nats: { consumerLag: number; tailGaps: number; publishErrors: number; peerSkipped: number } | null;
 }
@@ -179,10 +179,12 @@ async function measureFanout(setup: string, fake: FakeCtLog, serving: BenchDaemo
   fake.grow(RATE);
   await sleep(WARMUP * 1000);
   const counted: Counted[] = [...serving, ...others];
+  const behind = others.length === 0 ? undefined : watchEdges(serving);
   const cpu0 = cpuOf(counted);
   const t0 = performance.now();
   for (const p of pools) p.measure();
   await sleep(SECONDS * 1000);
+  const maxBehind = await behind?.stop();
   const done = Promise.all(pools.map((p) => p.stop()));
   const cpu1 = cpuOf(counted);
   const wall = (performance.now() - t0) / 1000;
@@ -238,8 +240,36 @@ async function measureFanout(setup: string, fake: FakeCtLog, serving: BenchDaemo
       frames: results[i].messages,
       p99Ms: percentile(latencies(results[i], fake, SAMPLE), 99),
       renderP99Ms: percentile(renderLatencies(results[i], SAMPLE), 99),
+      maxBehind: maxBehind?.[i] ?? null,
     })),
     nats,
+  };
+}
+
+/**
+ * Samples each edge's /healthz every 500 ms over the measured window: how far (in stream messages) it was
+ * at worst behind the furthest sequence any edge reported. A stalled consumer shows here; a slow hand-on
+ * from the hub to the sockets does not.
+ */
+function watchEdges(edges: BenchDaemon[]): { stop(): Promise<number[]> } {
+  const worst = edges.map(() => 0);
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const seqs = await Promise.all(edges.map((d) => waitHealth(d, () => true, 5000).then((h) => h.nats ?? null, () => null)));
+      const last = Math.max(...seqs.map((n) => Math.max(n?.last_seq ?? 0, n?.delivered_seq ?? 0)));
+      seqs.forEach((n, i) => {
+        if (typeof n?.delivered_seq === 'number') worst[i] = Math.max(worst[i], last - n.delivered_seq);
+      });
+      await sleep(500);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return worst;
+    },
   };
 }
 
@@ -377,7 +407,7 @@ async function main(): Promise<void> {
       ),
     );
     for (const r of fanout) {
-      if (r.serving.length > 1) console.log(`${r.setup}: by serving process: ${r.serving.map((s) => `${s.label} ${s.frames} frames, p99 ${f(s.p99Ms)} ms (render→client ${f(s.renderP99Ms)} ms)`).join('; ')}`);
+      if (r.serving.length > 1) console.log(`${r.setup}: by serving process: ${r.serving.map((s) => `${s.label} ${s.frames} frames, p99 ${f(s.p99Ms)} ms (render→client ${f(s.renderP99Ms)} ms), at worst ${s.maxBehind ?? '?'} messages behind`).join('; ')}`);
       if (r.nats) console.log(`${r.setup}: NATS consumer lag ${r.nats.consumerLag} after the run, tail gaps ${r.nats.tailGaps}, publish errors ${r.nats.publishErrors}, peer-skipped ${r.nats.peerSkipped}`);
     }
     const single = fanout[0];
