@@ -109,6 +109,8 @@ interface FanoutRow {
   processes: ProcessFigures[];
   /** Per serving process: its clients' frames and latencies (tells one stalled edge from a slow bus). */
   serving: { label: string; frames: number; p99Ms: number; renderP99Ms: number; maxBehind: number | null }[];
+  /** The servers' warn/error log lines up to the end of the run (what they said went wrong). */
+  warnings: string[];
   /** Summed over the daemons after the run; null without NATS. */
   nats: { consumerLag: number; tailGaps: number; publishErrors: number; peerSkipped: number } | null;
 }
@@ -126,6 +128,7 @@ interface PublishRow {
   duplicates: number | null;
   publishErrors: number | null;
   peakRssMb: number;
+  warnings: string[];
 }
 
 /** Everything a run started, torn down in reverse order whatever happens. */
@@ -243,6 +246,7 @@ async function measureFanout(setup: string, fake: FakeCtLog, serving: BenchDaemo
       maxBehind: maxBehind?.[i] ?? null,
     })),
     nats,
+    warnings: [...serving, ...others].flatMap((d) => ('warnings' in d ? (d as BenchDaemon).warnings.map((w) => `${d.label}: ${w}`) : [])),
   };
 }
 
@@ -354,6 +358,7 @@ async function runPublish(kind: PublishSetup): Promise<PublishRow> {
       duplicates: natsProc ? delta('certstream_nats_published_total', /result="duplicate"/) : null,
       publishErrors: natsProc ? delta('certstream_nats_publish_errors_total') : null,
       peakRssMb: peakRssMb(d.pid),
+      warnings: [...d.warnings],
     };
   } finally {
     await stack.close();
@@ -408,6 +413,7 @@ async function main(): Promise<void> {
     );
     for (const r of fanout) {
       if (r.serving.length > 1) console.log(`${r.setup}: by serving process: ${r.serving.map((s) => `${s.label} ${s.frames} frames, p99 ${f(s.p99Ms)} ms (render→client ${f(s.renderP99Ms)} ms), at worst ${s.maxBehind ?? '?'} messages behind`).join('; ')}`);
+      for (const w of r.warnings.slice(0, 10)) console.log(`${r.setup}: server said: ${w}`);
       if (r.nats) console.log(`${r.setup}: NATS consumer lag ${r.nats.consumerLag} after the run, tail gaps ${r.nats.tailGaps}, publish errors ${r.nats.publishErrors}, peer-skipped ${r.nats.peerSkipped}`);
     }
     const single = fanout[0];
@@ -427,6 +433,7 @@ async function main(): Promise<void> {
         ]),
       ),
     );
+    for (const r of publish) for (const w of r.warnings.slice(0, 10)) console.log(`${r.setup}: server said: ${w}`);
     const [withNats, bare] = publish;
     publishCost = { ingestUsPerEntry: withNats.ingestCpuUsPerEntry - bare.ingestCpuUsPerEntry, natsServerUsPerEntry: withNats.natsCpuUsPerEntry };
     console.log(`JetStream publish: +${f(publishCost.ingestUsPerEntry)} µs of ingest CPU per entry over the same ingest without NATS (window off), plus ${f(publishCost.natsServerUsPerEntry)} µs of nats-server CPU`);

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { listeningPort } from './server-port.js';
 
@@ -20,6 +21,8 @@ export interface BenchDaemon {
   port: number;
   /** `http://127.0.0.1:PORT` */
   base: string;
+  /** The daemon's warn and error log lines so far (its JSON log on stdout), newest last, at most 200. */
+  warnings: string[];
   stop(): Promise<void>;
 }
 
@@ -44,9 +47,15 @@ export async function startDaemon(label: string, args: readonly string[], built:
     }
     await rm(state, { recursive: true, force: true });
   };
+  const warnings: string[] = [];
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    if (!/"level":"(warn|error)"/.test(line)) return;
+    if (warnings.length === 200) warnings.shift();
+    warnings.push(line);
+  });
   try {
     const port = await listeningPort(child);
-    return { label, child, pid: child.pid!, port, base: `http://127.0.0.1:${port}`, stop };
+    return { label, child, pid: child.pid!, port, base: `http://127.0.0.1:${port}`, warnings, stop };
   } catch (err) {
     await stop();
     throw new Error(`${label}: ${(err as Error).message}`);
