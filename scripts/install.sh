@@ -4,7 +4,8 @@
 #   sudo scripts/install.sh                 build, install under /opt/certstream-server, install the units
 #                                           and /etc/default files, daemon-reload, enable --now
 #   sudo scripts/install.sh --uninstall     stop, disable and remove all of it (keeps edited /etc/default
-#                                           files and the state directory; --purge removes those too)
+#                                           files, an edited NATS drop-in and the state directory;
+#                                           --purge removes those too)
 #   scripts/install.sh --stage DIR          only build the installable tree (dist + production
 #                                           node_modules + units) into DIR; needs no root
 #   sudo scripts/install.sh --prebuilt DIR  install a tree made by --stage (no build, no npm)
@@ -30,6 +31,11 @@ MIN_NODE=20.19.0
 UNITS=(certstream-server.service certstream-server-health.service certstream-server-health.timer certaudit.service certstream-watch.service)
 ENABLE=(certstream-server.service certstream-server-health.timer)
 DEFAULTS=(certstream-server certaudit certstream-watch)
+# The NATS scale-out files stay in $PREFIX/systemd/nats/ (nothing of them is active until the admin
+# copies them): role snippets for /etc/default/certstream-server and this drop-in for a host that also
+# runs nats-server. Uninstall removes the drop-in from the admin's directory only when it is unedited.
+DROPIN_DIR=/etc/systemd/system/certstream-server.service.d
+NATS_DROPIN=local-nats.conf
 
 mode=install
 stage_dir=''
@@ -170,6 +176,7 @@ do_install() {
   say "certstream-server is running: systemctl status certstream-server; journalctl -u certstream-server"
   say "optional continuous audit against the public feed: systemctl enable --now certaudit"
   say "optional watch-list alerting: write /etc/certstream-watch/watch.txt, then systemctl enable --now certstream-watch"
+  say "scale-out over NATS JetStream (ingest/edge roles): $PREFIX/systemd/nats/ and the README"
 }
 
 do_uninstall() {
@@ -192,6 +199,15 @@ do_uninstall() {
       say "kept your edited $target (--purge removes it)"
     fi
   done
+  local dropin="$DROPIN_DIR/$NATS_DROPIN"
+  if [ -e "$dropin" ]; then
+    if [ "$purge" = yes ] || { [ -f "$PREFIX/systemd/nats/$NATS_DROPIN" ] && cmp -s "$PREFIX/systemd/nats/$NATS_DROPIN" "$dropin"; }; then
+      rm -f "$dropin"
+      rmdir "$DROPIN_DIR" 2>/dev/null || true
+    else
+      say "kept your edited $dropin (--purge removes it)"
+    fi
+  fi
   rm -rf "$PREFIX" "$PREFIX.new" "$PREFIX.old"
   if [ "$purge" = yes ]; then
     # DynamicUser= keeps the real directory under /var/lib/private.
@@ -210,6 +226,7 @@ fi
 PREFIX="$DESTDIR$PREFIX"
 UNIT_DIR="$DESTDIR$UNIT_DIR"
 DEFAULT_DIR="$DESTDIR$DEFAULT_DIR"
+DROPIN_DIR="$DESTDIR$DROPIN_DIR"
 need_root() { [ -n "$DESTDIR" ] || [ "$(id -u)" = 0 ] || die "must run as root (sudo $0 $1)"; }
 
 case "$mode" in

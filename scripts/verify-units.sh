@@ -6,6 +6,7 @@
 #      warnings, so ANY output at all is a failure here.
 #   2. `systemd-analyze security --offline` of the server unit: exposure must be <= 2.5.
 #   3. every .timer has its .service (verify passes a timer whose service is missing).
+#   The drop-ins in systemd/nats/*.conf are applied to certstream-server.service for 1 and 2.
 # Exit 0 when all pass; 1 with the offending output otherwise; 77 when systemd-analyze is missing.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -29,11 +30,18 @@ if [ "${#units[@]}" -eq 0 ]; then
   exit 1
 fi
 for u in "${units[@]}"; do cp "$u" "$root/etc/systemd/system/"; done
+# systemd/nats/*.conf are optional drop-ins of certstream-server.service (the admin copies one into
+# /etc/systemd/system/certstream-server.service.d/): verify the unit with all of them applied.
+dropins=("$units_dir"/nats/*.conf)
+if [ "${#dropins[@]}" -gt 0 ]; then
+  mkdir -p "$root/etc/systemd/system/certstream-server.service.d"
+  for d in "${dropins[@]}"; do cp "$d" "$root/etc/systemd/system/certstream-server.service.d/"; done
+fi
 
 # Stub executables at every absolute Exec*= path (after the special prefixes - + ! @ :). A bare name
 # would be looked up in the unit's PATH, which differs between hosts: name the interpreter instead.
 fail=0
-mapfile -t exes < <(grep -hE '^Exec[A-Za-z]*=' "${units[@]}" | sed -E 's/^Exec[A-Za-z]*=[-+!@:]*//' | awk '{print $1}' | sort -u)
+mapfile -t exes < <(grep -hE '^Exec[A-Za-z]*=' "${units[@]}" "${dropins[@]}" | sed -E 's/^Exec[A-Za-z]*=[-+!@:]*//' | awk '{print $1}' | sort -u)
 for exe in "${exes[@]}"; do
   case "$exe" in
     /*) mkdir -p "$root$(dirname "$exe")"
@@ -72,5 +80,5 @@ for svc in ${SECURITY_UNITS:-certstream-server.service}; do
   fi
 done
 
-if [ "$fail" = 0 ]; then echo "verify-units: OK (${#units[@]} units)"; fi
+if [ "$fail" = 0 ]; then echo "verify-units: OK (${#units[@]} units, ${#dropins[@]} drop-ins)"; fi
 exit "$fail"

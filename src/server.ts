@@ -178,6 +178,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
       stream: config.natsStream,
       maxAgeMs: config.replayWindowMs,
       maxBytes: config.replayWindowBytes,
+      replicas: config.natsReplicas,
       flushMs: Math.min(1000, config.durablePingIntervalMs),
       metrics,
       logger: logger.child({ component: 'nats' }),
@@ -210,6 +211,21 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
   const closeNats = async () => {
     await nats?.close();
   };
+  const port = (server.address() as AddressInfo).port;
+  const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
+  const notifier = new SystemdNotifier({
+    logger,
+    env: deps.env,
+    healthy: () => (nats ? health().status : healthStatus(logHealth(), ingesting, rules())) !== 'down',
+    status: () => statusLine(opened?.statuses() ?? [], hub.clientCount, hub.stats().published),
+  });
+  if (nats) {
+    // A node of the scale-out mode is up once it listens: what NATS does is its health's business
+    // (`degraded` while NATS is away), not a reason for systemd to fail and restart the start.
+    logger.info('listening', { host: config.host, port, url, version: VERSION, role: nats.role, nats: config.nats, stream: config.natsStream });
+    void notifier.ready();
+  }
   // With NATS the ingest waits for it here (the listener is up, /healthz says what is missing): its
   // cursors are in the cluster's bucket and its entries go to the stream.
   const natsIngest = follows && nats ? await nats.openIngest() : undefined;
@@ -243,22 +259,13 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
   opened = ingest;
   if (ingest) rates.record(Date.now(), ingest.statuses());
 
-  const port = (server.address() as AddressInfo).port;
-  const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-  const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
-  logger.info('listening', { host: config.host, port, url, version: VERSION, logs: ingest?.followed.length ?? 0, ...(nats ? { role: nats.role, nats: config.nats, stream: config.natsStream } : {}) });
+  if (!nats) logger.info('listening', { host: config.host, port, url, version: VERSION, logs: ingest?.followed.length ?? 0 });
   if (ingest && ingest.followed.length === 0) logger.warn('no log to follow (--allow-empty): streaming nothing until the log list changes', { log_list: config.logList });
 
   ingest?.start();
   ingesting = true;
 
-  const notifier = new SystemdNotifier({
-    logger,
-    env: deps.env,
-    healthy: () => (nats ? health().status : healthStatus(logHealth(), ingesting, rules())) !== 'down',
-    status: () => statusLine(ingest?.statuses() ?? [], hub.clientCount, hub.stats().published),
-  });
-  void notifier.ready();
+  if (!nats) void notifier.ready();
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {

@@ -152,6 +152,11 @@ export const OPTIONS: readonly OptionSpec[] = [
     check: (v) => (/^[A-Za-z0-9_-]{1,32}$/.test(v) ? undefined : `"${v}" is not 1-32 of A-Z a-z 0-9 _ -`),
   },
   {
+    flag: 'nats-replicas', key: 'natsReplicas', kind: 'integer', default: '1', min: 1, max: 5,
+    help: 'JetStream replicas of the stream and the buckets when this node creates them (3 on a three-server cluster)',
+    notes: ['An existing stream is raised to it, never lowered; existing buckets keep theirs (raise them with `nats stream edit KV_<bucket> --replicas N`).'],
+  },
+  {
     flag: 'reset-state', key: 'resetState', kind: 'boolean', default: 'false',
     help: 'ignore the saved cursors and start every log afresh (the cursor file is then overwritten)',
     notes: ['Set it for one start only, then remove it again: while it is set, every restart starts over.'],

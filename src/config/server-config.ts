@@ -69,6 +69,8 @@ export interface ServerConfig {
   role: 'all' | 'ingest' | 'edge';
   /** JetStream stream name. */
   natsStream: string;
+  /** Replicas of the stream and buckets this node creates. */
+  natsReplicas: number;
 }
 
 /** Raw values keyed by flag name; lists as arrays of strings. Missing keys take their defaults. */

@@ -117,13 +117,17 @@ export interface HealthzInput {
 /**
  * The status with NATS: an edge follows no log, so it is `ok` while it serves from the stream and
  * `degraded` while NATS is away or the stream not yet opened (its clients stay connected); an ingest
- * node is judged on its logs as always, and is at best `degraded` while NATS is away.
+ * node is judged on its logs as always while NATS is there, and is `degraded` while NATS is away.
  */
 function statusWithNats(input: HealthzInput): HealthStatus {
   const nats = input.nats;
   if (nats?.role === 'edge') return nats.connected && nats.delivered_seq !== null ? 'ok' : 'degraded';
   const status = healthStatus(input.logs, input.ingesting, input.rules, input.cursors.lastError === null);
-  if (nats === undefined || status === 'down') return status;
+  if (nats === undefined) return status;
+  // NATS away: the followers wait (their lag grows, nothing is lost); restarting the node would not
+  // bring NATS back, so this is `degraded`, whatever the logs look like meanwhile.
+  if (!nats.connected) return 'degraded';
+  if (status === 'down') return status;
   const edgeReady = nats.role === 'ingest' || nats.delivered_seq !== null;
   return nats.connected && edgeReady ? status : 'degraded';
 }

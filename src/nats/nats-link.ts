@@ -28,6 +28,8 @@ export class NatsLink {
   private readonly first: Promise<NatsConnection>;
   private readonly stop = new AbortController();
   private attempts = 0;
+  private drawnFor = -1;
+  private drawn = 0;
 
   constructor(private readonly options: NatsLinkOptions) {
     options.metrics.connected.set(0);
@@ -54,6 +56,20 @@ export class NatsLink {
     return backoffDelay(++this.attempts, { baseMs: this.options.backoff?.baseMs ?? 250, maxMs: this.options.backoff?.maxMs ?? 10_000 });
   }
 
+  /**
+   * The wait before the next reconnect attempt. The client library asks for it on every turn of its dial
+   * loop, also while it only waits, so asking must not count as an attempt (that reached the cap within
+   * a second of any outage): attempts are counted on its `reconnecting` status, and each attempt's delay
+   * is drawn once.
+   */
+  private reconnectDelay(): number {
+    if (this.drawnFor !== this.attempts) {
+      this.drawnFor = this.attempts;
+      this.drawn = backoffDelay(Math.max(1, this.attempts), { baseMs: this.options.backoff?.baseMs ?? 250, maxMs: this.options.backoff?.maxMs ?? 10_000 });
+    }
+    return this.drawn;
+  }
+
   private async connectLoop(): Promise<NatsConnection> {
     const { logger, servers } = this.options;
     for (;;) {
@@ -64,7 +80,7 @@ export class NatsLink {
           name: this.options.name,
           timeout: 5000,
           maxReconnectAttempts: -1,
-          reconnectDelayHandler: () => this.delay(),
+          reconnectDelayHandler: () => this.reconnectDelay(),
           pingInterval: 10_000,
           maxPingOut: 3,
         });
@@ -98,6 +114,8 @@ export class NatsLink {
       if (s.type === 'disconnect') {
         this.setConnected(false, `lost the connection to NATS (${s.server})`);
         logger.warn('nats disconnected', { server: s.server });
+      } else if (s.type === 'reconnecting') {
+        this.attempts++;
       } else if (s.type === 'reconnect') {
         this.attempts = 0;
         metrics.reconnects.inc();

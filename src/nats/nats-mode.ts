@@ -33,6 +33,8 @@ export interface NatsModeOptions {
   /** --replay-window and --replay-window-bytes: the stream's limits. */
   maxAgeMs: number;
   maxBytes: number;
+  /** --nats-replicas: of the stream and buckets this node creates. */
+  replicas?: number;
   /** Cursor and position save period, ms. */
   flushMs?: number;
   metrics: ServerMetrics;
@@ -84,7 +86,7 @@ export class NatsMode {
   async openIngest(): Promise<{ publisher: JetStreamPublisher; cursors: KvCursorStore } | undefined> {
     const kv = await this.retry('cursor bucket', async (nc) => {
       await this.ensureStreamOnce(nc);
-      return openBucket(nc, this.options.stream, 'cursors');
+      return openBucket(nc, this.options.stream, 'cursors', this.options.replicas);
     });
     if (kv === undefined) return undefined;
     const { logger } = this.options;
@@ -117,7 +119,7 @@ export class NatsMode {
     this.edgeOpening = (async () => {
       const opened = await this.retry('stream tail', async (nc) => {
         await this.ensureStreamOnce(nc);
-        const kv: KV = await openBucket(nc, this.options.stream, 'positions');
+        const kv: KV = await openBucket(nc, this.options.stream, 'positions', this.options.replicas);
         const positions = await KvPositions.open({ kv, bucketName: `${this.options.stream}_positions`, flushMs: this.options.flushMs, logger: this.options.logger.child({ component: 'nats-positions' }) });
         try {
           const window = await JetStreamWindow.open({ nc, stream: this.options.stream, metrics: this.natsMetrics, logger: this.options.logger.child({ component: 'nats-window' }), onEntries: publish, room: () => hub.roomForIngest() });
@@ -167,7 +169,7 @@ export class NatsMode {
   }
 
   private ensureStreamOnce(nc: NatsConnection): Promise<void> {
-    this.streamReady ??= ensureStream(nc, { name: this.options.stream, maxAgeMs: this.options.maxAgeMs, maxBytes: this.options.maxBytes }).then(
+    this.streamReady ??= ensureStream(nc, { name: this.options.stream, maxAgeMs: this.options.maxAgeMs, maxBytes: this.options.maxBytes, replicas: this.options.replicas }).then(
       (info) => this.options.logger.info('jetstream stream ready', { stream: info.config.name, messages: info.state.messages, last_seq: info.state.last_seq }),
       (err: unknown) => {
         this.streamReady = undefined;

@@ -34,6 +34,12 @@ export interface StreamLimits {
   maxAgeMs: number;
   /** --replay-window-bytes. */
   maxBytes: number;
+  /** --nats-replicas (default 1). */
+  replicas?: number;
+}
+
+function isNotFound(err: unknown): boolean {
+  return (err as { code?: unknown }).code === '404' || /not found/i.test(String(err));
 }
 
 /** The stream's configuration for these limits. */
@@ -47,6 +53,7 @@ export function streamConfig(limits: StreamLimits): Partial<StreamConfig> & { na
     max_age: nanos(limits.maxAgeMs),
     max_bytes: limits.maxBytes,
     duplicate_window: nanos(Math.min(DUPLICATE_WINDOW_MS, limits.maxAgeMs)),
+    num_replicas: limits.replicas ?? 1,
   };
 }
 
@@ -60,13 +67,15 @@ export async function ensureStream(nc: NatsConnection, limits: StreamLimits): Pr
   const wanted = streamConfig(limits);
   try {
     const info = await jsm.streams.info(limits.name).catch((err: unknown) => {
-      if ((err as { code?: unknown }).code === '404' || /not found/i.test(String(err))) return undefined;
+      if (isNotFound(err)) return undefined;
       throw err;
     });
     if (info === undefined) return await jsm.streams.add(wanted);
     const c = info.config;
-    if (c.max_age !== wanted.max_age || c.max_bytes !== wanted.max_bytes || c.duplicate_window !== wanted.duplicate_window) {
-      return await jsm.streams.update(limits.name, { ...c, max_age: wanted.max_age, max_bytes: wanted.max_bytes, duplicate_window: wanted.duplicate_window });
+    // Replicas only go up: an operator who raised them by hand keeps them.
+    const replicas = Math.max(c.num_replicas, wanted.num_replicas ?? 1);
+    if (c.max_age !== wanted.max_age || c.max_bytes !== wanted.max_bytes || c.duplicate_window !== wanted.duplicate_window || c.num_replicas !== replicas) {
+      return await jsm.streams.update(limits.name, { ...c, max_age: wanted.max_age, max_bytes: wanted.max_bytes, duplicate_window: wanted.duplicate_window, num_replicas: replicas });
     }
     return info;
   } catch (err) {
@@ -75,10 +84,17 @@ export async function ensureStream(nc: NatsConnection, limits: StreamLimits): Pr
 }
 
 /** Opens (creating when missing) the key-value bucket `<stream>_<what>`. */
-export async function openBucket(nc: NatsConnection, stream: string, what: 'cursors' | 'positions'): Promise<KV> {
+export async function openBucket(nc: NatsConnection, stream: string, what: 'cursors' | 'positions', replicas = 1): Promise<KV> {
   const name = `${stream}_${what}`;
   try {
-    return await new Kvm(nc).create(name, { history: 1, storage: 'file' });
+    // An existing bucket is opened as it is (an operator may have raised its replicas); only a missing one is created.
+    const jsm = await jetstreamManager(nc, { timeout: 10_000 });
+    const exists = await jsm.streams.info(`KV_${name}`).then(() => true, (err: unknown) => {
+      if (isNotFound(err)) return false;
+      throw err;
+    });
+    const kvm = new Kvm(nc);
+    return exists ? await kvm.open(name) : await kvm.create(name, { history: 1, storage: 'file', replicas });
   } catch (err) {
     throw new CertstreamError('NATS_ERR_STREAM', `cannot create or open JetStream key-value bucket ${name}: ${describeError(err)}`, { cause: err });
   }

@@ -39,6 +39,7 @@ test('every default, pinned (the contract values, and the heartbeat of 10 s from
     nats: '',
     role: 'all',
     natsStream: 'CERTSTREAM',
+    natsReplicas: 1,
   });
   assert.equal(DEFAULT_LOG_LIST, rest.logList);
 });

@@ -112,3 +112,28 @@ test('a log streaming nothing but skipped entries is unhealthy and says why (iss
   const ownError = withRenderHealth(log({ last_error: 'HTTP 503' }), render(256, 256));
   assert.equal(ownError.last_error, 'HTTP 503', "the follower's own error comes first");
 });
+
+test('with NATS: an edge is ok while it serves from the stream; any node is degraded, never down, while NATS is away', () => {
+  const input = {
+    cursors: { lastError: null, errors: 0 },
+    rules,
+    startedAtMs: NOW,
+    clients: { lite: 1, full: 0, domains: 0 },
+    certificates: 0,
+    dropped: 0,
+    version: '0.1.0',
+  };
+  const nats = { role: 'edge' as const, connected: true, stream: 'CERTSTREAM', first_seq: 1, last_seq: 10, delivered_seq: 10, consumer_lag: 0, publish_pending: null, last_error: null };
+  const edge = buildHealthz({ ...input, logs: [], ingesting: true, nats });
+  assert.equal(edge.status, 'ok', 'an edge follows no log and is healthy');
+  assert.deepEqual(edge.nats, nats);
+  assert.equal(buildHealthz({ ...input, logs: [], ingesting: true, nats: { ...nats, delivered_seq: null } }).status, 'degraded', 'not serving from the stream yet');
+  assert.equal(buildHealthz({ ...input, logs: [], ingesting: true, nats: { ...nats, connected: false } }).status, 'degraded');
+  // An ingest whose followers wait for NATS: lag over --max-lag, no recent success. A restart would not
+  // bring NATS back, so the watchdog must not fire: degraded, not down.
+  const waiting = [withRenderHealth(log({ lag: 50_000, last_success: NOW / 1000 - 600 }), undefined)];
+  const ingest = { ...nats, role: 'ingest' as const, delivered_seq: null, consumer_lag: null, publish_pending: 8192 };
+  assert.equal(buildHealthz({ ...input, logs: waiting, ingesting: true, nats: { ...ingest, connected: false } }).status, 'degraded');
+  assert.equal(buildHealthz({ ...input, logs: [], ingesting: false, nats: { ...ingest, connected: false } }).status, 'degraded', 'still waiting for NATS at start');
+  assert.equal(buildHealthz({ ...input, logs: waiting, ingesting: true, nats: ingest }).status, 'down', 'NATS there and no log healthy: down as always');
+});

@@ -98,6 +98,50 @@ test('DESTDIR install is idempotent, keeps an edited defaults file, and uninstal
   }
 });
 
+test('the NATS role files are installed inactive, and uninstall removes the drop-in only when unedited', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'install-nats-'));
+  try {
+    const tree = fakeTree(dir);
+    const root = join(dir, 'root');
+    const env = { DESTDIR: root, CERTSTREAM_INSTALL_NODE: process.execPath };
+    const shipped = join(root, 'opt/certstream-server/systemd/nats');
+    const dropinDir = join(root, 'etc/systemd/system/certstream-server.service.d');
+    const dropin = join(dropinDir, 'local-nats.conf');
+
+    const first = install(['--prebuilt', tree], env);
+    assert.equal(first.code, 0, first.out);
+    for (const f of ['ingest.env', 'edge.env', 'local-nats.conf', 'nats-server.conf.example']) {
+      assert.equal(readFileSync(join(shipped, f), 'utf8'), readFileSync(join('systemd/nats', f), 'utf8'), f);
+    }
+    // Nothing NATS-specific is active after an install: no drop-in, no role in /etc/default.
+    assert.equal(existsSync(dropinDir), false);
+    assert.equal(existsSync(join(root, 'usr/local/lib/systemd/system/certstream-server.service.d')), false);
+    assert.doesNotMatch(readFileSync(join(root, 'etc/default/certstream-server'), 'utf8'), /^CERTSTREAM_ROLE=/m);
+
+    // The admin installs the drop-in as the README says; an unedited copy goes with the uninstall.
+    mkdirSync(dropinDir, { recursive: true });
+    cpSync(join(shipped, 'local-nats.conf'), dropin);
+    const gone = install(['--uninstall'], env);
+    assert.equal(gone.code, 0, gone.out);
+    assert.equal(existsSync(dropinDir), false, 'the unedited drop-in and its then empty directory are removed');
+
+    // An edited one is the admin's: kept, unless --purge.
+    assert.equal(install(['--prebuilt', tree], env).code, 0);
+    mkdirSync(dropinDir, { recursive: true });
+    writeFileSync(dropin, '[Unit]\nWants=nats-server.service\nAfter=my-vpn.service\n');
+    const kept = install(['--uninstall'], env);
+    assert.equal(kept.code, 0, kept.out);
+    assert.match(kept.out, /kept your edited .*certstream-server\.service\.d\/local-nats\.conf/);
+    assert.ok(existsSync(dropin));
+    assert.equal(install(['--prebuilt', tree], env).code, 0);
+    const purged = install(['--uninstall', '--purge'], env);
+    assert.equal(purged.code, 0, purged.out);
+    assert.equal(existsSync(dropin), false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('--prebuilt rejects a directory that is not a staged tree', () => {
   const dir = mkdtempSync(join(tmpdir(), 'install-bad-'));
   try {
