@@ -30,7 +30,9 @@ import { FakeCtLog } from '../fake-ct-log/fake-ct-log.js';
 import { NatsServer } from '../test/support/nats-server.js';
 import { ClientPool, latencies, percentile, renderLatencies, type ClientResult } from './support/client-pool.js';
 import { metricsText, startDaemon, sumMetric, waitHealth, type BenchDaemon } from './support/daemon.js';
+import { watchEdges } from './support/edge-watch.js';
 import { cpuSeconds, peakRssMb, pidWithArgument } from './support/proc-stats.js';
+import { Stack } from './support/teardown.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -136,23 +138,6 @@ interface PublishRow {
   warnings: string[];
 }
 
-/** Everything a run started, torn down in reverse order whatever happens. */
-class Stack {
-  private readonly undo: (() => Promise<unknown> | void)[] = [];
-  add(fn: () => Promise<unknown> | void): void {
-    this.undo.push(fn);
-  }
-  async close(): Promise<void> {
-    for (const fn of this.undo.reverse()) {
-      try {
-        await fn();
-      } catch (err) {
-        log(`cleanup: ${(err as Error).message}`);
-      }
-    }
-  }
-}
-
 async function startNats(stack: Stack): Promise<{ nats: NatsServer; counted: Counted }> {
   const nats = await NatsServer.start();
   stack.add(() => nats.dispose());
@@ -196,11 +181,11 @@ async function measureFanout(setup: string, fake: FakeCtLog, serving: BenchDaemo
   const t0 = performance.now();
   for (const p of pools) p.measure();
   await sleep(SECONDS * 1000);
-  const maxBehind = await behind?.stop();
   const done = Promise.all(pools.map((p) => p.stop()));
   const cpu1 = cpuOf(counted);
   const wall = (performance.now() - t0) / 1000;
   const appendedPerSecond = (appendedSoFar(fake) - appended0) / wall;
+  const maxBehind = await behind?.stop();
   const results: ClientResult[] = await done;
   fake.grow(0);
   const cpu = cpu1.map((c, i) => c - cpu0[i]);
@@ -258,33 +243,6 @@ async function measureFanout(setup: string, fake: FakeCtLog, serving: BenchDaemo
     })),
     nats,
     warnings: [...serving, ...others].flatMap((d) => ('warnings' in d ? (d as BenchDaemon).warnings.map((w) => `${d.label}: ${w}`) : [])),
-  };
-}
-
-/**
- * Samples each edge's /healthz every 500 ms over the measured window: how far (in stream messages) it was
- * at worst behind the furthest sequence any edge reported. A stalled consumer shows here; a slow hand-on
- * from the hub to the sockets does not.
- */
-function watchEdges(edges: BenchDaemon[]): { stop(): Promise<number[]> } {
-  const worst = edges.map(() => 0);
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      const seqs = await Promise.all(edges.map((d) => waitHealth(d, () => true, 5000).then((h) => h.nats ?? null, () => null)));
-      const last = Math.max(...seqs.map((n) => Math.max(n?.last_seq ?? 0, n?.delivered_seq ?? 0)));
-      seqs.forEach((n, i) => {
-        if (typeof n?.delivered_seq === 'number') worst[i] = Math.max(worst[i], last - n.delivered_seq);
-      });
-      await sleep(500);
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-      return worst;
-    },
   };
 }
 
