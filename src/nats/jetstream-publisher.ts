@@ -12,7 +12,7 @@
  * store's `beforeWrite` is `settled()` — a cursor is saved only once everything before it is stored.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import { jetstream, type JetStreamClient, type PubAck } from '@nats-io/jetstream';
 import { backoffDelay } from '../ct/backoff.js';
 import { CertstreamError, describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
@@ -38,6 +38,8 @@ export interface JetStreamPublisherOptions {
   timeoutMs?: number;
   /** Whether NATS is connected now: without it `settled()` fails at once instead of waiting. */
   connected?: () => boolean;
+  /** Subscribes to reconnections (NatsLink.onReconnect): publishes still unanswered then are sent again. */
+  onReconnect?: (listener: () => void) => () => void;
 }
 
 interface Pending {
@@ -149,10 +151,10 @@ export class JetStreamPublisher {
         return; // closed before NATS was reached
       }
       const chunk = this.queue.slice(this.head, this.head + this.inFlight);
-      const results = await Promise.allSettled(chunk.map((m) => js!.publish(this.options.subject, m.data, { msgID: m.id })));
+      const results = await this.publishChunk(js, chunk);
       let ok = 0;
       for (const r of results) {
-        if (r.status === 'rejected') break;
+        if (r === undefined || r.status === 'rejected') break;
         metrics.published.inc({ result: r.value.duplicate ? 'duplicate' : 'stored' });
         ok++;
       }
@@ -164,7 +166,8 @@ export class JetStreamPublisher {
       }
       this.settle();
       if (ok < chunk.length) {
-        const err = (results[ok] as PromiseRejectedResult).reason as unknown;
+        const failed = results[ok];
+        const err = failed === undefined ? new Error('unanswered when NATS reconnected; sent again') : (failed as PromiseRejectedResult).reason as unknown;
         metrics.publishErrors.inc();
         this.lastError = describeError(err);
         const wait = backoffDelay(++failures, { baseMs: 100, maxMs: 5000 });
@@ -181,6 +184,29 @@ export class JetStreamPublisher {
         logger.info('jetstream publish recovered', { pending: this.pending });
       }
     }
+  }
+
+  /**
+   * Sends a chunk, pipelined; resolves when every publish is answered — or at a reconnection, with the
+   * unanswered ones left undefined (their requests went to a connection that is gone and would only
+   * time out; sent again, JetStream de-duplicates whatever was stored).
+   */
+  private publishChunk(js: JetStreamClient, chunk: readonly Pending[]): Promise<(PromiseSettledResult<PubAck> | undefined)[]> {
+    const results: (PromiseSettledResult<PubAck> | undefined)[] = new Array(chunk.length).fill(undefined);
+    const all = Promise.all(
+      chunk.map((m, i) =>
+        js.publish(this.options.subject, m.data, { msgID: m.id }).then(
+          (value) => void (results[i] = { status: 'fulfilled', value }),
+          (reason: unknown) => void (results[i] = { status: 'rejected', reason }),
+        ),
+      ),
+    );
+    let off: (() => void) | undefined;
+    const reconnected = new Promise<void>((resolve) => (off = this.options.onReconnect?.(resolve)));
+    return Promise.race([all, reconnected]).then(() => {
+      off?.();
+      return [...results];
+    });
   }
 
   private settle(): void {

@@ -34,6 +34,8 @@ export interface JetStreamWindowOptions {
    * rather than past their buffers. Durable clients read the stream at their own pace anyway.
    */
   room?: () => Promise<void> | undefined;
+  /** Subscribes to reconnections (NatsLink.onReconnect): the tail then resubscribes at once. */
+  onReconnect?: (listener: () => void) => () => void;
   /** Newest records kept in memory, bytes (default 8 MiB). */
   cacheBytes?: number;
   /** Stream state refresh period, ms (default 2000). */
@@ -223,6 +225,9 @@ export class JetStreamWindow implements ReplayWindow {
         const messages = await consumer.consume({ max_messages: 1024, expires: 5000 });
         const onAbort = () => messages.stop();
         this.stop.signal.addEventListener('abort', onAbort, { once: true });
+        // After a reconnection the pull request may be gone with the server that had it, and the consumer
+        // would wait out its expiry: stop it, and the loop subscribes again from `expected`.
+        const offReconnect = this.options.onReconnect?.(() => messages.stop());
         try {
           for await (const m of messages) {
             failures = 0;
@@ -242,6 +247,7 @@ export class JetStreamWindow implements ReplayWindow {
           }
         } finally {
           this.stop.signal.removeEventListener('abort', onAbort);
+          offReconnect?.();
         }
       } catch (err) {
         if (this.closed) break;

@@ -28,6 +28,7 @@ export class NatsLink {
   private readonly first: Promise<NatsConnection>;
   private readonly stop = new AbortController();
   private attempts = 0;
+  private readonly reconnectListeners = new Set<() => void>();
   private drawnFor = -1;
   private drawn = 0;
 
@@ -41,6 +42,16 @@ export class NatsLink {
   /** The connection once it is up (the first connection; the library keeps it reconnected afterwards). */
   ready(): Promise<NatsConnection> {
     return this.first;
+  }
+
+  /**
+   * Calls `listener` after every reconnection. Requests sent before it may never be answered (the
+   * server that had them restarted), and pull subscriptions wait out their expiry: listeners resend
+   * and resubscribe at once instead. Returns the unsubscribe function.
+   */
+  onReconnect(listener: () => void): () => void {
+    this.reconnectListeners.add(listener);
+    return () => this.reconnectListeners.delete(listener);
   }
 
   /** Closes the connection (or stops trying). */
@@ -121,6 +132,7 @@ export class NatsLink {
         metrics.reconnects.inc();
         this.setConnected(true, null);
         logger.info('nats connected', { server: s.server, reconnected: true });
+        for (const listener of this.reconnectListeners) listener();
       } else if (s.type === 'error') {
         this.lastError = describeError(s.error);
       }

@@ -98,6 +98,7 @@ export class NatsMode {
       logger: logger.child({ component: 'nats-publisher' }),
       clusterCursor: (log) => cursors?.clusterCursor(log),
       connected: () => this.link.connected,
+      onReconnect: (listener) => this.link.onReconnect(listener),
     });
     cursors = new KvCursorStore({
       bucket: async () => kv,
@@ -122,7 +123,7 @@ export class NatsMode {
         const kv: KV = await openBucket(nc, this.options.stream, 'positions', this.options.replicas);
         const positions = await KvPositions.open({ kv, bucketName: `${this.options.stream}_positions`, flushMs: this.options.flushMs, logger: this.options.logger.child({ component: 'nats-positions' }) });
         try {
-          const window = await JetStreamWindow.open({ nc, stream: this.options.stream, metrics: this.natsMetrics, logger: this.options.logger.child({ component: 'nats-window' }), onEntries: publish, room: () => hub.roomForIngest() });
+          const window = await JetStreamWindow.open({ nc, stream: this.options.stream, metrics: this.natsMetrics, logger: this.options.logger.child({ component: 'nats-window' }), onEntries: publish, room: () => hub.roomForIngest(), onReconnect: (listener) => this.link.onReconnect(listener) });
           return { window, positions };
         } catch (err) {
           await positions.close();

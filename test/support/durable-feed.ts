@@ -3,13 +3,14 @@
  * connection drops (every 20 ms while refused), and records each connection's (log, cert_index) in order.
  */
 import { WebSocket } from 'ws';
+import { ConditionWaiters } from './wait-until.js';
 
 export class DurableFeed {
   /** Per connection: log url → indexes in arrival order. */
   readonly connections: Map<string, number[]>[] = [];
   private ws: WebSocket | undefined;
   private stopped = false;
-  private waiters: (() => void)[] = [];
+  private readonly waiters = new ConditionWaiters();
 
   constructor(private readonly url: () => string) {
     this.open();
@@ -31,17 +32,7 @@ export class DurableFeed {
 
   /** Resolves once `cond` holds (re-checked on every frame), or rejects after `ms`. */
   until(what: string, ms: number, cond: () => boolean): Promise<void> {
-    if (cond()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-      const check = () => {
-        if (cond()) {
-          clearTimeout(timer);
-          resolve();
-        } else this.waiters.push(check);
-      };
-      this.waiters.push(check);
-    });
+    return this.waiters.until(what, ms, cond);
   }
 
   get connected(): boolean {
@@ -68,7 +59,7 @@ export class DurableFeed {
       const url = frame.data.source.url;
       if (!current.has(url)) current.set(url, []);
       current.get(url)!.push(frame.data.cert_index);
-      for (const w of this.waiters.splice(0)) w();
+      this.waiters.notify();
     });
     ws.on('error', () => undefined);
     ws.once('close', () => {

@@ -8,23 +8,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { natsServerBinary, natsSkip } from '../support/nats-server.js';
 import { bucketKey, ensureStream, entriesSubject, openBucket } from '../../src/nats/stream-setup.js';
+import { freePort } from '../support/free-port.js';
 
 const EXAMPLE = 'systemd/nats/nats-server.conf.example';
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Replaces `from` (which must occur exactly once) by `to`: a reshaped example fails loudly here. */
 function replaceOnce(text: string, from: string, to: string): string {

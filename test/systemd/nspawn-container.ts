@@ -175,3 +175,35 @@ export class NspawnContainer {
     return code;
   }
 }
+
+/** Polls an async condition (state inside a container has no event to wait on); fails after timeoutMs. */
+export async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/**
+ * Runs the named steps of a long container test: a failure names its step, a success is a diagnostic
+ * line with its duration (what went slow in CI shows in the log).
+ */
+export function stepper(t: { diagnostic(message: string): void }): (name: string, fn: () => Promise<void>) => Promise<void> {
+  return async (name, fn) => {
+    const started = Date.now();
+    try {
+      await fn();
+    } catch (err) {
+      throw new Error(`step "${name}" failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    }
+    t.diagnostic(`ok: ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  };
+}

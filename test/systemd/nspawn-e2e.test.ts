@@ -12,12 +12,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { NspawnContainer, ensureRootfs, nspawnUnavailableReason } from './nspawn-container.js';
+import { NspawnContainer, ensureRootfs, nspawnUnavailableReason, stepper, until } from './nspawn-container.js';
 import { StreamCollector } from './stream-collector.js';
+import { freePort } from '../support/free-port.js';
 
 /** The part of FakeCtLog (fake-ct-log/fake-ct-log.ts) this test uses. */
 interface FakeLog {
@@ -55,29 +55,7 @@ test('CI as root can run the nspawn end-to-end test', { skip: !mustRun }, () => 
   assert.equal(envReason, undefined, `CI runs as root but the nspawn e2e cannot run: ${envReason}`);
 });
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as { port: number };
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
-/** Polls an async condition (state inside the container has no event to wait on); fails after timeoutMs. */
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 function assertContiguous(indexes: number[], from: number, to: number, log: string): void {
   const expected = Array.from({ length: to - from }, (_, i) => from + i);
@@ -129,15 +107,7 @@ test('systemd units on a real systemd (nspawn): readiness, restarts, watchdog, h
 
   const t0 = Date.now();
   const mark = (what: string): void => t.diagnostic(`  ${((Date.now() - t0) / 1000).toFixed(1)} s: ${what}`);
-  const step = async (name: string, fn: () => Promise<void>): Promise<void> => {
-    const started = Date.now();
-    try {
-      await fn();
-    } catch (err) {
-      throw new Error(`step "${name}" failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    }
-    t.diagnostic(`ok: ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-  };
+  const step = stepper(t);
 
   try {
     await step('install.sh installs and starts the service; it is active only after READY', async () => {

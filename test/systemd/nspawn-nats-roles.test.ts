@@ -11,17 +11,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { NspawnContainer, ensureRootfs, nspawnUnavailableReason } from './nspawn-container.js';
+import { NspawnContainer, ensureRootfs, nspawnUnavailableReason, stepper, until } from './nspawn-container.js';
 import { StreamCollector } from './stream-collector.js';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import WebSocket from 'ws';
 import { NatsServer, natsSkip } from '../support/nats-server.js';
 import { startDaemon, type Daemon } from '../support/spawned-daemon.js';
+import { freePort } from '../support/free-port.js';
 
 interface FakeLog {
   readonly logListUrl: string;
@@ -39,29 +39,7 @@ if (reason !== undefined) {
   process.stderr.write(`\n*** SKIP nspawn NATS roles test: ${reason}; the NATS roles were NOT tested under systemd ***\n\n`);
 }
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as { port: number };
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
-/** Polls an async condition (container state has no event to wait on); fails after timeoutMs. */
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 interface Healthz {
   status: string;
@@ -89,15 +67,7 @@ test('edge, then ingest role under certstream-server.service: ready, streams, wa
   const container = await NspawnContainer.boot(rootfs, work, [{ host: stage, container: '/stage', readOnly: true }], 60_000, 260);
   const healthz = async (): Promise<Healthz> => (await (await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(5000) })).json()) as Healthz;
   const received = (): number[] => collector.received(log);
-  const step = async (name: string, fn: () => Promise<void>): Promise<void> => {
-    const started = Date.now();
-    try {
-      await fn();
-    } catch (err) {
-      throw new Error(`step "${name}" failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    }
-    t.diagnostic(`ok: ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-  };
+  const step = stepper(t);
 
   try {
     await step('an ingest node on the host publishes the log to JetStream', async () => {

@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import { WebSocket } from 'ws';
 import { parseCertFrame, type CertEntry } from '../../../src/watch/cert-frame.js';
 import { openStore, parseDbUrl, type StoredMatch } from '../../../src/watch/store.js';
+export { freePort } from '../../support/free-port.js';
 
 const ROOT = join(import.meta.dirname, '../../..');
 const ENV = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' };
@@ -74,14 +75,6 @@ export async function startDaemon(logList: string, stateDir: string, port = 0): 
   return { proc, port: rec.port as number };
 }
 
-/** A free TCP port on 127.0.0.1 (for a daemon that must come back on the same port). */
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 /** The real watcher (`certstream-watch run`). */
 export function startWatcher(args: string[]): Proc {

@@ -9,9 +9,9 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../../support/free-port.js';
 
 /** Where initdb and pg_ctl are, or why PostgreSQL cannot run here. */
 export function findPostgres(): { bin: string } | { missing: string } {
@@ -22,13 +22,6 @@ export function findPostgres(): { bin: string } | { missing: string } {
   return { bin: join(base, versions[0], 'bin') };
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 /** A running throw-away cluster. */
 export interface TestPostgres {
