@@ -34,25 +34,41 @@ import { watchEdges } from './support/edge-watch.js';
 import { cpuSeconds, peakRssMb, pidWithArgument } from './support/proc-stats.js';
 import { Stack } from './support/teardown.js';
 
-const { values: opts } = parseArgs({
-  options: {
-    only: { type: 'string' },
-    seconds: { type: 'string', default: '10' },
-    warmup: { type: 'string', default: '3' },
-    clients: { type: 'string', default: '1000' },
-    edges: { type: 'string', default: '2' },
-    rate: { type: 'string', default: '200' },
-    'publish-rate': { type: 'string', default: '2000' },
-    logs: { type: 'string', default: '8' },
-    poll: { type: 'string', default: '0.02' },
-    stream: { type: 'string', default: '/' },
-    sample: { type: 'string', default: '8' },
-    inspect: { type: 'string', default: '10' },
-    setups: { type: 'string', default: 'single,scaleout' },
-    built: { type: 'boolean', default: false },
-    json: { type: 'string' },
-  },
-});
+/** A mistake in the command line: one line, exit 2, no stack. */
+function usage(message: string): never {
+  process.stderr.write(`bench:scaleout: ${message}\n`);
+  process.exit(2);
+}
+
+function parseOptions() {
+  return parseArgs({
+    options: {
+      only: { type: 'string' },
+      seconds: { type: 'string', default: '10' },
+      warmup: { type: 'string', default: '3' },
+      clients: { type: 'string', default: '1000' },
+      edges: { type: 'string', default: '2' },
+      rate: { type: 'string', default: '200' },
+      'publish-rate': { type: 'string', default: '2000' },
+      logs: { type: 'string', default: '8' },
+      poll: { type: 'string', default: '0.02' },
+      stream: { type: 'string', default: '/' },
+      sample: { type: 'string', default: '8' },
+      inspect: { type: 'string', default: '10' },
+      setups: { type: 'string', default: 'single,scaleout' },
+      built: { type: 'boolean', default: false },
+      json: { type: 'string' },
+    },
+  });
+}
+let parsed: ReturnType<typeof parseOptions>;
+try {
+  parsed = parseOptions();
+} catch (err) {
+  // node:util's ERR_PARSE_ARGS_* (an unknown option, a missing value).
+  usage((err as Error).message.split('\n')[0]);
+}
+const opts = parsed.values;
 const SECONDS = Number(opts.seconds);
 const WARMUP = Number(opts.warmup);
 const CLIENTS = Number(opts.clients);
@@ -63,11 +79,11 @@ const LOGS = Number(opts.logs);
 const SAMPLE = Number(opts.sample);
 const BUILT = opts.built!;
 for (const [name, v] of Object.entries({ seconds: SECONDS, warmup: WARMUP, clients: CLIENTS, edges: EDGES, rate: RATE, 'publish-rate': PUBLISH_RATE, logs: LOGS, sample: SAMPLE })) {
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} must be a positive number`);
+  if (!Number.isFinite(v) || v <= 0) usage(`--${name} must be a positive number`);
 }
-if (opts.only !== undefined && opts.only !== 'fanout' && opts.only !== 'publish') throw new Error('--only must be fanout or publish');
+if (opts.only !== undefined && opts.only !== 'fanout' && opts.only !== 'publish') usage('--only must be fanout or publish');
 const SETUPS = opts.setups!.split(',').map((s) => s.trim());
-for (const s of SETUPS) if (s !== 'single' && s !== 'scaleout' && s !== 'all') throw new Error(`--setups: unknown setup "${s}" (single, scaleout, all)`);
+for (const s of SETUPS) if (s !== 'single' && s !== 'scaleout' && s !== 'all') usage(`--setups: unknown setup "${s}" (single, scaleout, all)`);
 
 const T0 = performance.now();
 function log(text: string): void {
