@@ -2,7 +2,7 @@
  * What the benchmarks measure of a child process, read from /proc (Linux only): CPU time and peak RSS.
  * One reader so that every benchmark's figures mean the same thing.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 const CLK_TCK = 100; // Linux USER_HZ
 
@@ -18,4 +18,21 @@ export function cpuSeconds(pid: number): number {
 export function peakRssMb(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/**
+ * The pid of the one process whose command line contains `fragment` (e.g. a unique temp directory it was
+ * given), for children the benchmark did not spawn itself; undefined when none or several match.
+ */
+export function pidWithArgument(fragment: string): number | undefined {
+  const found: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').some((arg) => arg.includes(fragment))) found.push(Number(name));
+    } catch {
+      // The process ended between readdir and read.
+    }
+  }
+  return found.length === 1 ? found[0] : undefined;
 }
