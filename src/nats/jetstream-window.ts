@@ -222,14 +222,24 @@ export class JetStreamWindow implements ReplayWindow {
     while (!this.closed) {
       try {
         const consumer = await this.js.consumers.get(this.options.stream, { deliver_policy: 'by_start_sequence', opt_start_seq: expected });
-        // Short pulls: a pull the server no longer holds (after a long pause for room, or a restart) is
-        // noticed and renewed within `expires` instead of 5 s.
-        const messages = await consumer.consume({ max_messages: 1024, expires: 2000 });
+        // Short pulls and frequent idle heartbeats: a pull the server no longer holds (after a long pause
+        // for room, a restart, or a renewal that lapsed under load — seen stalling an edge 2-5 s in the
+        // scale-out benchmark) is noticed after two missed heartbeats, half a second, and renewed.
+        const messages = await consumer.consume({ max_messages: 1024, expires: 2000, idle_heartbeat: 250 });
         const onAbort = () => messages.stop();
         this.stop.signal.addEventListener('abort', onAbort, { once: true });
         // After a reconnection the pull request may be gone with the server that had it, and the consumer
         // would wait out its expiry: stop it, and the loop subscribes again from `expected`.
         const offReconnect = this.options.onReconnect?.(() => messages.stop());
+        // What the client library does on its own (missed heartbeats, consumer recreated): visible, since
+        // each of these is a pause of the stream for this edge's clients.
+        void (async () => {
+          for await (const n of messages.status()) {
+            if (n.type === 'heartbeats_missed' || n.type === 'ordered_consumer_recreated' || n.type === 'reset' || n.type === 'consumer_not_found' || n.type === 'no_responders') {
+              this.errorLog.log('warn', `tail-${n.type}`, `stream tail: ${n.type.replace(/_/g, ' ')}`, { ...n, from_seq: expected });
+            }
+          }
+        })().catch(() => undefined);
         try {
           for await (const m of messages) {
             failures = 0;
