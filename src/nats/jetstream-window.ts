@@ -10,7 +10,7 @@
  * newest `cacheBytes`), older ones from the stream through a short-lived ordered consumer.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type Consumer, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { backoffDelay } from '../ct/backoff.js';
 import { CertstreamError, describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
@@ -20,6 +20,9 @@ import { frameRecords } from '../replay/record-frames.js';
 import type { ReplayBatch, ReplayWindow, StreamName, WindowEntry } from '../replay/replay-window.js';
 import type { StreamFrames } from '../stream/fanout-hub.js';
 import type { NatsMetrics } from './nats-metrics.js';
+
+/** Stream readers kept positioned for the next read of a replaying client (one per replaying client). */
+const MAX_READERS = 64;
 
 export interface JetStreamWindowOptions {
   nc: NatsConnection;
@@ -69,6 +72,8 @@ export class JetStreamWindow implements ReplayWindow {
   private cachedBytes = 0;
   private readonly cacheMax: number;
   private staged: Staged[] = [];
+  /** Ordered consumers that ended a read, by the seq they deliver next. */
+  private readonly readers = new Map<number, Consumer>();
   private flushScheduled = false;
   private closed = false;
   private readonly stop = new AbortController();
@@ -314,22 +319,32 @@ export class JetStreamWindow implements ReplayWindow {
     const records: Buffer[] = [];
     let first = from;
     try {
-      const consumer = await this.js.consumers.get(this.options.stream, { deliver_policy: 'by_start_sequence', opt_start_seq: from });
+      // A reader that ended exactly here goes on (a replay reads chunk after chunk); else a new one.
+      let consumer = this.readers.get(from);
+      this.readers.delete(from);
+      consumer ??= await this.js.consumers.get(this.options.stream, { deliver_policy: 'by_start_sequence', opt_start_seq: from });
       // A count, not bytes: a byte-limited fetch waits out `expires` when fewer bytes exist. The count is
       // estimated from the records held in memory and never asks for more than exist before the cache.
       const average = this.cache.length > this.cacheHead ? this.cachedBytes / (this.cache.length - this.cacheHead) : 8192;
       const count = Math.max(1, Math.min(upTo - from, Math.ceil(maxBytes / average)));
       const messages = await consumer.fetch({ max_messages: count, expires: 2000 });
-      let bytes = 0;
+      let whole = true;
       for await (const m of messages) {
         if (records.length === 0) first = m.seq;
-        else if (m.seq !== first + records.length) break;
-        const record = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
-        records.push(record);
-        bytes += record.length;
-        if (m.seq + 1 >= upTo || bytes >= maxBytes) break;
+        else if (m.seq !== first + records.length) {
+          whole = false;
+          break;
+        }
+        records.push(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength));
       }
-      await messages.close()?.catch?.(() => undefined);
+      // Every fetched message taken: the consumer stands at the next seq and can serve the next read.
+      if (whole && records.length === count) {
+        this.readers.set(first + records.length, consumer);
+        for (const key of this.readers.keys()) {
+          if (this.readers.size <= MAX_READERS) break;
+          this.readers.delete(key);
+        }
+      }
     } catch (err) {
       throw new CertstreamError('NATS_ERR_UNAVAILABLE', `cannot read seq ${from} from stream ${this.options.stream}: ${describeError(err)}`, { cause: err });
     }
