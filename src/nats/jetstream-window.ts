@@ -315,14 +315,20 @@ export class JetStreamWindow implements ReplayWindow {
   }
 
   private async readStream(stream: StreamName, from: number, maxBytes: number): Promise<ReplayBatch> {
+    const reused = this.readers.get(from);
+    if (reused === undefined) return this.readStreamWith(undefined, stream, from, maxBytes);
+    this.readers.delete(from);
+    // A kept reader may have expired on the server meanwhile: then read once more with a fresh one.
+    return this.readStreamWith(reused, stream, from, maxBytes).catch(() => this.readStreamWith(undefined, stream, from, maxBytes));
+  }
+
+  private async readStreamWith(kept: Consumer | undefined, stream: StreamName, from: number, maxBytes: number): Promise<ReplayBatch> {
     const upTo = Math.min(this.cacheFirst, this.nextSeq);
     const records: Buffer[] = [];
     let first = from;
     try {
       // A reader that ended exactly here goes on (a replay reads chunk after chunk); else a new one.
-      let consumer = this.readers.get(from);
-      this.readers.delete(from);
-      consumer ??= await this.js.consumers.get(this.options.stream, { deliver_policy: 'by_start_sequence', opt_start_seq: from });
+      const consumer = kept ?? await this.js.consumers.get(this.options.stream, { deliver_policy: 'by_start_sequence', opt_start_seq: from });
       // A count, not bytes: a byte-limited fetch waits out `expires` when fewer bytes exist. The count is
       // estimated from the records held in memory and never asks for more than exist before the cache.
       const average = this.cache.length > this.cacheHead ? this.cachedBytes / (this.cache.length - this.cacheHead) : 8192;
