@@ -26,6 +26,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { WebSocket } from 'ws';
 import { FakeCtLog } from '../fake-ct-log/fake-ct-log.js';
+import { message, percentile, type ClientResult } from './support/client-pool.js';
+import { sumMetric } from './support/daemon.js';
 import { cpuSeconds, peakRssMb } from './support/proc-stats.js';
 import { listeningPort } from './support/server-port.js';
 
@@ -50,18 +52,6 @@ const WARMUP = Number(opts.warmup);
 const LOGS = Number(opts.logs);
 const SAMPLE = Number(opts.sample);
 
-interface ClientResult {
-  seconds: number;
-  messages: number;
-  bytes: number;
-  gaps: number;
-  duplicates: number;
-  closedEarly: number;
-  logs: string[];
-  samples: number[];
-  clientCpuSeconds: number;
-}
-
 interface Row {
   target: string;
   clients: number;
@@ -80,24 +70,6 @@ interface Row {
   cpuPercent: number;
   peakRssMb: number;
   clientCpuSeconds: number;
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
-function message<T>(child: ChildProcess, type: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (m: { type: string; message?: string }) => {
-      if (m.type === type) {
-        child.off('message', onMessage);
-        resolve(m as T);
-      } else if (m.type === 'error') process.stderr.write(`bench: client error: ${m.message}\n`);
-    };
-    child.on('message', onMessage);
-    child.once('exit', (code) => reject(new Error(`child exited (${code}) before "${type}"`)));
-  });
 }
 
 function forkTs(file: string): ChildProcess {
@@ -255,16 +227,6 @@ async function runBaseline(clientsCount: number, rate: number, framesFile: strin
   } finally {
     if (baseline.exitCode === null) baseline.kill('SIGKILL');
   }
-}
-
-function sumMetric(text: string, name: string, labels?: RegExp): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name + '{') && !line.startsWith(name + ' ')) continue;
-    if (labels && !labels.test(line)) continue;
-    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
 }
 
 function table(rows: Row[]): string {

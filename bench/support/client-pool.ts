@@ -22,7 +22,8 @@ export interface ClientResult {
   clientCpuSeconds: number;
 }
 
-function message<T>(child: ChildProcess, type: string): Promise<T> {
+/** The next IPC message of `type` from a forked bench process (its `error` messages are printed). */
+export function message<T>(child: ChildProcess, type: string): Promise<T> {
   return new Promise((resolve, reject) => {
     const onMessage = (m: { type: string; message?: string }) => {
       if (m.type === type) {
@@ -31,7 +32,7 @@ function message<T>(child: ChildProcess, type: string): Promise<T> {
       } else if (m.type === 'error') process.stderr.write(`bench: client error: ${m.message}\n`);
     };
     child.on('message', onMessage);
-    child.once('exit', (code) => reject(new Error(`client process exited (${code}) before "${type}"`)));
+    child.once('exit', (code) => reject(new Error(`child exited (${code}) before "${type}"`)));
   });
 }
 
