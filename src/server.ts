@@ -26,7 +26,7 @@ import { Renderer } from './render/renderer.js';
 import { NatsMode } from './nats/nats-mode.js';
 import { LocalReplayWindow } from './replay/local-replay-window.js';
 import { PositionStore } from './stream/durable-positions.js';
-import { FanoutHub, type StreamFrames } from './stream/fanout-hub.js';
+import { FanoutHub } from './stream/fanout-hub.js';
 import { IngestSink } from './stream/ingest-sink.js';
 import { RecentSample } from './stream/recent-sample.js';
 import { streamForPath } from './stream/stream-paths.js';
@@ -183,7 +183,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
       metrics,
       logger: logger.child({ component: 'nats' }),
     });
-    if (serves) nats.openEdge(hub, (frames: StreamFrames[]) => publish.publish(frames), config.durablePingIntervalMs);
+    if (serves) nats.openEdge(hub, publish.publish, config.durablePingIntervalMs);
   } else if (config.replayWindowMs > 0) {
     try {
       const replay = LocalReplayWindow.open({

@@ -128,8 +128,8 @@ function statusWithNats(input: HealthzInput): HealthStatus {
   // bring NATS back, so this is `degraded`, whatever the logs look like meanwhile.
   if (!nats.connected) return 'degraded';
   if (status === 'down') return status;
-  const edgeReady = nats.role === 'ingest' || nats.delivered_seq !== null;
-  return nats.connected && edgeReady ? status : 'degraded';
+  // Role all: also serving from the stream once the edge side is attached.
+  return nats.role === 'ingest' || nats.delivered_seq !== null ? status : 'degraded';
 }
 
 /** Builds the `/healthz` body (pure). */

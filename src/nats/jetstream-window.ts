@@ -123,7 +123,10 @@ export class JetStreamWindow implements ReplayWindow {
   /** Takes the entries the tail handed to the hub (the same ones, in order) and numbers them. */
   append(entries: readonly WindowEntry[]): { seq: number; appended: WindowEntry[] } {
     const run = this.staged.splice(0, entries.length);
-    if (run.length !== entries.length || run.some((s, i) => recordKey(s.record, 0).index !== entries[i].index)) {
+    // A misuse guard, not a per-entry check: the run's ends must be the entries' ends (the tail handed
+    // them on a moment ago; decoding every record's key again would cost each entry once more).
+    const last = run.length - 1;
+    if (run.length !== entries.length || (last >= 0 && (recordKey(run[0].record, 0).index !== entries[0].index || recordKey(run[last].record, 0).index !== entries[last].index))) {
       throw new Error('JetStreamWindow.append: only the entries its tail handed on can be appended');
     }
     if (run.length === 0) return { seq: this.nextSeq, appended: [] };
