@@ -39,10 +39,14 @@ export function parsePositionsFile(text: string, path = POSITIONS_FILE): Map<str
     throw new CertstreamError('STATE_ERR_CORRUPT', `positions file ${path} is not a version 1 positions file`);
   }
   const out = new Map<string, number>();
-  for (const [name, streams] of Object.entries(d.positions)) {
+  // JSON.parse makes every key an own property (`__proto__` included); Object.entries lists exactly those.
+  for (const [name, streams] of Object.entries(d.positions as object)) {
+    if (typeof streams !== 'object' || streams === null) {
+      throw new CertstreamError('STATE_ERR_CORRUPT', `positions file ${path}: bad positions for ${name}`);
+    }
     for (const stream of STREAM_NAMES) {
+      if (!Object.hasOwn(streams, stream)) continue;
       const v = (streams as Record<string, unknown>)[stream];
-      if (v === undefined) continue;
       if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
         throw new CertstreamError('STATE_ERR_CORRUPT', `positions file ${path}: bad position for ${name} ${stream}`);
       }
@@ -122,11 +126,17 @@ export class PositionStore implements DurablePositions {
   }
 
   private async write(): Promise<void> {
-    const doc: Record<string, Partial<Record<StreamName, number>>> = {};
+    // NAMEs are chosen by clients: `__proto__`, `constructor` … must be plain keys, so the document is
+    // built from maps and turned into objects without prototypes (JSON.stringify writes their own keys).
+    const byName = new Map<string, Map<StreamName, number>>();
     for (const [k, seq] of this.positions) {
       const [stream, name] = k.split('\n') as [StreamName, string];
-      (doc[name] ??= {})[stream] = seq;
+      let streams = byName.get(name);
+      if (streams === undefined) byName.set(name, (streams = new Map()));
+      streams.set(stream, seq);
     }
+    const doc = Object.create(null) as Record<string, Record<string, number>>;
+    for (const [name, streams] of byName) doc[name] = Object.fromEntries(streams);
     try {
       await this.options.beforeWrite?.();
       await writeFileAtomic(this.path, JSON.stringify({ version: 1, positions: doc }) + '\n');

@@ -43,3 +43,28 @@ test('id and since: accepted values, and one-line reasons for bad ones', () => {
     assert.ok(!r.error.includes('\n'), bad);
   }
 });
+
+test('NAMEs that are Object.prototype members are ordinary names: saved, reopened, nothing polluted', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'positions-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const names = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__'];
+  const a = await PositionStore.open({ stateDir: dir, flushMs: 3_600_000 });
+  names.forEach((name, i) => a.set(name, 'domains', 100 + i));
+  a.set('__proto__', 'full', 9);
+  await a.close();
+  assert.equal(({} as Record<string, unknown>).domains, undefined, 'Object.prototype untouched');
+  const b = await PositionStore.open({ stateDir: dir, flushMs: 3_600_000 });
+  names.forEach((name, i) => assert.equal(b.get(name, 'domains'), 100 + i, name));
+  assert.equal(b.get('__proto__', 'full'), 9);
+  assert.equal(b.get('constructor', 'lite'), undefined);
+  assert.equal(b.size, names.length + 1);
+  // A file that already holds such keys opens, flushes and reopens the same.
+  b.set('toString', 'lite', 1);
+  await b.close();
+  const c = await PositionStore.open({ stateDir: dir });
+  assert.equal(c.get('toString', 'lite'), 1);
+  assert.equal(c.get('__proto__', 'domains'), 100);
+  await c.close();
+  writeFileSync(join(dir, POSITIONS_FILE), '{"version":1,"positions":{"x":null}}');
+  await assert.rejects(PositionStore.open({ stateDir: dir }), (err) => isCertstreamError(err, 'STATE_ERR_CORRUPT'));
+});
