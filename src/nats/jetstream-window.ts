@@ -17,7 +17,7 @@ import type { Logger } from '../log/logger.js';
 import { RateLimitedLog } from '../log/rate-limited.js';
 import { payloadParts, probeRecord, recordKey } from '../replay/record-codec.js';
 import { frameRecords } from '../replay/record-frames.js';
-import type { ReplayBatch, ReplayWindow, StreamName, WindowEntry } from '../replay/replay-window.js';
+import { contiguousBatch, type ReplayBatch, type ReplayWindow, type StreamName, type WindowEntry } from '../replay/replay-window.js';
 import type { StreamFrames } from '../stream/fanout-hub.js';
 import type { NatsMetrics } from './nats-metrics.js';
 
@@ -154,7 +154,7 @@ export class JetStreamWindow implements ReplayWindow {
         records.push(r);
         bytes += r.length;
       }
-      return { first: from, batch: frameRecords(records, stream) };
+      return contiguousBatch(from, frameRecords(records, stream));
     }
     return this.readStream(stream, from, maxBytes);
   }
@@ -359,9 +359,9 @@ export class JetStreamWindow implements ReplayWindow {
     }
     if (records.length === 0) {
       // Trimmed meanwhile, or nothing between from and the cache: continue from the cache.
-      return from < this.cacheFirst && this.cacheFirst < this.nextSeq ? this.read(stream, this.cacheFirst, maxBytes) : { first: from, batch: frameRecords([], stream) };
+      return from < this.cacheFirst && this.cacheFirst < this.nextSeq ? this.read(stream, this.cacheFirst, maxBytes) : contiguousBatch(from, frameRecords([], stream));
     }
-    return { first, batch: frameRecords(records, stream) };
+    return contiguousBatch(first, frameRecords(records, stream));
   }
 
   private async seqAtTimeFromStream(since: number): Promise<number> {

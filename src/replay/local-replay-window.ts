@@ -15,7 +15,7 @@ import { CertstreamError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { encodeRecordInto, recordBound, type WindowEntry } from './record-codec.js';
 import { frameRecords } from './record-frames.js';
-import type { ReplayBatch, ReplayWindow, StreamName } from './replay-window.js';
+import { contiguousBatch, type ReplayBatch, type ReplayWindow, type StreamName } from './replay-window.js';
 import { Segment, parseSegmentName, segmentName } from './segment.js';
 
 export interface LocalReplayWindowOptions {
@@ -220,7 +220,7 @@ export class LocalReplayWindow implements ReplayWindow {
         records.push(this.cache[i]);
         bytes += this.cache[i].length;
       }
-      return { first: start, batch: frameRecords(records, stream) };
+      return contiguousBatch(start, frameRecords(records, stream));
     }
     return this.readDisk(stream, from, maxBytes);
   }
@@ -359,7 +359,7 @@ export class LocalReplayWindow implements ReplayWindow {
       // Another reader's open evicted this handle mid-read (it was closed under us): read again.
       if ((err as { code?: string }).code === 'EBADF' && this.handles.get(seg) !== handle && this.segments.includes(seg) && !this.closed) return this.readDisk(stream, from, maxBytes);
       // The segment was trimmed while we read: the reader asks again from the new start.
-      if ((err as { code?: string }).code === 'ENOENT' || !this.segments.includes(seg)) return { first: start, batch: frameRecords([], stream) };
+      if ((err as { code?: string }).code === 'ENOENT' || !this.segments.includes(seg)) return contiguousBatch(start, frameRecords([], stream));
       throw err;
     }
     const records: Buffer[] = [];
@@ -370,8 +370,7 @@ export class LocalReplayWindow implements ReplayWindow {
     // frameRecords copies every payload into the batch's own buffer, so the read buffer is free after it.
     const batch = frameRecords(records, stream);
     release();
-    return { first: start, batch };
-    return { first: start, batch: frameRecords(records, stream) };
+    return contiguousBatch(start, batch);
   }
 }
 

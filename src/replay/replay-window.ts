@@ -20,10 +20,23 @@ export interface FramedBatch {
   readonly payloads: readonly Buffer[];
 }
 
-/** Frames of consecutive seqs `[first, first + batch.ends.length)` of one stream, framed for the socket. */
+/**
+ * One stream's frames for the seqs `[first, next)`, framed for the socket. Normally one frame per seq
+ * (`next === first + batch.ends.length`); fewer when the window had to leave some out (a damaged record,
+ * a segment that vanished, a message that is not a record): the reader counts `next - first - frames`
+ * as lost and continues at `next`. A batch with `next` not past the asked seq made no progress: the
+ * reader asks again only if the window's start moved meanwhile (trimmed under it), and otherwise ends.
+ */
 export interface ReplayBatch {
   readonly first: number;
+  /** The seq to read from next. */
+  readonly next: number;
   readonly batch: FramedBatch;
+}
+
+/** A batch of one frame per seq from `first` on. */
+export function contiguousBatch(first: number, batch: FramedBatch): ReplayBatch {
+  return { first, next: first + batch.ends.length, batch };
 }
 
 export interface ReplayWindow {

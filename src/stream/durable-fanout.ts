@@ -269,18 +269,25 @@ export class DurableFanout {
       }
       const read = c.readAhead ?? window.read(c.stream, c.nextSeq, READ_CHUNK_BYTES);
       c.readAhead = undefined;
-      const { first, batch } = read instanceof Promise ? await read : read;
+      const asked = c.nextSeq;
+      const { first, next, batch } = read instanceof Promise ? await read : read;
       if (!c.open) return;
-      if (first > c.nextSeq) {
-        // The window was trimmed under a reader slower than the window is long.
-        this.truncated.inc({ stream: c.stream }, first - c.nextSeq);
-        c.nextSeq = first;
+      if (next <= asked) {
+        // Nothing read and nothing skipped: ask again only when the window's start moved meanwhile
+        // (trimmed under the read); anything else would spin on the same seq forever.
+        if (window.firstSeq > asked) continue;
+        this.options.logger.error('durable client: the replay window made no progress, closing it', { stream: c.stream, remote: c.remote, id: c.name, seq: asked });
+        c.closeReason = 'error';
+        c.ws.close(1011, 'replay window read made no progress');
+        return;
       }
-      if (batch.ends.length === 0) continue;
-      c.write(batch);
-      const end = first + batch.ends.length;
-      if (first < c.replayEnd) this.replayed.inc({ stream: c.stream }, Math.min(end, c.replayEnd) - first);
-      c.nextSeq = end;
+      // Seqs not delivered: trimmed under a reader slower than the window is long (before `first`), or
+      // left out by the window inside the batch (a damaged record, a vanished segment).
+      const lost = next - asked - batch.ends.length;
+      if (lost > 0) this.truncated.inc({ stream: c.stream }, lost);
+      if (batch.ends.length > 0) c.write(batch);
+      if (first < c.replayEnd) this.replayed.inc({ stream: c.stream }, Math.min(batch.ends.length, c.replayEnd - first));
+      c.nextSeq = next;
     }
   }
 
