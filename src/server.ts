@@ -15,7 +15,7 @@ import { Ingest, type IngestOptions } from './ct/ingest.js';
 import { IngestRates } from './ct/ingest-rates.js';
 import type { LogStatus } from './ct/types.js';
 import { CertstreamError, describeError, isCertstreamError } from './errors.js';
-import { buildHealthz, defaultStaleAfterMs, healthStatus, withRenderHealth, type HealthzBody, type HealthRules, type LogHealth } from './http/healthz.js';
+import { buildHealthz, defaultStaleAfterMs, healthStatus, withRenderHealth, type HealthProblemSource, type HealthzBody, type HealthRules, type LogHealth } from './http/healthz.js';
 import { createListener, type ConnectionGuardOptions } from './http/connection-guard.js';
 import { buildStatus, type StatusBody } from './http/dashboard/status-json.js';
 import { createRequestHandler, createUpgradeHandler } from './http/routes.js';
@@ -105,6 +105,8 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
   let opened: Ingest | undefined = undefined;
   let ingesting = false;
   const rules = (): HealthRules => ({ nowMs: Date.now(), staleAfterMs: defaultStaleAfterMs(config.pollIntervalMs), maxLag: config.maxLag });
+  // The pieces that can degrade the server besides its logs add their reasons here (window, NATS).
+  const problemSources: HealthProblemSource[] = [];
   const logHealth = (): LogHealth[] => (opened?.statuses() ?? []).map((s) => withRenderHealth(s, sink.renderHealth(s.url)));
   const health = (): HealthzBody => {
     const stats = hub.stats();
@@ -120,6 +122,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
       dropped: stats.dropped,
       version: VERSION,
       nats: nats?.health(),
+      problems: problemSources.flatMap((source) => source()),
     });
   };
 

@@ -98,6 +98,8 @@ export interface HealthzBody {
   logs: LogHealth[];
   /** With --nats: the link, the stream, this node's place in it. */
   nats?: NatsHealth;
+  /** What keeps the server from `ok` besides its logs (the window cannot append, a stream is missing …). */
+  problems: string[];
 }
 
 export interface HealthzInput {
@@ -112,7 +114,12 @@ export interface HealthzInput {
   version: string;
   /** With --nats. */
   nats?: NatsHealth;
+  /** Reasons for at best `degraded`, each one line (from the pieces that know: window, NATS …). */
+  problems?: readonly string[];
 }
+
+/** Something that can tell `/healthz` why the server is not `ok`: one line per reason, none when well. */
+export type HealthProblemSource = () => readonly string[];
 
 /**
  * The status with NATS: an edge follows no log, so it is `ok` while it serves from the stream and
@@ -135,8 +142,10 @@ function statusWithNats(input: HealthzInput): HealthStatus {
 /** Builds the `/healthz` body (pure). */
 export function buildHealthz(input: HealthzInput): HealthzBody {
   const c = input.clients;
+  const problems = [...(input.problems ?? [])];
+  const status = statusWithNats(input);
   return {
-    status: statusWithNats(input),
+    status: status === 'ok' && problems.length > 0 ? 'degraded' : status,
     uptime_seconds: Math.max(0, Math.round((input.rules.nowMs - input.startedAtMs) / 100) / 10),
     clients: c.lite + c.full + c.domains,
     clients_by_stream: { ...c },
@@ -147,5 +156,6 @@ export function buildHealthz(input: HealthzInput): HealthzBody {
     cursors: { last_error: input.cursors.lastError, flush_errors: input.cursors.errors },
     logs: input.logs,
     ...(input.nats ? { nats: input.nats } : {}),
+    problems,
   };
 }
