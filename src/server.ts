@@ -1,31 +1,32 @@
 /**
- * The certstream-server daemon, composed: config → metrics → Renderer → fan-out hub → Ingest (whose
- * sink, stream/ingest-sink.ts, renders each entry once and publishes the frames) → HTTP/WebSocket
- * listener → systemd notify. `/healthz` joins the followers' statuses, the sink's skip counts and
- * the cursor file's flush state.
+ * The certstream-server daemon, composed: config → metrics → the serving mode (local files, or NATS with
+ * its roles; src/server/serving-mode.ts) → fan-out hub → HTTP/WebSocket listener → the mode's window
+ * and positions → Ingest (whose sink, stream/ingest-sink.ts, renders each entry once and publishes the
+ * frames where the mode says) → systemd notify. Everything opened pushes its closer on one stack, which
+ * a stop, or a start that fails half-way, runs to the end (src/server/closer-stack.ts).
  *
  * `startServer` validates nothing itself (the config is already validated) and never exits the process:
  * errors are thrown (CONFIG_ERR_LOG_LIST from the log list, STATE_ERR_* from the cursor file, listen
- * errors) and mapped to exit codes by src/cli/certstream-server.ts. `close()` rejects with STATE_ERR_IO
- * when the final cursor flush failed (after closing everything), so the unit sees a failed stop.
+ * errors) and mapped to exit codes by src/cli/certstream-server.ts. `close()` rejects with the first
+ * STATE_ERR_* failure (a cursor or positions file not saved) once everything is closed, so the unit sees
+ * a failed stop.
  */
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { ServerConfig } from './config/server-config.js';
 import { Ingest, type IngestOptions } from './ct/ingest.js';
-import { IngestRates } from './ct/ingest-rates.js';
 import type { LogStatus } from './ct/types.js';
-import { CertstreamError, describeError, isCertstreamError } from './errors.js';
-import { buildHealthz, defaultStaleAfterMs, healthStatus, withRenderHealth, type HealthProblemSource, type HealthzBody, type HealthRules, type LogHealth } from './http/healthz.js';
+import { isCertstreamError } from './errors.js';
 import { createListener, type ConnectionGuardOptions } from './http/connection-guard.js';
-import { buildStatus, type StatusBody } from './http/dashboard/status-json.js';
-import { createRequestHandler, createUpgradeHandler } from './http/routes.js';
+import type { HealthzBody } from './http/healthz.js';
+import { createRequestHandler, createUpgradeHandler, refuseStreamUpgrade } from './http/routes.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { createServerMetrics, type ServerMetrics } from './metrics/server-metrics.js';
-import type { ServerConfig } from './config/server-config.js';
 import { Renderer } from './render/renderer.js';
-import { NatsMode } from './nats/nats-mode.js';
-import { LocalReplayWindow } from './replay/local-replay-window.js';
-import { PositionStore } from './stream/durable-positions.js';
+import { CloserStack } from './server/closer-stack.js';
+import { DashboardStatus } from './server/dashboard-status.js';
+import { listen, shownUrl } from './server/listen.js';
+import { ServerHealth } from './server/server-health.js';
+import { chooseServingMode, type Publish } from './server/serving-mode.js';
 import { FanoutHub } from './stream/fanout-hub.js';
 import { IngestSink } from './stream/ingest-sink.js';
 import { RecentSample } from './stream/recent-sample.js';
@@ -63,12 +64,8 @@ export interface ServerDeps {
 export async function startServer(config: ServerConfig, deps: ServerDeps = {}): Promise<ServerHandle> {
   const logger = deps.logger ?? createLogger({ level: config.logLevel });
   const metrics = deps.metrics ?? createServerMetrics();
-  const startedAtMs = Date.now();
-  const renderer = new Renderer();
-  // With --nats the roles split the work: an ingest node serves no stream, an edge follows no log.
-  const natsRole = config.nats === '' ? undefined : config.role;
-  const follows = natsRole !== 'edge';
-  const serves = natsRole !== 'ingest';
+  const closers = new CloserStack(logger);
+  const mode = chooseServingMode(config, metrics, logger);
   const hub = new FanoutHub({
     metrics,
     logger: logger.child({ component: 'hub' }),
@@ -78,234 +75,102 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     perMessageDeflate: config.perMessageDeflate,
     maxPayloadBytes: config.maxPayloadBytes,
-    // Opened after the listener is bound (below): until then `?id=` and `?since=` get a 503.
-    durable: config.replayWindowMs > 0 && serves ? 'later' : undefined,
+    // Opened after the listener is bound (mode.attach): until then `?id=` and `?since=` get a 503.
+    durable: config.replayWindowMs > 0 && mode.serves ? 'later' : undefined,
   });
-
-  // The dashboard's sample sees every batch the hub is given.
+  // What reaches the hub is also offered to the dashboard's sample.
   const sample = new RecentSample();
-  const publish: Pick<FanoutHub, 'publish'> = {
-    publish: (frames) => {
-      hub.publish(frames);
-      sample.offer(frames, Date.now());
-    },
+  const publish: Publish = (frames) => {
+    hub.publish(frames);
+    sample.offer(frames, Date.now());
   };
-  // Where rendered entries go: the hub, or with --nats the JetStream publisher (set once NATS is reached;
-  // the ingest, the only caller, opens after that).
-  let natsPublisher: Pick<FanoutHub, 'publish'> | undefined;
-  const sinkTarget: Pick<FanoutHub, 'publish'> = { publish: (frames) => (natsPublisher ?? publish).publish(frames) };
-  const sink = new IngestSink({ renderer, hub: sinkTarget, metrics, logger: logger.child({ component: 'sink' }) });
-  let nats: NatsMode | undefined;
+  // The ingest's entries go where the mode says, once the ingest is open (the sink's only caller).
+  let target: Publish = publish;
+  const sink = new IngestSink({ renderer: new Renderer(), hub: { publish: (frames) => target(frames) }, metrics, logger: logger.child({ component: 'sink' }) });
+  const health = new ServerHealth(config, hub, sink, mode);
+  const dashboard = new DashboardStatus(health, sample, metrics, closers);
 
-  // Bound before anything in the state directory is touched: the replay window's opening may cut a torn
-  // tail, drop aged segments and create replay/, Ingest.open loads the cursor file (and with
-  // --reset-state makes it be rewritten), so a port in use or a bad --host must fail first, with the
-  // state directory exactly as it was. Until then /healthz shows no logs; systemd's READY=1 still waits
-  // for the followers (below).
-  let opened: Ingest | undefined = undefined;
-  let ingesting = false;
-  const rules = (): HealthRules => ({ nowMs: Date.now(), staleAfterMs: defaultStaleAfterMs(config.pollIntervalMs), maxLag: config.maxLag });
-  // The pieces that can degrade the server besides its logs add their reasons here (window, NATS).
-  const problemSources: HealthProblemSource[] = [];
-  const logHealth = (): LogHealth[] => (opened?.statuses() ?? []).map((s) => withRenderHealth(s, sink.renderHealth(s.url)));
-  const health = (): HealthzBody => {
-    const stats = hub.stats();
-    return buildHealthz({
-      logs: logHealth(),
-      // Not opened yet (the moments between bind and Ingest.open): nothing written, nothing failed.
-      cursors: opened?.cursorFlushHealth() ?? { lastError: null, errors: 0 },
-      ingesting,
-      rules: rules(),
-      startedAtMs,
-      clients: stats.clients,
-      certificates: stats.published,
-      dropped: stats.dropped,
-      version: VERSION,
-      nats: nats?.health(),
-      problems: problemSources.flatMap((source) => source()),
-    });
-  };
-
-  // The dashboard's rates: every log's position once a second, entries/s over the last minute.
-  const rates = new IngestRates();
-  // (Sampled once the ingest is open, below: the listener is bound first.)
-  const rateTimer = setInterval(() => opened && rates.record(Date.now(), opened.statuses()), 1000).unref();
-  const status = async (after: number): Promise<StatusBody> => {
-    const disconnects = await metrics.clientDisconnects.get();
-    return buildStatus({
-      health: health(),
-      rules: rules(),
-      rates: rates.snapshot(),
-      slowClientCloses: disconnects.values.find((v) => v.labels.reason === 'slow')?.value ?? 0,
-      recent: { sampled_per_second: sample.perSecond, last_seq: sample.lastSeq, unreadable: sample.unreadable, certificates: sample.since(after) },
-    });
-  };
-
-  const server = createListener(createRequestHandler({ recent: () => hub.recent, health, status, registry: metrics.registry, logger }), {
+  // Bound before anything in the state directory is touched (the window's opening may cut a torn tail,
+  // Ingest.open loads the cursor file): a port in use or a bad --host fails with the directory as it was.
+  const server = createListener(createRequestHandler({ recent: () => hub.recent, health: () => health.body(), status: (after) => dashboard.body(after), registry: metrics.registry, logger }), {
     ...deps.connections,
     maxConnections: config.maxConnections,
     registry: metrics.registry,
     logger: logger.child({ component: 'http' }),
   });
-  server.on(
-    'upgrade',
-    createUpgradeHandler((req, socket, head) => {
-      if (!serves && streamForPath(req.url) !== undefined) {
-        const body = 'this node is --role ingest: it serves no stream; connect to an edge\n';
-        socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-        return true;
-      }
-      return hub.handleUpgrade(req, socket, head);
-    }),
-  );
-  try {
-    await listen(server, config.host, config.port);
-  } catch (err) {
-    clearInterval(rateTimer);
-    await hub.close();
-    throw listenError(err, config.host, config.port);
-  }
-  const closeListener = () => Promise.allSettled([hub.close(), new Promise((resolve) => (server.close(resolve), server.closeAllConnections()))]);
-  // The replay window and the durable positions live in the state directory next to the cursors; the
-  // window is synced before either file is written, so neither ever points past it.
-  let window: LocalReplayWindow | undefined;
-  let positions: PositionStore | undefined;
-  const closeReplay = async () => {
-    await positions?.close();
-    await window?.close();
-  };
-  if (natsRole !== undefined) {
-    nats = new NatsMode({
-      servers: config.nats,
-      role: natsRole,
-      stream: config.natsStream,
-      maxAgeMs: config.replayWindowMs,
-      maxBytes: config.replayWindowBytes,
-      replicas: config.natsReplicas,
-      flushMs: Math.min(1000, config.durablePingIntervalMs),
-      metrics,
-      logger: logger.child({ component: 'nats' }),
-    });
-    if (serves) nats.openEdge(hub, publish.publish, config.durablePingIntervalMs);
-  } else if (config.replayWindowMs > 0) {
-    try {
-      const replay = LocalReplayWindow.open({
-        stateDir: config.stateDir,
-        windowSeconds: config.replayWindowMs / 1000,
-        maxBytes: config.replayWindowBytes,
-        logger: logger.child({ component: 'replay' }),
-      });
-      window = replay;
-      positions = await PositionStore.open({
-        stateDir: config.stateDir,
-        // A confirmation only counts once saved: save at the pace pings confirm, at least once a second.
-        flushMs: Math.min(1000, config.durablePingIntervalMs),
-        beforeWrite: () => replay.sync(),
-        onFlushError: (err) => logger.error('positions file flush failed', { error: describeError(err) }),
-      });
-      hub.attachDurable({ window, positions, pingIntervalMs: config.durablePingIntervalMs });
-    } catch (err) {
-      clearInterval(rateTimer);
-      await closeListener();
-      await closeReplay();
-      throw err;
-    }
-  }
-  const closeNats = async () => {
-    await nats?.close();
-  };
-  const port = (server.address() as AddressInfo).port;
-  const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-  const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
+  server.on('upgrade', createUpgradeHandler((req, socket, head) => (mode.serves || streamForPath(req.url) === undefined ? hub.handleUpgrade(req, socket, head) : refuseStreamUpgrade(socket))));
+  closers.push('listener close', () => Promise.all([hub.close(), new Promise((resolve) => (server.close(resolve), server.closeAllConnections()))]));
   const notifier = new SystemdNotifier({
     logger,
     env: deps.env,
-    healthy: () => (nats ? health().status : healthStatus(logHealth(), ingesting, rules())) !== 'down',
-    status: () => statusLine(opened?.statuses() ?? [], hub.clientCount, hub.stats().published),
+    healthy: () => health.healthy(),
+    status: () => statusLine(health.ingest?.statuses() ?? [], hub.clientCount, hub.stats().published),
   });
-  if (nats) {
-    // A node of the scale-out mode is up once it listens: what NATS does is its health's business
-    // (`degraded` while NATS is away), not a reason for systemd to fail and restart the start.
-    logger.info('listening', { host: config.host, port, url, version: VERSION, role: nats.role, nats: config.nats, stream: config.natsStream });
-    void notifier.ready();
-  }
-  // With NATS the ingest waits for it here (the listener is up, /healthz says what is missing): its
-  // cursors are in the cluster's bucket and its entries go to the stream.
-  const natsIngest = follows && nats ? await nats.openIngest() : undefined;
-  if (natsIngest) natsPublisher = natsIngest.publisher;
-  const ingest = !follows ? undefined : await Ingest.open({
-    partialTileDelayMs: config.partialTileDelayMs,
-    refreshIntervalMs: config.logListRefreshMs,
-    resetState: config.resetState,
-    ...deps.ingest,
-    beforeCursorWrite: window ? window.sync.bind(window) : undefined,
-    cursors: natsIngest?.cursors,
-    deliveryGate: natsIngest ? () => natsIngest.publisher.room() : () => hub.roomForIngest(),
-    allowEmpty: config.allowEmpty,
-    logList: config.logList,
-    logsInclude: config.logsInclude,
-    logsExclude: config.logsExclude,
-    stateDir: config.stateDir,
-    backfill: config.backfill,
-    pollIntervalMs: config.pollIntervalMs,
-    userAgent: config.userAgent,
-    metrics,
-    logger: logger.child({ component: 'ingest' }),
-    sink: sink.accept,
-  }).catch(async (err: unknown) => {
-    clearInterval(rateTimer);
-    await closeListener();
-    await closeReplay();
-    await closeNats();
+  try {
+    await listen(server, config.host, config.port);
+    await mode.attach(hub, publish, closers);
+    // Up to 1.5 s to deliver what was published (durable clients up to the window's head), then up to
+    // 1.5 s for the close handshake: within the 5 s shutdown budget; before the window closes.
+    closers.push('clients close', () => hub.close(1001, 'server shutting down', 1500));
+    const port = (server.address() as AddressInfo).port;
+    const url = shownUrl(config.host, port);
+    const listening = { host: config.host, port, url, version: VERSION, ...mode.describe() };
+    if (mode.readyOnListen) {
+      logger.info('listening', listening);
+      void notifier.ready();
+    }
+    const side = mode.follows ? await mode.ingestSide(hub, publish) : undefined;
+    if (side) target = side.publish;
+    const ingest = side && await Ingest.open({
+      partialTileDelayMs: config.partialTileDelayMs,
+      refreshIntervalMs: config.logListRefreshMs,
+      resetState: config.resetState,
+      ...deps.ingest,
+      beforeCursorWrite: side.beforeCursorWrite,
+      cursors: side.cursors,
+      deliveryGate: side.deliveryGate,
+      allowEmpty: config.allowEmpty,
+      logList: config.logList,
+      logsInclude: config.logsInclude,
+      logsExclude: config.logsExclude,
+      stateDir: config.stateDir,
+      backfill: config.backfill,
+      pollIntervalMs: config.pollIntervalMs,
+      userAgent: config.userAgent,
+      metrics,
+      logger: logger.child({ component: 'ingest' }),
+      sink: sink.accept,
+    });
+    if (ingest) {
+      closers.push('ingest stop', () => ingest.stop());
+      health.ingest = ingest;
+      dashboard.record();
+      if (!mode.readyOnListen) logger.info('listening', { ...listening, logs: ingest.followed.length });
+      if (ingest.followed.length === 0) logger.warn('no log to follow (--allow-empty): streaming nothing until the log list changes', { log_list: config.logList });
+      ingest.start();
+      health.ingesting = true;
+    }
+    if (!mode.readyOnListen) void notifier.ready();
+    let closing: Promise<void> | undefined;
+    const close = (): Promise<void> => (closing ??= stop(closers, health, notifier, logger));
+    return { port, url, hub, health: () => health.body(), close };
+  } catch (err) {
+    await closers.closeAll();
     throw err;
-  });
-  opened = ingest;
-  if (ingest) rates.record(Date.now(), ingest.statuses());
+  }
+}
 
-  if (!nats) logger.info('listening', { host: config.host, port, url, version: VERSION, logs: ingest?.followed.length ?? 0 });
-  if (ingest && ingest.followed.length === 0) logger.warn('no log to follow (--allow-empty): streaming nothing until the log list changes', { log_list: config.logList });
-
-  ingest?.start();
-  ingesting = true;
-
-  if (!nats) void notifier.ready();
-
-  let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => {
-    closing ??= (async () => {
-      ingesting = false;
-      clearInterval(rateTimer);
-      logger.info('shutting down');
-      const stoppingNotice = notifier.stopping();
-      let failure: unknown;
-      try {
-        await ingest?.stop();
-      } catch (err) {
-        logger.error('ingest stop failed', { error: describeError(err) });
-        failure = err;
-      }
-      // Up to 1.5 s to deliver what was published (durable clients up to the window's head), then
-      // up to 1.5 s for the close handshake: within the 5 s shutdown budget.
-      await hub.close(1001, 'server shutting down', 1500);
-      try {
-        await closeReplay();
-        await closeNats();
-      } catch (err) {
-        logger.error('replay window close failed', { error: describeError(err) });
-      }
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      await stoppingNotice;
-      // The final flush is what a restart resumes from: if it failed, the stop did not succeed.
-      if (isCertstreamError(failure, 'STATE_ERR_IO')) throw failure;
-      logger.info('stopped');
-    })();
-    return closing;
-  };
-
-  return { port, url, hub, health, close };
+/** Runs every closer (ingest, clients, window, NATS, listener); rejects with the first state failure. */
+async function stop(closers: CloserStack, health: ServerHealth, notifier: SystemdNotifier, logger: Logger): Promise<void> {
+  health.ingesting = false;
+  logger.info('shutting down');
+  const stoppingNotice = notifier.stopping();
+  const failures = await closers.closeAll();
+  await stoppingNotice;
+  // The final flushes are what a restart resumes from: if one failed, the stop did not succeed.
+  const unsaved = failures.find((f) => isCertstreamError(f.error, 'STATE_ERR_IO'));
+  if (unsaved) throw unsaved.error;
+  logger.info('stopped');
 }
 
 /** The systemd STATUS= line: logs, clients, lag. */
@@ -313,33 +178,4 @@ export function statusLine(logs: readonly LogStatus[], clients: number, certific
   const polled = logs.filter((l) => l.last_success !== null).length;
   const lag = logs.reduce((sum, l) => sum + l.lag, 0);
   return `${polled}/${logs.length} logs polled, ${clients} clients, total lag ${lag}, ${certificates} certificates streamed`;
-}
-
-/**
- * A listen failure the operator can fix (port taken, address not on this machine, name that does not
- * resolve, port needing privileges) becomes a configuration error (exit 78, one line); a transient
- * one (EAI_AGAIN: DNS not ready yet) stays a runtime error that systemd retries.
- */
-function listenError(err: unknown, host: string, port: number): unknown {
-  const code = (err as { code?: unknown }).code;
-  const where = `--host ${host} --port ${port}`;
-  const reasons: Record<string, string> = {
-    EADDRINUSE: 'the port is already in use (another certstream-server?)',
-    EACCES: 'binding that port needs privileges (use a port >= 1024)',
-    EADDRNOTAVAIL: 'the address is not one of this machine',
-    ENOTFOUND: 'the host name does not resolve',
-  };
-  const reason = typeof code === 'string' ? reasons[code] : undefined;
-  if (!reason) return err;
-  return new CertstreamError('CONFIG_ERR_INVALID', `${where}: cannot listen: ${reason} (${code})`, { cause: err });
-}
-
-function listen(server: Server, host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
 }

@@ -106,3 +106,10 @@ export function createUpgradeHandler(accept: (req: IncomingMessage, socket: Dupl
     socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\nnot found\n');
   };
 }
+
+/** An upgrade to a stream on a `--role ingest` node: 503 with one line saying where to connect. */
+export function refuseStreamUpgrade(socket: Duplex): true {
+  const body = 'this node is --role ingest: it serves no stream; connect to an edge\n';
+  socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  return true;
+}

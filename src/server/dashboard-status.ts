@@ -1,0 +1,43 @@
+/**
+ * The dashboard's `/status.json`: the health, every log's position sampled once a second (entries/s
+ * over the last minute), the slow-client closes and the recent sample of certificates.
+ */
+import { IngestRates } from '../ct/ingest-rates.js';
+import { buildStatus, type StatusBody } from '../http/dashboard/status-json.js';
+import type { ServerMetrics } from '../metrics/server-metrics.js';
+import type { RecentSample } from '../stream/recent-sample.js';
+import type { CloserStack } from './closer-stack.js';
+import type { ServerHealth } from './server-health.js';
+
+export class DashboardStatus {
+  private readonly rates = new IngestRates();
+
+  /** Samples the ingest's positions once a second once it is open; the stop is pushed on `closers`. */
+  constructor(
+    private readonly health: ServerHealth,
+    private readonly sample: RecentSample,
+    private readonly metrics: ServerMetrics,
+    closers: CloserStack,
+  ) {
+    const timer = setInterval(() => this.record(), 1000).unref();
+    closers.push('dashboard sampling stop', () => clearInterval(timer));
+  }
+
+  /** Samples every log's position now (also right after the ingest opened, so rates start at once). */
+  record(): void {
+    if (this.health.ingest) this.rates.record(Date.now(), this.health.ingest.statuses());
+  }
+
+  /** The `/status.json` body, with the certificates sampled after `after`. */
+  async body(after: number): Promise<StatusBody> {
+    const disconnects = await this.metrics.clientDisconnects.get();
+    const s = this.sample;
+    return buildStatus({
+      health: this.health.body(),
+      rules: this.health.rules(),
+      rates: this.rates.snapshot(),
+      slowClientCloses: disconnects.values.find((v) => v.labels.reason === 'slow')?.value ?? 0,
+      recent: { sampled_per_second: s.perSecond, last_seq: s.lastSeq, unreadable: s.unreadable, certificates: s.since(after) },
+    });
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * The server's mode, chosen once from the configuration: what follows the logs, where the ingest's
+ * entries go, and what the hub's replay window is.
+ *
+ * - local (no --nats): the ingest publishes into the hub; the window and the durable positions are files
+ *   in the state directory (LocalServing).
+ * - NATS (--nats, --role all|ingest|edge): the ingest publishes into a JetStream stream whose tail feeds
+ *   the hub; cursors and positions are key-value buckets (NatsServing). An ingest node serves no stream,
+ *   an edge follows no log.
+ */
+import type { ServerConfig } from '../config/server-config.js';
+import type { Cursors } from '../ct/cursor-store.js';
+import type { Logger } from '../log/logger.js';
+import type { ServerMetrics } from '../metrics/server-metrics.js';
+import type { NatsHealth } from '../nats/nats-mode.js';
+import type { FanoutHub } from '../stream/fanout-hub.js';
+import type { CloserStack } from './closer-stack.js';
+import { LocalServing } from './local-serving.js';
+import { NatsServing } from './nats-serving.js';
+
+/** The hub's publish, as the sink and the stream tail call it. */
+export type Publish = FanoutHub['publish'];
+
+/** What the ingest takes from the mode. */
+export interface IngestSide {
+  /** Where rendered entries go. */
+  publish: Publish;
+  /** Cursors kept elsewhere than the state directory's file (NATS); not loaded yet. */
+  cursors?: Cursors;
+  /** Consumer pacing of every follower. */
+  deliveryGate: () => Promise<void> | undefined;
+  /** Runs before every cursor write (the window's fsync). */
+  beforeCursorWrite?: () => Promise<void>;
+}
+
+export interface ServingMode {
+  /** Follows CT logs (an edge does not). */
+  readonly follows: boolean;
+  /** Serves the streams (an ingest node does not). */
+  readonly serves: boolean;
+  /** Ready for systemd once listening (NATS: /healthz says what is missing) instead of once following. */
+  readonly readyOnListen: boolean;
+  /** Fields of the `listening` log line. */
+  describe(): Record<string, unknown>;
+  /**
+   * After the listener is bound: opens the replay window and the positions (or starts following the
+   * stream) and attaches them to the hub; pushes its closers.
+   * @throws STATE_ERR_* when the state directory's files cannot be opened
+   */
+  attach(hub: FanoutHub, publish: Publish, closers: CloserStack): Promise<void>;
+  /** The ingest's side, once reachable (NATS: waits for it); undefined when closed first. */
+  ingestSide(hub: FanoutHub, publish: Publish): Promise<IngestSide | undefined>;
+  /** The `nats` object of `/healthz`, in NATS mode. */
+  health(): NatsHealth | undefined;
+}
+
+/** The mode the configuration asks for. */
+export function chooseServingMode(config: ServerConfig, metrics: ServerMetrics, logger: Logger): ServingMode {
+  return config.nats === '' ? new LocalServing(config, logger) : new NatsServing(config, config.role, metrics, logger);
+}
