@@ -3,19 +3,39 @@
  * RFC 6962 and one static-ct-api log serving real CT entries, growing at a visible rate) and the real
  * server pointed at it, then prints where to connect. Ctrl-C stops both.
  *
- * Environment: PORT (default 4000), DEMO_RATE (entries per second over both logs, default 20).
+ * Flags (or environment): --port N (PORT, default 4000), --rate N (DEMO_RATE: entries per second over
+ * both logs, default 20). `npm run demo -- --port 4100` passes them through npm.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { FakeCtLog } from '../fake-ct-log/fake-ct-log.js';
 import { validateConfig } from '../src/config/server-config.js';
 import { createLogger } from '../src/log/logger.js';
 import { startServer } from '../src/server.js';
 
+const USAGE = 'usage: npm run demo -- [--port N] [--rate ENTRIES_PER_SECOND]';
+
+/** The demo's flags, falling back to PORT and DEMO_RATE; exits 2 with one line on a mistake. */
+function demoOptions(): { port: string; rate: number } {
+  let values: { port?: string; rate?: string };
+  try {
+    ({ values } = parseArgs({ options: { port: { type: 'string' }, rate: { type: 'string' } }, strict: true }));
+  } catch (err) {
+    process.stderr.write(`demo: ${err instanceof Error ? err.message : String(err)}\n${USAGE}\n`);
+    process.exit(2);
+  }
+  const rate = Number(values.rate ?? process.env.DEMO_RATE ?? '20');
+  if (!Number.isFinite(rate) || rate < 0) {
+    process.stderr.write(`demo: --rate must be a number of entries per second >= 0\n${USAGE}\n`);
+    process.exit(2);
+  }
+  return { port: values.port ?? process.env.PORT ?? '4000', rate };
+}
+
 async function main(): Promise<void> {
-  const port = process.env.PORT ?? '4000';
-  const rate = Number(process.env.DEMO_RATE ?? '20');
+  const { port, rate } = demoOptions();
   const fake = await FakeCtLog.start({ rfc6962Logs: 1, staticLogs: 1, initialSize: 1000 });
   const stateDir = await mkdtemp(join(tmpdir(), 'certstream-demo-'));
   const checked = validateConfig({
