@@ -100,6 +100,20 @@ export interface HealthzBody {
   nats?: NatsHealth;
   /** What keeps the server from `ok` besides its logs (the window cannot append, a stream is missing …). */
   problems: string[];
+  /** The replay window, or null when there is none (--replay-window 0, an ingest node, not open yet). */
+  replay_window: ReplayWindowHealth | null;
+  /** Durable positions kept (certstream_durable_subscriptions), or null without a window. */
+  durable_subscriptions: number | null;
+}
+
+/** The replay window in `/healthz` (and so on the dashboard's card). */
+export interface ReplayWindowHealth {
+  /** Age of the oldest replayable frame, seconds (0 when empty). */
+  age_seconds: number;
+  bytes: number;
+  /** Seq of the oldest entry held, and the seq the next one gets (next - first = entries held). */
+  first_seq: number;
+  next_seq: number;
 }
 
 export interface HealthzInput {
@@ -116,6 +130,8 @@ export interface HealthzInput {
   nats?: NatsHealth;
   /** Reasons for at best `degraded`, each one line (from the pieces that know: window, NATS …). */
   problems?: readonly string[];
+  /** The window and the positions, once attached. */
+  durable?: { window: ReplayWindowHealth; positions: number };
 }
 
 /** Something that can tell `/healthz` why the server is not `ok`: one line per reason, none when well. */
@@ -157,5 +173,7 @@ export function buildHealthz(input: HealthzInput): HealthzBody {
     logs: input.logs,
     ...(input.nats ? { nats: input.nats } : {}),
     problems,
+    replay_window: input.durable?.window ?? null,
+    durable_subscriptions: input.durable?.positions ?? null,
   };
 }

@@ -10,13 +10,15 @@ import { LocalReplayWindow } from '../replay/local-replay-window.js';
 import { PositionStore } from '../stream/durable-positions.js';
 import type { FanoutHub } from '../stream/fanout-hub.js';
 import type { CloserStack } from './closer-stack.js';
-import type { IngestSide, Publish, ServingMode } from './serving-mode.js';
+import type { ReplayWindowHealth } from '../http/healthz.js';
+import { windowHealth, type IngestSide, type Publish, type ServingMode } from './serving-mode.js';
 
 export class LocalServing implements ServingMode {
   readonly follows = true;
   readonly serves = true;
   readonly readyOnListen = false;
   private window: LocalReplayWindow | undefined;
+  private positions: PositionStore | undefined;
 
   constructor(
     private readonly config: ServerConfig,
@@ -46,6 +48,7 @@ export class LocalServing implements ServingMode {
       onFlushError: (err) => this.logger.error('positions file flush failed', { error: describeError(err) }),
     });
     closers.push('positions file close', () => positions.close());
+    this.positions = positions;
     hub.attachDurable({ window, positions, pingIntervalMs: config.durablePingIntervalMs });
   }
 
@@ -60,5 +63,10 @@ export class LocalServing implements ServingMode {
 
   health(): undefined {
     return undefined;
+  }
+
+  durableHealth(): { window: ReplayWindowHealth; positions: number } | undefined {
+    if (this.window === undefined || this.positions === undefined) return undefined;
+    return { window: windowHealth(this.window), positions: this.positions.size };
   }
 }

@@ -51,6 +51,7 @@ export class ServerHealth {
       version: VERSION,
       nats: this.mode.health(),
       problems: this.problems.flatMap((source) => source()),
+      durable: this.mode.durableHealth(),
     });
   }
 

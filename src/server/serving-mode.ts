@@ -12,7 +12,9 @@ import type { ServerConfig } from '../config/server-config.js';
 import type { Cursors } from '../ct/cursor-store.js';
 import type { Logger } from '../log/logger.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
+import type { ReplayWindowHealth } from '../http/healthz.js';
 import type { NatsHealth } from '../nats/nats-mode.js';
+import type { ReplayWindow } from '../replay/replay-window.js';
 import type { FanoutHub } from '../stream/fanout-hub.js';
 import type { CloserStack } from './closer-stack.js';
 import { LocalServing } from './local-serving.js';
@@ -52,6 +54,19 @@ export interface ServingMode {
   ingestSide(hub: FanoutHub, publish: Publish): Promise<IngestSide | undefined>;
   /** The `nats` object of `/healthz`, in NATS mode. */
   health(): NatsHealth | undefined;
+  /** The replay window and the positions kept, once attached (none on an ingest node). */
+  durableHealth(): { window: ReplayWindowHealth; positions: number } | undefined;
+}
+
+/** A window's figures for `/healthz`. */
+export function windowHealth(window: ReplayWindow, nowMs = Date.now()): ReplayWindowHealth {
+  const oldest = window.oldestSeen;
+  return {
+    age_seconds: oldest === undefined ? 0 : Math.max(0, Math.round(nowMs / 100 - oldest * 10) / 10),
+    bytes: window.bytes,
+    first_seq: window.firstSeq,
+    next_seq: window.nextSeq,
+  };
 }
 
 /** The mode the configuration asks for. */

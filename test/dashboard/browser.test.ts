@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
+import { WebSocket } from 'ws';
 import { polledAll, startFake, startReal, tempDir, testConfig, whenFake } from '../server/server-harness.js';
 import { launchChromium, requireChromium } from './chromium.js';
 
@@ -53,7 +54,7 @@ const int = (s: string) => Number(s.replace(/,/g, ''));
 test('the dashboard in Chromium: live figures, recent certificates, filter, a failing log', { timeout: 180_000 }, async (t) => {
   if (!requireChromium(t)) return;
   const fake = await startFake(t, { rfc6962Logs: 2, staticLogs: 1, initialSize: 300 });
-  const server = await startReal(testConfig(fake, await tempDir(t)));
+  const server = await startReal(testConfig(fake, await tempDir(t), { durablePingIntervalMs: 100 }));
   t.after(() => server.close());
   await whenFake(fake, () => polledAll(server));
 
@@ -86,6 +87,18 @@ test('the dashboard in Chromium: live figures, recent certificates, filter, a fa
   }
   assert.equal(await page.textContent('#status'), health.status);
   assert.equal(await page.textContent('#t-logs'), '3 / 3');
+
+  // The replay window and durable subscription cards show the server's figures (they said "not
+  // reported" whatever the server had): a durable client's position appears as it is confirmed.
+  const durable = new WebSocket(`${server.url.replace('http', 'ws')}/domains-only?id=dashboard-card`);
+  t.after(() => durable.terminate());
+  await page.waitForFunction(() => document.querySelectorAll('#t-durable')[0]?.textContent === '1', undefined, WAIT);
+  const windowNow = server.health().replay_window!;
+  assert.ok(windowNow.bytes > 0 && windowNow.next_seq > windowNow.first_seq, 'the window holds the entries');
+  const card = (await page.textContent('#t-replay')) ?? '';
+  assert.match(card, /^\d+ s · [\d.]+ (B|KB|MB)$/, `window card: ${card}`);
+  const shownBytes = Number(card.split(' · ')[1].split(' ')[0]) * { B: 1, KB: 1024, MB: 1024 ** 2 }[card.split(' ').at(-1) as 'B' | 'KB' | 'MB'];
+  assert.ok(Math.abs(shownBytes - windowNow.bytes) <= windowNow.bytes * 0.05 + 1, `card ${card} vs ${windowNow.bytes} bytes`);
 
   // The logs grow: figures change without a reload.
   const before = new Map(shown.map((r) => [r.url, int(r.tree)]));

@@ -58,7 +58,7 @@
     $('t-slow').textContent = int(s.slow_client_closes);
     // Replay window and durable subscriptions come with lossless delivery; older servers omit them.
     const w = s.replay_window;
-    const age = w && (typeof w.age_seconds === 'number' ? w.age_seconds : w.seconds);
+    const age = w && w.age_seconds;
     $('t-replay').textContent = w ? (typeof age === 'number' ? duration(age) : '–') + ' · ' + bytes(w.bytes) : 'not reported';
     // A failed cursor flush means a restart would resume from an older position: say it at the top.
     const cursorError = s.cursors && s.cursors.last_error;
