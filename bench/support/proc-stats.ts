@@ -36,3 +36,9 @@ export function pidWithArgument(fragment: string): number | undefined {
   }
   return found.length === 1 ? found[0] : undefined;
 }
+
+/** Current resident set (VmRSS) of a process, MB; NaN when /proc does not say. */
+export function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
