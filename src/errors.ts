@@ -39,6 +39,8 @@ export type ErrorCode =
   | 'WATCH_ERR_USAGE'
   | 'WATCH_ERR_CONFIG'
   | 'WATCH_ERR_DB'
+  // the client library
+  | 'CLIENT_ERR_USAGE'
   // NATS JetStream (scale-out)
   | 'NATS_ERR_UNAVAILABLE'
   | 'NATS_ERR_STREAM';
