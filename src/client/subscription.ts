@@ -9,7 +9,7 @@
  * Events: `entry` (a certificate_update, parsed), `domains` (a dns_entries frame of /domains-only),
  * `heartbeat`, `connect` ({ url, attempt }), `disconnect` ({ code, reason }), `resume` ({ id }: a
  * durable subscription reconnected), `gap` ({ log, from, to }), `repeat` ({ log, index }: dropped),
- * `frame` (every text frame as received, before any of that: for tools that judge the feed itself).
+ * `frame` (every frame as received, binary ones too, before any of that: for tools that judge the feed).
  */
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
@@ -49,7 +49,7 @@ export interface SubscriptionEvents {
   entry: [message: CertificateUpdate];
   domains: [names: string[]];
   heartbeat: [timestamp: number];
-  frame: [data: Buffer];
+  frame: [data: Buffer, binary: boolean];
   connect: [info: { url: string; attempt: number }];
   disconnect: [info: { code: number; reason: string }];
   resume: [info: { id: string }];
@@ -127,10 +127,9 @@ export class Subscription extends EventEmitter<SubscriptionEvents> {
     });
     ws.on('message', (data, isBinary) => {
       heard = true;
-      if (isBinary) return;
       const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
-      this.emit('frame', bytes);
-      this.deliver(bytes);
+      this.emit('frame', bytes, isBinary);
+      if (!isBinary) this.deliver(bytes);
     });
     ws.on('ping', () => (heard = true));
     ws.on('pong', () => (heard = true));
@@ -141,7 +140,8 @@ export class Subscription extends EventEmitter<SubscriptionEvents> {
       const reason = reasonBytes.toString() || lastError || '';
       if (this.up) {
         this.up = false;
-        this.emit('disconnect', { code, reason });
+        // Our own close() is not a lost connection: no event for it.
+        if (!this.closed) this.emit('disconnect', { code, reason });
       } else if (!this.closed) {
         this.emit('attemptFailed', { reason: reason || `closed with code ${code}`, attempt: this.attempt });
       }

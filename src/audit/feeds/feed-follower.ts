@@ -1,13 +1,13 @@
 /**
- * Follows one certstream WebSocket feed for `certaudit`, reconnecting on its own like the official
- * clients: a ping every 15 s (a peer that answers neither with a pong nor with any frame before the
- * next ping is terminated), and capped exponential backoff with jitter between attempts. Every frame
- * becomes a FeedEvent stamped with its arrival time; connects and disconnects (close code and reason,
- * or the error) are events too, so the comparator can compute downtime and reconnect loss.
+ * Follows one certstream WebSocket feed for `certaudit`, through the project's client library
+ * (src/client/) with its repeat filter off: certaudit judges the feed itself, so every frame counts,
+ * repeats included. The library reconnects with capped exponential backoff and jitter and drops a peer
+ * that sends nothing (no frame, no pong) between two pings (every 15 s by default, as the official
+ * clients). Every frame becomes a FeedEvent stamped with its arrival time; connects and disconnects
+ * (close code and reason, or the error) are events too, so the comparator can compute downtime and
+ * reconnect loss.
  */
-import WebSocket from 'ws';
-import { backoffDelay } from '../../ct/backoff.js';
-import { describeError } from '../../errors.js';
+import { Subscription } from '../../client/subscription.js';
 import type { FeedEvent } from './feed-event.js';
 import { parseFeedFrameBytes } from './feed-frame.js';
 
@@ -32,109 +32,55 @@ export interface FeedFollowerOptions {
 }
 
 export class FeedFollower {
-  private readonly opts: FeedFollowerOptions;
   private readonly now: () => number;
-  private ws: WebSocket | undefined;
-  private stopped = true;
-  private connected = false;
-  private attempt = 0;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private pingTimer: NodeJS.Timeout | undefined;
-  private alive = false;
+  private sub: Subscription | undefined;
   /** Last connection error or close description, for status lines. */
   lastError: string | undefined;
   /** True once the feed has been connected at least once. */
   everConnected = false;
 
-  constructor(options: FeedFollowerOptions) {
-    this.opts = options;
-    this.now = options.now ?? Date.now;
+  constructor(private readonly opts: FeedFollowerOptions) {
+    this.now = opts.now ?? Date.now;
   }
 
   /** True while the WebSocket is open. */
   get up(): boolean {
-    return this.connected;
+    return this.sub?.up ?? false;
   }
 
   /** Starts connecting (idempotent). */
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.open();
-  }
-
-  private open(): void {
-    if (this.stopped) return;
-    const ws = new WebSocket(this.opts.url, {
-      handshakeTimeout: this.opts.handshakeTimeoutMs ?? 10_000,
-      perMessageDeflate: false,
+    if (this.sub) return;
+    const { onEvent } = this.opts;
+    const sub = new Subscription(this.opts.url, {
+      dedupe: false,
+      heartbeatIntervalMs: this.opts.pingIntervalMs ?? 15_000,
+      backoffBaseMs: this.opts.backoffBaseMs ?? 1_000,
+      backoffMaxMs: this.opts.backoffMaxMs ?? 30_000,
+      handshakeTimeoutMs: this.opts.handshakeTimeoutMs ?? 10_000,
     });
-    this.ws = ws;
-    ws.on('open', () => {
-      this.connected = true;
+    this.sub = sub;
+    sub.on('connect', () => {
       this.everConnected = true;
-      this.attempt = 0;
-      this.alive = true;
-      this.opts.onEvent({ ev: 'connect', t: this.now() });
-      this.pingTimer = setInterval(() => this.checkAlive(ws), this.opts.pingIntervalMs ?? 15_000);
+      onEvent({ ev: 'connect', t: this.now() });
     });
-    ws.on('pong', () => {
-      this.alive = true;
-    });
-    ws.on('message', (data, isBinary) => {
-      this.alive = true;
+    sub.on('frame', (bytes, binary) => {
       const t = this.now();
-      if (isBinary) {
-        this.opts.onEvent({ ev: 'other', t });
-        return;
-      }
-      const f = parseFeedFrameBytes(Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data));
-      if (f.kind === 'entry') this.opts.onEvent({ ev: 'entry', t, log: f.log, index: f.index });
-      else this.opts.onEvent({ ev: f.kind, t });
+      if (binary) return onEvent({ ev: 'other', t });
+      const f = parseFeedFrameBytes(bytes);
+      if (f.kind === 'entry') onEvent({ ev: 'entry', t, log: f.log, index: f.index });
+      else onEvent({ ev: f.kind, t });
     });
-    ws.on('error', (err) => {
-      this.lastError = describeError(err);
+    sub.on('disconnect', ({ code, reason }) => {
+      const e: FeedEvent = { ev: 'disconnect', t: this.now(), code };
+      if (reason) e.reason = reason;
+      this.lastError = reason || undefined;
+      onEvent(e);
     });
-    ws.on('close', (code, reasonBuf) => {
-      if (this.pingTimer) clearInterval(this.pingTimer);
-      this.pingTimer = undefined;
-      const reason = reasonBuf.toString() || this.lastError;
-      if (this.connected) {
-        this.connected = false;
-        const e: FeedEvent = { ev: 'disconnect', t: this.now(), code };
-        if (reason) e.reason = reason;
-        this.opts.onEvent(e);
-      } else {
-        this.opts.onAttemptFailed?.(reason ?? `closed with code ${code}`);
-      }
-      this.lastError = undefined;
-      if (this.ws === ws) this.ws = undefined;
-      this.scheduleReconnect();
+    sub.on('attemptFailed', ({ reason }) => {
+      this.lastError = reason;
+      this.opts.onAttemptFailed?.(reason);
     });
-  }
-
-  /** Runs every ping interval: a peer silent since the last ping is dead. */
-  private checkAlive(ws: WebSocket): void {
-    if (!this.alive) {
-      this.lastError = 'no pong or frame within the ping interval';
-      ws.terminate();
-      return;
-    }
-    this.alive = false;
-    ws.ping();
-  }
-
-  private scheduleReconnect(): void {
-    if (this.stopped) return;
-    this.attempt++;
-    const delay = backoffDelay(this.attempt, {
-      baseMs: this.opts.backoffBaseMs ?? 1_000,
-      maxMs: this.opts.backoffMaxMs ?? 30_000,
-    });
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      this.open();
-    }, delay);
   }
 
   /**
@@ -142,18 +88,7 @@ export class FeedFollower {
    * is not a disconnect of the feed, so no event is emitted for it.
    */
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
-    const ws = this.ws;
-    if (!ws) return;
-    const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
-    if (this.connected) {
-      this.connected = false;
-      if (this.pingTimer) clearInterval(this.pingTimer);
-      this.pingTimer = undefined;
-    }
-    ws.terminate();
-    await closed;
+    const sub = this.sub;
+    if (sub) await sub.close();
   }
 }
