@@ -3,13 +3,14 @@
  * first replay-window entry the client has not confirmed. Kept in `durable-positions.json` in the state
  * directory, next to the cursors, written atomically (temp file, fsync, rename, fsync of the directory)
  * at most once per `flushMs` while something changed and at close, always AFTER the replay window was
- * synced — so a saved position never points past what the window holds on disk.
+ * synced, and with the positions as they were when that sync began (state/saved-map.ts) — so a saved
+ * position never points past what the window holds on disk.
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CertstreamError } from '../errors.js';
 import { writeFileAtomic } from '../state/atomic-file.js';
-import { DirtyFlusher } from '../state/dirty-flusher.js';
+import { SavedMap } from '../state/saved-map.js';
 import type { StreamName } from './stream-paths.js';
 import { STREAM_NAMES } from './stream-paths.js';
 
@@ -73,12 +74,17 @@ export interface DurablePositions {
 }
 
 export class PositionStore implements DurablePositions {
-  private positions = new Map<string, number>();
-  private readonly flusher = new DirtyFlusher(() => this.write());
+  private readonly positions: SavedMap<number>;
   readonly path: string;
 
   private constructor(private readonly options: PositionStoreOptions) {
-    this.path = join(options.stateDir, POSITIONS_FILE);
+    const path = (this.path = join(options.stateDir, POSITIONS_FILE));
+    this.positions = new SavedMap({
+      snapshot: 'all',
+      dependency: options.beforeWrite,
+      write: (positions) => writeFileAtomic(path, positionsFileBody(positions)),
+      failure: (err) => new CertstreamError('STATE_ERR_IO', `cannot write positions file ${path}`, { cause: err }),
+    });
   }
 
   /**
@@ -89,14 +95,14 @@ export class PositionStore implements DurablePositions {
     const store = new PositionStore(options);
     await mkdir(options.stateDir, { recursive: true });
     try {
-      store.positions = parsePositionsFile(await readFile(store.path, 'utf8'), store.path);
+      for (const [k, seq] of parsePositionsFile(await readFile(store.path, 'utf8'), store.path)) store.positions.learn(k, seq);
     } catch (err) {
       if (err instanceof CertstreamError) throw err;
       if ((err as { code?: string }).code !== 'ENOENT') {
         throw new CertstreamError('STATE_ERR_CORRUPT', `cannot read positions file ${store.path}`, { cause: err });
       }
     }
-    store.flusher.start(options.flushMs ?? 1000, (err) => options.onFlushError?.(err));
+    store.positions.start(options.flushMs ?? 1000, (err) => options.onFlushError?.(err));
     return store;
   }
 
@@ -110,38 +116,33 @@ export class PositionStore implements DurablePositions {
   }
 
   set(name: string, stream: StreamName, seq: number): void {
-    const k = key(name, stream);
-    if (this.positions.get(k) === seq) return;
-    this.positions.set(k, seq);
-    this.flusher.markDirty();
+    this.positions.set(key(name, stream), seq);
   }
 
   /** Writes the file now when dirty (after `beforeWrite`); calls are serialised. */
   flush(): Promise<void> {
-    return this.flusher.flush();
+    return this.positions.flush();
   }
 
   close(): Promise<void> {
-    return this.flusher.close();
+    return this.positions.close();
   }
+}
 
-  private async write(): Promise<void> {
-    // NAMEs are chosen by clients: `__proto__`, `constructor` … must be plain keys, so the document is
-    // built from maps and turned into objects without prototypes (JSON.stringify writes their own keys).
-    const byName = new Map<string, Map<StreamName, number>>();
-    for (const [k, seq] of this.positions) {
-      const [stream, name] = k.split('\n') as [StreamName, string];
-      let streams = byName.get(name);
-      if (streams === undefined) byName.set(name, (streams = new Map()));
-      streams.set(stream, seq);
-    }
-    const doc = Object.create(null) as Record<string, Record<string, number>>;
-    for (const [name, streams] of byName) doc[name] = Object.fromEntries(streams);
-    try {
-      await this.options.beforeWrite?.();
-      await writeFileAtomic(this.path, JSON.stringify({ version: 1, positions: doc }) + '\n');
-    } catch (err) {
-      throw new CertstreamError('STATE_ERR_IO', `cannot write positions file ${this.path}`, { cause: err });
-    }
+/**
+ * The file's body for positions keyed `<stream>\n<NAME>`. NAMEs are chosen by clients: `__proto__`,
+ * `constructor` … must be plain keys, so the document is built from maps and turned into objects
+ * without prototypes (JSON.stringify writes their own keys).
+ */
+function positionsFileBody(positions: ReadonlyMap<string, number>): string {
+  const byName = new Map<string, Map<StreamName, number>>();
+  for (const [k, seq] of positions) {
+    const [stream, name] = k.split('\n') as [StreamName, string];
+    let streams = byName.get(name);
+    if (streams === undefined) byName.set(name, (streams = new Map()));
+    streams.set(stream, seq);
   }
+  const doc = Object.create(null) as Record<string, Record<string, number>>;
+  for (const [name, streams] of byName) doc[name] = Object.fromEntries(streams);
+  return JSON.stringify({ version: 1, positions: doc }) + '\n';
 }
