@@ -13,9 +13,9 @@ import { CertstreamError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { FlushFailures } from '../state/flush-failures.js';
 import { SavedMap } from '../state/saved-map.js';
-import { mirrorBucket, type KvValue } from './kv-mirror.js';
-import type { DurablePositions } from '../stream/durable-positions.js';
+import { SavedPositions } from '../stream/durable-positions.js';
 import type { StreamName } from '../stream/stream-paths.js';
+import { mirrorBucket, type KvValue } from './kv-mirror.js';
 import { bucketKey, fromBucketKey } from './stream-setup.js';
 
 export interface KvPositionsOptions {
@@ -26,19 +26,15 @@ export interface KvPositionsOptions {
   logger: Logger;
 }
 
-/** `<stream>.<base64url(name)>`: one key per NAME and stream. */
-function positionKey(name: string, stream: StreamName): string {
-  return `${stream}.${bucketKey(name)}`;
-}
-
-export class KvPositions implements DurablePositions {
+export class KvPositions extends SavedPositions {
   /** Every edge's positions as last seen, and our own clients' confirmations (only the changed ones are written). */
-  private readonly positions: SavedMap<number>;
+  protected readonly positions: SavedMap<number>;
   /** The bucket revision each value came from: an older echo never overwrites a newer value. */
   private readonly revisions = new Map<string, number>();
   private watcher: { stop(): void } | undefined;
 
   private constructor(private readonly options: KvPositionsOptions) {
+    super();
     this.positions = new SavedMap({
       snapshot: 'changed',
       write: (positions) => this.write(positions),
@@ -56,16 +52,9 @@ export class KvPositions implements DurablePositions {
     return store;
   }
 
-  get size(): number {
-    return this.positions.size;
-  }
-
-  get(name: string, stream: StreamName): number | undefined {
-    return this.positions.get(positionKey(name, stream));
-  }
-
-  set(name: string, stream: StreamName, seq: number): void {
-    this.positions.set(positionKey(name, stream), seq);
+  /** `<stream>.<base64url(name)>`: one key per NAME and stream. */
+  protected key(name: string, stream: StreamName): string {
+    return `${stream}.${bucketKey(name)}`;
   }
 
   /** Saves what changed, then stops mirroring the bucket. */

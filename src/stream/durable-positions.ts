@@ -6,16 +6,15 @@
  * synced, and with the positions as they were when that sync began (state/saved-map.ts) — so a saved
  * position never points past what the window holds on disk.
  */
-import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { CertstreamError } from '../errors.js';
-import { writeFileAtomic } from '../state/atomic-file.js';
 import { SavedMap } from '../state/saved-map.js';
+import { parseStateFile, StateFile } from '../state/state-file.js';
 import type { StreamName } from './stream-paths.js';
 import { STREAM_NAMES } from './stream-paths.js';
 
 /** File name of the positions file inside the state directory. */
 export const POSITIONS_FILE = 'durable-positions.json';
+const POSITIONS_FILE_KIND = { kind: 'positions', field: 'positions' };
 
 export interface PositionStoreOptions {
   stateDir: string;
@@ -29,19 +28,9 @@ export interface PositionStoreOptions {
 
 /** Parses the positions file body; throws STATE_ERR_CORRUPT. Pure. */
 export function parsePositionsFile(text: string, path = POSITIONS_FILE): Map<string, number> {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch {
-    throw new CertstreamError('STATE_ERR_CORRUPT', `positions file ${path} is not valid JSON (fix or remove it)`);
-  }
-  const d = doc as { version?: unknown; positions?: unknown } | null;
-  if (d?.version !== 1 || typeof d.positions !== 'object' || d.positions === null) {
-    throw new CertstreamError('STATE_ERR_CORRUPT', `positions file ${path} is not a version 1 positions file`);
-  }
   const out = new Map<string, number>();
   // JSON.parse makes every key an own property (`__proto__` included); Object.entries lists exactly those.
-  for (const [name, streams] of Object.entries(d.positions as object)) {
+  for (const [name, streams] of Object.entries(parseStateFile(text, POSITIONS_FILE_KIND, path))) {
     if (typeof streams !== 'object' || streams === null) {
       throw new CertstreamError('STATE_ERR_CORRUPT', `positions file ${path}: bad positions for ${name}`);
     }
@@ -51,13 +40,13 @@ export function parsePositionsFile(text: string, path = POSITIONS_FILE): Map<str
       if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
         throw new CertstreamError('STATE_ERR_CORRUPT', `positions file ${path}: bad position for ${name} ${stream}`);
       }
-      out.set(key(name, stream), v);
+      out.set(fileKey(name, stream), v);
     }
   }
   return out;
 }
 
-function key(name: string, stream: StreamName): string {
+function fileKey(name: string, stream: StreamName): string {
   return `${stream}\n${name}`;
 }
 
@@ -73,38 +62,14 @@ export interface DurablePositions {
   close(): Promise<void>;
 }
 
-export class PositionStore implements DurablePositions {
-  private readonly positions: SavedMap<number>;
-  readonly path: string;
-
-  private constructor(private readonly options: PositionStoreOptions) {
-    const path = (this.path = join(options.stateDir, POSITIONS_FILE));
-    this.positions = new SavedMap({
-      snapshot: 'all',
-      dependency: options.beforeWrite,
-      write: (positions) => writeFileAtomic(path, positionsFileBody(positions)),
-      failure: (err) => new CertstreamError('STATE_ERR_IO', `cannot write positions file ${path}`, { cause: err }),
-    });
-  }
-
-  /**
-   * Reads the file (missing = no positions) and starts the flush timer.
-   * @throws CertstreamError STATE_ERR_CORRUPT for an unreadable or malformed file
-   */
-  static async open(options: PositionStoreOptions): Promise<PositionStore> {
-    const store = new PositionStore(options);
-    await mkdir(options.stateDir, { recursive: true });
-    try {
-      for (const [k, seq] of parsePositionsFile(await readFile(store.path, 'utf8'), store.path)) store.positions.learn(k, seq);
-    } catch (err) {
-      if (err instanceof CertstreamError) throw err;
-      if ((err as { code?: string }).code !== 'ENOENT') {
-        throw new CertstreamError('STATE_ERR_CORRUPT', `cannot read positions file ${store.path}`, { cause: err });
-      }
-    }
-    store.positions.start(options.flushMs ?? 1000, (err) => options.onFlushError?.(err));
-    return store;
-  }
+/**
+ * Both kinds of store: the positions in a SavedMap, one key per NAME and stream, spelled as the store's
+ * storage needs it.
+ */
+export abstract class SavedPositions implements DurablePositions {
+  protected abstract readonly positions: SavedMap<number>;
+  protected abstract key(name: string, stream: StreamName): string;
+  abstract close(): Promise<void>;
 
   /** Number of (NAME, stream) positions kept. */
   get size(): number {
@@ -112,11 +77,46 @@ export class PositionStore implements DurablePositions {
   }
 
   get(name: string, stream: StreamName): number | undefined {
-    return this.positions.get(key(name, stream));
+    return this.positions.get(this.key(name, stream));
   }
 
   set(name: string, stream: StreamName, seq: number): void {
-    this.positions.set(key(name, stream), seq);
+    this.positions.set(this.key(name, stream), seq);
+  }
+}
+
+export class PositionStore extends SavedPositions {
+  protected readonly positions: SavedMap<number>;
+  private readonly file: StateFile;
+  readonly path: string;
+
+  private constructor(options: PositionStoreOptions) {
+    super();
+    const file = (this.file = new StateFile(options.stateDir, POSITIONS_FILE, POSITIONS_FILE_KIND));
+    this.path = file.path;
+    this.positions = new SavedMap({
+      snapshot: 'all',
+      dependency: options.beforeWrite,
+      write: (positions) => file.write(positionsByName(positions)),
+      failure: (err) => file.writeError(err),
+    });
+  }
+
+  /**
+   * Reads the file (missing = no positions) and starts the flush timer.
+   * @throws CertstreamError STATE_ERR_CORRUPT for an unreadable or malformed file, STATE_ERR_IO when
+   *   the state directory cannot be created
+   */
+  static async open(options: PositionStoreOptions): Promise<PositionStore> {
+    const store = new PositionStore(options);
+    const text = await store.file.read();
+    if (text !== undefined) for (const [k, seq] of parsePositionsFile(text, store.path)) store.positions.learn(k, seq);
+    store.positions.start(options.flushMs ?? 1000, (err) => options.onFlushError?.(err));
+    return store;
+  }
+
+  protected key(name: string, stream: StreamName): string {
+    return fileKey(name, stream);
   }
 
   /** Writes the file now when dirty (after `beforeWrite`); calls are serialised. */
@@ -130,11 +130,11 @@ export class PositionStore implements DurablePositions {
 }
 
 /**
- * The file's body for positions keyed `<stream>\n<NAME>`. NAMEs are chosen by clients: `__proto__`,
- * `constructor` … must be plain keys, so the document is built from maps and turned into objects
- * without prototypes (JSON.stringify writes their own keys).
+ * The file's `positions` object for positions keyed `<stream>\n<NAME>`: per NAME, per stream. NAMEs are
+ * chosen by clients: `__proto__`, `constructor` … must be plain keys, so the document is built from maps
+ * and turned into objects without prototypes (JSON.stringify writes their own keys).
  */
-function positionsFileBody(positions: ReadonlyMap<string, number>): string {
+function positionsByName(positions: ReadonlyMap<string, number>): object {
   const byName = new Map<string, Map<StreamName, number>>();
   for (const [k, seq] of positions) {
     const [stream, name] = k.split('\n') as [StreamName, string];
@@ -144,5 +144,5 @@ function positionsFileBody(positions: ReadonlyMap<string, number>): string {
   }
   const doc = Object.create(null) as Record<string, Record<string, number>>;
   for (const [name, streams] of byName) doc[name] = Object.fromEntries(streams);
-  return JSON.stringify({ version: 1, positions: doc }) + '\n';
+  return doc;
 }
