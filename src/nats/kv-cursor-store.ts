@@ -98,7 +98,7 @@ export class KvCursorStore implements Cursors {
   /** Saves the cursors as they were when the wait for the acknowledgements began. */
   private async write(cursors: ReadonlyMap<string, number>): Promise<void> {
     const kv = this.kv;
-    if (kv === undefined) throw new Error('bucket not open');
+    if (kv === undefined) throw new CertstreamError('NATS_ERR_UNAVAILABLE', 'the bucket is not open yet');
     for (const [url, index] of cursors) await this.save(kv, url, index);
   }
 
@@ -120,6 +120,6 @@ export class KvCursorStore implements Cursors {
         this.seen(v);
       }
     }
-    throw new Error(`cursor of ${url}: too many concurrent updates`);
+    throw new CertstreamError('NATS_ERR_UNAVAILABLE', `cursor of ${url}: other nodes updated it 5 times in a row`);
   }
 }
