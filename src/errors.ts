@@ -39,6 +39,7 @@ export type ErrorCode =
   | 'WATCH_ERR_USAGE'
   | 'WATCH_ERR_CONFIG'
   | 'WATCH_ERR_DB'
+  | 'WATCH_ERR_DB_UNAVAILABLE'
   // NATS JetStream (scale-out)
   | 'NATS_ERR_UNAVAILABLE'
   | 'NATS_ERR_STREAM';
