@@ -39,6 +39,7 @@ export type ErrorCode =
   | 'WATCH_ERR_USAGE'
   | 'WATCH_ERR_CONFIG'
   | 'WATCH_ERR_DB'
+  | 'WATCH_ERR_DB_UNAVAILABLE'
   // the client library
   | 'CLIENT_ERR_USAGE'
   // NATS JetStream (scale-out)

@@ -5,16 +5,15 @@
  * something changed, and on close. A file that exists but cannot be read or parsed stops the start with
  * STATE_ERR_CORRUPT: starting over silently would lose or repeat entries.
  */
-import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { CertstreamError, describeError } from '../errors.js';
+import { CertstreamError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import { RateLimitedLog } from '../log/rate-limited.js';
-import { writeFileAtomic } from '../state/atomic-file.js';
-import { DirtyFlusher } from '../state/dirty-flusher.js';
+import { FlushFailures, type FlushHealth } from '../state/flush-failures.js';
+import { SavedMap } from '../state/saved-map.js';
+import { parseStateFile, StateFile } from '../state/state-file.js';
 
 /** File name of the cursor file inside the state directory. */
 export const CURSOR_FILE = 'cursors.json';
+const CURSOR_FILE_KIND = { kind: 'cursor', field: 'logs' };
 
 /** Settings of a CursorStore. */
 export interface CursorStoreOptions {
@@ -33,27 +32,12 @@ export interface CursorStoreOptions {
 }
 
 /** Whether the cursor file is being saved (for /healthz). */
-export interface CursorFlushHealth {
-  /** Why the last write failed, one line; null when it succeeded (or none was needed yet). */
-  lastError: string | null;
-  /** Failed writes since start. */
-  errors: number;
-}
+export type CursorFlushHealth = FlushHealth;
 
 /** Parses the cursor file body; throws STATE_ERR_CORRUPT. Pure, for tests and tools. */
 export function parseCursorFile(text: string, path = CURSOR_FILE): Map<string, number> {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch {
-    throw new CertstreamError('STATE_ERR_CORRUPT', `cursor file ${path} is not valid JSON (fix or remove it)`);
-  }
-  const logs = (doc as { version?: unknown; logs?: unknown } | null)?.logs;
-  if ((doc as { version?: unknown } | null)?.version !== 1 || typeof logs !== 'object' || logs === null) {
-    throw new CertstreamError('STATE_ERR_CORRUPT', `cursor file ${path} is not a version 1 cursor file`);
-  }
   const out = new Map<string, number>();
-  for (const [url, v] of Object.entries(logs)) {
+  for (const [url, v] of Object.entries(parseStateFile(text, CURSOR_FILE_KIND, path))) {
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
       throw new CertstreamError('STATE_ERR_CORRUPT', `cursor file ${path}: bad index for ${url}`);
     }
@@ -79,21 +63,33 @@ export interface Cursors {
 
 /** Cursor file access. `load()` first, then `get`/`set`; `close()` flushes and stops the timer. */
 export class CursorStore implements Cursors {
-  private cursors = new Map<string, number>();
-  private readonly flusher = new DirtyFlusher(() => this.write());
-  private lastError: string | null = null;
-  private errors = 0;
-  private readonly failureLog: RateLimitedLog | undefined;
+  private readonly cursors: SavedMap<number>;
+  private readonly file: StateFile;
+  private readonly failures: FlushFailures;
   readonly path: string;
 
   constructor(private readonly options: CursorStoreOptions) {
-    this.path = join(options.stateDir, CURSOR_FILE);
-    if (options.logger) this.failureLog = new RateLimitedLog(options.logger);
+    const file = (this.file = new StateFile(options.stateDir, CURSOR_FILE, CURSOR_FILE_KIND));
+    this.path = file.path;
+    this.failures = new FlushFailures({
+      logger: options.logger,
+      failedMessage: 'cursor file flush failed; retrying every flush period',
+      recoveredMessage: 'cursor file written again after failures',
+      fields: { path: file.path },
+      counter: options.flushErrors,
+    });
+    this.cursors = new SavedMap({
+      snapshot: 'all',
+      dependency: options.beforeWrite,
+      write: (cursors) => file.write(Object.fromEntries(cursors)),
+      failure: (err) => file.writeError(err),
+      outcome: this.failures,
+    });
   }
 
   /** Whether the last write failed, and how many did. */
   flushHealth(): CursorFlushHealth {
-    return { lastError: this.lastError, errors: this.errors };
+    return this.failures.health();
   }
 
   /**
@@ -101,23 +97,11 @@ export class CursorStore implements Cursors {
    * @param options.ignoreSaved start with no cursors whatever the file holds (it is overwritten at the first flush)
    */
   async load(options: { ignoreSaved?: boolean } = {}): Promise<void> {
-    try {
-      await mkdir(this.options.stateDir, { recursive: true });
-    } catch (err) {
-      throw new CertstreamError('STATE_ERR_IO', `cannot create state directory ${this.options.stateDir}`, { cause: err });
-    }
-    let text: string | undefined;
-    try {
-      if (!options.ignoreSaved) text = await readFile(this.path, 'utf8');
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'ENOENT') {
-        throw new CertstreamError('STATE_ERR_CORRUPT', `cannot read cursor file ${this.path}`, { cause: err });
-      }
-    }
-    if (text !== undefined) this.cursors = parseCursorFile(text, this.path);
+    const text = await this.file.read(!options.ignoreSaved);
+    if (text !== undefined) for (const [url, next] of parseCursorFile(text, this.path)) this.cursors.learn(url, next);
     // A reset must reach the file even if no log advances before the next stop.
-    if (options.ignoreSaved) this.flusher.markDirty();
-    this.flusher.start(this.options.flushMs ?? 1000, (err) => this.options.onFlushError?.(err));
+    if (options.ignoreSaved) this.cursors.rewrite();
+    this.cursors.start(this.options.flushMs ?? 1000, (err) => this.options.onFlushError?.(err));
   }
 
   /** The saved next index of a log, if any. */
@@ -127,38 +111,16 @@ export class CursorStore implements Cursors {
 
   /** Records a log's next index (written at the next flush). */
   set(url: string, nextIndex: number): void {
-    if (this.cursors.get(url) === nextIndex) return;
     this.cursors.set(url, nextIndex);
-    this.flusher.markDirty();
   }
 
   /** Writes the file now when dirty; concurrent calls are serialised. */
   flush(): Promise<void> {
-    return this.flusher.flush();
+    return this.cursors.flush();
   }
 
   /** Stops the timer and flushes. */
   close(): Promise<void> {
-    return this.flusher.close();
-  }
-
-  private async write(): Promise<void> {
-    const body = JSON.stringify({ version: 1, logs: Object.fromEntries(this.cursors) }) + '\n';
-    try {
-      await this.options.beforeWrite?.();
-      await writeFileAtomic(this.path, body);
-    } catch (err) {
-      const error = new CertstreamError('STATE_ERR_IO', `cannot write cursor file ${this.path}`, { cause: err });
-      this.errors++;
-      this.lastError = describeError(error);
-      this.options.flushErrors?.inc();
-      this.failureLog?.log('error', 'flush', 'cursor file flush failed; retrying every flush period', { path: this.path, error: this.lastError, failures: this.errors });
-      throw error;
-    }
-    if (this.lastError !== null) {
-      this.options.logger?.info('cursor file written again after failures', { path: this.path, failures: this.errors });
-      this.failureLog?.reset('flush');
-    }
-    this.lastError = null;
+    return this.cursors.close();
   }
 }

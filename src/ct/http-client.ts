@@ -206,6 +206,7 @@ export function errorKind(err: unknown): LogErrorKind {
     case 'WATCH_ERR_USAGE':
     case 'WATCH_ERR_CONFIG':
     case 'WATCH_ERR_DB':
+    case 'WATCH_ERR_DB_UNAVAILABLE':
     case 'CLIENT_ERR_USAGE':
     case 'NATS_ERR_UNAVAILABLE':
     case 'NATS_ERR_STREAM':

@@ -5,14 +5,15 @@
  *
  * A cursor only moves forward: writes are compare-and-set on the key's revision and keep the larger
  * index, so two nodes saving the same log cannot move it back. Like the file, a cursor is written only
- * after `beforeWrite` — the publisher's `settled()`: every entry below it is in the stream.
+ * after `beforeWrite` — the publisher's `settled()` — and as it was when that wait began (the followers
+ * move it meanwhile, past entries not yet acknowledged): every entry below a saved cursor is in the stream.
  */
 import type { KV } from '@nats-io/kv';
 import type { CursorFlushHealth, Cursors } from '../ct/cursor-store.js';
 import { CertstreamError, describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import { RateLimitedLog } from '../log/rate-limited.js';
-import { DirtyFlusher } from '../state/dirty-flusher.js';
+import { FlushFailures } from '../state/flush-failures.js';
+import { SavedMap } from '../state/saved-map.js';
 import { kvValue, mirrorBucket, type KvValue } from './kv-mirror.js';
 import { bucketKey, fromBucketKey } from './stream-setup.js';
 
@@ -29,29 +30,37 @@ export interface KvCursorStoreOptions {
 
 export class KvCursorStore implements Cursors {
   readonly path: string;
-  /** This node's cursors (what `get` answers and what it saves). */
-  private readonly mine = new Map<string, number>();
+  /** This node's cursors (what `get` answers and what it saves; only the changed ones are written). */
+  private readonly mine: SavedMap<number>;
   /** The bucket's values as last seen (load, watch and our own writes). */
   private readonly cluster = new Map<string, { index: number; revision: number }>();
-  private readonly dirty = new Set<string>();
-  private readonly flusher = new DirtyFlusher(() => this.write());
-  private lastError: string | null = null;
-  private errors = 0;
+  private readonly failures: FlushFailures;
   private kv: KV | undefined;
   private watcher: { stop(): void } | undefined;
-  private readonly failureLog: RateLimitedLog;
 
   constructor(private readonly options: KvCursorStoreOptions) {
-    this.path = `JetStream key-value bucket ${options.bucketName}`;
-    this.failureLog = new RateLimitedLog(options.logger);
+    const path = (this.path = `JetStream key-value bucket ${options.bucketName}`);
+    this.failures = new FlushFailures({
+      logger: options.logger,
+      failedMessage: 'cursor flush to NATS failed; retrying every flush period',
+      recoveredMessage: 'cursors saved to NATS again after failures',
+      counter: options.flushErrors,
+    });
+    this.mine = new SavedMap({
+      snapshot: 'changed',
+      dependency: options.beforeWrite,
+      write: (cursors) => this.write(cursors),
+      failure: (err) => new CertstreamError('STATE_ERR_IO', `cannot save cursors to ${path}: ${describeError(err)}`, { cause: err }),
+      outcome: this.failures,
+    });
   }
 
   /** Reads every saved cursor and starts watching the bucket for other nodes' progress. */
   async load(options: { ignoreSaved?: boolean } = {}): Promise<void> {
     const kv = (this.kv = await this.options.bucket());
     this.watcher = await mirrorBucket(kv, `cursors from ${this.path}`, (e) => this.seen(e));
-    if (!options.ignoreSaved) for (const [url, v] of this.cluster) this.mine.set(url, v.index);
-    this.flusher.start(this.options.flushMs ?? 1000, () => undefined);
+    if (!options.ignoreSaved) for (const [url, v] of this.cluster) this.mine.learn(url, v.index);
+    this.mine.start(this.options.flushMs ?? 1000, () => undefined);
   }
 
   /** The cluster's saved next index of a log (any node's), as last seen. */
@@ -64,23 +73,20 @@ export class KvCursorStore implements Cursors {
   }
 
   set(url: string, nextIndex: number): void {
-    if (this.mine.get(url) === nextIndex) return;
     this.mine.set(url, nextIndex);
-    this.dirty.add(url);
-    this.flusher.markDirty();
   }
 
   flushHealth(): CursorFlushHealth {
-    return { lastError: this.lastError, errors: this.errors };
+    return this.failures.health();
   }
 
   flush(): Promise<void> {
-    return this.flusher.flush();
+    return this.mine.flush();
   }
 
   /** Saves what changed, then stops mirroring the bucket. */
   close(): Promise<void> {
-    return this.flusher.close().finally(() => this.watcher?.stop());
+    return this.mine.close().finally(() => this.watcher?.stop());
   }
 
   private seen(v: KvValue): void {
@@ -89,33 +95,11 @@ export class KvCursorStore implements Cursors {
     if (known === undefined || v.revision > known.revision) this.cluster.set(url, { index: v.value, revision: v.revision });
   }
 
-  private async write(): Promise<void> {
+  /** Saves the cursors as they were when the wait for the acknowledgements began. */
+  private async write(cursors: ReadonlyMap<string, number>): Promise<void> {
     const kv = this.kv;
-    try {
-      if (kv === undefined) throw new Error('bucket not open');
-      await this.options.beforeWrite?.();
-      for (const url of [...this.dirty]) {
-        this.dirty.delete(url);
-        try {
-          await this.save(kv, url, this.mine.get(url)!);
-        } catch (err) {
-          this.dirty.add(url);
-          throw err;
-        }
-      }
-    } catch (err) {
-      const error = new CertstreamError('STATE_ERR_IO', `cannot save cursors to ${this.path}: ${describeError(err)}`, { cause: err });
-      this.errors++;
-      this.lastError = describeError(error);
-      this.options.flushErrors?.inc();
-      this.failureLog.log('error', 'flush', 'cursor flush to NATS failed; retrying every flush period', { error: this.lastError, failures: this.errors });
-      throw error;
-    }
-    if (this.lastError !== null) {
-      this.options.logger.info('cursors saved to NATS again after failures', { failures: this.errors });
-      this.failureLog.reset('flush');
-    }
-    this.lastError = null;
+    if (kv === undefined) throw new CertstreamError('NATS_ERR_UNAVAILABLE', 'the bucket is not open yet');
+    for (const [url, index] of cursors) await this.save(kv, url, index);
   }
 
   /** Compare-and-set to max(saved, index): a conflict re-reads the key and tries again. */
@@ -136,6 +120,6 @@ export class KvCursorStore implements Cursors {
         this.seen(v);
       }
     }
-    throw new Error(`cursor of ${url}: too many concurrent updates`);
+    throw new CertstreamError('NATS_ERR_UNAVAILABLE', `cursor of ${url}: other nodes updated it 5 times in a row`);
   }
 }

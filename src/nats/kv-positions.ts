@@ -9,13 +9,13 @@
  * receives those frames again, never misses any.
  */
 import type { KV } from '@nats-io/kv';
-import { CertstreamError, describeError } from '../errors.js';
+import { CertstreamError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import { RateLimitedLog } from '../log/rate-limited.js';
-import { DirtyFlusher } from '../state/dirty-flusher.js';
-import { mirrorBucket, type KvValue } from './kv-mirror.js';
-import type { DurablePositions } from '../stream/durable-positions.js';
+import { FlushFailures } from '../state/flush-failures.js';
+import { SavedMap } from '../state/saved-map.js';
+import { SavedPositions } from '../stream/durable-positions.js';
 import type { StreamName } from '../stream/stream-paths.js';
+import { mirrorBucket, type KvValue } from './kv-mirror.js';
 import { bucketKey, fromBucketKey } from './stream-setup.js';
 
 export interface KvPositionsOptions {
@@ -26,22 +26,21 @@ export interface KvPositionsOptions {
   logger: Logger;
 }
 
-/** `<stream>.<base64url(name)>`: one key per NAME and stream. */
-function positionKey(name: string, stream: StreamName): string {
-  return `${stream}.${bucketKey(name)}`;
-}
-
-export class KvPositions implements DurablePositions {
-  private readonly positions = new Map<string, number>();
+export class KvPositions extends SavedPositions {
+  /** Every edge's positions as last seen, and our own clients' confirmations (only the changed ones are written). */
+  protected readonly positions: SavedMap<number>;
   /** The bucket revision each value came from: an older echo never overwrites a newer value. */
   private readonly revisions = new Map<string, number>();
-  private readonly dirty = new Set<string>();
-  private readonly flusher = new DirtyFlusher(() => this.write());
-  private readonly failureLog: RateLimitedLog;
   private watcher: { stop(): void } | undefined;
 
   private constructor(private readonly options: KvPositionsOptions) {
-    this.failureLog = new RateLimitedLog(options.logger);
+    super();
+    this.positions = new SavedMap({
+      snapshot: 'changed',
+      write: (positions) => this.write(positions),
+      failure: (err) => new CertstreamError('NATS_ERR_UNAVAILABLE', `cannot save durable positions to ${options.bucketName}`, { cause: err }),
+      outcome: new FlushFailures({ logger: options.logger, failedMessage: 'saving durable positions to NATS failed; retrying every flush period' }),
+    });
   }
 
   /** Reads every saved position and watches the bucket for other edges' saves. */
@@ -49,29 +48,18 @@ export class KvPositions implements DurablePositions {
     const store = new KvPositions(options);
     const { kv } = options;
     store.watcher = await mirrorBucket(kv, `durable positions from JetStream key-value bucket ${options.bucketName}`, (e) => store.seen(e));
-    store.flusher.start(options.flushMs ?? 1000, () => undefined);
+    store.positions.start(options.flushMs ?? 1000, () => undefined);
     return store;
   }
 
-  get size(): number {
-    return this.positions.size;
-  }
-
-  get(name: string, stream: StreamName): number | undefined {
-    return this.positions.get(positionKey(name, stream));
-  }
-
-  set(name: string, stream: StreamName, seq: number): void {
-    const key = positionKey(name, stream);
-    if (this.positions.get(key) === seq) return;
-    this.positions.set(key, seq);
-    this.dirty.add(key);
-    this.flusher.markDirty();
+  /** `<stream>.<base64url(name)>`: one key per NAME and stream. */
+  protected key(name: string, stream: StreamName): string {
+    return `${stream}.${bucketKey(name)}`;
   }
 
   /** Saves what changed, then stops mirroring the bucket. */
   close(): Promise<void> {
-    return this.flusher.close().finally(() => this.watcher?.stop());
+    return this.positions.close().finally(() => this.watcher?.stop());
   }
 
   /**
@@ -79,31 +67,20 @@ export class KvPositions implements DurablePositions {
    * yet saved keeps its local value (the echo of an earlier save must not move it back).
    */
   private seen(v: KvValue): void {
-    if (this.dirty.has(v.key) || v.revision <= (this.revisions.get(v.key) ?? 0)) return;
+    if (this.positions.isChanged(v.key) || v.revision <= (this.revisions.get(v.key) ?? 0)) return;
     const [stream, encoded] = v.key.split('.');
     if (encoded === undefined || fromBucketKey(encoded) === '') return;
     this.revisions.set(v.key, v.revision);
-    this.positions.set(`${stream}.${encoded}`, v.value);
+    this.positions.learn(`${stream}.${encoded}`, v.value);
   }
 
-  private async write(): Promise<void> {
-    try {
-      for (const key of [...this.dirty]) {
-        const seq = this.positions.get(key);
-        this.dirty.delete(key);
-        if (seq === undefined) continue;
-        try {
-          const revision = await this.options.kv.put(key, String(seq));
-          if (revision > (this.revisions.get(key) ?? 0)) this.revisions.set(key, revision);
-        } catch (err) {
-          this.dirty.add(key);
-          throw err;
-        }
-      }
-    } catch (err) {
-      this.failureLog.log('error', 'flush', 'saving durable positions to NATS failed; retrying every flush period', { error: describeError(err) });
-      throw new CertstreamError('NATS_ERR_UNAVAILABLE', `cannot save durable positions to ${this.options.bucketName}`, { cause: err });
+  private async write(positions: ReadonlyMap<string, number>): Promise<void> {
+    for (const [key, seq] of positions) {
+      const revision = await this.options.kv.put(key, String(seq));
+      if (revision <= (this.revisions.get(key) ?? 0)) continue; // another edge saved it after us meanwhile
+      this.revisions.set(key, revision);
+      // An older save by another edge may have been learnt while this one was under way.
+      if (!this.positions.isChanged(key)) this.positions.learn(key, seq);
     }
-    this.failureLog.reset('flush');
   }
 }

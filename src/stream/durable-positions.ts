@@ -3,18 +3,18 @@
  * first replay-window entry the client has not confirmed. Kept in `durable-positions.json` in the state
  * directory, next to the cursors, written atomically (temp file, fsync, rename, fsync of the directory)
  * at most once per `flushMs` while something changed and at close, always AFTER the replay window was
- * synced — so a saved position never points past what the window holds on disk.
+ * synced, and with the positions as they were when that sync began (state/saved-map.ts) — so a saved
+ * position never points past what the window holds on disk.
  */
-import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { CertstreamError } from '../errors.js';
-import { writeFileAtomic } from '../state/atomic-file.js';
-import { DirtyFlusher } from '../state/dirty-flusher.js';
+import { SavedMap } from '../state/saved-map.js';
+import { parseStateFile, StateFile } from '../state/state-file.js';
 import type { StreamName } from './stream-paths.js';
 import { STREAM_NAMES } from './stream-paths.js';
 
 /** File name of the positions file inside the state directory. */
 export const POSITIONS_FILE = 'durable-positions.json';
+const POSITIONS_FILE_KIND = { kind: 'positions', field: 'positions' };
 
 export interface PositionStoreOptions {
   stateDir: string;
@@ -28,19 +28,9 @@ export interface PositionStoreOptions {
 
 /** Parses the positions file body; throws STATE_ERR_CORRUPT. Pure. */
 export function parsePositionsFile(text: string, path = POSITIONS_FILE): Map<string, number> {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch {
-    throw new CertstreamError('STATE_ERR_CORRUPT', `positions file ${path} is not valid JSON (fix or remove it)`);
-  }
-  const d = doc as { version?: unknown; positions?: unknown } | null;
-  if (d?.version !== 1 || typeof d.positions !== 'object' || d.positions === null) {
-    throw new CertstreamError('STATE_ERR_CORRUPT', `positions file ${path} is not a version 1 positions file`);
-  }
   const out = new Map<string, number>();
   // JSON.parse makes every key an own property (`__proto__` included); Object.entries lists exactly those.
-  for (const [name, streams] of Object.entries(d.positions as object)) {
+  for (const [name, streams] of Object.entries(parseStateFile(text, POSITIONS_FILE_KIND, path))) {
     if (typeof streams !== 'object' || streams === null) {
       throw new CertstreamError('STATE_ERR_CORRUPT', `positions file ${path}: bad positions for ${name}`);
     }
@@ -50,13 +40,13 @@ export function parsePositionsFile(text: string, path = POSITIONS_FILE): Map<str
       if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
         throw new CertstreamError('STATE_ERR_CORRUPT', `positions file ${path}: bad position for ${name} ${stream}`);
       }
-      out.set(key(name, stream), v);
+      out.set(fileKey(name, stream), v);
     }
   }
   return out;
 }
 
-function key(name: string, stream: StreamName): string {
+function fileKey(name: string, stream: StreamName): string {
   return `${stream}\n${name}`;
 }
 
@@ -72,33 +62,14 @@ export interface DurablePositions {
   close(): Promise<void>;
 }
 
-export class PositionStore implements DurablePositions {
-  private positions = new Map<string, number>();
-  private readonly flusher = new DirtyFlusher(() => this.write());
-  readonly path: string;
-
-  private constructor(private readonly options: PositionStoreOptions) {
-    this.path = join(options.stateDir, POSITIONS_FILE);
-  }
-
-  /**
-   * Reads the file (missing = no positions) and starts the flush timer.
-   * @throws CertstreamError STATE_ERR_CORRUPT for an unreadable or malformed file
-   */
-  static async open(options: PositionStoreOptions): Promise<PositionStore> {
-    const store = new PositionStore(options);
-    await mkdir(options.stateDir, { recursive: true });
-    try {
-      store.positions = parsePositionsFile(await readFile(store.path, 'utf8'), store.path);
-    } catch (err) {
-      if (err instanceof CertstreamError) throw err;
-      if ((err as { code?: string }).code !== 'ENOENT') {
-        throw new CertstreamError('STATE_ERR_CORRUPT', `cannot read positions file ${store.path}`, { cause: err });
-      }
-    }
-    store.flusher.start(options.flushMs ?? 1000, (err) => options.onFlushError?.(err));
-    return store;
-  }
+/**
+ * Both kinds of store: the positions in a SavedMap, one key per NAME and stream, spelled as the store's
+ * storage needs it.
+ */
+export abstract class SavedPositions implements DurablePositions {
+  protected abstract readonly positions: SavedMap<number>;
+  protected abstract key(name: string, stream: StreamName): string;
+  abstract close(): Promise<void>;
 
   /** Number of (NAME, stream) positions kept. */
   get size(): number {
@@ -106,42 +77,72 @@ export class PositionStore implements DurablePositions {
   }
 
   get(name: string, stream: StreamName): number | undefined {
-    return this.positions.get(key(name, stream));
+    return this.positions.get(this.key(name, stream));
   }
 
   set(name: string, stream: StreamName, seq: number): void {
-    const k = key(name, stream);
-    if (this.positions.get(k) === seq) return;
-    this.positions.set(k, seq);
-    this.flusher.markDirty();
+    this.positions.set(this.key(name, stream), seq);
+  }
+}
+
+export class PositionStore extends SavedPositions {
+  protected readonly positions: SavedMap<number>;
+  private readonly file: StateFile;
+  readonly path: string;
+
+  private constructor(options: PositionStoreOptions) {
+    super();
+    const file = (this.file = new StateFile(options.stateDir, POSITIONS_FILE, POSITIONS_FILE_KIND));
+    this.path = file.path;
+    this.positions = new SavedMap({
+      snapshot: 'all',
+      dependency: options.beforeWrite,
+      write: (positions) => file.write(positionsByName(positions)),
+      failure: (err) => file.writeError(err),
+    });
+  }
+
+  /**
+   * Reads the file (missing = no positions) and starts the flush timer.
+   * @throws CertstreamError STATE_ERR_CORRUPT for an unreadable or malformed file, STATE_ERR_IO when
+   *   the state directory cannot be created
+   */
+  static async open(options: PositionStoreOptions): Promise<PositionStore> {
+    const store = new PositionStore(options);
+    const text = await store.file.read();
+    if (text !== undefined) for (const [k, seq] of parsePositionsFile(text, store.path)) store.positions.learn(k, seq);
+    store.positions.start(options.flushMs ?? 1000, (err) => options.onFlushError?.(err));
+    return store;
+  }
+
+  protected key(name: string, stream: StreamName): string {
+    return fileKey(name, stream);
   }
 
   /** Writes the file now when dirty (after `beforeWrite`); calls are serialised. */
   flush(): Promise<void> {
-    return this.flusher.flush();
+    return this.positions.flush();
   }
 
   close(): Promise<void> {
-    return this.flusher.close();
+    return this.positions.close();
   }
+}
 
-  private async write(): Promise<void> {
-    // NAMEs are chosen by clients: `__proto__`, `constructor` … must be plain keys, so the document is
-    // built from maps and turned into objects without prototypes (JSON.stringify writes their own keys).
-    const byName = new Map<string, Map<StreamName, number>>();
-    for (const [k, seq] of this.positions) {
-      const [stream, name] = k.split('\n') as [StreamName, string];
-      let streams = byName.get(name);
-      if (streams === undefined) byName.set(name, (streams = new Map()));
-      streams.set(stream, seq);
-    }
-    const doc = Object.create(null) as Record<string, Record<string, number>>;
-    for (const [name, streams] of byName) doc[name] = Object.fromEntries(streams);
-    try {
-      await this.options.beforeWrite?.();
-      await writeFileAtomic(this.path, JSON.stringify({ version: 1, positions: doc }) + '\n');
-    } catch (err) {
-      throw new CertstreamError('STATE_ERR_IO', `cannot write positions file ${this.path}`, { cause: err });
-    }
+/**
+ * The file's `positions` object for positions keyed `<stream>\n<NAME>`: per NAME, per stream. NAMEs are
+ * chosen by clients: `__proto__`, `constructor` … must be plain keys, so the document is built from maps
+ * and turned into objects without prototypes (JSON.stringify writes their own keys).
+ */
+function positionsByName(positions: ReadonlyMap<string, number>): object {
+  const byName = new Map<string, Map<StreamName, number>>();
+  for (const [k, seq] of positions) {
+    const [stream, name] = k.split('\n') as [StreamName, string];
+    let streams = byName.get(name);
+    if (streams === undefined) byName.set(name, (streams = new Map()));
+    streams.set(stream, seq);
   }
+  const doc = Object.create(null) as Record<string, Record<string, number>>;
+  for (const [name, streams] of byName) doc[name] = Object.fromEntries(streams);
+  return doc;
 }

@@ -23,7 +23,8 @@ export class PostgresStore implements WatchStore {
 
   /**
    * Connects (10 s timeout), then creates or migrates the schema.
-   * @throws CertstreamError WATCH_ERR_DB
+   * @throws CertstreamError WATCH_ERR_DB_UNAVAILABLE when PostgreSQL cannot be reached or refuses,
+   *   WATCH_ERR_DB when the schema was written by a newer certstream-watch
    */
   static async open(url: string): Promise<PostgresStore> {
     const pool = new pg.Pool({
@@ -61,7 +62,7 @@ export class PostgresStore implements WatchStore {
     } catch (err) {
       await pool.end().catch(() => undefined);
       if (err instanceof CertstreamError) throw err;
-      throw new CertstreamError('WATCH_ERR_DB', `postgres ${redactDbUrl(url)}: ${describeError(err)}`, { cause: err });
+      throw new CertstreamError('WATCH_ERR_DB_UNAVAILABLE', `postgres ${redactDbUrl(url)}: ${describeError(err)}`, { cause: err });
     }
     return new PostgresStore(url, pool);
   }

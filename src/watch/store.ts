@@ -144,7 +144,8 @@ export function redactDbUrl(url: string): string {
 /**
  * Opens (creating or migrating the schema) the store a DbSpec names. The drivers are loaded only
  * for the backend used.
- * @throws CertstreamError WATCH_ERR_DB when the database cannot be opened or migrated
+ * @throws CertstreamError WATCH_ERR_DB_UNAVAILABLE when PostgreSQL cannot be reached or refuses,
+ *   WATCH_ERR_DB when the database cannot be opened or migrated otherwise
  */
 export async function openStore(spec: DbSpec): Promise<WatchStore> {
   if (spec.kind === 'sqlite') {

@@ -156,3 +156,27 @@ test('a failed write is STATE_ERR_IO and the next flush retries (the cursors are
   assert.equal(parseCursorFile(await readFile(join(dir, CURSOR_FILE), 'utf8')).get(A), 43);
   assert.deepEqual(await readdir(dir), [CURSOR_FILE]);
 });
+
+test('a cursor set while the write waits for beforeWrite is written by the next flush, not that one', async (t) => {
+  const dir = await tempDir(t);
+  let release: (() => void) | undefined;
+  const store = new CursorStore({ stateDir: dir, flushMs: 3_600_000, beforeWrite: () => new Promise<void>((resolve) => (release = resolve)) });
+  await store.load();
+  store.set(A, 100);
+  const first = store.flush();
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.ok(release, 'the write waits for beforeWrite (the window sync)');
+  store.set(A, 250); // the follower moves on meanwhile: those entries were not synced by this wait
+  release();
+  await first;
+  assert.equal(parseCursorFile(await readFile(join(dir, CURSOR_FILE), 'utf8')).get(A), 100);
+  release = undefined;
+  const second = store.flush();
+  await new Promise((resolve) => setImmediate(resolve));
+  release!();
+  await second;
+  assert.equal(parseCursorFile(await readFile(join(dir, CURSOR_FILE), 'utf8')).get(A), 250);
+  release = undefined;
+  await store.close(); // nothing changed since: no write, so no wait (it would hang here)
+  assert.equal(release, undefined);
+});

@@ -2,12 +2,13 @@
  * `certstream-watch export --db URL [--since ISO-DATE] [--format csv|json]` (interface.md): the stored
  * matches on stdout, oldest first, read in pages so that a large store does not fill memory.
  * CSV (RFC 4180, a header line) or JSON (one array of objects). Exit codes: 0, 2 usage, 78 invalid or
- * missing database.
+ * missing database, 69 a PostgreSQL that cannot be reached.
  */
 import { existsSync } from 'node:fs';
 import { parseWith, usageError, type Parsed } from '../certaudit/cli-args.js';
-import { describeError, isCertstreamError } from '../../errors.js';
+import { describeError } from '../../errors.js';
 import { DEFAULT_DB, openStore, parseDbUrl, type StoredMatch } from '../../watch/store.js';
+import { storeExitCode } from './exit-codes.js';
 import type { WatchIo } from './run-command.js';
 
 /** Parsed options of `export`. */
@@ -108,9 +109,10 @@ export async function runExport(argv: string[], io: WatchIo): Promise<number> {
   try {
     store = await openStore(spec);
   } catch (err) {
-    if (!isCertstreamError(err, 'WATCH_ERR_DB')) throw err;
+    const code = storeExitCode(err);
+    if (code === undefined) throw err;
     stderr.write(`certstream-watch: ${describeError(err)}\n`);
-    return spec.kind === 'postgres' ? 69 : 78;
+    return code;
   }
   try {
     if (o.format === 'csv') stdout.write(`${EXPORT_COLUMNS.join(',')}\n`);

@@ -12,9 +12,10 @@ import { readFile } from 'node:fs/promises';
 import { parseWith, optionalPort, usageError, type Parsed } from '../certaudit/cli-args.js';
 import { serveMetrics, type MetricsServer } from '../../audit/compare/audit-metrics.js';
 import { resolveFeedSpec } from '../../audit/feeds/feed-source.js';
-import { describeError, isCertstreamError } from '../../errors.js';
+import { describeError } from '../../errors.js';
 import { createLogger } from '../../log/logger.js';
 import { parseWatchFile, type Rule } from '../../watch/rules.js';
+import { storeExitCode } from './exit-codes.js';
 import { idFromWatchFile, SUBSCRIPTION_ID, WatchRunner } from '../../watch/runner.js';
 import { DEFAULT_DB, openStore, parseDbUrl, type DbSpec } from '../../watch/store.js';
 import { createWatchMetrics } from '../../watch/watch-metrics.js';
@@ -167,9 +168,10 @@ export async function runWatch(argv: string[], io: WatchIo): Promise<number> {
   try {
     store = await openStore(config.db);
   } catch (err) {
-    if (!isCertstreamError(err, 'WATCH_ERR_DB')) throw err;
+    const code = storeExitCode(err);
+    if (code === undefined) throw err;
     stderr.write(`certstream-watch: ${describeError(err)}\n`);
-    return config.db.kind === 'postgres' && !/newer certstream-watch/.test(err.message) ? 69 : 78;
+    return code;
   }
   const logger = createLogger({ write: (line) => stdout.write(line) });
   const metrics = createWatchMetrics();
