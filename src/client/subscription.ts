@@ -10,11 +10,18 @@
  * `heartbeat`, `connect` ({ url, attempt }), `disconnect` ({ code, reason }), `resume` ({ id }: a
  * durable subscription reconnected), `gap` ({ log, from, to }), `repeat` ({ log, index }: dropped),
  * `frame` (every frame as received, binary ones too, before any of that: for tools that judge the feed).
+ *
+ * With `process` (an async handler of raw text frames, for durable subscribers that commit what they
+ * receive) the subscription confirms nothing the handler has not finished: it answers the server's pings
+ * itself, once every frame before them is handled (client/confirmed-queue.ts), and pauses the socket
+ * while the handler is behind. Frames then go to `process` instead of the entry events; a handler that
+ * throws ends the subscription (`failure`), leaving those frames unconfirmed for the next run.
  */
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
 import { backoffDelay } from '../ct/backoff.js';
 import { describeError } from '../errors.js';
+import { ConfirmedQueue } from './confirmed-queue.js';
 import { SeenEntries } from './seen-entries.js';
 import { streamUrl, type StreamQuery } from './stream-url.js';
 
@@ -43,6 +50,11 @@ export interface SubscribeOptions extends StreamQuery {
   handshakeTimeoutMs?: number;
   /** Drop entries given before (default true). Tools that measure a feed turn it off. */
   dedupe?: boolean;
+  /** Handles raw text frames in order; a ping is answered only once the frames before it are handled. */
+  process?: (frames: string[]) => Promise<void>;
+  /** With `process`: most frames per call (default 500), frames waiting before the socket pauses (default 5_000). */
+  batchSize?: number;
+  maxQueued?: number;
 }
 
 export interface SubscriptionEvents {
@@ -57,6 +69,8 @@ export interface SubscriptionEvents {
   repeat: [info: { log: string; index: number }];
   /** A connection attempt failed before it opened (the subscription retries). */
   attemptFailed: [info: { reason: string; attempt: number }];
+  /** `process` threw: the subscription is closed. */
+  failure: [err: unknown];
 }
 
 export class Subscription extends EventEmitter<SubscriptionEvents> {
@@ -69,6 +83,9 @@ export class Subscription extends EventEmitter<SubscriptionEvents> {
   private retryTimer: NodeJS.Timeout | undefined;
   private livenessTimer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
+  private readonly queue: ConfirmedQueue | undefined;
+  /** Something arrived since the last liveness tick (or the handler made progress). */
+  private heard = true;
   /** True while the WebSocket is open. */
   up = false;
 
@@ -78,6 +95,18 @@ export class Subscription extends EventEmitter<SubscriptionEvents> {
   ) {
     super();
     this.url = streamUrl(target, options);
+    if (options.process) {
+      this.queue = new ConfirmedQueue({
+        process: options.process,
+        batchSize: options.batchSize,
+        maxQueued: options.maxQueued,
+        onProgress: () => (this.heard = true),
+        onFailure: (err) => {
+          this.emit('failure', err);
+          void this.close();
+        },
+      });
+    }
     options.signal?.addEventListener('abort', () => void this.close(), { once: true });
     // Started on the next turn, so the caller attaches its listeners first.
     if (!options.signal?.aborted) setImmediate(() => this.open());
@@ -89,6 +118,8 @@ export class Subscription extends EventEmitter<SubscriptionEvents> {
       this.closed = true;
       clearTimeout(this.retryTimer);
       clearInterval(this.livenessTimer);
+      // The batch being handled finishes (and is confirmed if a ping waits for it).
+      await this.queue?.stop();
       const ws = this.ws;
       if (ws === undefined || ws.readyState === WebSocket.CLOSED) return;
       const gone = new Promise<void>((resolve) => ws.once('close', () => resolve()));
@@ -102,12 +133,14 @@ export class Subscription extends EventEmitter<SubscriptionEvents> {
 
   private open(): void {
     if (this.closed) return;
-    const ws = new WebSocket(this.url, { perMessageDeflate: false, handshakeTimeout: this.options.handshakeTimeoutMs ?? 10_000 });
+    const queue = this.queue;
+    const ws = new WebSocket(this.url, { perMessageDeflate: false, handshakeTimeout: this.options.handshakeTimeoutMs ?? 10_000, autoPong: queue === undefined });
     this.ws = ws;
     let lastError: string | undefined;
-    let heard = true;
     ws.on('open', () => {
       this.up = true;
+      this.heard = true;
+      queue?.attach({ pong: (data) => ws.readyState === WebSocket.OPEN && ws.pong(data), pause: () => ws.pause(), resume: () => ws.resume() });
       const resumed = this.everConnected && this.options.id !== undefined;
       this.everConnected = true;
       this.emit('connect', { url: this.url, attempt: this.attempt });
@@ -116,26 +149,33 @@ export class Subscription extends EventEmitter<SubscriptionEvents> {
       const every = this.options.heartbeatIntervalMs ?? 10_000;
       // Two intervals of silence: the first tick pings a quiet peer, the second gives up on it.
       this.livenessTimer = setInterval(() => {
-        if (!heard) {
+        // A socket paused for the handler's sake is quiet on purpose.
+        if (!this.heard && !queue?.paused) {
           lastError = `nothing received for ${(2 * every) / 1000} s (dead or black-holed connection)`;
           ws.terminate();
           return;
         }
-        heard = false;
+        this.heard = false;
         ws.ping();
       }, every);
     });
     ws.on('message', (data, isBinary) => {
-      heard = true;
+      this.heard = true;
       const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
       this.emit('frame', bytes, isBinary);
-      if (!isBinary) this.deliver(bytes);
+      if (isBinary) return;
+      if (queue) queue.push(bytes.toString('utf8'));
+      else this.deliver(bytes);
     });
-    ws.on('ping', () => (heard = true));
-    ws.on('pong', () => (heard = true));
+    ws.on('ping', (data) => {
+      this.heard = true;
+      queue?.ping(data);
+    });
+    ws.on('pong', () => (this.heard = true));
     ws.on('error', (err) => (lastError = describeError(err)));
     ws.on('close', (code, reasonBytes) => {
       clearInterval(this.livenessTimer);
+      queue?.attach(undefined);
       if (this.ws === ws) this.ws = undefined;
       const reason = reasonBytes.toString() || lastError || '';
       if (this.up) {

@@ -67,7 +67,7 @@ test('through cuts and a black hole: every entry once, the dead connection notic
     waiters.notify();
   });
   for (const ev of ['connect', 'resume', 'repeat'] as const) sub.on(ev, () => (events.push(ev), waiters.notify()));
-  sub.on('disconnect', ({ reason }) => (events.push('disconnect'), disconnects.push(reason), waiters.notify()));
+  sub.on('disconnect', ({ code, reason }) => (events.push('disconnect'), disconnects.push(`${code} ${reason}`), waiters.notify()));
   const count = (ev: string) => events.filter((e) => e === ev).length;
   await waiters.until('connected', 10_000, () => count('connect') === 1);
   const base = new Map(fake.logs.map((l) => [l.url, fake.size(l.url)]));
@@ -84,14 +84,14 @@ test('through cuts and a black hole: every entry once, the dead connection notic
   // A black hole: the connection stays open but nothing arrives; only liveness can notice it.
   proxy.stall();
   fake.append(100);
-  await waiters.until('the black hole noticed', 10_000, () => count('disconnect') === 2);
+  // (Only liveness can end this connection: the server still writes heartbeats into the void.)
+  await waiters.until('the black hole noticed', 10_000, () => disconnects.some((d) => /black-holed/.test(d)), () => disconnects.join(' / '));
   proxy.unstall();
   await waiters.until('everything after the black hole', 30_000, complete);
 
   for (const l of fake.logs) {
     assert.deepEqual(given.get(l.url), range(base.get(l.url)!, fake.size(l.url)), `${l.url}: each entry once, in order`);
   }
-  assert.match(disconnects[1], /black-holed/);
   assert.ok(count('resume') >= 2, 'each reconnect of the durable subscription is a resume');
   console.log(`client library: ${count('connect')} connects, ${count('repeat')} repeats dropped before the caller`);
 });
