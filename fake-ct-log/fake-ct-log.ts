@@ -4,13 +4,21 @@
  * per-response cap like Google's 32) and static-ct-api logs (checkpoint, gzip data tiles, partial tiles,
  * issuers), plus a v3 log list naming them all. Logs grow on demand (`append`) or at a rate (`grow`),
  * and faults (HTTP errors, 429 with Retry-After, hanging responses) can be injected per log.
+ * Heads are real: each log has its own ECDSA P-256 key (fresh per run, published in the log list as
+ * `key` and `log_id`), its STHs and checkpoints are signed with it, and their roots are the RFC 6962
+ * Merkle tree hashes of the entries it serves (fake-tree.ts).
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { gzipSync } from 'node:zlib';
+import { parseTileLeavesWithSpans } from '../src/ct/tile-leaf.js';
+import { rfc6962LeafHash } from '../src/verify/leaf-hash.js';
+import type { TreeHead } from '../src/verify/tree-head.js';
 import { loadCorpus, type Corpus } from './corpus.js';
+import { FakeSigner } from './fake-signer.js';
+import { FakeTree } from './fake-tree.js';
 
 /** Settings of a FakeCtLog. */
 export interface FakeCtLogOptions {
@@ -54,6 +62,8 @@ interface LogState extends FakeLogInfo {
   /** Append batches, for availableAt: entries [from, to) appeared at `at` (ms epoch). */
   batches: { from: number; to: number; at: number }[];
   faults: (Fault & { times: number })[];
+  signer: FakeSigner;
+  tree: FakeTree;
 }
 
 /** Requests served, by kind (tests assert on fetch behaviour with these). */
@@ -102,9 +112,12 @@ export class FakeCtLog {
     this.baseUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}/`;
     this.logListUrl = `${this.baseUrl}log_list.json`;
     const now = Date.now();
+    const leafHash = leafHashers(corpus);
     const make = (kind: 'rfc6962' | 'static', i: number): LogState => {
       const path = `${kind}/${i}/`;
       return {
+        signer: new FakeSigner(),
+        tree: new FakeTree(leafHash[kind]),
         kind,
         path,
         url: `${this.baseUrl}${path}`,
@@ -229,11 +242,25 @@ export class FakeCtLog {
     this.state(logUrl).faults.push({ ...fault, times: fault.times ?? 1 });
   }
 
+  /**
+   * The signed head a log serves now: its size (or the pinned one), its real root, the current time.
+   * A pinned size too far ahead to compute (2^53 - 1 in the plausibility tests) gets a placeholder root.
+   */
+  head(logUrl: string): TreeHead {
+    return this.headOf(this.state(logUrl));
+  }
+
+  /** The RFC 6962 root of a log's first `size` entries, as served (null when too far ahead to compute). */
+  rootAt(logUrl: string, size: number): Buffer | null {
+    return this.state(logUrl).tree.root(size);
+  }
+
   /** The v3 log list naming every fake log. */
   logList(): Record<string, unknown> {
     const state = { usable: { timestamp: '2026-01-01T00:00:00Z' } };
     const interval = { start_inclusive: '2026-01-01T00:00:00Z', end_exclusive: '2099-01-01T00:00:00Z' };
-    const id = (s: LogState) => createHash('sha256').update(s.url).digest('base64');
+    const id = (s: LogState) => s.signer.logId.toString('base64');
+    const key = (s: LogState) => s.signer.spki.toString('base64');
     const list = {
       version: '1.0',
       log_list_timestamp: new Date().toISOString(),
@@ -243,11 +270,11 @@ export class FakeCtLog {
           email: ['fake@example.invalid'],
           logs: this.states
             .filter((s) => s.kind === 'rfc6962')
-            .map((s) => ({ description: s.name, log_id: id(s), key: '', url: s.url, mmd: 86400, state, temporal_interval: interval })),
+            .map((s) => ({ description: s.name, log_id: id(s), key: key(s), url: s.url, mmd: 86400, state, temporal_interval: interval })),
           tiled_logs: this.states
             .filter((s) => s.kind === 'static')
             .map((s) => ({
-              description: s.name, log_id: id(s), key: '', submission_url: s.submissionUrl, monitoring_url: s.url,
+              description: s.name, log_id: id(s), key: key(s), submission_url: s.submissionUrl, monitoring_url: s.url,
               mmd: 60, state, temporal_interval: interval,
             })),
         },
@@ -266,6 +293,12 @@ export class FakeCtLog {
     this.grow(0);
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private headOf(log: LogState): TreeHead {
+    const treeSize = log.headSize ?? log.size;
+    const root = log.tree.root(treeSize) ?? createHash('sha256').update(`no real root: ${log.url} ${treeSize}`).digest();
+    return { treeSize, timestamp: Date.now(), rootHash: root };
   }
 
   private state(logUrl: string): LogState {
@@ -313,12 +346,7 @@ export class FakeCtLog {
   private rfc6962(log: LogState, rest: string, url: URL, res: ServerResponse): void {
     if (rest === 'ct/v1/get-sth') {
       this.requests.sth++;
-      return json(res, 200, {
-        tree_size: log.headSize ?? log.size,
-        timestamp: Date.now(),
-        sha256_root_hash: rootHash(log),
-        tree_head_signature: 'BAMARjBEAiAfakefakefakefakefakefakefakefakefakefakefakefakeAiAfakefakefakefakefakefakefakefakefakefakefake',
-      });
+      return json(res, 200, log.signer.sth(this.headOf(log)));
     }
     if (rest === 'ct/v1/get-entries') {
       this.requests.entries++;
@@ -339,7 +367,7 @@ export class FakeCtLog {
     if (rest === 'checkpoint') {
       this.requests.checkpoint++;
       const origin = log.submissionUrl.replace(/^https?:\/\//, '').replace(/\/$/, '');
-      return text(res, 200, `${origin}\n${log.headSize ?? log.size}\n${rootHash(log)}\n\n— ${origin} fakesignaturefakesignature=\n`);
+      return text(res, 200, log.signer.checkpoint(origin, this.headOf(log)));
     }
     const issuer = /^issuer\/([0-9a-f]{64})$/.exec(rest);
     if (issuer) {
@@ -379,8 +407,27 @@ export class FakeCtLog {
   }
 }
 
-function rootHash(log: LogState): string {
-  return createHash('sha256').update(`${log.url}:${log.size}`).digest('base64');
+/**
+ * The leaf hash of entry i of an RFC 6962 and of a static fake log. RFC 6962 entries repeat the corpus,
+ * so their hashes are computed once; a static entry differs by its leaf_index (the last field of its
+ * TimestampedEntry's extensions), so the SHA-256 state of the bytes before it is computed once and copied.
+ */
+function leafHashers(corpus: Corpus): Record<'rfc6962' | 'static', (i: number) => Buffer> {
+  const rfc = corpus.rfc.map((e) => rfc6962LeafHash(Buffer.from(e.leaf_input, 'base64')));
+  const tile = corpus.tile.map((rec): { before: Hash; after: Buffer } => {
+    const end = parseTileLeavesWithSpans(rec.bytes).spans[0].end;
+    const before = createHash('sha256').update(Buffer.from([0x00, 0x00, 0x00])).update(rec.bytes.subarray(0, rec.leafIndexOffset));
+    return { before, after: rec.bytes.subarray(rec.leafIndexOffset + 5, end) };
+  });
+  const index = Buffer.alloc(5);
+  return {
+    rfc6962: (i) => rfc[i % rfc.length],
+    static: (i) => {
+      const t = tile[i % tile.length];
+      index.writeUIntBE(i, 0, 5);
+      return t.before.copy().update(index).update(t.after).digest();
+    },
+  };
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
