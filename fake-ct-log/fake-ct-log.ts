@@ -45,6 +45,20 @@ export type Fault = (
   | { delayMs: number; times?: number }
 ) & { only?: string };
 
+/**
+ * A way a fake log lies (issue 21 §5), to test that verification catches it:
+ * - `alter-entry`: serves entry `index` with its timestamp changed by 1 ms (it still decodes; the signed
+ *   roots stay those of the honest entries, so a verifier sees a root mismatch);
+ * - `bad-signature`: heads whose signature has one bit flipped;
+ * - `fork`: heads with the right size and another root, correctly signed (a split view);
+ * - `shrink`: a correctly signed head of `size` entries (its real root) while the log is larger.
+ */
+export type Misbehaviour =
+  | { kind: 'alter-entry'; index: number }
+  | { kind: 'bad-signature' }
+  | { kind: 'fork' }
+  | { kind: 'shrink'; size: number };
+
 /** One fake log as clients see it. */
 export interface FakeLogInfo {
   /** `data.source.url` of its entries: the list's `url` (RFC 6962) or `monitoring_url` (static). */
@@ -64,6 +78,11 @@ interface LogState extends FakeLogInfo {
   faults: (Fault & { times: number })[];
   signer: FakeSigner;
   tree: FakeTree;
+  /** Entries served altered (alter-entry). */
+  altered: Set<number>;
+  badSignature: boolean;
+  fork: boolean;
+  shrinkTo: number | undefined;
 }
 
 /** Requests served, by kind (tests assert on fetch behaviour with these). */
@@ -125,6 +144,10 @@ export class FakeCtLog {
         submissionUrl: `${this.baseUrl}submit/${path}`,
         size: initialSize,
         headSize: undefined,
+        altered: new Set(),
+        badSignature: false,
+        fork: false,
+        shrinkTo: undefined,
         batches: initialSize > 0 ? [{ from: 0, to: initialSize, at: now }] : [],
         faults: [],
       };
@@ -237,6 +260,24 @@ export class FakeCtLog {
     this.state(logUrl).headSize = size;
   }
 
+  /** Makes a log lie in one more way (see Misbehaviour) until `behave` is called. */
+  misbehave(logUrl: string, m: Misbehaviour): void {
+    const s = this.state(logUrl);
+    if (m.kind === 'alter-entry') s.altered.add(m.index);
+    else if (m.kind === 'bad-signature') s.badSignature = true;
+    else if (m.kind === 'fork') s.fork = true;
+    else s.shrinkTo = m.size;
+  }
+
+  /** Ends every misbehaviour of a log: honest entries and heads again. */
+  behave(logUrl: string): void {
+    const s = this.state(logUrl);
+    s.altered.clear();
+    s.badSignature = false;
+    s.fork = false;
+    s.shrinkTo = undefined;
+  }
+
   /** Serves `fault` instead of the next `fault.times` (default 1) responses of a log (log list excluded). */
   injectFault(logUrl: string, fault: Fault): void {
     this.state(logUrl).faults.push({ ...fault, times: fault.times ?? 1 });
@@ -296,8 +337,9 @@ export class FakeCtLog {
   }
 
   private headOf(log: LogState): TreeHead {
-    const treeSize = log.headSize ?? log.size;
-    const root = log.tree.root(treeSize) ?? createHash('sha256').update(`no real root: ${log.url} ${treeSize}`).digest();
+    const treeSize = log.shrinkTo ?? log.headSize ?? log.size;
+    let root = log.tree.root(treeSize) ?? createHash('sha256').update(`no real root: ${log.url} ${treeSize}`).digest();
+    if (log.fork) root = createHash('sha256').update('fork').update(root).digest();
     return { treeSize, timestamp: Date.now(), rootHash: root };
   }
 
@@ -346,7 +388,7 @@ export class FakeCtLog {
   private rfc6962(log: LogState, rest: string, url: URL, res: ServerResponse): void {
     if (rest === 'ct/v1/get-sth') {
       this.requests.sth++;
-      return json(res, 200, log.signer.sth(this.headOf(log)));
+      return json(res, 200, log.signer.sth(this.headOf(log), log.badSignature));
     }
     if (rest === 'ct/v1/get-entries') {
       this.requests.entries++;
@@ -357,7 +399,15 @@ export class FakeCtLog {
       }
       const last = Math.min(end, log.size - 1, start + this.options.maxGetEntries - 1);
       const entries = [];
-      for (let i = start; i <= last; i++) entries.push(this.corpus.rfc[i % this.corpus.rfc.length]);
+      for (let i = start; i <= last; i++) {
+        const item = this.corpus.rfc[i % this.corpus.rfc.length];
+        if (!log.altered.has(i)) entries.push(item);
+        else {
+          const leaf = Buffer.from(item.leaf_input, 'base64');
+          leaf[9] ^= 1; // the last byte of the MerkleTreeLeaf's uint64 timestamp
+          entries.push({ ...item, leaf_input: leaf.toString('base64') });
+        }
+      }
       return json(res, 200, { entries });
     }
     return text(res, 404, 'not found\n');
@@ -367,7 +417,7 @@ export class FakeCtLog {
     if (rest === 'checkpoint') {
       this.requests.checkpoint++;
       const origin = log.submissionUrl.replace(/^https?:\/\//, '').replace(/\/$/, '');
-      return text(res, 200, log.signer.checkpoint(origin, this.headOf(log)));
+      return text(res, 200, log.signer.checkpoint(origin, this.headOf(log), log.badSignature));
     }
     const issuer = /^issuer\/([0-9a-f]{64})$/.exec(rest);
     if (issuer) {
@@ -394,6 +444,7 @@ export class FakeCtLog {
       const rec = this.corpus.tile[i % this.corpus.tile.length];
       const b = Buffer.from(rec.bytes);
       b.writeUIntBE(i, rec.leafIndexOffset, 5);
+      if (log.altered.has(i)) b[7] ^= 1; // the last byte of the TileLeaf's uint64 timestamp
       parts.push(b);
     }
     const body = Buffer.concat(parts);

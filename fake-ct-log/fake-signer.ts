@@ -23,27 +23,31 @@ export class FakeSigner {
     this.privateKey = privateKey;
   }
 
-  /** The TLS DigitallySigned of the head's TreeHeadSignature. */
-  treeHeadSignature(head: TreeHead): Buffer {
+  /**
+   * The TLS DigitallySigned of the head's TreeHeadSignature.
+   * @param corrupt flip a bit of the signature (a log that signs badly)
+   */
+  treeHeadSignature(head: TreeHead, corrupt = false): Buffer {
     const signature = sign('sha256', treeHeadSignatureInput(head), { key: this.privateKey, dsaEncoding: 'der' });
+    if (corrupt) signature[signature.length - 1] ^= 1;
     return encodeDigitallySigned({ hashAlgorithm: HASH_SHA256, signatureAlgorithm: SIG_ECDSA, signature });
   }
 
-  /** A get-sth body (RFC 6962 §4.3). */
-  sth(head: TreeHead): Record<string, unknown> {
+  /** A get-sth body (RFC 6962 §4.3); `corrupt` as treeHeadSignature. */
+  sth(head: TreeHead, corrupt = false): Record<string, unknown> {
     return {
       tree_size: head.treeSize,
       timestamp: head.timestamp,
       sha256_root_hash: Buffer.from(head.rootHash).toString('base64'),
-      tree_head_signature: this.treeHeadSignature(head).toString('base64'),
+      tree_head_signature: this.treeHeadSignature(head, corrupt).toString('base64'),
     };
   }
 
-  /** A checkpoint for `origin` (the key name too), signed with the RFC 6962 note signature. */
-  checkpoint(origin: string, head: TreeHead): string {
+  /** A checkpoint for `origin` (the key name too), signed with the RFC 6962 note signature; `corrupt` as treeHeadSignature. */
+  checkpoint(origin: string, head: TreeHead, corrupt = false): string {
     const ts = Buffer.alloc(8);
     ts.writeBigUInt64BE(BigInt(head.timestamp));
-    const sig = Buffer.concat([rfc6962NoteKeyId(origin, this.logId), ts, this.treeHeadSignature(head)]);
+    const sig = Buffer.concat([rfc6962NoteKeyId(origin, this.logId), ts, this.treeHeadSignature(head, corrupt)]);
     const root = Buffer.from(head.rootHash).toString('base64');
     return `${origin}\n${head.treeSize}\n${root}\n\n— ${origin} ${sig.toString('base64')}\n`;
   }

@@ -4,10 +4,12 @@ import { FakeCtLog } from '../../fake-ct-log/fake-ct-log.js';
 import { expectedOrigin } from '../../src/ct/checkpoint.js';
 import { parseLogList, type LogListEntry } from '../../src/ct/log-list.js';
 import { dataTilePath } from '../../src/ct/tile-path.js';
+import { isCertstreamError } from '../../src/errors.js';
 import { verifyCheckpoint } from '../../src/verify/checkpoint-signature.js';
 import { CompactRange } from '../../src/verify/compact-range.js';
 import { rfc6962LeafHash, tileLeafHashes } from '../../src/verify/leaf-hash.js';
 import { parseLogKey } from '../../src/verify/log-key.js';
+import { LogVerifier } from '../../src/verify/log-verifier.js';
 import { parseSignedTreeHead, verifySignedTreeHead } from '../../src/verify/signed-tree-head.js';
 import type { TreeHead } from '../../src/verify/tree-head.js';
 
@@ -96,5 +98,45 @@ test('pinned heads are real heads too: behind the entries, and ahead of them', {
     assert.equal((await signedHead(log)).treeSize, Number.MAX_SAFE_INTEGER);
     assert.equal(fake.rootAt(url, Number.MAX_SAFE_INTEGER), null);
     fake.pinHead(url, undefined);
+  }
+});
+
+test('a misbehaving fake log is caught: altered entry, bad signature, forked head, shrunk head', { timeout: 60_000 }, async (t) => {
+  const fake = await FakeCtLog.start({ rfc6962Logs: 1, staticLogs: 1, initialSize: 300, maxGetEntries: 1024 });
+  t.after(() => fake.close());
+  const logs = parseLogList(JSON.parse((await get(fake.logListUrl)).toString()));
+  for (const log of logs) {
+    const url = log.monitoringUrl;
+    const v = LogVerifier.fromStart();
+    assert.equal(v.addHead(await signedHead(log)).status, 'wait');
+    assert.deepEqual(v.addLeaves(0, await servedLeafHashes(log, 300)).map((x) => x.status), ['ok'], 'honest');
+
+    // An altered entry: the signed root is the honest one, so the streamed entries do not give it.
+    fake.append(100, url);
+    fake.misbehave(url, { kind: 'alter-entry', index: 350 });
+    assert.equal(v.addHead(await signedHead(log)).status, 'wait');
+    const hashes = await servedLeafHashes(log, 400);
+    assert.deepEqual(v.addLeaves(300, hashes.slice(300)).map((x) => x.status), ['root_mismatch'], 'altered entry');
+    fake.behave(url);
+    assert.equal(v.rewindToVerified(), 300);
+    assert.deepEqual(v.addLeaves(300, (await servedLeafHashes(log, 400)).slice(300)).map((x) => x.status), ['ok'], 're-fetched honestly');
+
+    // A bad signature.
+    fake.misbehave(url, { kind: 'bad-signature' });
+    await assert.rejects(signedHead(log), (err: unknown) => isCertstreamError(err, 'VERIFY_ERR_SIGNATURE'));
+    fake.behave(url);
+
+    // A correctly signed fork: the same size with another root.
+    fake.misbehave(url, { kind: 'fork' });
+    const fork = v.addHead(await signedHead(log));
+    assert.ok(fork.status === 'inconsistent' && fork.reason === 'same_size_other_root', `fork: ${fork.status}`);
+    fake.behave(url);
+
+    // A correctly signed shrunk head.
+    fake.misbehave(url, { kind: 'shrink', size: 350 });
+    const shrunk = v.addHead(await signedHead(log));
+    assert.ok(shrunk.status === 'inconsistent' && shrunk.reason === 'smaller_than_verified', `shrink: ${shrunk.status}`);
+    fake.behave(url);
+    assert.equal(v.addHead(await signedHead(log)).status, 'ok', 'honest again');
   }
 });
