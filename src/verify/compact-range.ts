@@ -78,6 +78,21 @@ export class CompactRange {
     return Buffer.from(r);
   }
 
+  /**
+   * A range from its subtree roots, largest first (one per set bit of `size`), e.g. the left siblings
+   * of a verified inclusion proof (inclusion-proof.ts) or nodes read from a tiled log's hash tiles.
+   * @throws RangeError when the count or a hash length is wrong
+   */
+  static fromSubtrees(size: number, hashes: readonly Uint8Array[]): CompactRange {
+    if (!Number.isSafeInteger(size) || size < 0 || size > MAX_RANGE_SIZE) throw new RangeError(`size ${size}`);
+    if (hashes.length !== popCount(size)) throw new RangeError(`size ${size} needs ${popCount(size)} subtree hashes, got ${hashes.length}`);
+    if (hashes.some((h) => h.length !== HASH_SIZE)) throw new RangeError('a subtree hash is not 32 bytes');
+    const c = new CompactRange();
+    c.stack = hashes.map((h) => Buffer.from(h));
+    c.count = size;
+    return c;
+  }
+
   /** A copy that can be advanced independently. */
   clone(): CompactRange {
     const c = new CompactRange();
