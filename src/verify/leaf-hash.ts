@@ -9,16 +9,17 @@
 import { hash } from 'node:crypto';
 import { parseTileLeavesWithSpans } from '../ct/tile-leaf.js';
 
-const TILE_LEAF_PREFIX = Buffer.from([0x00, 0x00, 0x00]); // leaf hash prefix, version v1, timestamped_entry
+const LEAF_PREFIX = Buffer.from([0x00]); // RFC 6962 §2.1: a leaf's hash input starts with 0x00
+const ENTRY_PREFIX = Buffer.from([0x00, 0x00, 0x00]); // that, then MerkleTreeLeaf version v1, leaf_type timestamped_entry
 
 /** The leaf hash of an RFC 6962 entry from its `leaf_input` bytes (already a MerkleTreeLeaf). */
 export function rfc6962LeafHash(leafInput: Uint8Array): Buffer {
-  return hash('sha256', Buffer.concat([TILE_LEAF_PREFIX.subarray(0, 1), leafInput]), 'buffer');
+  return hash('sha256', Buffer.concat([LEAF_PREFIX, leafInput]), 'buffer');
 }
 
 /** The leaf hash of an entry from its TimestampedEntry bytes (a TileLeaf's first fields). */
 export function timestampedEntryLeafHash(timestampedEntry: Uint8Array): Buffer {
-  return hash('sha256', Buffer.concat([TILE_LEAF_PREFIX, timestampedEntry]), 'buffer');
+  return hash('sha256', Buffer.concat([ENTRY_PREFIX, timestampedEntry]), 'buffer');
 }
 
 /**

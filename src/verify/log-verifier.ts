@@ -16,7 +16,10 @@ export interface LogVerifierState {
   range: CompactRangeState;
   /** The last verified head, or null before the first. */
   verified: { tree_size: number; timestamp: number; root: string } | null;
-  /** The range at the verified head's size (null before the first). */
+  /**
+   * Where a re-fetch restarts: the range at the verified head's size, or the trusted starting range
+   * (fromTrustedRange) before the first verified head; null for a log followed from entry 0.
+   */
   verified_range: CompactRangeState | null;
 }
 
@@ -31,9 +34,18 @@ export class LogVerifier {
     this.heads = new HeadVerifier(verified);
   }
 
-  /** A log followed from entry 0 (a cursor from before verification cannot use this: see fromJSON). */
+  /** A log followed from entry 0. */
   static fromStart(): LogVerifier {
     return new LogVerifier(new CompactRange(), null, null);
+  }
+
+  /**
+   * A log followed from entry `range.size`, whose range was proven against a signed head
+   * (rangeFromInclusionProof): a fresh start at head - backfill, or a cursor saved before verification
+   * existed. Nothing is verified yet (healthz `pending`); a re-fetch restarts from here.
+   */
+  static fromTrustedRange(range: CompactRange): LogVerifier {
+    return new LogVerifier(range.clone(), null, range.clone());
   }
 
   /** Entries hashed so far (equals the follower's cursor). */
@@ -122,8 +134,10 @@ export class LogVerifier {
     if (typeof o !== 'object' || o === null || Array.isArray(o)) throw bad('verification state is not an object');
     const range = CompactRange.fromJSON(o.range, `${where}: range`, expectedSize);
     if (o.verified === null || o.verified === undefined) {
-      if (o.verified_range !== null && o.verified_range !== undefined) throw bad('verified_range without a verified head');
-      return new LogVerifier(range, null, null);
+      if (o.verified_range === null || o.verified_range === undefined) return new LogVerifier(range, null, null);
+      const start = CompactRange.fromJSON(o.verified_range, `${where}: verified_range`);
+      if (start.size > range.size) throw bad('verified_range is ahead of the range');
+      return new LogVerifier(range, null, start);
     }
     const v = o.verified as Record<string, unknown>;
     const size = v.tree_size;

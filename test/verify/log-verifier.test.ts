@@ -79,6 +79,26 @@ test('the saved state resumes exactly (cursor, verified head, rewind point) and 
   corrupt('verified beyond the range', { ...saved, verified: { ...saved.verified!, tree_size: 38 } });
   corrupt('verified root flipped', { ...saved, verified: { ...saved.verified!, root: flip(Buffer.from(saved.verified!.root, 'base64'), 0).toString('base64') } });
   corrupt('verified_range missing', { ...saved, verified_range: null });
-  corrupt('verified_range without a head', { ...saved, verified: null });
+  corrupt('a starting range ahead of the range', { ...saved, verified: null, verified_range: grownRange(40).toJSON() });
   assert.equal(LogVerifier.fromJSON({ ...saved, verified: null, verified_range: null }, 'x', 37).verifiedSize, null);
+});
+
+function grownRange(n: number): CompactRange {
+  const r = new CompactRange();
+  r.appendFrom(0, leaves.slice(0, n));
+  return r;
+}
+
+test('a log started mid-way from a proven range: pending until its first head, re-fetch restarts at the start', () => {
+  const v = LogVerifier.fromTrustedRange(grownRange(25));
+  assert.equal(v.streamedSize, 25);
+  assert.equal(v.verifiedSize, null);
+  v.addHead(head(40));
+  const altered = leaves.map((h, i) => (i === 30 ? flip(h, 2) : h));
+  assert.deepEqual(v.addLeaves(25, altered.slice(25, 40)).map((x) => x.status), ['root_mismatch']);
+  const saved = LogVerifier.fromJSON(JSON.parse(JSON.stringify(v)), 'x', 40);
+  assert.equal(saved.rewindToVerified(), 25, 'the saved state keeps the starting point');
+  assert.equal(v.rewindToVerified(), 25);
+  assert.deepEqual(v.addLeaves(25, leaves.slice(25, 40)).map((x) => x.status), ['ok']);
+  assert.equal(v.verifiedSize, 40);
 });
