@@ -4,13 +4,21 @@
  * per-response cap like Google's 32) and static-ct-api logs (checkpoint, gzip data tiles, partial tiles,
  * issuers), plus a v3 log list naming them all. Logs grow on demand (`append`) or at a rate (`grow`),
  * and faults (HTTP errors, 429 with Retry-After, hanging responses) can be injected per log.
+ * Heads are real: each log has its own ECDSA P-256 key (fresh per run, published in the log list as
+ * `key` and `log_id`), its STHs and checkpoints are signed with it, and their roots are the RFC 6962
+ * Merkle tree hashes of the entries it serves (fake-tree.ts).
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { gzipSync } from 'node:zlib';
+import { parseTileLeavesWithSpans } from '../src/ct/tile-leaf.js';
+import { rfc6962LeafHash } from '../src/verify/leaf-hash.js';
+import type { TreeHead } from '../src/verify/tree-head.js';
 import { loadCorpus, type Corpus } from './corpus.js';
+import { FakeSigner } from './fake-signer.js';
+import { FakeTree } from './fake-tree.js';
 
 /** Settings of a FakeCtLog. */
 export interface FakeCtLogOptions {
@@ -37,6 +45,20 @@ export type Fault = (
   | { delayMs: number; times?: number }
 ) & { only?: string };
 
+/**
+ * A way a fake log lies (issue 21 §5), to test that verification catches it:
+ * - `alter-entry`: serves entry `index` with its timestamp changed by 1 ms (it still decodes; the signed
+ *   roots stay those of the honest entries, so a verifier sees a root mismatch);
+ * - `bad-signature`: heads whose signature has one bit flipped;
+ * - `fork`: heads with the right size and another root, correctly signed (a split view);
+ * - `shrink`: a correctly signed head of `size` entries (its real root) while the log is larger.
+ */
+export type Misbehaviour =
+  | { kind: 'alter-entry'; index: number }
+  | { kind: 'bad-signature' }
+  | { kind: 'fork' }
+  | { kind: 'shrink'; size: number };
+
 /** One fake log as clients see it. */
 export interface FakeLogInfo {
   /** `data.source.url` of its entries: the list's `url` (RFC 6962) or `monitoring_url` (static). */
@@ -54,6 +76,13 @@ interface LogState extends FakeLogInfo {
   /** Append batches, for availableAt: entries [from, to) appeared at `at` (ms epoch). */
   batches: { from: number; to: number; at: number }[];
   faults: (Fault & { times: number })[];
+  signer: FakeSigner;
+  tree: FakeTree;
+  /** Entries served altered (alter-entry). */
+  altered: Set<number>;
+  badSignature: boolean;
+  fork: boolean;
+  shrinkTo: number | undefined;
 }
 
 /** Requests served, by kind (tests assert on fetch behaviour with these). */
@@ -102,9 +131,12 @@ export class FakeCtLog {
     this.baseUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}/`;
     this.logListUrl = `${this.baseUrl}log_list.json`;
     const now = Date.now();
+    const leafHash = leafHashers(corpus);
     const make = (kind: 'rfc6962' | 'static', i: number): LogState => {
       const path = `${kind}/${i}/`;
       return {
+        signer: new FakeSigner(),
+        tree: new FakeTree(leafHash[kind]),
         kind,
         path,
         url: `${this.baseUrl}${path}`,
@@ -112,6 +144,10 @@ export class FakeCtLog {
         submissionUrl: `${this.baseUrl}submit/${path}`,
         size: initialSize,
         headSize: undefined,
+        altered: new Set(),
+        badSignature: false,
+        fork: false,
+        shrinkTo: undefined,
         batches: initialSize > 0 ? [{ from: 0, to: initialSize, at: now }] : [],
         faults: [],
       };
@@ -224,16 +260,48 @@ export class FakeCtLog {
     this.state(logUrl).headSize = size;
   }
 
+  /** Makes a log lie in one more way (see Misbehaviour) until `behave` is called. */
+  misbehave(logUrl: string, m: Misbehaviour): void {
+    const s = this.state(logUrl);
+    if (m.kind === 'alter-entry') s.altered.add(m.index);
+    else if (m.kind === 'bad-signature') s.badSignature = true;
+    else if (m.kind === 'fork') s.fork = true;
+    else s.shrinkTo = m.size;
+  }
+
+  /** Ends every misbehaviour of a log: honest entries and heads again. */
+  behave(logUrl: string): void {
+    const s = this.state(logUrl);
+    s.altered.clear();
+    s.badSignature = false;
+    s.fork = false;
+    s.shrinkTo = undefined;
+  }
+
   /** Serves `fault` instead of the next `fault.times` (default 1) responses of a log (log list excluded). */
   injectFault(logUrl: string, fault: Fault): void {
     this.state(logUrl).faults.push({ ...fault, times: fault.times ?? 1 });
+  }
+
+  /**
+   * The signed head a log serves now: its size (or the pinned one), its real root, the current time.
+   * A pinned size too far ahead to compute (2^53 - 1 in the plausibility tests) gets a placeholder root.
+   */
+  head(logUrl: string): TreeHead {
+    return this.headOf(this.state(logUrl));
+  }
+
+  /** The RFC 6962 root of a log's first `size` entries, as served (null when too far ahead to compute). */
+  rootAt(logUrl: string, size: number): Buffer | null {
+    return this.state(logUrl).tree.root(size);
   }
 
   /** The v3 log list naming every fake log. */
   logList(): Record<string, unknown> {
     const state = { usable: { timestamp: '2026-01-01T00:00:00Z' } };
     const interval = { start_inclusive: '2026-01-01T00:00:00Z', end_exclusive: '2099-01-01T00:00:00Z' };
-    const id = (s: LogState) => createHash('sha256').update(s.url).digest('base64');
+    const id = (s: LogState) => s.signer.logId.toString('base64');
+    const key = (s: LogState) => s.signer.spki.toString('base64');
     const list = {
       version: '1.0',
       log_list_timestamp: new Date().toISOString(),
@@ -243,11 +311,11 @@ export class FakeCtLog {
           email: ['fake@example.invalid'],
           logs: this.states
             .filter((s) => s.kind === 'rfc6962')
-            .map((s) => ({ description: s.name, log_id: id(s), key: '', url: s.url, mmd: 86400, state, temporal_interval: interval })),
+            .map((s) => ({ description: s.name, log_id: id(s), key: key(s), url: s.url, mmd: 86400, state, temporal_interval: interval })),
           tiled_logs: this.states
             .filter((s) => s.kind === 'static')
             .map((s) => ({
-              description: s.name, log_id: id(s), key: '', submission_url: s.submissionUrl, monitoring_url: s.url,
+              description: s.name, log_id: id(s), key: key(s), submission_url: s.submissionUrl, monitoring_url: s.url,
               mmd: 60, state, temporal_interval: interval,
             })),
         },
@@ -266,6 +334,13 @@ export class FakeCtLog {
     this.grow(0);
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private headOf(log: LogState): TreeHead {
+    const treeSize = log.shrinkTo ?? log.headSize ?? log.size;
+    let root = log.tree.root(treeSize) ?? createHash('sha256').update(`no real root: ${log.url} ${treeSize}`).digest();
+    if (log.fork) root = createHash('sha256').update('fork').update(root).digest();
+    return { treeSize, timestamp: Date.now(), rootHash: root };
   }
 
   private state(logUrl: string): LogState {
@@ -313,12 +388,7 @@ export class FakeCtLog {
   private rfc6962(log: LogState, rest: string, url: URL, res: ServerResponse): void {
     if (rest === 'ct/v1/get-sth') {
       this.requests.sth++;
-      return json(res, 200, {
-        tree_size: log.headSize ?? log.size,
-        timestamp: Date.now(),
-        sha256_root_hash: rootHash(log),
-        tree_head_signature: 'BAMARjBEAiAfakefakefakefakefakefakefakefakefakefakefakefakeAiAfakefakefakefakefakefakefakefakefakefakefake',
-      });
+      return json(res, 200, log.signer.sth(this.headOf(log), log.badSignature));
     }
     if (rest === 'ct/v1/get-entries') {
       this.requests.entries++;
@@ -329,7 +399,15 @@ export class FakeCtLog {
       }
       const last = Math.min(end, log.size - 1, start + this.options.maxGetEntries - 1);
       const entries = [];
-      for (let i = start; i <= last; i++) entries.push(this.corpus.rfc[i % this.corpus.rfc.length]);
+      for (let i = start; i <= last; i++) {
+        const item = this.corpus.rfc[i % this.corpus.rfc.length];
+        if (!log.altered.has(i)) entries.push(item);
+        else {
+          const leaf = Buffer.from(item.leaf_input, 'base64');
+          leaf[9] ^= 1; // the last byte of the MerkleTreeLeaf's uint64 timestamp
+          entries.push({ ...item, leaf_input: leaf.toString('base64') });
+        }
+      }
       return json(res, 200, { entries });
     }
     return text(res, 404, 'not found\n');
@@ -339,7 +417,7 @@ export class FakeCtLog {
     if (rest === 'checkpoint') {
       this.requests.checkpoint++;
       const origin = log.submissionUrl.replace(/^https?:\/\//, '').replace(/\/$/, '');
-      return text(res, 200, `${origin}\n${log.headSize ?? log.size}\n${rootHash(log)}\n\n— ${origin} fakesignaturefakesignature=\n`);
+      return text(res, 200, log.signer.checkpoint(origin, this.headOf(log), log.badSignature));
     }
     const issuer = /^issuer\/([0-9a-f]{64})$/.exec(rest);
     if (issuer) {
@@ -366,6 +444,7 @@ export class FakeCtLog {
       const rec = this.corpus.tile[i % this.corpus.tile.length];
       const b = Buffer.from(rec.bytes);
       b.writeUIntBE(i, rec.leafIndexOffset, 5);
+      if (log.altered.has(i)) b[7] ^= 1; // the last byte of the TileLeaf's uint64 timestamp
       parts.push(b);
     }
     const body = Buffer.concat(parts);
@@ -379,8 +458,27 @@ export class FakeCtLog {
   }
 }
 
-function rootHash(log: LogState): string {
-  return createHash('sha256').update(`${log.url}:${log.size}`).digest('base64');
+/**
+ * The leaf hash of entry i of an RFC 6962 and of a static fake log. RFC 6962 entries repeat the corpus,
+ * so their hashes are computed once; a static entry differs by its leaf_index (the last field of its
+ * TimestampedEntry's extensions), so the SHA-256 state of the bytes before it is computed once and copied.
+ */
+function leafHashers(corpus: Corpus): Record<'rfc6962' | 'static', (i: number) => Buffer> {
+  const rfc = corpus.rfc.map((e) => rfc6962LeafHash(Buffer.from(e.leaf_input, 'base64')));
+  const tile = corpus.tile.map((rec): { before: Hash; after: Buffer } => {
+    const end = parseTileLeavesWithSpans(rec.bytes).spans[0].end;
+    const before = createHash('sha256').update(Buffer.from([0x00, 0x00, 0x00])).update(rec.bytes.subarray(0, rec.leafIndexOffset));
+    return { before, after: rec.bytes.subarray(rec.leafIndexOffset + 5, end) };
+  });
+  const index = Buffer.alloc(5);
+  return {
+    rfc6962: (i) => rfc[i % rfc.length],
+    static: (i) => {
+      const t = tile[i % tile.length];
+      index.writeUIntBE(i, 0, 5);
+      return t.before.copy().update(index).update(t.after).digest();
+    },
+  };
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

@@ -23,6 +23,11 @@ export type ErrorCode =
   | 'CT_ERR_TOO_LARGE'
   | 'CT_ERR_CURSOR_AHEAD'
   | 'CT_ERR_IMPLAUSIBLE_HEAD'
+  // verified logs (src/verify/): the reasons a log stops at its last verified size
+  | 'VERIFY_ERR_KEY'
+  | 'VERIFY_ERR_SIGNATURE'
+  | 'VERIFY_ERR_ROOT_MISMATCH'
+  | 'VERIFY_ERR_INCONSISTENT'
   // certificate rendering
   | 'X509_ERR_BAD_DER'
   | 'X509_ERR_NOT_A_CERT'

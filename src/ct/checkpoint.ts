@@ -50,3 +50,40 @@ export function parseLogCheckpoint(text: string, submissionUrl: string | undefin
   }
   return cp;
 }
+
+/** One signature line of a signed note (C2SP signed-note): `— <key name> base64(key ID || signature)`. */
+export interface NoteSignature {
+  keyName: string;
+  /** The 4-byte key ID (big-endian uint32 on the wire). */
+  keyId: Buffer;
+  /** The signature bytes after the key ID. */
+  signature: Buffer;
+}
+
+/** Most signature lines read from one note (the spec asks verifiers to accept at least 16). */
+export const MAX_NOTE_SIGNATURES = 100;
+
+/**
+ * Splits a signed note into its text (with its final newline) and its signature lines, without
+ * verifying anything. The text ends at the last blank line; every line after it must be a well-formed
+ * signature line (a malformed one rejects the note, as Go's note.Open does). parseCheckpoint, which
+ * ignores the signature lines, is unchanged.
+ * @throws CertstreamError CT_ERR_BAD_CHECKPOINT
+ */
+export function splitSignedNote(note: string): { text: string; signatures: NoteSignature[] } {
+  const bad = (why: string) => new CertstreamError('CT_ERR_BAD_CHECKPOINT', `bad signed note: ${why}`);
+  if (!note.endsWith('\n')) throw bad('does not end in a newline');
+  const split = note.lastIndexOf('\n\n');
+  if (split < 0) throw bad('no blank line before the signatures');
+  const text = note.slice(0, split + 1);
+  const lines = note.slice(split + 2, -1).split('\n');
+  if (lines.length > MAX_NOTE_SIGNATURES) throw bad(`more than ${MAX_NOTE_SIGNATURES} signature lines`);
+  const signatures = lines.map((line, i): NoteSignature => {
+    const m = /^\u2014 ([^\s+]+) ([A-Za-z0-9+/]+={0,2})$/u.exec(line);
+    if (!m || m[2].length % 4 !== 0) throw bad(`signature line ${i + 1} is malformed`);
+    const bytes = Buffer.from(m[2], 'base64');
+    if (bytes.length < 5) throw bad(`signature line ${i + 1} is too short`);
+    return { keyName: m[1], keyId: bytes.subarray(0, 4), signature: bytes.subarray(4) };
+  });
+  return { text, signatures };
+}

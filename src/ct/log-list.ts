@@ -20,6 +20,12 @@ export interface LogListEntry {
   finalTreeSize?: number;
   /** `temporal_interval.end_exclusive` in ms since the epoch, when present. */
   endExclusive?: number;
+  /**
+   * The log's public key as listed (base64 DER SubjectPublicKeyInfo), when a non-empty string. Not
+   * checked here: a key that cannot verify makes that log unverifiable (src/verify/log-key.ts), not the
+   * list invalid.
+   */
+  key?: string;
 }
 
 /** Google's v3 log list: every RFC 6962 and static-ct-api log; the default of the daemon and of certaudit. */
@@ -81,6 +87,7 @@ function parseEntry(log: Record<string, unknown>, kind: LogKind, operator: strin
     if (!/^https?:\/\//i.test(u)) throw bad(`${where}: URL "${u}" is not http(s)`);
   }
   if (kind === 'static') entry.submissionUrl = str(log, 'submission_url', where);
+  if (typeof log.key === 'string' && log.key !== '') entry.key = log.key;
   if (isObject(log.state)) {
     const keys = Object.keys(log.state);
     if (keys.length !== 1) throw bad(`${where}: "state" must have exactly one key`);

@@ -47,22 +47,44 @@ export function readLeafIndex(extensions: Uint8Array): number | null {
  * @throws CertstreamError CT_ERR_BAD_TILE on truncated or malformed bytes.
  */
 export function parseTileLeaves(bytes: Uint8Array, firstIndex?: number): TileLeaf[] {
+  return parseTileLeavesWithSpans(bytes, firstIndex).leaves;
+}
+
+/**
+ * Where a TileLeaf's `timestamped_entry` lies in the tile body: bytes [start, end). These bytes, after
+ * the two MerkleTreeLeaf header bytes (version v1, timestamped_entry), are the entry's Merkle tree leaf.
+ */
+export interface TimestampedEntrySpan {
+  start: number;
+  end: number;
+}
+
+/**
+ * parseTileLeaves, plus the byte span of each entry's TimestampedEntry (for its leaf hash, without a
+ * second pass over the tile). Same checks and errors as parseTileLeaves.
+ */
+export function parseTileLeavesWithSpans(bytes: Uint8Array, firstIndex?: number): { leaves: TileLeaf[]; spans: TimestampedEntrySpan[] } {
   const r = new TlsReader(bytes);
   const out: TileLeaf[] = [];
+  const spans: TimestampedEntrySpan[] = [];
   try {
     while (r.remaining > 0) {
+      const start = r.offset;
+      let end: number;
       const timestamp = r.uint64();
       const entryType = r.uint(2);
       let leaf: TileLeaf;
       if (entryType === 0) {
         const cert = r.vector(3);
         const extensions = r.vector(2);
+        end = r.offset;
         const chain = fingerprints(r.vector(2));
         leaf = { timestamp, type: 'x509', cert, extensions, leafIndex: readLeafIndex(extensions), chain };
       } else if (entryType === 1) {
         r.bytes(32);
         const tbs = r.vector(3);
         const extensions = r.vector(2);
+        end = r.offset;
         const cert = r.vector(3);
         const chain = fingerprints(r.vector(2));
         leaf = { timestamp, type: 'precert', cert, tbs, extensions, leafIndex: readLeafIndex(extensions), chain };
@@ -74,6 +96,7 @@ export function parseTileLeaves(bytes: Uint8Array, firstIndex?: number): TileLea
         throw new RangeError(`leaf_index ${leaf.leafIndex} at position ${firstIndex + out.length}`);
       }
       out.push(leaf);
+      spans.push({ start, end });
     }
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
@@ -81,7 +104,7 @@ export function parseTileLeaves(bytes: Uint8Array, firstIndex?: number): TileLea
       cause: err,
     });
   }
-  return out;
+  return { leaves: out, spans };
 }
 
 function fingerprints(bytes: Uint8Array): string[] {
