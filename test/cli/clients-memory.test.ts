@@ -20,8 +20,12 @@ const MiB = 1024 * 1024;
 /** Entries in the window: about 17 MB of full-stream frames, far more than a client's socket buffers hold. */
 const ENTRIES = 3000;
 const CLIENTS = 40;
-/** Room for the garbage of what was written (V8 collects it when external memory has grown ~64 MB) and the heap's own growth. */
-const SLACK = 100 * MiB;
+/**
+ * Room for the garbage of what was read and written (V8 collects it when it gets round to it: measured
+ * +56 to +103 MiB of RSS over runs for what held 16 to 40 MiB) and the heap's own growth. Before issue 18
+ * the 40 clients took +333 MiB.
+ */
+const SLACK = 150 * MiB;
 
 function rssBytes(pid: number): number {
   return Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
@@ -127,7 +131,7 @@ describe('certstream-server: memory for clients is bounded as a whole', { timeou
       assert.ok(queued <= limit, `queued for the clients that are left: ${queued} bytes`);
       assert.equal(metric(text, 'certstream_clients{stream="full"}'), CLIENTS - slow);
       console.log(`# ${CLIENTS} non-reading since=0 clients, --clients-memory-bytes ${limit}: RSS ${(base / MiB).toFixed(0)} MiB -> peak ${(peak / MiB).toFixed(0)} MiB, ${slow} closed as slow`);
-      assert.ok(peak - base < limit + 1.5 * SLACK, `RSS grew by ${((peak - base) / MiB).toFixed(0)} MiB`);
+      assert.ok(peak - base < limit + SLACK, `RSS grew by ${((peak - base) / MiB).toFixed(0)} MiB`);
 
       for (const c of clients) c.terminate();
       await waitUntil('every client gone and nothing held for clients', 30_000, async () => {
