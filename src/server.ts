@@ -70,6 +70,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
     metrics,
     logger: logger.child({ component: 'hub' }),
     clientBufferBytes: config.clientBufferBytes,
+    clientsMemoryBytes: config.clientsMemoryBytes,
     slowClientTimeoutMs: config.slowClientTimeoutMs,
     pingIntervalMs: config.pingIntervalMs,
     heartbeatIntervalMs: config.heartbeatIntervalMs,

@@ -101,6 +101,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     notes: ['Without it an empty selection (a --logs-include typo, a list of retired logs) is a configuration error.'],
   },
   { flag: 'client-buffer-bytes', key: 'clientBufferBytes', kind: 'integer', default: '8388608', min: 1024, max: 2 ** 30, unit: 'bytes', help: 'per-client byte budget (socket buffer + queued frames); frames over it are dropped and counted' },
+  {
+    flag: 'clients-memory-bytes', key: 'clientsMemoryBytes', kind: 'integer', default: '536870912', min: 1024 * 1024, max: 2 ** 40, unit: 'bytes',
+    help: 'bytes queued for all clients together (plain and durable); beyond it the clients holding the most are closed as slow (1008)',
+    notes: [
+      'A durable or since client keeps at most 1 MiB queued and reads on from the replay window as it drains; a plain one up to --client-buffer-bytes.',
+      "Keep it a few hundred MB below the unit's MemoryHigh= (the process needs about 200 MB besides its clients).",
+    ],
+  },
   { flag: 'slow-client-timeout', key: 'slowClientTimeoutMs', kind: 'seconds', default: '15', min: 0.1, max: 3600, help: 'seconds a client may stay over its budget before it is closed' },
   { flag: 'ping-interval', key: 'pingIntervalMs', kind: 'seconds', default: '30', min: 1, max: 3600, zeroOff: true, help: 'seconds between protocol pings; a peer that misses one is terminated (0 = off)' },
   { flag: 'per-message-deflate', key: 'perMessageDeflate', kind: 'boolean', default: 'false', help: 'offer permessage-deflate compression (costs CPU per client)' },

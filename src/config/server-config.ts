@@ -35,6 +35,8 @@ export interface ServerConfig {
   logsExclude: RegExp[];
   /** Per-client byte budget (socket buffer + queued frames); frames over it are dropped. */
   clientBufferBytes: number;
+  /** Bytes queued for all clients together; beyond it the clients holding the most are closed as slow. */
+  clientsMemoryBytes: number;
   /** A client over its budget for this long is closed, milliseconds. */
   slowClientTimeoutMs: number;
   /** Protocol ping period for finding dead peers, milliseconds; 0 = off. */

@@ -1,14 +1,17 @@
 /**
  * A client served from the replay window (`?id=NAME` or `?since=`): it pulls frames at its own pace —
  * never dropped for being slow, never skipping — from `nextSeq` on. Its position is confirmed by
- * ping/pong: the pong to a ping proves it read every frame written before that ping.
+ * ping/pong: the pong to a ping proves it read every frame written before that ping, and only the pong
+ * carrying that ping's payload is such an answer.
+ *
+ * Memory: it keeps at most about `queueBytes` (1 MiB) queued, read from the window as its socket drains;
+ * nothing is read ahead of that (the kernel's socket buffer keeps the link busy while the next read runs).
  */
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import type { StreamName } from './stream-paths.js';
 import type { DisconnectReason } from './stream-client.js';
 import type { FrameBatch } from './ws-frame.js';
-import type { ReplayBatch } from '../replay/replay-window.js';
 
 export class DurableClient {
   /** Seq of the next window entry to write. */
@@ -21,10 +24,12 @@ export class DurableClient {
   pumping = false;
   /** Waiting for the socket to drain before pumping again. */
   waitingDrain = false;
-  /** The window read from `nextSeq` started while the socket drained (taken by the next pump). */
-  readAhead: ReplayBatch | Promise<ReplayBatch> | undefined;
   /** The seq written before the outstanding ping, or undefined when no ping is outstanding. */
   pingSeq: number | undefined;
+  /** The outstanding ping's payload: only a pong carrying it confirms `pingSeq`. */
+  pingPayload: Buffer | undefined;
+  /** Pongs to the client's own pings not yet written (ping-guard.ts). */
+  pendingPongs = 0;
   /** When the outstanding ping was sent, epoch ms, and the bytes the kernel had taken from us by then. */
   pingSentAt = 0;
   pingFlushed = 0;
@@ -49,6 +54,11 @@ export class DurableClient {
 
   /** Bytes accepted but not yet written to the kernel. */
   get buffered(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  /** Bytes it holds in memory, for --clients-memory-bytes (everything it holds is queued for its socket). */
+  get queued(): number {
     return this.ws.bufferedAmount;
   }
 

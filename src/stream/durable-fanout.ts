@@ -7,10 +7,18 @@
  * framing). Both paths advance the same `nextSeq`, which is why the hand-over from replay to live has no
  * gap and no reordering: there is no hand-over, only one reader that is sometimes at the head.
  *
- * Positions: every `pingIntervalMs` each client gets a ping; the seq written before it becomes the
- * NAME's saved position when the pong arrives. A client is closed (`ping_timeout`) only when a ping
- * stays unanswered for `pongTimeoutMs` while the client also stopped reading (a slow reader with a full
- * socket buffer answers late, and is not dead).
+ * Memory: a client keeps at most `queueBytes` (1 MiB) queued, reads included — each read asks for the
+ * room left, and the pump waits for the socket to drain when there is none — and at most
+ * MAX_CONCURRENT_READS window reads run at once over all clients, so 200 clients that never read hold
+ * about 200 MiB, not 2 GB. The hub closes the largest holders when all clients together pass
+ * --clients-memory-bytes (clients-memory.ts).
+ *
+ * Positions: every `pingIntervalMs` each client gets a ping with a payload of its own; the seq written
+ * before it becomes the NAME's saved position when the pong carrying that payload arrives (any other pong
+ * is unsolicited and confirms nothing). A client is closed (`ping_timeout`) only when a ping stays
+ * unanswered for `pongTimeoutMs` while the client also stopped reading (a slow reader with a full socket
+ * buffer answers late, and is not dead). The client's own pings are answered with the plain clients'
+ * flood limit (ping-guard.ts).
  */
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
@@ -20,10 +28,11 @@ import { describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
 import type { StreamName } from './stream-paths.js';
-import type { ReplayWindow } from '../replay/replay-window.js';
+import type { ReplayBatch, ReplayWindow } from '../replay/replay-window.js';
 import { DurableClient } from './durable-client.js';
 import type { DurablePositions } from './durable-positions.js';
 import type { DisconnectReason } from './stream-client.js';
+import { answerPings, isAnswer, pingPayload, protocolError } from './ping-guard.js';
 import { STREAM_NAMES } from './stream-paths.js';
 import type { SubscriptionQuery } from './subscription-query.js';
 import type { FrameBatch } from './ws-frame.js';
@@ -33,8 +42,12 @@ export interface DurableFanoutOptions {
   positions: DurablePositions;
   metrics: ServerMetrics;
   logger: Logger;
-  /** Bytes a durable client may have buffered before its pump waits for the socket to drain. */
-  budgetBytes: number;
+  /** Bytes a durable client may keep queued (unwritten frames, reads included); its pump waits for the socket to drain beyond. */
+  queueBytes: number;
+  /** Unwritten pongs a client may pile up by pinging without reading before it is terminated (ping-guard.ts). */
+  maxPendingPongs: number;
+  /** A client broke the protocol or a limit (ping flood, invalid frame): records `protocol` as its close reason and logs it. */
+  protocolViolation(client: DurableClient, what: string): void;
   /** Pings that confirm positions, ms (--durable-ping-interval; default 5000). */
   pingIntervalMs: number;
   /** How long an unanswered ping is tolerated from a client that also stopped reading, ms (default max(3 pings, 30 s)). */
@@ -44,15 +57,26 @@ export interface DurableFanoutOptions {
   onCount(stream: StreamName, delta: number): void;
   /** A client is gone (the hub's event and counter). */
   onGone(stream: StreamName, reason: DisconnectReason): void;
+  /** A pump wrote `bytes` from the window (outside the hub's flush): the hub's --clients-memory-bytes check. */
+  onWrite(bytes: number): void;
 }
 
 /**
- * One read from the window, bytes of records (a lite frame is about a fifth of its record): large enough
- * that a replay is a few hundred reads a second, small enough that framing one takes about a millisecond
- * and does not hold up the live stream. A client's memory is bounded by its budget plus one such read
- * being written and one read ahead.
+ * Most bytes of records one window read asks for (a frame is never larger than its record; a lite frame
+ * is about a fifth of it): large enough that a replay is a few hundred reads a second, small enough that
+ * framing one does not hold up the live stream. A read asks for the client's room, up to this.
  */
-const READ_CHUNK_BYTES = 4 * 1024 * 1024;
+const READ_CHUNK_BYTES = 1024 * 1024;
+/** A room smaller than this (or a quarter of the queue) is not worth a read: the pump waits for the socket to drain. */
+const MIN_READ_BYTES = 64 * 1024;
+/**
+ * Window reads in flight at once, over all clients. The local window reads disk into a 4 MiB buffer
+ * whatever the size asked, reusing two of them (local-replay-window.ts, MAX_SPARES); every further read
+ * in flight allocated 4 MiB of its own, 800 MB when 200 clients started a replay together. Two, as
+ * many as it keeps spare, allocate nothing more, and keep the disk busy while the event loop frames the
+ * previous read (a replay to 4 reading clients was not slower than with unbounded reads).
+ */
+const MAX_CONCURRENT_READS = 2;
 
 export class DurableFanout {
   readonly clients = new Set<DurableClient>();
@@ -60,6 +84,9 @@ export class DurableFanout {
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly replayed: Counter<'stream'>;
   private readonly truncated: Counter<'stream'>;
+  /** Window reads in flight, and the pumps waiting for one of the MAX_CONCURRENT_READS slots. */
+  private reading = 0;
+  private readonly readWaiters: (() => void)[] = [];
 
   constructor(private readonly options: DurableFanoutOptions) {
     const registers = [options.metrics.registry];
@@ -180,14 +207,14 @@ export class DurableFanout {
     this.clients.add(client);
     this.options.onCount(stream, 1);
     let errored = false;
-    ws.on('pong', () => this.pong(client));
-    // The hub's server answers pings itself (autoPong off); a durable client gets its pongs here.
-    ws.on('ping', (data) => {
-      if (ws.readyState === ws.OPEN) ws.pong(data, false);
-    });
+    ws.on('pong', (data) => this.pong(client, data));
+    // The hub's server answers pings itself (autoPong off), with the plain clients' flood limit.
+    answerPings(ws, client, this.options.maxPendingPongs, (what) => this.options.protocolViolation(client, what));
     ws.on('error', (err) => {
       errored = true;
-      this.options.logger.debug('durable client error', { stream, remote, err });
+      const violation = protocolError(err);
+      if (violation !== undefined) this.options.protocolViolation(client, violation);
+      else this.options.logger.debug('durable client error', { stream, remote, err });
     });
     ws.once('close', (code) => {
       this.clients.delete(client);
@@ -209,7 +236,7 @@ export class DurableFanout {
   deliver(stream: StreamName, batch: FrameBatch, start: number, end: number): void {
     for (const c of this.clients) {
       if (c.stream !== stream || !c.open) continue;
-      if (c.nextSeq === start && !c.pumping && !c.waitingDrain && c.buffered + batch.bytes.length <= this.options.budgetBytes) {
+      if (c.nextSeq === start && !c.pumping && !c.waitingDrain && c.buffered + batch.bytes.length <= this.options.queueBytes) {
         c.write(batch);
         c.nextSeq = end;
       } else if (c.nextSeq < this.options.window.nextSeq) {
@@ -249,29 +276,28 @@ export class DurableFanout {
   }
 
   private async pumpLoop(c: DurableClient): Promise<void> {
-    const { window, budgetBytes } = this.options;
+    const { window, queueBytes } = this.options;
+    const minRead = Math.min(MIN_READ_BYTES, Math.ceil(queueBytes / 4));
     while (c.open && c.nextSeq < window.nextSeq) {
-      if (c.buffered >= budgetBytes) {
-        // Read the next chunk while the socket drains, so that the socket never waits for the disk.
-        // Nothing else moves nextSeq meanwhile: deliver() and pump() leave a client waiting for drain alone.
-        if (c.readAhead === undefined) {
-          const ahead = window.read(c.stream, c.nextSeq, READ_CHUNK_BYTES);
-          // A failure surfaces when the pump awaits it; until then it must not count as unhandled.
-          if (ahead instanceof Promise) ahead.catch(() => undefined);
-          c.readAhead = ahead;
-        }
-        c.waitingDrain = true;
-        c.socket.once('drain', () => {
-          c.waitingDrain = false;
-          this.pump(c);
-        });
+      const room = queueBytes - c.buffered;
+      if (room < minRead) {
+        this.waitForRoom(c);
         return;
       }
-      const read = c.readAhead ?? window.read(c.stream, c.nextSeq, READ_CHUNK_BYTES);
-      c.readAhead = undefined;
+      const slot = this.readSlot();
+      if (slot !== undefined) await slot;
       const asked = c.nextSeq;
-      const { first, next, batch } = read instanceof Promise ? await read : read;
+      let read: ReplayBatch;
+      try {
+        if (!c.open) return;
+        // Nothing moves nextSeq while the pump runs (deliver() leaves a pumping client alone).
+        const r = window.read(c.stream, asked, Math.min(READ_CHUNK_BYTES, Math.max(1, queueBytes - c.buffered)));
+        read = r instanceof Promise ? await r : r;
+      } finally {
+        this.releaseReadSlot();
+      }
       if (!c.open) return;
+      const { first, next, batch } = read;
       if (next <= asked) {
         // Nothing read and nothing skipped: ask again only when the window's start moved meanwhile
         // (trimmed under the read); anything else would spin on the same seq forever.
@@ -285,10 +311,47 @@ export class DurableFanout {
       // left out by the window inside the batch (a damaged record, a vanished segment).
       const lost = next - asked - batch.ends.length;
       if (lost > 0) this.truncated.inc({ stream: c.stream }, lost);
-      if (batch.ends.length > 0) c.write(batch);
+      if (batch.ends.length > 0) {
+        c.write(batch);
+        this.options.onWrite(batch.bytes.length);
+      }
       if (first < c.replayEnd) this.replayed.inc({ stream: c.stream }, Math.min(batch.ends.length, c.replayEnd - first));
       c.nextSeq = next;
     }
+  }
+
+  /**
+   * Pumps again once the socket has taken what is queued ('drain'). A socket that does not wait for a
+   * drain (what is queued sits in ws's sender, compressing) is looked at again shortly instead.
+   * Nothing else moves nextSeq meanwhile: deliver() and pump() leave a client waiting for room alone.
+   */
+  private waitForRoom(c: DurableClient): void {
+    c.waitingDrain = true;
+    let timer: NodeJS.Timeout | undefined;
+    const resume = () => {
+      c.socket.off('drain', resume);
+      clearTimeout(timer);
+      c.waitingDrain = false;
+      this.pump(c);
+    };
+    if (c.socket.writableNeedDrain) c.socket.once('drain', resume);
+    else timer = setTimeout(resume, 10);
+  }
+
+  /** Takes one of the MAX_CONCURRENT_READS read slots: at once (undefined) or when one is free. */
+  private readSlot(): Promise<void> | undefined {
+    if (this.reading < MAX_CONCURRENT_READS) {
+      this.reading++;
+      return undefined;
+    }
+    return new Promise((resolve) => this.readWaiters.push(resolve));
+  }
+
+  /** Gives a read slot back: to the next waiting pump, or free. */
+  private releaseReadSlot(): void {
+    const next = this.readWaiters.shift();
+    if (next !== undefined) next();
+    else this.reading--;
   }
 
   private ping(): void {
@@ -310,15 +373,18 @@ export class DurableFanout {
         continue;
       }
       c.pingSeq = c.nextSeq;
+      c.pingPayload = pingPayload();
       c.pingSentAt = now;
       c.pingFlushed = c.flushed;
-      c.ws.ping();
+      c.ws.ping(c.pingPayload);
     }
   }
 
-  private pong(c: DurableClient): void {
-    if (c.pingSeq === undefined || c.closeReason !== undefined) return;
+  /** Confirms the outstanding ping's seq when `data` answers it; an unsolicited pong confirms nothing. */
+  private pong(c: DurableClient, data: Buffer): void {
+    if (c.pingSeq === undefined || c.closeReason !== undefined || !isAnswer(data, c.pingPayload)) return;
     if (c.name !== undefined) this.options.positions.set(c.name, c.stream, c.pingSeq);
     c.pingSeq = undefined;
+    c.pingPayload = undefined;
   }
 }

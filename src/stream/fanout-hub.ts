@@ -14,8 +14,12 @@
  * - Protocol pings every `pingIntervalMs`; a client that did not answer the previous one is terminated
  *   (`ping_timeout`). Client frames are read and ignored (they count as a sign of life).
  * - The client's own pings are answered here, not by ws: a client with more than `maxPendingPongs`
- *   answers not yet written (it pings without reading) is terminated. That, an invalid frame or a
- *   message over `maxPayloadBytes` counts as disconnect reason `protocol`, not `client` or `error`.
+ *   answers not yet written (it pings without reading) is terminated (ping-guard.ts; durable clients
+ *   too). That, an invalid frame or a message over `maxPayloadBytes` counts as disconnect reason
+ *   `protocol`, not `client` or `error`.
+ * - Memory for all clients together is bounded (`clientsMemoryBytes`, --clients-memory-bytes): after
+ *   every flush and sweep, when plain and durable clients together hold more queued bytes than that, the
+ *   largest holders are closed as slow (1008, reason `slow`) until the others fit (clients-memory.ts).
  * - Heartbeats (`{"message_type":"heartbeat","timestamp":…}`) go through the same queue on lite and full.
  * - Consumer pacing: `roomForIngest()` tells the ingest to wait while every connected plain client is
  *   over half its budget (counting what is queued for it); the fastest client paces a catch-up, slower
@@ -33,8 +37,11 @@ import type { Logger } from '../log/logger.js';
 import { RateLimitedLog } from '../log/rate-limited.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
 import type { ReplayWindow } from '../replay/replay-window.js';
+import { overMemoryLimit } from './clients-memory.js';
+import type { DurableClient } from './durable-client.js';
 import { DurableFanout } from './durable-fanout.js';
 import type { DurablePositions } from './durable-positions.js';
+import { answerPings, DEFAULT_MAX_PENDING_PONGS, protocolError } from './ping-guard.js';
 import { RecentMessages } from './recent-messages.js';
 import { StreamClient, type DisconnectReason } from './stream-client.js';
 import { STREAM_NAMES, streamForPath, type StreamName } from './stream-paths.js';
@@ -79,6 +86,11 @@ export interface FanoutHubOptions {
   writesPerSecond?: number;
   /** Unwritten pongs a client may pile up by pinging without reading before it is terminated (default 60, as ws). */
   maxPendingPongs?: number;
+  /**
+   * Bytes all clients together may hold queued (--clients-memory-bytes); beyond it the largest holders
+   * are closed as slow. Default: unbounded.
+   */
+  clientsMemoryBytes?: number;
   /**
    * The replay window and durable positions; without them `?id=` and `?since=` are refused (400).
    * 'later': they are given by attachDurable (the server opens them only once its listener is bound, so
@@ -126,6 +138,11 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
   private droppedTotal = 0;
   private closed = false;
   private readonly violationLog: RateLimitedLog;
+  /** One line a minute while clients are closed for --clients-memory-bytes (the counter has every one). */
+  private readonly memoryLog: RateLimitedLog;
+  /** What the clients held at the last --clients-memory-bytes check, and what durable pumps wrote since. */
+  private memoryChecked = 0;
+  private memoryWritten = 0;
   private durable: DurableFanout | undefined;
   private window: ReplayWindow | undefined;
   /** `durable: 'later'` and attachDurable not called yet. */
@@ -145,6 +162,7 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
     super();
     this.now = options.now ?? Date.now;
     this.violationLog = new RateLimitedLog(options.logger, { now: this.now });
+    this.memoryLog = new RateLimitedLog(options.logger, { now: this.now });
     this.wss = new WebSocketServer({
       noServer: true,
       perMessageDeflate: options.perMessageDeflate,
@@ -179,9 +197,13 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
       ...store,
       metrics,
       logger,
-      // Smaller than a plain client's budget: what sits in buffers is written but unconfirmed, and is
-      // what a durable client may receive twice after a cut. 2 MiB still fills a fast link.
-      budgetBytes: Math.min(clientBufferBytes, 2 * 1024 * 1024),
+      // Smaller than a plain client's budget: what sits in buffers is written but unconfirmed, is what a
+      // durable client may receive twice after a cut, and is memory: the rest waits in the window on disk.
+      // The kernel's socket buffer holds as much again, so 1 MiB still fills a fast link.
+      queueBytes: Math.min(clientBufferBytes, 1024 * 1024),
+      maxPendingPongs: this.options.maxPendingPongs ?? DEFAULT_MAX_PENDING_PONGS,
+      protocolViolation: (client, what) => this.protocolViolation(client, what),
+      onWrite: (bytes) => this.notedWrite(bytes),
       now: this.now,
       onCount: (stream, delta) => this.setCount(stream, delta),
       onGone: (stream, reason) => {
@@ -290,6 +312,7 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
         this.options.metrics.droppedMessages.inc({ stream }, dropped);
       }
     }
+    this.limitMemory();
     this.wakeIngest();
   }
 
@@ -409,23 +432,14 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
     ws.on('pong', () => {
       client.alive = true;
     });
-    ws.on('ping', (data) => {
+    ws.on('ping', () => {
       client.alive = true;
-      if (ws.readyState !== ws.OPEN) return;
-      if (client.pendingPongs >= (this.options.maxPendingPongs ?? 60)) {
-        this.protocolViolation(client, `ping flood: ${client.pendingPongs} pongs not yet read`);
-        ws.terminate();
-        return;
-      }
-      client.pendingPongs++;
-      ws.pong(data, false, () => client.pendingPongs--);
     });
+    answerPings(ws, client, this.options.maxPendingPongs ?? DEFAULT_MAX_PENDING_PONGS, (what) => this.protocolViolation(client, what));
     ws.on('error', (err) => {
       errored = true;
-      // ws's own codes (WS_ERR_INVALID_OPCODE, WS_ERR_UNSUPPORTED_MESSAGE_LENGTH, …): the client broke
-      // the protocol and ws has closed it with the matching status; anything else is the socket's.
-      const code = (err as { code?: unknown }).code;
-      if (typeof code === 'string' && code.startsWith('WS_ERR_')) this.protocolViolation(client, `${code}: ${err.message}`);
+      const violation = protocolError(err);
+      if (violation !== undefined) this.protocolViolation(client, violation);
       else this.options.logger.debug('client error', { stream, remote, err });
     });
     socket.on('drain', () => this.wakeIngest());
@@ -443,7 +457,7 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
   }
 
   /** Marks a client as closed for breaking the protocol (reason `protocol`); logged at most once a minute. */
-  private protocolViolation(client: StreamClient, what: string): void {
+  private protocolViolation(client: StreamClient | DurableClient, what: string): void {
     client.closeReason ??= 'protocol';
     this.violationLog.log('info', 'protocol', 'client closed: protocol violation', { stream: client.stream, remote: client.remote, violation: what });
   }
@@ -464,6 +478,17 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
         },
       });
     perStream('certstream_client_buffered_bytes', 'Bytes accepted for clients but not yet written to their sockets, by stream.', (c) => c.buffered);
+    const held = () => this.memoryHolders();
+    new Gauge({
+      name: 'certstream_clients_memory_bytes',
+      help: 'Bytes queued for all clients together (plain and durable, closing ones included), held against --clients-memory-bytes.',
+      registers: [this.options.metrics.registry],
+      collect() {
+        let total = 0;
+        for (const c of held()) total += c.queued;
+        this.set(total);
+      },
+    });
     perStream(
       'certstream_clients_over_budget',
       'Clients whose last batch did not fit their byte budget (they are losing frames), by stream.',
@@ -519,7 +544,6 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
       if (client.closeReason !== undefined) continue;
       client.recheck();
       if (client.overSince === undefined || now - client.overSince < this.options.slowClientTimeoutMs) continue;
-      client.closeReason = 'slow';
       this.options.logger.warn('client closed for lag', {
         stream: client.stream,
         remote: client.remote,
@@ -527,10 +551,67 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
         dropped: client.dropped,
         over_budget_seconds: (now - client.overSince) / 1000,
       });
-      client.ws.close(1008, 'too slow: over the byte budget');
-      const t = setTimeout(() => client.ws.terminate(), this.options.closeGraceMs ?? 2000);
-      t.unref();
-      client.ws.once('close', () => clearTimeout(t));
+      this.closeSlow(client, 'too slow: over the byte budget');
     }
+    this.limitMemory();
+  }
+
+  /** Every client that holds memory: plain and durable, closing ones included (they hold it until gone). */
+  private *memoryHolders(): Generator<StreamClient | DurableClient> {
+    yield* this.clients;
+    if (this.durable) yield* this.durable.clients;
+  }
+
+  /**
+   * --clients-memory-bytes: when the clients not already being closed hold more than the limit together,
+   * closes the largest holders as slow until the others fit. Clients being closed keep their bytes until
+   * their socket is gone (at most closeGraceMs) and are not counted again.
+   */
+  private limitMemory(): void {
+    const limit = this.options.clientsMemoryBytes;
+    if (limit === undefined) return;
+    // Summed first, without allocating: this runs after every flush, and is almost always under.
+    let total = 0;
+    for (const client of this.memoryHolders()) if (client.closeReason === undefined) total += client.queued;
+    this.memoryWritten = 0;
+    this.memoryChecked = total;
+    if (total <= limit) return;
+    const holders: { client: StreamClient | DurableClient; queued: number }[] = [];
+    for (const client of this.memoryHolders()) if (client.closeReason === undefined) holders.push({ client, queued: client.queued });
+    const close = overMemoryLimit(holders, limit);
+    let freed = 0;
+    for (const { client, queued } of close) {
+      freed += queued;
+      this.closeSlow(client, 'too slow: over the server\'s memory for clients');
+    }
+    this.memoryChecked = total - freed;
+    this.memoryLog.log('warn', 'memory', 'clients closed: all clients together held more than --clients-memory-bytes', {
+      closed: close.length,
+      queued_bytes: total,
+      freed_bytes: freed,
+      clients_memory_bytes: limit,
+      largest: close.slice(0, 3).map(({ client, queued }) => ({ stream: client.stream, remote: client.remote, queued_bytes: queued })),
+    });
+  }
+
+  /**
+   * A durable pump wrote `bytes` between flushes: what the clients hold is at most what the last check
+   * found plus what was written since (sockets only drain), so the full check runs only when that sum
+   * passes the limit, and the bound holds at every write, not only at the next flush or sweep.
+   */
+  private notedWrite(bytes: number): void {
+    const limit = this.options.clientsMemoryBytes;
+    if (limit === undefined) return;
+    this.memoryWritten += bytes;
+    if (this.memoryChecked + this.memoryWritten > limit) this.limitMemory();
+  }
+
+  /** Closes a client as slow (1008, reason `slow`); one that does not take the close frame is terminated after closeGraceMs. */
+  private closeSlow(client: StreamClient | DurableClient, why: string): void {
+    client.closeReason = 'slow';
+    client.ws.close(1008, why);
+    const t = setTimeout(() => client.ws.terminate(), this.options.closeGraceMs ?? 2000);
+    t.unref();
+    client.ws.once('close', () => clearTimeout(t));
   }
 }

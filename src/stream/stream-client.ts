@@ -57,6 +57,11 @@ export class StreamClient {
     return this.ws.bufferedAmount;
   }
 
+  /** Bytes it holds in memory, for --clients-memory-bytes (the same: its queue is all it holds). */
+  get queued(): number {
+    return this.ws.bufferedAmount;
+  }
+
   get open(): boolean {
     return this.ws.readyState === WebSocket.OPEN && this.closeReason === undefined && !this.socket.destroyed;
   }

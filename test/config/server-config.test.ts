@@ -21,6 +21,8 @@ test('every default, pinned (the contract values, and the heartbeat of 10 s from
     logsExclude: [],
     allowEmpty: false,
     clientBufferBytes: 8 * 1024 * 1024,
+    // interface.md, "Faults and hostile clients": 512 MiB over all clients.
+    clientsMemoryBytes: 536_870_912,
     slowClientTimeoutMs: 15_000,
     pingIntervalMs: 30_000,
     perMessageDeflate: false,
