@@ -20,6 +20,7 @@ import { createListener, type ConnectionGuardOptions } from './http/connection-g
 import { buildStatus, type StatusBody } from './http/dashboard/status-json.js';
 import { createRequestHandler, createUpgradeHandler } from './http/routes.js';
 import { createLogger, type Logger } from './log/logger.js';
+import { RateLimitedLog } from './log/rate-limited.js';
 import { createServerMetrics, type ServerMetrics } from './metrics/server-metrics.js';
 import type { ServerConfig } from './config/server-config.js';
 import { Renderer } from './render/renderer.js';
@@ -107,6 +108,8 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
   const rules = (): HealthRules => ({ nowMs: Date.now(), staleAfterMs: defaultStaleAfterMs(config.pollIntervalMs), maxLag: config.maxLag });
   // The pieces that can degrade the server besides its logs add their reasons here (window, NATS).
   const problemSources: HealthProblemSource[] = [];
+  // Failures that repeat every flush period (a full disk) are logged once a minute, with the count swallowed.
+  const flushLog = new RateLimitedLog(logger);
   const logHealth = (): LogHealth[] => (opened?.statuses() ?? []).map((s) => withRenderHealth(s, sink.renderHealth(s.url)));
   const health = (): HealthzBody => {
     const stats = hub.stats();
@@ -194,14 +197,16 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
         windowSeconds: config.replayWindowMs / 1000,
         maxBytes: config.replayWindowBytes,
         logger: logger.child({ component: 'replay' }),
+        registry: metrics.registry,
       });
       window = replay;
+      problemSources.push(() => replay.problems());
       positions = await PositionStore.open({
         stateDir: config.stateDir,
         // A confirmation only counts once saved: save at the pace pings confirm, at least once a second.
         flushMs: Math.min(1000, config.durablePingIntervalMs),
         beforeWrite: () => replay.sync(),
-        onFlushError: (err) => logger.error('positions file flush failed', { error: describeError(err) }),
+        onFlushError: (err) => flushLog.log('error', 'positions', 'positions file flush failed', { error: describeError(err) }),
       });
       hub.attachDurable({ window, positions, pingIntervalMs: config.durablePingIntervalMs });
     } catch (err) {

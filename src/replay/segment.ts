@@ -1,11 +1,12 @@
 /**
  * One segment file of the local replay window: consecutive records from `firstSeq` on, named
  * `<firstSeq, 16 digits>.seg`. In memory it keeps only what finding a record needs: the offset of each
- * record (8 bytes per entry) and the points where `seen` changes (one per published batch).
+ * record (8 bytes per entry), the points where `seen` changes (one per published batch) and the seqs
+ * whose record is damaged.
  */
 import { closeSync, fstatSync, ftruncateSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { probeRecord, recordKey } from './record-codec.js';
+import { findRecord, probeRecord, recordKey } from './record-codec.js';
 
 /** `<seq>.seg` with the seq zero-padded so that names sort like numbers. */
 export function segmentName(firstSeq: number): string {
@@ -18,14 +19,30 @@ export function parseSegmentName(name: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/** What opening a segment found. */
+export interface ScanResult {
+  /** Bytes cut off the end (a torn tail of the newest segment). */
+  cut: number;
+  /** Damaged spans kept in place and skipped. */
+  damagedSpans: number;
+  /** Records those spans are taken to hold (at least one per span): certstream_replay_window_corrupt_records_total. */
+  damagedRecords: number;
+}
+
 export class Segment {
   /** Byte offset of each record in the file. */
   readonly offsets: number[] = [];
   /** Seqs at which `seen` changes, and the new values (for `since`). */
   readonly seenSeqs: number[] = [];
   readonly seenValues: number[] = [];
-  /** File size = end of the last whole record. */
+  /** File size = end of the last record (or of a damaged span kept after it). */
   size = 0;
+  /**
+   * Seqs whose record is damaged (found at opening, or when a read failed its CRC): skipped by readers,
+   * counted once. A record's bytes run from its offset to the next one's; bytes after the record's own
+   * length are a damaged span that took no seq, and are ignored.
+   */
+  readonly damaged = new Set<number>();
   readonly path: string;
 
   constructor(
@@ -50,9 +67,12 @@ export class Segment {
 
   /** Records one appended record of `length` bytes. */
   add(length: number, seen: number): void {
-    const seq = this.endSeq;
+    this.noteSeen(this.endSeq, seen);
     this.offsets.push(this.size);
     this.size += length;
+  }
+
+  private noteSeen(seq: number, seen: number): void {
     if (this.lastSeen !== seen) {
       this.seenSeqs.push(seq);
       this.seenValues.push(seen);
@@ -74,46 +94,73 @@ export class Segment {
   }
 
   /**
-   * Reads the file and indexes its whole records; a torn or corrupt tail is cut off (the file truncated).
-   * @param onKey called for every record with its log and index (the window's per-log dedupe)
-   * @param verify check every record's CRC (the tail segment, where a kill -9 can leave a torn write;
-   *   closed segments were fsync'ed whole, and skipping the CRC keeps a large window quick to open)
-   * @returns the number of bytes cut off (0 when the file was whole)
+   * Reads the file and indexes its records, every one CRC-checked. Damaged bytes are not a reason to lose
+   * what follows them: the scan resynchronises on the next whole record and keeps the damaged span in
+   * place as a hole of skipped seqs (in `damaged`), so that the records after it keep their seqs. Only
+   * in the newest segment, and only when no whole record follows (a write cut by a kill -9, or a failed
+   * write), is the end cut off (the file truncated).
+   *
+   * How many seqs a hole held is not written anywhere: a closed segment knows it from where the next
+   * segment starts (each hole holds one, the last one the rest); in the newest segment each hole is
+   * taken to be one record.
+   * @param onKey called for every whole record with its log and index (the window's per-log dedupe)
+   * @param endSeq the next segment's first seq (undefined for the newest segment)
    */
-  scan(onKey: (log: string, index: number) => void, verify = true): number {
+  scan(onKey: (log: string, index: number) => void, endSeq?: number): ScanResult {
     const fd = openSync(this.path, 'r+');
     try {
       const fileSize = fstatSync(fd).size;
-      const chunk = 8 * 1024 * 1024;
-      let buf = Buffer.alloc(0);
-      let bufStart = 0; // file offset of buf[0]
-      let at = 0; // file offset of the next record
-      let readTo = 0;
-      for (;;) {
-        const probe = probeRecord(buf, at - bufStart, verify);
+      // Whole, at once: a segment is at most a few tens of MiB, and resynchronising needs to look ahead.
+      const data = Buffer.allocUnsafe(fileSize);
+      let read = 0;
+      while (read < fileSize) {
+        const n = readSync(fd, data, read, fileSize - read, read);
+        if (n === 0) break;
+        read += n;
+      }
+      const pieces: { start: number; hole: boolean }[] = [];
+      let at = 0;
+      let end = read;
+      while (at < read) {
+        const probe = probeRecord(data, at, true);
         if (probe.kind === 'record') {
-          const key = recordKey(buf, at - bufStart);
-          this.add(probe.length, key.seen);
-          onKey(key.log, key.index);
+          pieces.push({ start: at, hole: false });
           at += probe.length;
           continue;
         }
-        if (probe.kind === 'corrupt' || readTo >= fileSize) break;
-        // Keep the unread rest and append the next chunk (a record may be larger than a chunk).
-        const rest = buf.subarray(at - bufStart);
-        const want = Math.max(chunk, rest.length * 2);
-        const next = Buffer.allocUnsafe(Math.min(want, rest.length + fileSize - readTo));
-        rest.copy(next);
-        const n = readSync(fd, next, rest.length, next.length - rest.length, readTo);
-        readTo += n;
-        buf = next.subarray(0, rest.length + n);
-        bufStart = at;
-        if (n === 0) break;
+        const next = findRecord(data.subarray(0, read), at + 1);
+        if (next < 0 && endSeq === undefined) {
+          end = at;
+          break;
+        }
+        pieces.push({ start: at, hole: true });
+        at = next < 0 ? read : next;
       }
-      const cut = fileSize - at;
-      if (cut > 0) ftruncateSync(fd, at);
-      this.size = at;
-      return cut;
+      const records = pieces.filter((p) => !p.hole).length;
+      let holesLeft = pieces.length - records;
+      let spare = endSeq === undefined ? holesLeft : endSeq - this.firstSeq - records;
+      let damagedRecords = 0;
+      for (const piece of pieces) {
+        if (!piece.hole) {
+          const key = recordKey(data, piece.start);
+          this.noteSeen(this.endSeq, key.seen);
+          this.offsets.push(piece.start);
+          onKey(key.log, key.index);
+          continue;
+        }
+        holesLeft--;
+        const seqs = Math.max(0, holesLeft === 0 ? spare : Math.min(1, spare));
+        spare -= seqs;
+        for (let k = 0; k < seqs; k++) {
+          this.damaged.add(this.endSeq);
+          this.offsets.push(piece.start);
+        }
+        damagedRecords += Math.max(1, seqs);
+      }
+      const cut = fileSize - end;
+      if (cut > 0) ftruncateSync(fd, end);
+      this.size = end;
+      return { cut, damagedSpans: pieces.length - records, damagedRecords };
     } finally {
       closeSync(fd);
     }
