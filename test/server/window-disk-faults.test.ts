@@ -152,10 +152,7 @@ test('a full disk: appends stop whole, /healthz says why, plain clients go on, a
   await pollUntil('append errors', async () => (await appendErrors()) > 0);
   // Now full to the last byte.
   const filler2 = fill(mnt, 'filler2');
-  // A durable client now: its position must be saved, and the positions file cannot be written.
-  const durable = new Collector(`ws://127.0.0.1:${a.server.port}/?id=disk`);
-  t.after(() => durable.close());
-  await durable.opened();
+
   const health = a.server.health();
   assert.equal(health.status, 'degraded');
   assert.equal(health.problems.length, 1, JSON.stringify(health.problems));
@@ -163,11 +160,23 @@ test('a full disk: appends stop whole, /healthz says why, plain clients go on, a
   await whenFake(fake, atHeads(fake, a.server));
   await plain.until('the plain client gets what the window could not store', 10_000, () => entriesSince(fake, beforeFull).every((e) => plain.seen.includes(e)));
   // Failures repeat every flush period (50 ms): one line each per minute, not one per failure.
-  await pollUntil('ten failed cursor flushes', async () => {
-    fake.append(1);
-    return (await metricValue(a.metrics, 'certstream_cursor_flush_errors_total', {})) >= 10;
-  });
   const count = (prefix: string) => a.lines.filter((l) => String(l.msg).startsWith(prefix)).length;
+  // A new durable NAME makes the positions file dirty: it cannot be written (a failed write stays dirty,
+  // and is retried every period). A new one each turn until a write failed (another writer's failed
+  // temporary file can free a page for a moment).
+  const durables: Collector[] = [];
+  t.after(() => durables.forEach((d) => d.close()));
+  await pollUntil('a failed positions flush', () => {
+    if (count('positions file flush failed') > 0) return true;
+    durables.push(new Collector(`ws://127.0.0.1:${a.server.port}/?id=disk${durables.length}`));
+    return false;
+  }, 20_000, 100);
+  const cursorErrors = () => metricValue(a.metrics, 'certstream_cursor_flush_errors_total', {});
+  const cursorErrorsBefore = await cursorErrors();
+  await pollUntil('ten more failed cursor flushes', async () => {
+    fake.append(1);
+    return (await cursorErrors()) >= cursorErrorsBefore + 10;
+  });
   assert.equal(count('positions file flush failed'), 1, 'positions flush failures: one line');
   assert.equal(count('replay window: cannot append'), 1, 'append failures: one line');
   const keptOut = await appendErrors();
