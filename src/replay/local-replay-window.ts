@@ -156,6 +156,8 @@ export class LocalReplayWindow implements ReplayWindow {
     const noteKey = (log: string, index: number) => {
       if (index > (this.lastIndex.get(log) ?? -1)) this.lastIndex.set(log, index);
     };
+    // One read buffer for every segment's scan (dropped once open).
+    const scratch = { buf: Buffer.alloc(0) };
     for (const [i, seq] of seqs.entries()) {
       const prev = this.segments[this.segments.length - 1];
       // A segment that starts before the previous one ends overlaps it (a crash between roll and trim
@@ -165,7 +167,7 @@ export class LocalReplayWindow implements ReplayWindow {
         continue;
       }
       const segment = new Segment(this.dir, seq);
-      const found = segment.scan(noteKey, seqs[i + 1]);
+      const found = segment.scan(noteKey, seqs[i + 1], scratch);
       if (found.cut > 0) this.logger.warn('replay window: torn tail cut at the last whole record', { segment: segment.path, bytes_cut: found.cut });
       if (found.damagedSpans > 0) {
         this.countCorrupt(found.damagedRecords, segment, 'damaged records found at start; the intact ones after them are kept');
