@@ -184,8 +184,12 @@ export class LocalReplayWindow implements ReplayWindow {
     this.trimTimer = setInterval(() => {
       if (this.diskReads === this.diskReadsSeen) this.spare.length = 0;
       this.diskReadsSeen = this.diskReads;
-      this.checkFiles();
-      this.trim();
+      try {
+        this.checkFiles();
+        this.trim();
+      } catch (err) {
+        this.failureLog.log('error', 'trim', 'replay window: trimming failed', { error: describeError(err) });
+      }
     }, options.trimIntervalMs ?? 5000);
     this.trimTimer.unref();
   }
@@ -628,7 +632,7 @@ export class LocalReplayWindow implements ReplayWindow {
       // The file is gone: deleted under the server (dropped now), or trimmed while we read. Either way
       // the segment is no longer held, and the read goes on from the next seq the window holds.
       if (code === 'ENOENT' && this.segments.includes(seg)) {
-        if (seg === this.active) this.checkActive();
+        if (seg === this.active) this.checkFiles();
         else this.dropVanished(seg);
       }
       if (!this.segments.includes(seg) && !this.closed) return this.read(stream, Math.max(from, seg.endSeq), maxBytes);
