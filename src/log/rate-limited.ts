@@ -45,8 +45,13 @@ export class RateLimitedLog {
     return true;
   }
 
-  /** Forgets a key (its next event is logged at once), e.g. once the condition has cleared. */
-  reset(key: string): void {
+  /**
+   * Forgets a key (its next event is logged at once), e.g. once the condition has cleared.
+   * @returns the events swallowed since its last line (for the line that says it cleared)
+   */
+  reset(key: string): number {
+    const suppressed = this.keys.get(key)?.suppressed ?? 0;
     this.keys.delete(key);
+    return suppressed;
   }
 }

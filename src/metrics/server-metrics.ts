@@ -29,6 +29,8 @@ export interface ServerMetrics {
   readonly cursorAhead: Gauge<'log'>;
   /** certstream_cursor_flush_errors_total: failed writes of the cursor file (state dir unwritable or full). */
   readonly cursorFlushErrors: Counter;
+  /** certstream_positions_flush_errors_total: failed writes of the durable positions (file or bucket). */
+  readonly positionsFlushErrors: Counter;
 }
 
 /**
@@ -103,6 +105,11 @@ export function createServerMetrics(options: { processMetrics?: boolean } = {}):
     cursorFlushErrors: new Counter({
       name: 'certstream_cursor_flush_errors_total',
       help: 'Failed writes of the cursor file (state directory unwritable or full); retried every flush period.',
+      registers,
+    }),
+    positionsFlushErrors: new Counter({
+      name: 'certstream_positions_flush_errors_total',
+      help: 'Failed writes of the durable positions (state directory unwritable or full); retried every flush period.',
       registers,
     }),
   };

@@ -7,16 +7,26 @@
  * Crash safety: appends are written synchronously (a kill -9 cannot lose what append returned, the page
  * cache keeps it); `sync()` fsyncs before the cursors are written, so the window is never behind them.
  * On open a torn tail — a record cut by a kill -9, or garbage — is cut at the last whole record.
+ *
+ * Faults (interface.md, "Faults and hostile clients"): every record is CRC-checked when it is read from
+ * disk; a damaged one is skipped (the batch's `next` covers it), counted and logged at most once a
+ * minute. A write that fails is undone (records are written at explicit offsets and the file cut back),
+ * the append throws (the hub counts the entries kept out), `/healthz` is degraded through problems(), and
+ * the next append after `retryMs` tries again. A segment deleted under the server is dropped with one log
+ * line; a deleted active segment is sealed and writing continues in a new one, so seqs stay unique.
  */
-import { closeSync, fdatasync, fsyncSync, mkdirSync, openSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fdatasync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
-import { CertstreamError } from '../errors.js';
-import type { Logger } from '../log/logger.js';
-import { encodeRecordInto, recordBound, type WindowEntry } from './record-codec.js';
+import { dirname, join } from 'node:path';
+import type { Registry } from 'prom-client';
+import { CertstreamError, describeError } from '../errors.js';
+import { silentLogger, type Logger } from '../log/logger.js';
+import { RateLimitedLog } from '../log/rate-limited.js';
+import { encodeRecordInto, probeRecord, recordBound, type WindowEntry } from './record-codec.js';
 import { frameRecords } from './record-frames.js';
 import { contiguousBatch, type ReplayBatch, type ReplayWindow, type StreamName } from './replay-window.js';
 import { Segment, parseSegmentName, segmentName } from './segment.js';
+import { windowMetrics, type WindowMetrics } from './window-metrics.js';
 
 export interface LocalReplayWindowOptions {
   /** The state directory; segments go to its `replay/` subdirectory. */
@@ -41,6 +51,21 @@ export interface LocalReplayWindowOptions {
   trimIntervalMs?: number;
   /** Clock, epoch ms (tests). */
   now?: () => number;
+  /** Where certstream_replay_window_corrupt_records_total is registered (the server's registry). */
+  registry?: Registry;
+  /** After a failed write, appends are refused without touching the disk for this long, ms (default 1000). */
+  retryMs?: number;
+}
+
+/** Why the window is not appending, for /healthz and the log. */
+interface AppendFailure {
+  /** Epoch ms of the first failure. */
+  since: number;
+  error: string;
+  /** Entries kept out since. */
+  entries: number;
+  /** Epoch ms before which appends are refused without a write. */
+  retryAt: number;
 }
 
 /** Size of a reused disk-read buffer (a read of up to this many bytes allocates nothing). */
@@ -59,7 +84,18 @@ export class LocalReplayWindow implements ReplayWindow {
   private activeFd: number;
   private activeOpenedAt: number;
   private totalBytes = 0;
-  private dirty = false;
+  /** Appends written so far / covered by a finished fsync: sync() waits until the second reaches the first. */
+  private writeGen = 0;
+  private syncedGen = 0;
+  /** The fdatasync under way (its fd is closed only after it settles) and the one queued behind it. */
+  private syncing: { gen: number; fd: number; done: Promise<void> } | undefined;
+  private syncQueued: Promise<void> | undefined;
+  private failure: AppendFailure | undefined;
+  private corrupt = 0;
+  private readonly metrics: WindowMetrics;
+  private readonly logger: Logger;
+  /** Repeating failures (appends, damaged records, rolls, trims): one line a minute per cause. */
+  private readonly failureLog: RateLimitedLog;
   /** Highest index held per log: an entry at or below it is a repeat (refetched after a crash). */
   private readonly lastIndex = new Map<string, number>();
   /** Newest whole records (each a Buffer), for seqs [cacheFirst, nextSeq). */
@@ -105,10 +141,14 @@ export class LocalReplayWindow implements ReplayWindow {
   private constructor(private readonly options: LocalReplayWindowOptions) {
     this.dir = join(options.stateDir, REPLAY_DIR);
     this.now = options.now ?? Date.now;
+    this.logger = options.logger ?? silentLogger;
+    this.failureLog = new RateLimitedLog(this.logger, { now: this.now });
+    this.metrics = windowMetrics(options.registry);
     this.segmentBytes = options.segmentBytes ?? Math.max(1024 * 1024, Math.min(64 * 1024 * 1024, Math.floor(options.maxBytes / 8)));
     this.segmentMs = (options.segmentSeconds ?? Math.max(1, options.windowSeconds / 15)) * 1000;
     this.cacheMax = options.cacheBytes ?? 8 * 1024 * 1024;
-    mkdirSync(this.dir, { recursive: true });
+    // A directory just created is made durable in its parent, as every segment created later is in it.
+    if (mkdirSync(this.dir, { recursive: true }) !== undefined) fsyncDirectory(dirname(this.dir));
     const seqs = readdirSync(this.dir)
       .map(parseSegmentName)
       .filter((s): s is number => s !== undefined)
@@ -116,6 +156,8 @@ export class LocalReplayWindow implements ReplayWindow {
     const noteKey = (log: string, index: number) => {
       if (index > (this.lastIndex.get(log) ?? -1)) this.lastIndex.set(log, index);
     };
+    // One read buffer for every segment's scan (dropped once open).
+    const scratch = { buf: Buffer.alloc(0) };
     for (const [i, seq] of seqs.entries()) {
       const prev = this.segments[this.segments.length - 1];
       // A segment that starts before the previous one ends overlaps it (a crash between roll and trim
@@ -125,13 +167,17 @@ export class LocalReplayWindow implements ReplayWindow {
         continue;
       }
       const segment = new Segment(this.dir, seq);
-      const cut = segment.scan(noteKey, i === seqs.length - 1);
-      if (cut > 0) options.logger?.warn('replay window: torn tail cut at the last whole record', { segment: segment.path, bytes_cut: cut });
+      const found = segment.scan(noteKey, seqs[i + 1], scratch);
+      if (found.cut > 0) this.logger.warn('replay window: torn tail cut at the last whole record', { segment: segment.path, bytes_cut: found.cut });
+      if (found.damagedSpans > 0) {
+        this.countCorrupt(found.damagedRecords, segment, 'damaged records found at start; the intact ones after them are kept');
+      }
       this.segments.push(segment);
       this.totalBytes += segment.size;
     }
-    if (this.segments.length === 0) this.segments.push(new Segment(this.dir, 0));
-    this.activeFd = openSync(this.active.path, 'a');
+    const created = this.segments.length === 0;
+    if (created) this.segments.push(new Segment(this.dir, 0));
+    this.activeFd = this.openSegmentFile(this.active.path, created);
     this.activeOpenedAt = this.now();
     this.cacheFirst = this.nextSeq;
     this.trim();
@@ -139,9 +185,10 @@ export class LocalReplayWindow implements ReplayWindow {
       if (this.diskReads === this.diskReadsSeen) this.spare.length = 0;
       this.diskReadsSeen = this.diskReads;
       try {
+        this.checkFiles();
         this.trim();
       } catch (err) {
-        options.logger?.error('replay window: trimming failed', { error: String(err) });
+        this.failureLog.log('error', 'trim', 'replay window: trimming failed', { error: describeError(err) });
       }
     }, options.trimIntervalMs ?? 5000);
     this.trimTimer.unref();
@@ -172,31 +219,53 @@ export class LocalReplayWindow implements ReplayWindow {
     if (this.closed) throw new CertstreamError('STATE_ERR_IO', 'replay window is closed');
     const seq = this.nextSeq;
     const appended: WindowEntry[] = [];
+    // The dedupe's previous values, restored when the write fails (nothing of it was stored).
+    const before = new Map<string, number | undefined>();
     let bound = 0;
     for (const e of entries) {
-      if (e.index <= (this.lastIndex.get(e.log) ?? -1)) continue;
+      const last = this.lastIndex.get(e.log);
+      if (e.index <= (last ?? -1)) continue;
+      if (!before.has(e.log)) before.set(e.log, last);
       this.lastIndex.set(e.log, e.index);
       appended.push(e);
       bound += recordBound(e);
     }
     if (appended.length === 0) return { seq, appended };
-    this.rollIfDue();
-    // Encoded into one reused scratch buffer, written from it, and copied once into an exact-size buffer
-    // that the cache keeps (its records are views into it): the only allocation per append.
-    // A catch-up batch larger than SPARE_BYTES gets a buffer of its own, so the scratch stays small.
-    if (this.scratch.length < bound && bound <= SPARE_BYTES) this.scratch = Buffer.allocUnsafe(Math.min(SPARE_BYTES, Math.max(bound, this.scratch.length * 2)));
-    const scratch = this.scratch.length >= bound ? this.scratch : Buffer.allocUnsafe(bound);
-    const lengths: number[] = [];
     let size = 0;
-    for (const e of appended) {
-      const n = encodeRecordInto(e, scratch, size);
-      lengths.push(n);
-      size += n;
+    let bytes: Buffer;
+    const lengths: number[] = [];
+    try {
+      const failure = this.failure;
+      if (failure !== undefined && this.now() < failure.retryAt) throw new CertstreamError('STATE_ERR_IO', `not appending since a write failed: ${failure.error}`);
+      this.checkActive();
+      this.rollIfDue();
+      // Encoded into one reused scratch buffer, written from it, and copied once into an exact-size buffer
+      // that the cache keeps (its records are views into it): the only allocation per append.
+      // A catch-up batch larger than SPARE_BYTES gets a buffer of its own, so the scratch stays small.
+      if (this.scratch.length < bound && bound <= SPARE_BYTES) this.scratch = Buffer.allocUnsafe(Math.min(SPARE_BYTES, Math.max(bound, this.scratch.length * 2)));
+      const scratch = this.scratch.length >= bound ? this.scratch : Buffer.allocUnsafe(bound);
+      for (const e of appended) {
+        const n = encodeRecordInto(e, scratch, size);
+        lengths.push(n);
+        size += n;
+      }
+      this.writeRecords(scratch, size);
+      bytes = Buffer.allocUnsafe(size);
+      scratch.copy(bytes, 0, 0, size);
+    } catch (err) {
+      for (const [log, last] of before) {
+        if (last === undefined) this.lastIndex.delete(log);
+        else this.lastIndex.set(log, last);
+      }
+      throw this.appendFailed(err, appended.length);
     }
-    writeSync(this.activeFd, scratch, 0, size);
-    this.dirty = true;
-    const bytes = Buffer.allocUnsafe(size);
-    scratch.copy(bytes, 0, 0, size);
+    if (this.failure !== undefined) {
+      const { since, entries: keptOut } = this.failure;
+      this.failure = undefined;
+      this.failureLog.reset('append');
+      this.logger.info('replay window: appending again', { entries_kept_out: keptOut, failing_seconds: Math.round((this.now() - since) / 1000) });
+    }
+    this.writeGen++;
     let at = 0;
     for (let i = 0; i < lengths.length; i++) {
       const view = bytes.subarray(at, at + lengths[i]);
@@ -210,19 +279,82 @@ export class LocalReplayWindow implements ReplayWindow {
     return { seq, appended };
   }
 
+  /**
+   * Why `/healthz` cannot say `ok` because of the window: one line while appends fail, none otherwise
+   * (a HealthProblemSource).
+   */
+  problems(): string[] {
+    const f = this.failure;
+    if (f === undefined) return [];
+    return [`replay window cannot append since ${new Date(f.since).toISOString()} (${f.entries} entries kept out, durable and since clients miss them): ${f.error}`];
+  }
+
+  /** Damaged records found so far (at start and by reads); each counted once. */
+  get corruptRecords(): number {
+    return this.corrupt;
+  }
+
+  /**
+   * Writes the encoded records at the end of the active segment, all or none: at an explicit offset
+   * (not O_APPEND), so that the bytes of a failed write are overwritten by the next one even when cutting
+   * them off fails too; `writeSync` may write less than asked (a disk that fills), which is a failure.
+   */
+  private writeRecords(buf: Buffer, size: number): void {
+    const start = this.active.size;
+    let done = 0;
+    try {
+      while (done < size) {
+        const n = writeSync(this.activeFd, buf, done, size - done, start + done);
+        if (n <= 0) throw new CertstreamError('STATE_ERR_IO', `short write to ${this.active.path}`);
+        done += n;
+      }
+    } catch (err) {
+      // Give back the space of a part-written record (and leave no torn record for a restart to cut).
+      if (done > 0) {
+        try {
+          ftruncateSync(this.activeFd, start);
+        } catch {
+          // Overwritten by the next write at the same offset, or cut as a torn tail at start.
+        }
+      }
+      throw err;
+    }
+  }
+
+  private appendFailed(err: unknown, entries: number): CertstreamError {
+    const now = this.now();
+    const error = describeError(err);
+    const failure = this.failure ?? { since: now, error, entries: 0, retryAt: 0 };
+    failure.entries += entries;
+    // A refusal while waiting to retry keeps the write's own error as the reason.
+    if (!(err instanceof CertstreamError && err.message.startsWith('not appending since'))) {
+      failure.error = error;
+      failure.retryAt = now + (this.options.retryMs ?? 1000);
+    }
+    this.failure = failure;
+    this.failureLog.log('error', 'append', 'replay window: cannot append, entries kept out until writes succeed again', { segment: this.active.path, error: failure.error, entries_kept_out: failure.entries });
+    return err instanceof CertstreamError ? err : new CertstreamError('STATE_ERR_IO', `cannot append to the replay window ${this.active.path}: ${error}`, { cause: err });
+  }
+
   read(stream: StreamName, fromSeq: number, maxBytes: number): ReplayBatch | Promise<ReplayBatch> {
     const from = Math.max(fromSeq, this.firstSeq);
-    if (from >= this.cacheFirst || from >= this.nextSeq) {
-      const start = Math.min(from, this.nextSeq);
-      const records: Buffer[] = [];
-      let bytes = 0;
-      for (let i = this.cacheHead + (start - this.cacheFirst); i < this.cache.length && (records.length === 0 || bytes < maxBytes); i++) {
-        records.push(this.cache[i]);
-        bytes += this.cache[i].length;
-      }
-      return contiguousBatch(start, frameRecords(records, stream));
-    }
+    if (from >= this.cacheFirst || from >= this.nextSeq) return this.readCache(stream, from, maxBytes);
     return this.readDisk(stream, from, maxBytes);
+  }
+
+  /**
+   * From memory. These records were encoded in this process and never read back from disk: there is
+   * nothing for a CRC to catch.
+   */
+  private readCache(stream: StreamName, from: number, maxBytes: number): ReplayBatch {
+    const start = Math.min(Math.max(from, this.cacheFirst), this.nextSeq);
+    const records: Buffer[] = [];
+    let bytes = 0;
+    for (let i = this.cacheHead + (start - this.cacheFirst); i < this.cache.length && (records.length === 0 || bytes < maxBytes); i++) {
+      records.push(this.cache[i]);
+      bytes += this.cache[i].length;
+    }
+    return contiguousBatch(start, frameRecords(records, stream));
   }
 
   seqAtTime(since: number): number {
@@ -233,27 +365,56 @@ export class LocalReplayWindow implements ReplayWindow {
     return this.nextSeq;
   }
 
+  /**
+   * Resolves once everything appended before the call is on disk. A caller that arrives while an
+   * fdatasync is under way waits for it when it covers its appends, and otherwise for one more after it
+   * (shared by every caller that arrives meanwhile).
+   */
   sync(): Promise<void> {
-    if (!this.dirty || this.closed) return Promise.resolve();
-    this.dirty = false;
+    if (this.closed) return Promise.resolve();
+    const target = this.writeGen;
+    if (this.syncedGen >= target) return Promise.resolve();
+    const running = this.syncing;
+    if (running === undefined) return this.startSync();
+    if (running.gen >= target) return running.done;
+    this.syncQueued ??= running.done
+      .catch(() => undefined)
+      .then(() => {
+        this.syncQueued = undefined;
+        return this.sync();
+      });
+    return this.syncQueued;
+  }
+
+  private startSync(): Promise<void> {
+    const gen = this.writeGen;
     const fd = this.activeFd;
-    return new Promise((resolve, reject) =>
+    const path = this.active.path;
+    const done = new Promise<void>((resolve, reject) =>
       fdatasync(fd, (err) => {
-        if (err) {
-          this.dirty = true;
-          reject(new CertstreamError('STATE_ERR_IO', `cannot sync the replay window ${this.active.path}`, { cause: err }));
-        } else resolve();
+        this.syncing = undefined;
+        if (err) reject(new CertstreamError('STATE_ERR_IO', `cannot sync the replay window ${path}`, { cause: err }));
+        else {
+          this.syncedGen = Math.max(this.syncedGen, gen);
+          resolve();
+        }
       }),
     );
+    this.syncing = { gen, fd, done };
+    return done;
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     clearInterval(this.trimTimer);
-    await this.sync();
-    this.closed = true;
-    closeSync(this.activeFd);
-    for (const seg of [...this.handles.keys()]) this.dropHandle(seg);
+    try {
+      await this.sync();
+    } finally {
+      await this.syncing?.done.catch(() => undefined);
+      this.closed = true;
+      closeSync(this.activeFd);
+      for (const seg of [...this.handles.keys()]) this.dropHandle(seg);
+    }
   }
 
   /** Closes a segment's read handle (FileHandle.close waits for reads in flight). */
@@ -283,7 +444,7 @@ export class LocalReplayWindow implements ReplayWindow {
     const cutoff = this.now() / 1000 - this.options.windowSeconds;
     const last = this.active.lastSeen;
     // A quiet window: the active segment itself expired; start a new (empty) one so it can go.
-    if (last !== undefined && last < cutoff) this.roll();
+    if (last !== undefined && last < cutoff) this.tryRoll();
     while (this.segments.length > 1) {
       const oldest = this.segments[0];
       const expired = oldest.lastSeen === undefined || oldest.lastSeen < cutoff;
@@ -291,24 +452,125 @@ export class LocalReplayWindow implements ReplayWindow {
       this.segments.shift();
       this.totalBytes -= oldest.size;
       this.dropHandle(oldest);
-      unlinkSync(oldest.path);
+      try {
+        unlinkSync(oldest.path);
+      } catch (err) {
+        // Already gone (deleted by hand) is what trimming wanted; anything else leaves a file to remove.
+        if ((err as { code?: string }).code !== 'ENOENT') this.failureLog.log('warn', 'trim', 'replay window: cannot remove a trimmed segment', { segment: oldest.path, error: describeError(err) });
+      }
     }
     this.trimCache();
   }
 
-  private rollIfDue(): void {
-    const a = this.active;
-    if (a.offsets.length > 0 && (a.size >= this.segmentBytes || this.now() - this.activeOpenedAt >= this.segmentMs)) this.roll();
+  /**
+   * Notices segment files deleted under the server (the trim timer): a closed one is dropped, the
+   * active one sealed (checkActive).
+   */
+  private checkFiles(): void {
+    if (this.closed) return;
+    for (const seg of this.segments.slice(0, -1)) {
+      if (statSync(seg.path, { throwIfNoEntry: false }) === undefined) this.dropVanished(seg);
+    }
+    try {
+      this.checkActive();
+    } catch (err) {
+      this.failureLog.log('error', 'roll', 'replay window: cannot open a new segment', { error: describeError(err) });
+    }
   }
 
+  /** Removes a segment whose file is gone from the window; its seqs are skipped (counted by readers). */
+  private dropVanished(seg: Segment): void {
+    const i = this.segments.indexOf(seg);
+    if (i < 0 || seg === this.active) return;
+    this.segments.splice(i, 1);
+    this.totalBytes -= seg.size;
+    this.dropHandle(seg);
+    this.logger.warn('replay window: a segment file vanished; its entries are dropped from the window', {
+      segment: seg.path,
+      first_seq: seg.firstSeq,
+      end_seq: seg.endSeq,
+      entries: seg.endSeq - seg.firstSeq,
+    });
+    this.trimCache();
+  }
+
+  /**
+   * The active segment deleted (its file unlinked while we write it): everything written to it from now
+   * on would vanish at the next restart, and the next start would number entries again from the end of
+   * the segment before it. Seal it and write on in a new file named by the next seq; the sealed one is
+   * then a vanished segment like any other.
+   */
+  private checkActive(): void {
+    if (fstatSync(this.activeFd).nlink > 0) return;
+    const old = this.active;
+    if (old.offsets.length === 0) {
+      // Nothing in it: the same file again.
+      const fd = this.openSegmentFile(old.path, true);
+      this.closeFd(this.activeFd);
+      this.activeFd = fd;
+      return;
+    }
+    this.logger.warn('replay window: the segment being written was deleted; sealed, writing on in a new one', { segment: old.path, first_seq: old.firstSeq, end_seq: old.endSeq });
+    this.roll();
+    this.dropVanished(old);
+  }
+
+  private rollIfDue(): void {
+    const a = this.active;
+    if (a.offsets.length > 0 && (a.size >= this.segmentBytes || this.now() - this.activeOpenedAt >= this.segmentMs)) this.tryRoll();
+  }
+
+  /** A roll that can wait: when it fails (EMFILE, ENOSPC) the active segment simply grows a while longer. */
+  private tryRoll(): void {
+    try {
+      this.roll();
+    } catch (err) {
+      this.failureLog.log('error', 'roll', 'replay window: cannot open the next segment; the current one grows meanwhile', { segment: this.active.path, error: describeError(err) });
+    }
+  }
+
+  /**
+   * Closes the active segment and starts the next. The next file is opened (and made durable in the
+   * directory) before anything changes, so a failure leaves the window writing where it was, never with
+   * a closed descriptor (whose number the next open of anything would reuse).
+   */
   private roll(): void {
     if (this.active.offsets.length === 0) return;
+    const next = new Segment(this.dir, this.nextSeq);
     // Closed segments are never synced again: make this one durable now (once per segment).
     fsyncSync(this.activeFd);
-    closeSync(this.activeFd);
-    this.segments.push(new Segment(this.dir, this.nextSeq));
-    this.activeFd = openSync(this.active.path, 'a');
+    this.syncedGen = this.writeGen;
+    const fd = this.openSegmentFile(next.path, true);
+    this.failureLog.reset('roll');
+    const old = this.activeFd;
+    this.segments.push(next);
+    this.activeFd = fd;
     this.activeOpenedAt = this.now();
+    this.closeFd(old);
+  }
+
+  /**
+   * Opens a segment for writing at explicit offsets (not O_APPEND: see writeRecords).
+   * @param create a new file: emptied, and the directory fsync'ed so that the file survives a crash
+   */
+  private openSegmentFile(path: string, create: boolean): number {
+    const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | (create ? constants.O_TRUNC : 0), 0o644);
+    if (create) {
+      try {
+        fsyncDirectory(this.dir);
+      } catch (err) {
+        closeSync(fd);
+        throw err;
+      }
+    }
+    return fd;
+  }
+
+  /** Closes a written segment's descriptor, after the fdatasync under way on it if any. */
+  private closeFd(fd: number): void {
+    const running = this.syncing;
+    if (running?.fd === fd) void running.done.catch(() => undefined).finally(() => closeSync(fd));
+    else closeSync(fd);
   }
 
   private trimCache(): void {
@@ -325,11 +587,20 @@ export class LocalReplayWindow implements ReplayWindow {
     }
   }
 
+  /** Counts damaged records (once each) and logs them, at most once a minute. */
+  private countCorrupt(records: number, seg: Segment, what: string): void {
+    this.corrupt += records;
+    this.metrics.corruptRecords.inc(records);
+    this.failureLog.log('error', 'corrupt', `replay window: ${what}`, { segment: seg.path, records, corrupt_records_total: this.corrupt });
+  }
+
   private async readDisk(stream: StreamName, from: number, maxBytes: number): Promise<ReplayBatch> {
     const i = this.segments.findIndex((s) => s.endSeq > from);
-    if (i < 0) return this.read(stream, this.nextSeq, maxBytes);
+    if (i < 0) return this.readCache(stream, this.nextSeq, maxBytes);
     const seg = this.segments[i];
     const start = Math.max(from, seg.firstSeq);
+    // A segment dropped before `from` (vanished) can leave the next held seq in memory.
+    if (start >= this.cacheFirst) return this.readCache(stream, start, maxBytes);
     const first = start - seg.firstSeq;
     const startOffset = seg.offsets[first];
     // Whole records up to about maxBytes (at least one), not past what is cached.
@@ -345,32 +616,60 @@ export class LocalReplayWindow implements ReplayWindow {
       if (buf.length === SPARE_BYTES && this.spare.length < MAX_SPARES) this.spare.push(buf);
     };
     const handle = this.handle(seg);
+    let done = 0;
     try {
       const fh = await handle;
-      let done = 0;
       while (done < size) {
         const { bytesRead } = await fh.read(buf, done, size - done, startOffset + done);
         if (bytesRead === 0) break;
         done += bytesRead;
       }
-      if (done < size) throw new CertstreamError('STATE_ERR_IO', `replay segment ${seg.path} is shorter than its index`);
     } catch (err) {
       release();
+      const code = (err as { code?: string }).code;
       // Another reader's open evicted this handle mid-read (it was closed under us): read again.
-      if ((err as { code?: string }).code === 'EBADF' && this.handles.get(seg) !== handle && this.segments.includes(seg) && !this.closed) return this.readDisk(stream, from, maxBytes);
-      // The segment was trimmed while we read: the reader asks again from the new start.
-      if ((err as { code?: string }).code === 'ENOENT' || !this.segments.includes(seg)) return contiguousBatch(start, frameRecords([], stream));
+      if (code === 'EBADF' && this.handles.get(seg) !== handle && this.segments.includes(seg) && !this.closed) return this.readDisk(stream, from, maxBytes);
+      // The file is gone: deleted under the server (dropped now), or trimmed while we read. Either way
+      // the segment is no longer held, and the read goes on from the next seq the window holds.
+      if (code === 'ENOENT' && this.segments.includes(seg)) {
+        if (seg === this.active) this.checkFiles();
+        else this.dropVanished(seg);
+      }
+      if (!this.segments.includes(seg) && !this.closed) return this.read(stream, Math.max(from, seg.endSeq), maxBytes);
       throw err;
     }
+    // A file shorter than its index (cut by hand): what is missing reads as damaged records.
+    buf.fill(0, done, size);
     const records: Buffer[] = [];
+    let damaged = 0;
     for (let k = first; k < last; k++) {
+      const seq = seg.firstSeq + k;
+      if (seg.damaged.has(seq)) continue;
       const end = (k + 1 < seg.offsets.length ? seg.offsets[k + 1] : seg.size) - startOffset;
-      records.push(buf.subarray(seg.offsets[k] - startOffset, end));
+      const bytes = buf.subarray(seg.offsets[k] - startOffset, end);
+      // The CRC, and the length against the index: a record flipped on disk since it was written.
+      const probe = probeRecord(bytes, 0, true);
+      if (probe.kind !== 'record') {
+        seg.damaged.add(seq);
+        damaged++;
+        continue;
+      }
+      records.push(probe.length === bytes.length ? bytes : bytes.subarray(0, probe.length));
     }
+    if (damaged > 0) this.countCorrupt(damaged, seg, 'damaged records skipped by a read (never sent)');
     // frameRecords copies every payload into the batch's own buffer, so the read buffer is free after it.
     const batch = frameRecords(records, stream);
     release();
-    return contiguousBatch(start, batch);
+    return { first: start, next: seg.firstSeq + last, batch };
   }
 }
 
+/** fsync of a directory: makes the names created in it (or it in its parent) survive a crash. */
+function fsyncDirectory(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}

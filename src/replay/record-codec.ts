@@ -137,6 +137,18 @@ export function probeRecord(buf: Buffer, offset: number, verify: boolean): Recor
   return { kind: 'record', length };
 }
 
+/**
+ * The offset of the first whole, CRC-checked record at or after `from` in `buf`, or -1 when none: how a
+ * reader resynchronises after damaged bytes. Text (most of a record) never passes the length check, so
+ * the CRC is computed only at the rare offsets whose four bytes look like a plausible length.
+ */
+export function findRecord(buf: Buffer, from: number): number {
+  for (let at = from; at + RECORD_HEADER_BYTES <= buf.length; at++) {
+    if (probeRecord(buf, at, true).kind === 'record') return at;
+  }
+  return -1;
+}
+
 /** The fields of a whole record needed for indexing (no frame bytes copied). */
 export interface RecordKey {
   readonly seen: number;

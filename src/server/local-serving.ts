@@ -3,11 +3,13 @@
  * window and the durable positions are files in the state directory next to the cursors. The window is
  * synced before the cursor or positions file is written, so neither ever points past what it holds.
  */
-import { describeError } from '../errors.js';
+import { join } from 'node:path';
 import type { Logger } from '../log/logger.js';
+import type { ServerMetrics } from '../metrics/server-metrics.js';
 import type { ServerConfig } from '../config/server-config.js';
 import { LocalReplayWindow } from '../replay/local-replay-window.js';
-import { PositionStore } from '../stream/durable-positions.js';
+import { FlushFailures } from '../state/flush-failures.js';
+import { POSITIONS_FILE, PositionStore } from '../stream/durable-positions.js';
 import type { FanoutHub } from '../stream/fanout-hub.js';
 import type { CloserStack } from './closer-stack.js';
 import type { ReplayWindowHealth } from '../http/healthz.js';
@@ -19,9 +21,11 @@ export class LocalServing implements ServingMode {
   readonly readyOnListen = false;
   private window: LocalReplayWindow | undefined;
   private positions: PositionStore | undefined;
+  private positionsFailures: FlushFailures | undefined;
 
   constructor(
     private readonly config: ServerConfig,
+    private readonly metrics: ServerMetrics,
     private readonly logger: Logger,
   ) {}
 
@@ -37,15 +41,25 @@ export class LocalServing implements ServingMode {
       windowSeconds: config.replayWindowMs / 1000,
       maxBytes: config.replayWindowBytes,
       logger: this.logger.child({ component: 'replay' }),
+      registry: this.metrics.registry,
     });
     closers.push('replay window close', () => window.close());
     this.window = window;
+    // Failed writes (a full disk) are counted, logged at most once a minute, and shown in /healthz.
+    const failures = new FlushFailures({
+      logger: this.logger,
+      failedMessage: 'positions file flush failed',
+      recoveredMessage: 'positions file written again after failures',
+      fields: { path: join(config.stateDir, POSITIONS_FILE) },
+      counter: this.metrics.positionsFlushErrors,
+    });
+    this.positionsFailures = failures;
     const positions = await PositionStore.open({
       stateDir: config.stateDir,
       // A confirmation only counts once saved: save at the pace pings confirm, at least once a second.
       flushMs: Math.min(1000, config.durablePingIntervalMs),
       beforeWrite: () => window.sync(),
-      onFlushError: (err) => this.logger.error('positions file flush failed', { error: describeError(err) }),
+      outcome: failures,
     });
     closers.push('positions file close', () => positions.close());
     this.positions = positions;
@@ -63,6 +77,13 @@ export class LocalServing implements ServingMode {
 
   health(): undefined {
     return undefined;
+  }
+
+  problems(): string[] {
+    const out = this.window?.problems() ?? [];
+    const positions = this.positionsFailures?.health();
+    if (positions?.lastError) out.push(`durable positions not saved (${positions.errors} failed writes): ${positions.lastError}`);
+    return out;
   }
 
   durableHealth(): { window: ReplayWindowHealth; positions: number } | undefined {

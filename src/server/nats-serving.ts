@@ -61,6 +61,10 @@ export class NatsServing implements ServingMode {
     return this.nats.health();
   }
 
+  problems(): string[] {
+    return [];
+  }
+
   durableHealth(): undefined {
     // The stream's figures are in the `nats` object (first_seq, last_seq); the dashboard's window card
     // reads replay_window, which NATS mode does not fill yet.

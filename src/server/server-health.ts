@@ -50,7 +50,7 @@ export class ServerHealth {
       dropped: stats.dropped,
       version: VERSION,
       nats: this.mode.health(),
-      problems: this.problems.flatMap((source) => source()),
+      problems: [...this.mode.problems(), ...this.problems.flatMap((source) => source())],
       durable: this.mode.durableHealth(),
     });
   }

@@ -54,6 +54,8 @@ export interface ServingMode {
   ingestSide(hub: FanoutHub, publish: Publish): Promise<IngestSide | undefined>;
   /** The `nats` object of `/healthz`, in NATS mode. */
   health(): NatsHealth | undefined;
+  /** Why the mode keeps the server from `ok` (the window cannot append, positions not saved …): one line each. */
+  problems(): string[];
   /** The replay window and the positions kept, once attached (none on an ingest node). */
   durableHealth(): { window: ReplayWindowHealth; positions: number } | undefined;
 }
@@ -71,5 +73,5 @@ export function windowHealth(window: ReplayWindow, nowMs = Date.now()): ReplayWi
 
 /** The mode the configuration asks for. */
 export function chooseServingMode(config: ServerConfig, metrics: ServerMetrics, logger: Logger): ServingMode {
-  return config.nats === '' ? new LocalServing(config, logger) : new NatsServing(config, config.role, metrics, logger);
+  return config.nats === '' ? new LocalServing(config, metrics, logger) : new NatsServing(config, config.role, metrics, logger);
 }

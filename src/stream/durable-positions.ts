@@ -7,7 +7,7 @@
  * position never points past what the window holds on disk.
  */
 import { CertstreamError } from '../errors.js';
-import { SavedMap } from '../state/saved-map.js';
+import { SavedMap, type WriteOutcome } from '../state/saved-map.js';
 import { parseStateFile, StateFile } from '../state/state-file.js';
 import type { StreamName } from './stream-paths.js';
 import { STREAM_NAMES } from './stream-paths.js';
@@ -24,6 +24,8 @@ export interface PositionStoreOptions {
   beforeWrite?: () => Promise<void>;
   /** Called when a periodic flush fails (the next one retries). */
   onFlushError?: (err: unknown) => void;
+  /** Told of every write's outcome (state/flush-failures.ts counts and logs them). */
+  outcome?: WriteOutcome;
 }
 
 /** Parses the positions file body; throws STATE_ERR_CORRUPT. Pure. */
@@ -99,6 +101,7 @@ export class PositionStore extends SavedPositions {
       dependency: options.beforeWrite,
       write: (positions) => file.write(positionsByName(positions)),
       failure: (err) => file.writeError(err),
+      outcome: options.outcome,
     });
   }
 
