@@ -137,7 +137,9 @@ function natsConnected(node: NatsNode, connected: boolean, ms = 30_000): Promise
  * reconnect backoff starts at 0.25 s); this bound only fails a node that never reconnects, or waits for
  * the client library's stale-connection detection (3 pings 10 s apart), or whose tail or publisher stays
  * stuck on the old connection. It is generous on purpose: a loaded two-core machine must not fail it.
- * How soon they reconnect is a performance goal for a benchmark (each scenario prints its times), not a test.
+ * That the reconnect backoff starts over after a short outage instead of sitting at its cap is tested
+ * in nats-link.test.ts, where the cap is minutes; how soon the nodes reconnect is a performance goal for
+ * a benchmark (these scenarios print their times), not a test.
  */
 const RECONNECT_MS = 30_000;
 
