@@ -1,13 +1,18 @@
-// The NATS link's reconnect backoff against a real nats-server restarted on its port: after a brief
-// outage the link must retry from the start of its backoff, not from its cap. The cap is set to ten
-// minutes here, so the property shows as minutes against a fraction of a second: the test needs no
-// tight wall-clock bound (the failover test's old 6 s bound stood in for this on a loaded machine).
+// Brief NATS outages against a real nats-server restarted on its port. After each, the link retries
+// from the start of its backoff, not from its cap; and publishes left unanswered by the server that
+// went away are sent again at the reconnection instead of waiting out their timeout. Cap and timeout
+// are set to ten minutes here, so each property shows as minutes against a second or so: the tests need
+// no tight wall-clock bound (the failover test's old 6 s bound stood in for them on a loaded machine).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Registry } from 'prom-client';
 import { silentLogger } from '../../src/log/logger.js';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { JetStreamPublisher } from '../../src/nats/jetstream-publisher.js';
 import { NatsLink } from '../../src/nats/nats-link.js';
 import { createNatsMetrics } from '../../src/nats/nats-metrics.js';
+import { ensureStream, entriesSubject } from '../../src/nats/stream-setup.js';
+import type { StreamFrames } from '../../src/stream/fanout-hub.js';
 import { NatsServer, natsSkip } from '../support/nats-server.js';
 
 /**
@@ -54,3 +59,41 @@ async function waitDisconnected(link: NatsLink): Promise<boolean> {
   while (link.connected) await new Promise((resolve) => setTimeout(resolve, 10));
   return link.connected;
 }
+
+const LOG = 'https://ct.example/log/';
+
+function entry(index: number): StreamFrames {
+  const full = JSON.stringify({ message_type: 'certificate_update', data: { cert_index: index, source: { url: LOG }, leaf_cert: { as_der: 'QUJD'.repeat(60) } } });
+  const lite = JSON.stringify({ message_type: 'certificate_update', data: { cert_index: index, source: { url: LOG } } });
+  return { full, lite, domains: JSON.stringify({ message_type: 'dns_entries', data: [`n${index}.example`] }), log: LOG, index, seen: 1_767_225_600 + index };
+}
+
+test('publishes the killed server never answered are sent again at the reconnection, not after their timeout', { skip: natsSkip(), timeout: 300_000 }, async (t) => {
+  const server = await NatsServer.start();
+  t.after(() => server.dispose());
+  const registry = new Registry();
+  const metrics = createNatsMetrics(registry);
+  const link = new NatsLink({ servers: [server.url], name: 'publisher test', logger: silentLogger, metrics, backoff: { baseMs: 50, maxMs: 1000 } });
+  t.after(() => link.close());
+  const nc = await within(link.ready(), RECONNECT_BOUND_MS, 'the first connection');
+  await ensureStream(nc, { name: 'T', maxAgeMs: 600_000, maxBytes: 1 << 30 });
+  const p = new JetStreamPublisher({ connection: () => link.ready(), subject: entriesSubject('T'), metrics, logger: silentLogger, timeoutMs: 600_000, onReconnect: (l) => link.onReconnect(l) });
+  t.after(() => p.close());
+  const N = 20_000;
+  p.publish(Array.from({ length: N / 2 }, (_, i) => entry(i)));
+  // Killed while publishes are in flight (some acknowledged, the rest never will be by this server).
+  await within(
+    (async () => {
+      while ((await metrics.published.get()).values.reduce((n, v) => n + v.value, 0) < 1000) await new Promise((resolve) => setTimeout(resolve, 5));
+    })(),
+    RECONNECT_BOUND_MS,
+    'the first acknowledgements',
+  );
+  await server.kill();
+  p.publish(Array.from({ length: N / 2 }, (_, i) => entry(N / 2 + i)));
+  await server.start();
+  await p.settled(RECONNECT_BOUND_MS);
+  const jsm = await jetstreamManager(await link.ready());
+  assert.equal((await jsm.streams.info('T')).state.messages, N, 'each entry stored once');
+  assert.ok((await metrics.publishErrors.get()).values[0].value >= 1, 'the kill interrupted publishing');
+});
