@@ -1,10 +1,22 @@
 /**
  * Keeps a key-value bucket's values flowing into `seen`: every saved value first, then each change any
- * node makes, for as long as the returned watch runs. The cursors and the positions both mirror their
- * bucket this way, so that synchronous reads see the cluster's values.
+ * node makes, until `stop()`. The cursors and the positions both mirror their bucket this way, so that
+ * synchronous reads see the cluster's values.
+ *
+ * A watch can end on its own: an error while handling an entry, or its consumer closing under it. A
+ * node whose watch ended would stop learning the other nodes' values without a word, so an ended watch
+ * is logged, counted (`restarts`, certstream_nats_kv_watch_restarts_total) and started again. The new
+ * watch first repeats every key's last value, so nothing that changed meanwhile is missed; revisions
+ * keep an old value from overwriting a newer one. A watch that keeps ending at once is restarted with
+ * a capped exponential backoff; one ended by the connection closing (the node is stopping) is not.
  */
-import type { KV, KvEntry } from '@nats-io/kv';
+import { ClosedConnectionError } from '@nats-io/transport-node';
+import type { KV, KvEntry, KvWatchEntry } from '@nats-io/kv';
+import type { QueuedIterator } from '@nats-io/transport-node';
+import { backoffDelay, sleep, type BackoffOptions } from '../ct/backoff.js';
 import { CertstreamError, describeError } from '../errors.js';
+import { silentLogger, type Logger } from '../log/logger.js';
+import { RateLimitedLog } from '../log/rate-limited.js';
 
 /** A saved value: both buckets hold non-negative integers (a next index, a stream seq). */
 export interface KvValue {
@@ -20,21 +32,85 @@ export function kvValue(e: KvEntry): KvValue | undefined {
   return Number.isSafeInteger(value) && value >= 0 ? { key: e.key, value, revision: e.revision } : undefined;
 }
 
+/** How a mirror reports and paces the restarts of a watch that ended. */
+export interface MirrorOptions {
+  /** Where an ended watch is reported (warn, at most once a minute per mirror; default: nowhere). */
+  logger?: Logger;
+  /** Counted once per restarted watch (the daemon passes certstream_nats_kv_watch_restarts_total). */
+  restarts?: { inc(): void };
+  /** Delays between restarts of a watch that keeps ending at once (default 250 ms doubling to 10 s). */
+  retry?: BackoffOptions;
+}
+
+/** A running mirror. */
+export interface BucketMirror {
+  /** Ends the watch for good (no restart, nothing counted). */
+  stop(): void;
+}
+
 /** @throws CertstreamError NATS_ERR_STREAM when the bucket cannot be read */
-export async function mirrorBucket(kv: KV, what: string, seen: (v: KvValue) => void): Promise<{ stop(): void }> {
+export async function mirrorBucket(kv: KV, what: string, seen: (v: KvValue) => void, options: MirrorOptions = {}): Promise<BucketMirror> {
   const take = (e: KvEntry | null) => {
     const v = e === null ? undefined : kvValue(e);
     if (v !== undefined) seen(v);
   };
+  let watch: QueuedIterator<KvWatchEntry>;
   try {
     for await (const key of await kv.keys()) take(await kv.get(key));
     // The watch first repeats the last values (harmless: revisions order them), then every change.
-    const watch = await kv.watch();
-    void (async () => {
-      for await (const e of watch) take(e);
-    })().catch(() => undefined);
-    return watch;
+    watch = await kv.watch();
   } catch (err) {
     throw new CertstreamError('NATS_ERR_STREAM', `cannot read ${what}: ${describeError(err)}`, { cause: err });
   }
+  const stopped = new AbortController();
+  const log = new RateLimitedLog(options.logger ?? silentLogger);
+  const retry: BackoffOptions = { baseMs: 250, maxMs: 10_000, ...options.retry };
+
+  /** Waits for the watch to end; resolves with its error, if it had one. */
+  const follow = async (w: QueuedIterator<KvWatchEntry>): Promise<{ error?: unknown }> => {
+    try {
+      for await (const e of w) take(e);
+      return {};
+    } catch (error) {
+      return { error };
+    }
+  };
+
+  const run = async () => {
+    let attempt = 0;
+    for (;;) {
+      const startedAt = Date.now();
+      const { error } = await follow(watch);
+      if (stopped.signal.aborted) return;
+      // A watch that lasted starts the backoff over; one that ended at once waits longer each time.
+      attempt = Date.now() - startedAt > (retry.maxMs ?? 10_000) ? 0 : attempt + 1;
+      for (;;) {
+        if (attempt > 1) await sleep(backoffDelay(attempt - 1, retry), stopped.signal);
+        if (stopped.signal.aborted) return;
+        try {
+          watch = await kv.watch();
+          break;
+        } catch (err) {
+          // The connection was closed: the node is stopping, and there is nothing left to learn.
+          if (err instanceof ClosedConnectionError) return;
+          log.log('warn', 'rewatch', `cannot watch ${what} again; retrying`, { error: describeError(err) });
+          attempt++;
+        }
+      }
+      if (stopped.signal.aborted) {
+        watch.stop();
+        return;
+      }
+      options.restarts?.inc();
+      log.log('warn', 'ended', `the watch of ${what} ended; watching it again`, { error: error === undefined ? 'ended without an error' : describeError(error) });
+      log.reset('rewatch');
+    }
+  };
+  void run();
+  return {
+    stop() {
+      stopped.abort();
+      watch.stop();
+    },
+  };
 }

@@ -25,6 +25,11 @@ export interface NatsMetrics {
   readonly consumerLag: Gauge;
   /** certstream_nats_tail_gaps_total: stream seqs this edge's tail never received (trimmed before it got them). */
   readonly tailGaps: Counter;
+  /**
+   * certstream_nats_kv_watch_restarts_total{bucket}: watches of a key-value bucket (the cluster's cursors,
+   * the durable positions) that ended on their own and were started again (nats/kv-mirror.ts).
+   */
+  readonly kvWatchRestarts: Counter<'bucket'>;
 }
 
 export function createNatsMetrics(registry: Registry): NatsMetrics {
@@ -49,5 +54,11 @@ export function createNatsMetrics(registry: Registry): NatsMetrics {
     deliveredSeq: new Gauge({ name: 'certstream_nats_delivered_seq', help: "Last stream sequence this edge handed to its clients.", registers }),
     consumerLag: new Gauge({ name: 'certstream_nats_consumer_lag', help: 'Stream messages this edge has not handed to its clients yet.', registers }),
     tailGaps: new Counter({ name: 'certstream_nats_tail_gaps_total', help: "Stream sequences this edge's tail never received (trimmed before it read them).", registers }),
+    kvWatchRestarts: new Counter({
+      name: 'certstream_nats_kv_watch_restarts_total',
+      help: "Watches of a key-value bucket (cursors, durable positions) that ended on their own and were started again; while one is down this node does not learn the other nodes' values.",
+      labelNames: ['bucket'] as const,
+      registers,
+    }),
   };
 }

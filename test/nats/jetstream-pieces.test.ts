@@ -77,11 +77,24 @@ test('key-value cursors: a restarted node starts where the cluster stopped; a cu
   for (const s of [a, b, c]) await s.close();
 });
 
+/** Resolves once the wall clock is past `ms` (epoch ms): a clock event, so that publish times order. */
+async function clockPast(ms: number): Promise<void> {
+  while (Date.now() <= ms) await new Promise((resolve) => setTimeout(resolve, Math.max(1, ms + 1 - Date.now())));
+}
+
 test('the window reads from the stream past its memory, in order, and finds positions by time', { skip }, async (t) => {
   const { nc, metrics } = await setup(t);
   const p = new JetStreamPublisher({ connection: async () => nc, subject: entriesSubject('T'), metrics, logger: silentLogger });
-  const before = Array.from({ length: 300 }, (_, i) => entry(i));
-  p.publish(before);
+  // Three runs whose times do not overlap: each run's `seen` is taken before it is published (as the
+  // ingest does), and each run is published only once the clock is past the previous one's
+  // acknowledgements. The stream's timestamps are JetStream's publish times (ms precision in the
+  // lookup), so a time between two runs has exactly one right answer.
+  const seen1 = Date.now() / 1000;
+  p.publish(Array.from({ length: 100 }, (_, i) => entry(i, seen1)));
+  await p.settled();
+  const mark1 = Date.now() + 1; // after every publish time of the first run
+  await clockPast(mark1);
+  p.publish(Array.from({ length: 200 }, (_, i) => entry(100 + i, mark1 / 1000)));
   await p.settled();
   const got: StreamFrames[] = [];
   const holder: { window?: JetStreamWindow } = {};
@@ -99,7 +112,14 @@ test('the window reads from the stream past its memory, in order, and finds posi
   holder.window = window;
   t.after(() => window.close());
   assert.equal(window.nextSeq, 301, 'the tail starts at the end of the stream');
-  p.publish(Array.from({ length: 200 }, (_, i) => entry(300 + i)));
+  // The third run (seqs 301-500) is the one the window keeps in memory. Its `seen` times are distinct
+  // (1 ms apart) and lie in the 0.2 s before it is published, which is more than 0.5 s after the second
+  // run's last publish time: the memory answers for seen times, the stream for publish times.
+  const mark2 = Date.now() + 1;
+  await clockPast(mark2 + 700);
+  const publishedAt = Date.now();
+  const seen3 = (i: number) => (publishedAt - 200 + i) / 1000;
+  p.publish(Array.from({ length: 200 }, (_, i) => entry(300 + i, seen3(i))));
   await p.settled();
   await waitUntil('the tail handed on the new entries', 10_000, () => window.nextSeq === 501);
   assert.deepEqual(got.map((f) => f.index), Array.from({ length: 200 }, (_, i) => 300 + i));
@@ -117,8 +137,16 @@ test('the window reads from the stream past its memory, in order, and finds posi
   assert.equal(full.length, 500);
   full.forEach((f, i) => assert.equal(f, entry(i).full, `seq ${i + 1}`));
 
-  // By time: the stream's timestamps are publish times (all "now" here); `seen` of the cached tail is exact.
+  // By time, from the stream (older than the memory): the start, and each boundary between runs.
   assert.equal(await window.seqAtTime(0), 1, 'since before everything starts at the first seq');
+  assert.equal(await window.seqAtTime(seen1 - 0.001), 1);
+  assert.equal(await window.seqAtTime(mark1 / 1000), 101, 'since between the first and second runs: the second run');
+  assert.equal(await window.seqAtTime((mark2 + 300) / 1000), 301, 'since between the second and third runs: the third run');
+  // From the memory: an entry's exact seen time is its seq; a time between two entries is the later one.
+  assert.equal(await window.seqAtTime(seen3(195)), 496, 'since at entry 495 seen');
+  assert.equal(await window.seqAtTime(seen3(195) - 0.0005), 496, 'since between entries 494 and 495');
+  assert.equal(await window.seqAtTime(seen3(199)), 500, 'since at the last entry seen');
+  assert.equal(await window.seqAtTime(seen3(199) + 0.0005), 501, 'since after the last entry seen: the head');
   assert.equal(await window.seqAtTime(Date.now() / 1000 + 3600), 501, 'since in the future starts at the head');
   await p.close();
 });

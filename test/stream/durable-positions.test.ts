@@ -2,23 +2,44 @@
 // the start with STATE_ERR_CORRUPT) and the parsing of `id` / `since` (pure).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isCertstreamError } from '../../src/errors.js';
-import { POSITIONS_FILE, PositionStore } from '../../src/stream/durable-positions.js';
+import { POSITIONS_FILE, PositionStore, parsePositionsFile } from '../../src/stream/durable-positions.js';
 import { parseSubscriptionQuery } from '../../src/stream/subscription-query.js';
 
 test('positions survive a reopen and are written only after the window was synced', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'positions-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const order: string[] = [];
-  const a = await PositionStore.open({ stateDir: dir, flushMs: 3_600_000, beforeWrite: async () => void order.push('sync') });
+  const file = join(dir, POSITIONS_FILE);
+  // The window's sync is held by the test: nothing may reach the file until it is released.
+  const atSync: string[][] = [];
+  let release!: () => void;
+  let syncStarted!: () => void;
+  const started = new Promise<void>((resolve) => (syncStarted = resolve));
+  const beforeWrite = () => {
+    atSync.push(readdirSync(dir));
+    syncStarted();
+    return new Promise<void>((resolve) => (release = resolve));
+  };
+  const a = await PositionStore.open({ stateDir: dir, flushMs: 3_600_000, beforeWrite });
   a.set('indexer-1', 'lite', 42);
   a.set('indexer-1', 'full', 7);
   a.set('other', 'domains', 0);
-  await a.close();
-  assert.deepEqual(order, ['sync']);
+  let settled = false;
+  const closing = a.close().finally(() => (settled = true));
+  await started;
+  // A store that writes without waiting for the sync has finished its write within a few milliseconds;
+  // 200 ms is room for that on a loaded machine. Too short only lets a broken store pass, never fails
+  // a correct one (which cannot write before the release below).
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.equal(existsSync(file), false, 'nothing written while the window sync is pending');
+  assert.equal(settled, false, 'close waits for the window sync');
+  release();
+  await closing;
+  assert.deepEqual(atSync, [[]], 'one sync, before anything (not even a temp file) was written');
+  assert.equal(parsePositionsFile(readFileSync(file, 'utf8')).size, 3, 'written once the sync resolved');
   const b = await PositionStore.open({ stateDir: dir });
   assert.equal(b.get('indexer-1', 'lite'), 42);
   assert.equal(b.get('indexer-1', 'full'), 7);
@@ -26,9 +47,9 @@ test('positions survive a reopen and are written only after the window was synce
   assert.equal(b.get('other', 'lite'), undefined);
   assert.equal(b.size, 3);
   await b.close();
-  writeFileSync(join(dir, POSITIONS_FILE), '{"version":1,"positions":{"x":{"lite":-1}}}');
+  writeFileSync(file, '{"version":1,"positions":{"x":{"lite":-1}}}');
   await assert.rejects(PositionStore.open({ stateDir: dir }), (err) => isCertstreamError(err, 'STATE_ERR_CORRUPT'));
-  writeFileSync(join(dir, POSITIONS_FILE), 'not json');
+  writeFileSync(file, 'not json');
   await assert.rejects(PositionStore.open({ stateDir: dir }), (err) => isCertstreamError(err, 'STATE_ERR_CORRUPT') && /fix or remove it/.test(err.message));
 });
 

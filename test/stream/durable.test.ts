@@ -153,8 +153,15 @@ test('a slow durable client is never dropped: it reads everything at its own pac
   (ws as unknown as { _socket: { resume(): void } })._socket.resume();
   await waitUntil('all 4,000', 20_000, () => r.raw.length === 4000);
   assert.deepEqual(r.indexes(), range(0, 4000));
-  assert.equal(await metricValue(d.h.metrics, 'certstream_client_dropped_messages_total', { stream: 'full' }), 0);
+  // What being durable means once it caught up: still connected (no disconnect counted, whatever the
+  // reason), nothing left behind, and its position confirmed at the head, so a reconnect would resume
+  // there. (A durable client never goes through the dropping path, so certstream_client_dropped_messages_total
+  // says nothing about it.)
   assert.equal(ws.readyState, WebSocket.OPEN);
+  assert.equal(d.h.hub.clientCount, 1);
+  assert.deepEqual((await d.h.metrics.clientDisconnects.get()).values.filter((v) => v.value > 0), [], 'no client disconnected');
+  assert.equal(await metricValue(d.h.metrics, 'certstream_durable_lag_messages', { stream: 'full' }), 0);
+  await waitUntil('position confirmed at the head', 5000, () => d.positions.get('slow', 'full') === 4000);
 });
 
 test('a position older than the window resumes at its start and counts what is lost', async (t) => {
@@ -255,9 +262,33 @@ test('closing the hub first delivers everything published to clients that are re
   for (let i = 0; i < 2000; i += 100) d.publish(i, 100, 500);
   await waitUntil('the durable client is behind', 5000, async () => (await metricValue(d.h.metrics, 'certstream_durable_lag_messages', { stream: 'full' })) > 500);
   const gone = closed(durable.ws);
-  const closing = d.h.hub.close(1001, 'server shutting down', 3000);
-  setTimeout(() => socket.resume(), 200);
+  // The client reads again only once the close has begun (close() marks the hub closed synchronously),
+  // so everything below is delivered during the close. The grace is a liveness bound, far above the
+  // fraction of a second this takes: it only fails a close that stops waiting for a reading client.
+  const closing = d.h.hub.close(1001, 'server shutting down', 60_000);
+  socket.resume();
   await closing;
   assert.equal((await gone).code, 1001);
   assert.deepEqual(durable.indexes(), range(0, 2000), 'the durable client got the whole window before the close');
+});
+
+test('closing the hub does not wait past its grace for a client that does not read', async (t) => {
+  const d = await startDurable(t, { budget: 64 * 1024, cacheBytes: 128 * 1024 });
+  const stuck = await record(`${d.h.url}/full-stream?id=stuck`);
+  (stuck.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+  // 24 MB: more than the loopback socket buffers of both ends take, so frames stay unsent.
+  for (let i = 0; i < 12_000; i += 100) d.publish(i, 100, 2000);
+  await waitUntil('the durable client is behind', 5000, async () => (await metricValue(d.h.metrics, 'certstream_durable_lag_messages', { stream: 'full' })) > 500);
+  // The client never reads again: the close must end on its own, with the client terminated. It takes
+  // about twice the 200 ms grace; 30 s is a liveness bound that only fails a close that waits without end.
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    d.h.hub.close(1001, 'server shutting down', 200).then(() => 'closed'),
+    new Promise((resolve) => (timer = setTimeout(resolve, 30_000, 'still closing after 30 s'))),
+  ]);
+  clearTimeout(timer);
+  if (outcome !== 'closed') stuck.ws.terminate(); // lets the rest of the test's teardown end
+  assert.equal(outcome, 'closed', 'the close waited past its grace for a client that does not read');
+  assert.equal(d.h.hub.clientCount, 0, 'the client that did not read is gone');
+  assert.equal(stuck.raw.length, 0);
 });
