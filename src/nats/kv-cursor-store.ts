@@ -26,6 +26,8 @@ export interface KvCursorStoreOptions {
   beforeWrite?: () => Promise<void>;
   flushErrors?: { inc(): void };
   logger: Logger;
+  /** Counts the bucket watch's restarts (certstream_nats_kv_watch_restarts_total). */
+  watchRestarts?: { inc(): void };
 }
 
 export class KvCursorStore implements Cursors {
@@ -58,7 +60,7 @@ export class KvCursorStore implements Cursors {
   /** Reads every saved cursor and starts watching the bucket for other nodes' progress. */
   async load(options: { ignoreSaved?: boolean } = {}): Promise<void> {
     const kv = (this.kv = await this.options.bucket());
-    this.watcher = await mirrorBucket(kv, `cursors from ${this.path}`, (e) => this.seen(e));
+    this.watcher = await mirrorBucket(kv, `cursors from ${this.path}`, (e) => this.seen(e), { logger: this.options.logger, restarts: this.options.watchRestarts });
     if (!options.ignoreSaved) for (const [url, v] of this.cluster) this.mine.learn(url, v.index);
     this.mine.start(this.options.flushMs ?? 1000, () => undefined);
   }

@@ -24,6 +24,8 @@ export interface KvPositionsOptions {
   /** Save period while something changed, ms (default 1000). */
   flushMs?: number;
   logger: Logger;
+  /** Counts the bucket watch's restarts (certstream_nats_kv_watch_restarts_total). */
+  watchRestarts?: { inc(): void };
 }
 
 export class KvPositions extends SavedPositions {
@@ -47,7 +49,7 @@ export class KvPositions extends SavedPositions {
   static async open(options: KvPositionsOptions): Promise<KvPositions> {
     const store = new KvPositions(options);
     const { kv } = options;
-    store.watcher = await mirrorBucket(kv, `durable positions from JetStream key-value bucket ${options.bucketName}`, (e) => store.seen(e));
+    store.watcher = await mirrorBucket(kv, `durable positions from JetStream key-value bucket ${options.bucketName}`, (e) => store.seen(e), { logger: options.logger, restarts: options.watchRestarts });
     store.positions.start(options.flushMs ?? 1000, () => undefined);
     return store;
   }
