@@ -12,8 +12,9 @@ import { runSubcommand } from './subcommands.js';
 const USAGE = `Usage: certstream-watch <command> [options]
 
 Commands:
-  certstream-watch run --feed FEED --watch FILE [--db URL] [--webhook URL ...] [--metrics-port PORT]
-  certstream-watch export [--db URL] [--since ISO-DATE] [--format csv|json]
+  certstream-watch run --feed FEED --watch FILE [--db URL] [--webhook URL ...] [--hook PATH ...] [--metrics-port PORT]
+  certstream-watch export [--db URL] [--since ISO-DATE] [--format csv|json] [--dead-letters]
+  certstream-watch test --watch FILE NAME...
 
 Run certstream-watch <command> --help for the options of a command.
 `;
@@ -26,8 +27,10 @@ function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
-    // The regex worker and pg's pool are closed by the commands; nothing else may keep the process up.
+    // The regex worker and pg's pool are closed by the commands; nothing else should keep the process
+    // up, and if something does (a socket an endpoint holds open), a stop still ends promptly.
     if (code !== 0) process.exit(code);
+    setTimeout(() => process.exit(code), 1_000).unref();
   },
   (err: unknown) => {
     process.stderr.write(`certstream-watch: fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
