@@ -93,8 +93,11 @@ export class WatchRunner {
         metrics.regexTimeouts.inc({ rule: rule.text });
         if (disabled) metrics.regexDisabled.inc();
         logger.warn(disabled ? 'regex rule disabled after repeated time-outs' : 'regex rule timed out; skipped for this batch', {
-          rule: rule.text, timeouts: count, limit_ms: this.o.regexTimeoutMs ?? 1000,
+          rule: rule.text, timeouts: count, limit_ms: this.matcher?.guard?.timeoutMs ?? this.o.regexTimeoutMs ?? 1000,
         });
+      },
+      onFloor: (limitMs, startMs) => {
+        logger.warn('--regex-timeout raised above the regex worker start time', { requested_ms: this.o.regexTimeoutMs, limit_ms: limitMs, worker_start_ms: startMs });
       },
     });
   }
