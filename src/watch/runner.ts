@@ -45,6 +45,17 @@ export function idFromWatchFile(path: string): string {
   return base === '' ? 'certstream-watch' : base;
 }
 
+/**
+ * The stream the watcher reads: a server's `/` (lite, no DER) is read at `/full-stream` instead, since
+ * a hook's CERT_SHA256 is the hash of the leaf's DER (interface.md); any other path is kept as given.
+ */
+export function fullStreamUrl(url: string): string {
+  const u = new URL(url);
+  if (u.pathname !== '/' && u.pathname !== '') return url;
+  u.pathname = '/full-stream';
+  return u.toString();
+}
+
 /** Valid durable subscription name (interface.md): 1–64 of A-Z a-z 0-9 . _ - */
 export const SUBSCRIPTION_ID = /^[A-Za-z0-9._-]{1,64}$/;
 

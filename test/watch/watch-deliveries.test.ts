@@ -50,7 +50,7 @@ describe('certstream-watch deliveries (issue 23)', { timeout: 180_000 }, () => {
     const db = `sqlite:${join(dir, `w${n}.sqlite`)}`;
     const w = startWatcher(['--feed', feed.url, '--watch', watchFile, '--db', db, '--metrics-port', '0', ...args]);
     cleanups.push(() => void w.child.kill('SIGKILL'));
-    await feed.client();
+    await Promise.race([feed.client(), w.exited.then((c) => Promise.reject(new Error(`the watcher exited (${c}): ${w.stderr()}`)))]);
     return { feed, w, db, watchFile };
   }
 
@@ -192,6 +192,7 @@ describe('certstream-watch deliveries (issue 23)', { timeout: 180_000 }, () => {
         '/CN=login', "/O=Let's Encrypt/CN=R11", '0A1B', '2023-11-14T22:13:20.000Z', '2027-01-15T08:00:00.000Z', 'X509LogEntry'],
     );
     assert.match(env.MATCH_ID, /^ct\.example\/log#7#login-/);
+    assert.match(feed.paths[0], /^\/full-stream\?id=w\d+$/, 'a server\'s / is read at /full-stream (the DER is needed)');
     await until(() => 'the hung hook dead-lettered', () => w.logs().some((l) => l.msg === 'delivery given up (dead letter)'), 30_000);
     const dead = w.logs().find((l) => l.msg === 'delivery given up (dead letter)')!;
     assert.equal(dead.kind, 'hook');

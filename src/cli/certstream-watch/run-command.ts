@@ -17,7 +17,7 @@ import { resolveFeedSpec } from '../../audit/feeds/feed-source.js';
 import { describeError, isCertstreamError } from '../../errors.js';
 import { createLogger } from '../../log/logger.js';
 import { parseWatchFile, type Rule } from '../../watch/rules.js';
-import { idFromWatchFile, SUBSCRIPTION_ID, WatchRunner } from '../../watch/runner.js';
+import { fullStreamUrl, idFromWatchFile, SUBSCRIPTION_ID, WatchRunner } from '../../watch/runner.js';
 import { DEFAULT_DB, openStore, parseDbUrl, type DbSpec } from '../../watch/store.js';
 import { createWatchMetrics } from '../../watch/watch-metrics.js';
 import type { DeliveryTarget } from '../../watch/delivery-target.js';
@@ -121,7 +121,7 @@ export function parseRunArgs(argv: string[], env: Record<string, string | undefi
         hooks: list('hook').map((p) => resolve(p)),
         hookTimeoutMs: seconds('hook-timeout', 30),
         deliveryMaxAgeMs: seconds('delivery-max-age', 86_400),
-        feedUrl: spec.url,
+        feedUrl: fullStreamUrl(spec.url),
         watchFile,
         db: pick(raw, 'db', env) ?? DEFAULT_DB,
         webhooks: list('webhook'),

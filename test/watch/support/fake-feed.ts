@@ -51,6 +51,8 @@ export function certSha256(c: FakeCert): string {
 export class FakeFeed {
   private wss!: WebSocketServer;
   readonly clients = new Set<WebSocket>();
+  /** The request path (with query) of every connection. */
+  readonly paths: string[] = [];
   url = '';
   private connected: (() => void)[] = [];
 
@@ -58,7 +60,8 @@ export class FakeFeed {
     this.wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
     await new Promise<void>((resolve) => this.wss.once('listening', () => resolve()));
     this.url = `ws://127.0.0.1:${(this.wss.address() as AddressInfo).port}/`;
-    this.wss.on('connection', (ws) => {
+    this.wss.on('connection', (ws, req) => {
+      this.paths.push(req.url ?? '');
       this.clients.add(ws);
       ws.on('close', () => this.clients.delete(ws));
       for (const f of this.connected.splice(0)) f();
