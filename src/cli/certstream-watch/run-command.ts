@@ -234,9 +234,10 @@ export async function runWatch(argv: string[], io: WatchIo): Promise<number> {
       return 78;
     }
   }
-  const targets = [
-    ...new Set(o.webhooks)].map((u): DeliveryTarget => new WebhookTarget(u, o.webhookTimeoutMs),
-  ).concat([...new Set(o.hooks)].map((p) => new HookTarget(p, o.hookTimeoutMs)));
+  const targets: DeliveryTarget[] = [
+    ...[...new Set(o.webhooks)].map((u) => new WebhookTarget(u, o.webhookTimeoutMs)),
+    ...[...new Set(o.hooks)].map((p) => new HookTarget(p, o.hookTimeoutMs)),
+  ];
   const runner = new WatchRunner({
     feedUrl: o.feedUrl, id: o.id, rules: config.rules, store, targets, metrics, logger, regexTimeoutMs: o.regexTimeoutMs,
     delivery: { baseBackoffMs: o.webhookBackoffBaseMs, maxBackoffMs: o.webhookBackoffMaxMs, maxAgeMs: o.deliveryMaxAgeMs },
