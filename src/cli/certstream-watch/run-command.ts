@@ -223,12 +223,37 @@ export async function runWatch(argv: string[], io: WatchIo): Promise<number> {
   // Every log line passes through the redaction (redact.ts), whatever a field holds.
   const logger = createLogger({ write: (line) => stdout.write(redactUrl(line)) });
   const metrics = createWatchMetrics();
+  // SIGHUP: the watch file again; an invalid one is refused (same lines as at start) and the old rules
+  // stay. Handled from here on (its default action ends the process); one that arrives before the
+  // runner exists is applied as soon as it does.
+  let runner: WatchRunner | undefined = undefined;
+  let hupEarly = false;
+  let reloading = Promise.resolve();
+  const onHup = () => {
+    if (!runner) {
+      hupEarly = true;
+      return;
+    }
+    const r = runner;
+    reloading = reloading.then(async () => {
+      const w = await readWatchFile(o.watchFile);
+      if ('problems' in w) {
+        for (const p of w.problems) stderr.write(`certstream-watch: ${p}\n`);
+        logger.error('watch file refused; the previous rules stay in force', { file: o.watchFile, problems: w.problems });
+        return;
+      }
+      r.reload(w.rules);
+      logger.info('watch file reloaded', { file: o.watchFile, rules: w.rules.length });
+    });
+  };
+  process.on('SIGHUP', onHup);
   let metricsServer: MetricsServer | undefined;
   if (o.metricsPort !== undefined) {
     try {
       metricsServer = await serveMetrics(metrics.registry, o.metricsPort, o.metricsHost);
       logger.info('metrics listening', { host: o.metricsHost, port: metricsServer.port });
     } catch (err) {
+      process.off('SIGHUP', onHup);
       await store.close();
       stderr.write(`certstream-watch: cannot serve metrics on ${o.metricsHost}:${o.metricsPort}: ${describeError(err)}\n`);
       return 78;
@@ -238,31 +263,18 @@ export async function runWatch(argv: string[], io: WatchIo): Promise<number> {
     ...[...new Set(o.webhooks)].map((u) => new WebhookTarget(u, o.webhookTimeoutMs)),
     ...[...new Set(o.hooks)].map((p) => new HookTarget(p, o.hookTimeoutMs)),
   ];
-  const runner = new WatchRunner({
+  runner = new WatchRunner({
     feedUrl: o.feedUrl, id: o.id, rules: config.rules, store, targets, metrics, logger, regexTimeoutMs: o.regexTimeoutMs,
     delivery: { baseBackoffMs: o.webhookBackoffBaseMs, maxBackoffMs: o.webhookBackoffMaxMs, maxAgeMs: o.deliveryMaxAgeMs },
   });
-  // SIGHUP: the watch file again; an invalid one is refused (same lines as at start) and the old rules stay.
-  let reloading = Promise.resolve();
-  const onHup = () => {
-    reloading = reloading.then(async () => {
-      const w = await readWatchFile(o.watchFile);
-      if ('problems' in w) {
-        for (const p of w.problems) stderr.write(`certstream-watch: ${p}\n`);
-        logger.error('watch file refused; the previous rules stay in force', { file: o.watchFile, problems: w.problems });
-        return;
-      }
-      runner.reload(w.rules);
-      logger.info('watch file reloaded', { file: o.watchFile, rules: w.rules.length });
-    });
-  };
-  process.on('SIGHUP', onHup);
   runner.start();
+  if (hupEarly) onHup();
+  const started = runner;
   const outcome = await new Promise<Error | 'signal' | undefined>((resolve) => {
     const onSignal = () => resolve('signal');
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
-    void runner.done.then((err) => resolve(err));
+    void started.done.then((err) => resolve(err));
   });
   process.off('SIGHUP', onHup);
   // Whatever an endpoint or hook does, a stop ends within the budget (deliveries in flight are aborted
@@ -270,7 +282,7 @@ export async function runWatch(argv: string[], io: WatchIo): Promise<number> {
   let budget: NodeJS.Timeout | undefined;
   const late = await Promise.race([
     (async () => {
-      await runner.stop();
+      await started.stop();
       await metricsServer?.close();
       await store.close();
       return false;
