@@ -60,6 +60,7 @@ export class DeliveryDispatcher {
   private readonly queues: TargetQueue[];
   private stopped = false;
   private pendingAt = 0;
+  private pendingTimer: NodeJS.Timeout | undefined;
 
   constructor(options: DeliveryDispatcherOptions) {
     this.o = { baseBackoffMs: 1_000, maxBackoffMs: 300_000, maxAgeMs: 86_400_000, ...options };
@@ -91,6 +92,7 @@ export class DeliveryDispatcher {
 
   /** New deliveries may be pending: every idle queue looks now. */
   kick(): void {
+    this.refreshPending();
     for (const q of this.queues) {
       q.kicked = true;
       q.wake?.();
@@ -201,17 +203,26 @@ export class DeliveryDispatcher {
     } else q.suppressed++;
   }
 
-  /** Updates the pending gauge, at most twice a second. */
+  /**
+   * Updates the pending gauge, at most twice a second; a call inside that interval is not dropped but
+   * deferred to its end (the last change is always reflected, even when every queue then waits on a
+   * slow target and nothing else would refresh it).
+   */
   private refreshPending(): void {
-    const now = this.now();
-    if (now - this.pendingAt < 500) return;
-    this.pendingAt = now;
-    void this.o.store.pendingCount().then((n) => this.o.metrics.webhookPending.set(n), () => undefined);
+    if (this.stopped || this.pendingTimer) return;
+    const wait = this.pendingAt + 500 - this.now();
+    this.pendingTimer = setTimeout(() => {
+      this.pendingTimer = undefined;
+      if (this.stopped) return;
+      this.pendingAt = this.now();
+      void this.o.store.pendingCount().then((n) => this.o.metrics.webhookPending.set(n), () => undefined);
+    }, Math.max(0, wait));
   }
 
   /** Stops: no new attempts; the ones in flight are aborted and stay pending. */
   async stop(): Promise<void> {
     this.stopped = true;
+    clearTimeout(this.pendingTimer);
     for (const q of this.queues) q.stop.abort();
     await Promise.all(this.queues.map((q) => q.loop));
   }
