@@ -5,6 +5,7 @@
  * with its final certificate). Any frame that is not a usable `certificate_update` is `undefined`:
  * a feed's oddities never stop the watcher, they are counted by the caller.
  */
+import { createHash } from 'node:crypto';
 import { normaliseLogUrl } from '../audit/feeds/feed-frame.js';
 
 /** One certificate of the stream, reduced to what a match row holds. */
@@ -25,6 +26,10 @@ export interface CertEntry {
   notAfter: number | null;
   /** `data.seen`, epoch seconds: when the server saw the entry. */
   seen: number;
+  /** `subject.aggregated`. */
+  subject: string;
+  /** SHA-256 of the leaf's DER (`as_der`, full stream only), lower-case hex; '' without it. */
+  certSha256: string;
 }
 
 function rec(v: unknown): Record<string, unknown> | undefined {
@@ -68,6 +73,8 @@ export function parseCertFrame(text: string): CertEntry | undefined {
     notBefore: time(leaf.not_before),
     notAfter: time(leaf.not_after),
     seen: typeof data.seen === 'number' ? data.seen : Date.now() / 1000,
+    subject: str(rec(leaf.subject)?.aggregated),
+    certSha256: typeof leaf.as_der === 'string' && leaf.as_der !== '' ? createHash('sha256').update(Buffer.from(leaf.as_der, 'base64')).digest('hex') : '',
   };
 }
 

@@ -5,8 +5,10 @@
  */
 import pg from 'pg';
 import { CertstreamError, describeError } from '../errors.js';
-import { MATCH_COLUMNS, SCHEMA_VERSION, migrations } from './schema.js';
-import { redactDbUrl, toStoredMatch, type Delivery, type MatchRow, type RecordResult, type StoredMatch, type WatchStore } from './store.js';
+import { MATCH_COLUMNS, SCHEMA_VERSION, migrations, renameToAscii } from './schema.js';
+import {
+  redactDbUrl, stored, toDeadLetter, toStoredMatch, type DeadLetter, type Delivery, type MatchRow, type RecordResult, type StoredMatch, type WatchStore,
+} from './store.js';
 
 /** Arbitrary constant of the advisory lock that serialises schema migrations. */
 const MIGRATION_LOCK = 0x63657274; // 'cert'
@@ -29,7 +31,8 @@ export class PostgresStore implements WatchStore {
   static async open(url: string): Promise<PostgresStore> {
     const pool = new pg.Pool({
       connectionString: url,
-      max: 2,
+      // The runner's transaction, and one query per delivery target at a time.
+      max: 4,
       connectionTimeoutMillis: 10_000,
       // A statement that hangs (a locked table, a dead server behind a proxy) must not hang the watcher.
       statement_timeout: 30_000,
@@ -49,7 +52,21 @@ export class PostgresStore implements WatchStore {
           throw new CertstreamError('WATCH_ERR_DB', `schema version ${from} was written by a newer certstream-watch (this one knows ${SCHEMA_VERSION})`);
         }
         const steps = migrations('postgres');
-        for (let v = from; v < SCHEMA_VERSION; v++) for (const sql of steps[v]) await c.query(sql);
+        for (let v = from; v < SCHEMA_VERSION; v++) {
+          for (const sql of steps[v]) await c.query(sql);
+          if (v + 1 === 2) {
+            const old = await c.query<{ id: string; domain: string }>('SELECT id, domain FROM matches');
+            const renamed = renameToAscii(old.rows.map((r) => ({ id: Number(r.id), domain: r.domain })));
+            if (renamed.length > 0) {
+              await c.query(
+                `UPDATE matches m SET domain = u.ascii, domain_unicode = u.uni FROM unnest($1::int8[], $2::text[], $3::text[]) AS u(id, ascii, uni)
+                 WHERE m.id = u.id`,
+                [renamed.map((r) => r.id), renamed.map((r) => r.ascii), renamed.map((r) => r.unicode)],
+              );
+            }
+            await c.query('UPDATE matches SET domain_unicode = domain WHERE domain_unicode IS NULL');
+          }
+        }
         if (r.rows.length > 0) await c.query('UPDATE watch_meta SET version = $1', [SCHEMA_VERSION]);
         else await c.query('INSERT INTO watch_meta (version) VALUES ($1)', [SCHEMA_VERSION]);
         await c.query('COMMIT');
@@ -72,7 +89,7 @@ export class PostgresStore implements WatchStore {
    * statement: ~150 rows/s on a loaded machine). Rows are inserted in batch order, so ids follow it; a
    * row's pair is the lowest id with its serial, issuer, name and rule, which is never a sighting itself.
    */
-  async record(rows: readonly MatchRow[], webhooks: readonly string[]): Promise<RecordResult> {
+  async record(rows: readonly MatchRow[], targets: readonly string[]): Promise<RecordResult> {
     const result: RecordResult = { inserted: [], alerting: 0, duplicates: 0 };
     if (rows.length === 0) return result;
     const col = <K extends keyof MatchRow>(k: K) => rows.map((r) => r[k]);
@@ -80,14 +97,17 @@ export class PostgresStore implements WatchStore {
     try {
       await c.query('BEGIN');
       const ins = await c.query<{ id: string; log: string; cert_index: string; domain: string; rule: string }>(
-        `INSERT INTO matches (time, domain, rule, log, cert_index, fingerprint, serial, issuer, not_before, not_after, update_type)
-         SELECT t.tm, t.dom, t.rl, t.lg, t.ci, t.fp, t.sn, t.iss, t.nb, t.na, t.ut
-         FROM unnest($1::float8[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::text[], $7::text[], $8::text[], $9::int8[], $10::int8[], $11::text[])
-           WITH ORDINALITY AS t(tm, dom, rl, lg, ci, fp, sn, iss, nb, na, ut, ord)
+        `INSERT INTO matches (time, domain, rule, log, cert_index, fingerprint, serial, issuer, not_before, not_after, update_type,
+                            domain_unicode, dns_names, subject, cert_sha256)
+         SELECT t.tm, t.dom, t.rl, t.lg, t.ci, t.fp, t.sn, t.iss, t.nb, t.na, t.ut, t.du, t.dn, t.sj, t.cs
+         FROM unnest($1::float8[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::text[], $7::text[], $8::text[], $9::int8[], $10::int8[], $11::text[],
+                     $12::text[], $13::text[], $14::text[], $15::text[])
+           WITH ORDINALITY AS t(tm, dom, rl, lg, ci, fp, sn, iss, nb, na, ut, du, dn, sj, cs, ord)
          ORDER BY t.ord
          ON CONFLICT DO NOTHING RETURNING id, log, cert_index, domain, rule`,
         [col('time'), col('domain'), col('rule'), col('log'), col('certIndex'), col('fingerprint'), col('serial'), col('issuer'),
-          col('notBefore'), col('notAfter'), col('updateType')],
+          col('notBefore'), col('notAfter'), col('updateType'), rows.map((r) => r.domainUnicode ?? r.domain), rows.map((r) => r.dnsNames ?? ''),
+          rows.map((r) => r.subject ?? ''), rows.map((r) => r.certSha256 ?? '')],
       );
       const ids = ins.rows.map((r) => Number(r.id));
       const pairs = new Map<number, number>();
@@ -110,17 +130,17 @@ export class PostgresStore implements WatchStore {
         const id = Number(r.id);
         const first = pairs.get(id);
         if (first === undefined) alerting.push({ id, time: row.time });
-        result.inserted.push({ ...row, id, sightingOf: first ?? null });
+        result.inserted.push(stored(row, id, first ?? null));
       }
       result.inserted.sort((a, b) => a.id - b.id);
       result.alerting = alerting.length;
       result.duplicates = rows.length - ins.rows.length;
-      if (alerting.length > 0 && webhooks.length > 0) {
+      if (alerting.length > 0 && targets.length > 0) {
         await c.query(
           `INSERT INTO deliveries (match_id, url, next_at)
            SELECT a.id, u.url, a.t FROM unnest($1::int8[], $2::float8[]) AS a(id, t) CROSS JOIN unnest($3::text[]) AS u(url)
            ON CONFLICT DO NOTHING`,
-          [alerting.map((a) => a.id), alerting.map((a) => a.time), webhooks],
+          [alerting.map((a) => a.id), alerting.map((a) => a.time), targets],
         );
       }
       await c.query('COMMIT');
@@ -147,7 +167,7 @@ export class PostgresStore implements WatchStore {
     const rows = await this.q<Record<string, unknown>>(
       `SELECT d.url AS d_url, d.attempts AS d_attempts, ${cols}
        FROM deliveries d JOIN matches m ON m.id = d.match_id
-       WHERE d.delivered_at IS NULL AND d.next_at <= $1 AND d.url = ANY($2)
+       WHERE d.delivered_at IS NULL AND d.dead_at IS NULL AND d.next_at <= $1 AND d.url = ANY($2)
        ORDER BY d.match_id LIMIT $3`,
       [now, urls, limit],
     );
@@ -156,7 +176,7 @@ export class PostgresStore implements WatchStore {
 
   async nextDue(urls: readonly string[]): Promise<number | undefined> {
     if (urls.length === 0) return undefined;
-    const rows = await this.q<{ t: number | null }>('SELECT MIN(next_at) AS t FROM deliveries WHERE delivered_at IS NULL AND url = ANY($1)', [urls]);
+    const rows = await this.q<{ t: number | null }>('SELECT MIN(next_at) AS t FROM deliveries WHERE delivered_at IS NULL AND dead_at IS NULL AND url = ANY($1)', [urls]);
     return rows[0]?.t ?? undefined;
   }
 
@@ -168,14 +188,32 @@ export class PostgresStore implements WatchStore {
     await this.q('UPDATE deliveries SET attempts = $1, next_at = $2, last_error = $3 WHERE match_id = $4 AND url = $5', [attempts, nextAt, error, matchId, url]);
   }
 
+  async markDead(matchId: number, url: string, attempts: number, now: number, error: string): Promise<void> {
+    await this.q('UPDATE deliveries SET attempts = $1, dead_at = $2, last_error = $3 WHERE match_id = $4 AND url = $5', [attempts, now, error, matchId, url]);
+  }
+
   async pendingCount(): Promise<number> {
-    const rows = await this.q<{ n: string }>('SELECT COUNT(*) AS n FROM deliveries WHERE delivered_at IS NULL', []);
+    const rows = await this.q<{ n: string }>('SELECT COUNT(*) AS n FROM deliveries WHERE delivered_at IS NULL AND dead_at IS NULL', []);
     return Number(rows[0].n);
   }
 
   async pendingByUrl(): Promise<Map<string, number>> {
-    const rows = await this.q<{ url: string; n: string }>('SELECT url, COUNT(*) AS n FROM deliveries WHERE delivered_at IS NULL GROUP BY url', []);
+    const rows = await this.q<{ url: string; n: string }>(
+      'SELECT url, COUNT(*) AS n FROM deliveries WHERE delivered_at IS NULL AND dead_at IS NULL GROUP BY url', [],
+    );
     return new Map(rows.map((r) => [r.url, Number(r.n)]));
+  }
+
+  async deadLetterPage(after: { matchId: number; url: string }, limit: number): Promise<DeadLetter[]> {
+    const cols = MATCH_COLUMNS.split(', ').map((c) => `m.${c}`).join(', ');
+    const rows = await this.q<Record<string, unknown>>(
+      `SELECT d.url AS d_url, d.attempts AS d_attempts, d.dead_at AS d_dead_at, d.last_error AS d_last_error, ${cols}
+       FROM deliveries d JOIN matches m ON m.id = d.match_id
+       WHERE d.dead_at IS NOT NULL AND (d.match_id, d.url) > ($1, $2)
+       ORDER BY d.match_id, d.url LIMIT $3`,
+      [after.matchId, after.url, limit],
+    );
+    return rows.map(toDeadLetter);
   }
 
   async exportPage(since: number | undefined, afterId: number, limit: number): Promise<StoredMatch[]> {

@@ -4,10 +4,17 @@
  * and V8's backtracking engine cannot be interrupted from inside).
  *
  * One worker_threads worker evaluates a whole batch of names, rule by rule, writing the rule it is on
- * into shared memory. When a batch overruns its budget the worker is terminated (the only way to stop a
- * running regex), the rule it was on is blamed, counted and logged, and the batch is evaluated again
- * in a fresh worker without that rule; after `maxTimeouts` overruns a rule is disabled for good (until
- * restart), visible in the metrics and /healthz-like logs. Other rules keep matching throughout.
+ * and when it started it into shared memory. The limit counts from that start, per rule: a watchdog
+ * terminates the worker (the only way to stop a running regex) once one rule has run over the batch for
+ * longer than the limit, and that rule is blamed, counted and logged; the batch is evaluated again in a
+ * fresh worker without it. After `maxTimeouts` overruns a rule is disabled for good (until restart),
+ * visible in the metrics and logs. Other rules keep matching throughout.
+ *
+ * Nothing is retried without a rule to blame (that was a livelock: with a limit shorter than a worker's
+ * start, 20–25 ms, every batch timed out before any rule ran, and was retried forever, matching
+ * nothing). Starting a worker is not counted against any rule; a worker that does not start at all
+ * within `startLimitMs` is an error. And the limit is floored at twice the measured start of a worker,
+ * so a limit the machine cannot honour (10 ms) is raised, once, with a note (`onFloor`).
  *
  * The worker's code is a small CommonJS string (`eval: true`) so that it loads the same way from
  * `dist/` and under tsx, with no path to resolve.
@@ -25,8 +32,12 @@ export interface GuardedRegex {
 
 /** Settings of a RegexGuard. */
 export interface RegexGuardOptions {
-  /** Budget of one batch in ms (default 1000). */
+  /** Limit of one rule over one batch in ms, from the rule's start (default 1000). */
   timeoutMs?: number;
+  /** How long a worker may take to start before the batch fails (default 30_000). */
+  startLimitMs?: number;
+  /** Called when the limit was raised to twice the measured worker start (ms). */
+  onFloor?: (limitMs: number, workerStartMs: number) => void;
   /** Overruns after which a rule is disabled (default 3). */
   maxTimeouts?: number;
   /** Called on every overrun: the rule blamed, its overrun count, and whether it is now disabled. */
@@ -36,6 +47,7 @@ export interface RegexGuardOptions {
 const WORKER_CODE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const progress = new Int32Array(workerData.progress);
+const started = new BigInt64Array(workerData.started);
 const rules = workerData.rules.map((r) => ({ id: r.id, re: new RegExp(r.source, r.flags) }));
 parentPort.on('message', (m) => {
   const skip = new Set(m.skip);
@@ -43,6 +55,8 @@ parentPort.on('message', (m) => {
   for (let k = 0; k < rules.length; k++) {
     const r = rules[k];
     if (skip.has(r.id)) continue;
+    // The start time first: whoever reads this rule's id reads its start time too.
+    Atomics.store(started, 0, BigInt(Date.now()));
     Atomics.store(progress, 0, r.id);
     for (let i = 0; i < m.names.length; i++) {
       r.re.lastIndex = 0;
@@ -52,6 +66,7 @@ parentPort.on('message', (m) => {
   Atomics.store(progress, 0, -1);
   parentPort.postMessage({ seq: m.seq, hits });
 });
+parentPort.postMessage({ ready: true });
 `;
 
 /** A (name index, rule id) pair found by the regexes. */
@@ -62,11 +77,14 @@ export interface RegexHit {
 
 export class RegexGuard {
   private readonly rules: GuardedRegex[];
-  private readonly timeoutMs: number;
+  private limitMs: number;
+  private readonly startLimitMs: number;
   private readonly maxTimeouts: number;
   private readonly onTimeout: RegexGuardOptions['onTimeout'];
+  private readonly onFloor: RegexGuardOptions['onFloor'];
   private readonly progress = new SharedArrayBuffer(4);
-  private worker: Worker | undefined;
+  private readonly started = new SharedArrayBuffer(8);
+  private worker: { w: Worker; ready: Promise<void> } | undefined;
   private seq = 0;
   private chain: Promise<unknown> = Promise.resolve();
   /** Overruns per rule id. */
@@ -77,9 +95,16 @@ export class RegexGuard {
   constructor(rules: readonly GuardedRegex[], options: RegexGuardOptions = {}) {
     // Global and sticky flags make `test` stateful; the parser never lets them through.
     this.rules = rules.map((r) => ({ ...r, flags: r.flags.replace(/[gy]/g, '') }));
-    this.timeoutMs = options.timeoutMs ?? 1000;
+    this.limitMs = options.timeoutMs ?? 1000;
+    this.startLimitMs = options.startLimitMs ?? 30_000;
     this.maxTimeouts = options.maxTimeouts ?? 3;
     this.onTimeout = options.onTimeout;
+    this.onFloor = options.onFloor;
+  }
+
+  /** The limit in force, ms (the configured one, or the floor above a worker's start). */
+  get timeoutMs(): number {
+    return this.limitMs;
   }
 
   /** Number of regex rules guarded. */
@@ -94,32 +119,47 @@ export class RegexGuard {
     return run;
   }
 
-  private ensureWorker(): Worker {
+  /** The worker, started if needed; `ready` resolves once it has compiled the rules (or rejects). */
+  private ensureWorker(): { w: Worker; ready: Promise<void> } {
     if (this.worker) return this.worker;
+    const t0 = performance.now();
     const w = new Worker(WORKER_CODE, {
       eval: true,
-      workerData: { progress: this.progress, rules: this.rules.map(({ id, source, flags }) => ({ id, source, flags })) },
+      workerData: { progress: this.progress, started: this.started, rules: this.rules.map(({ id, source, flags }) => ({ id, source, flags })) },
     });
     // The worker must never keep the process alive on its own (a clean stop just closes the guard).
     w.unref();
-    this.worker = w;
-    return w;
+    const ready = new Promise<void>((resolve, reject) => {
+      const onReady = (m: { ready?: boolean }) => {
+        if (!m.ready) return;
+        w.off('message', onReady);
+        w.off('error', reject);
+        const startMs = performance.now() - t0;
+        const floor = Math.ceil(2 * startMs);
+        if (this.limitMs < floor) {
+          this.limitMs = floor;
+          this.onFloor?.(floor, Math.round(startMs));
+        }
+        resolve();
+      };
+      w.on('message', onReady);
+      w.once('error', reject);
+    });
+    ready.catch(() => undefined);
+    this.worker = { w, ready };
+    return this.worker;
   }
 
   private async runBatch(names: readonly string[]): Promise<RegexHit[]> {
     if (this.rules.length === 0 || names.length === 0) return [];
     const skip = new Set(this.disabled);
-    // Each overrun removes one rule from this batch, so this loop ends after at most rules.length rounds.
+    // Each overrun blames and removes one rule from this batch, so this loop ends after at most
+    // rules.length rounds; an attempt that cannot blame a rule throws instead of going round again.
     for (;;) {
       if (skip.size >= this.rules.length) return [];
       const outcome = await this.once(names, [...skip]);
-      if (outcome !== 'timeout') return outcome;
-      const blamed = Atomics.load(new Int32Array(this.progress), 0);
-      const rule = this.rules.find((r) => r.id === blamed);
-      if (!rule) {
-        // The worker died between rules (it was not running a regex); try again with a fresh one.
-        continue;
-      }
+      if (!('blamed' in outcome)) return outcome.hits;
+      const rule = this.rules.find((r) => r.id === outcome.blamed)!;
       const count = (this.timeouts.get(rule.id) ?? 0) + 1;
       this.timeouts.set(rule.id, count);
       const disable = count >= this.maxTimeouts;
@@ -129,34 +169,56 @@ export class RegexGuard {
     }
   }
 
-  /** One attempt at a batch: the hits, or 'timeout' after the worker was terminated. */
-  private once(names: readonly string[], skip: number[]): Promise<RegexHit[] | 'timeout'> {
-    const worker = this.ensureWorker();
+  /** One attempt at a batch: the hits, or the rule that overran (after the worker was terminated). */
+  private async once(names: readonly string[], skip: number[]): Promise<{ hits: RegexHit[] } | { blamed: number }> {
+    const { w: worker, ready } = this.ensureWorker();
+    let startTimer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        ready,
+        new Promise<never>((_, reject) => {
+          startTimer = setTimeout(() => reject(new Error(`the regex worker did not start within ${this.startLimitMs} ms`)), this.startLimitMs);
+        }),
+      ]);
+    } catch (err) {
+      this.worker = undefined;
+      void worker.terminate();
+      throw err;
+    } finally {
+      clearTimeout(startTimer);
+    }
     const seq = ++this.seq;
-    Atomics.store(new Int32Array(this.progress), 0, -1);
+    const progress = new Int32Array(this.progress);
+    const started = new BigInt64Array(this.started);
+    Atomics.store(progress, 0, -1);
     return new Promise((resolve, reject) => {
       const cleanup = () => {
-        clearTimeout(timer);
+        clearInterval(watchdog);
         worker.off('message', onMessage);
         worker.off('error', onError);
       };
-      const onMessage = (m: { seq: number; hits: number[] }) => {
-        if (m.seq !== seq) return;
+      const onMessage = (m: { seq?: number; hits?: number[] }) => {
+        if (m.seq !== seq || !m.hits) return;
         cleanup();
         const hits: RegexHit[] = [];
         for (let i = 0; i < m.hits.length; i += 2) hits.push({ name: m.hits[i], rule: m.hits[i + 1] });
-        resolve(hits);
+        resolve({ hits });
       };
       const onError = (err: Error) => {
         cleanup();
         this.worker = undefined;
         reject(err);
       };
-      const timer = setTimeout(() => {
+      // The rule in progress and since when (its id is read first: the worker writes the time first).
+      const limit = this.limitMs;
+      const watchdog = setInterval(() => {
+        const id = Atomics.load(progress, 0);
+        if (id < 0) return;
+        if (Date.now() - Number(Atomics.load(started, 0)) <= limit) return;
         cleanup();
         this.worker = undefined;
-        void worker.terminate().then(() => resolve('timeout'), () => resolve('timeout'));
-      }, this.timeoutMs);
+        void worker.terminate().then(() => resolve({ blamed: id }), () => resolve({ blamed: id }));
+      }, Math.max(2, Math.min(50, Math.floor(limit / 4))));
       worker.on('message', onMessage);
       worker.on('error', onError);
       worker.postMessage({ seq, names, skip });
@@ -167,6 +229,6 @@ export class RegexGuard {
   async close(): Promise<void> {
     const w = this.worker;
     this.worker = undefined;
-    if (w) await w.terminate();
+    if (w) await w.w.terminate();
   }
 }

@@ -81,6 +81,9 @@ function stripComment(line: string): string {
 
 /** Parses one rule text (comment already removed, non-empty). */
 function parseRule(text: string, line: number): Rule | RuleProblem {
+  // A rule is stored with every match (and PostgreSQL's TEXT cannot hold NUL): no control characters.
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/.test(text)) return { line, message: `'${JSON.stringify(text).slice(1, -1)}': a rule cannot hold control characters` };
   if (text.startsWith('/')) {
     const m = /^\/(.+)\/([a-z]*)$/s.exec(text);
     if (!m) return { line, message: `'${text}': a regular expression rule is /pattern/ (flags i, m, s, u allowed after it)` };

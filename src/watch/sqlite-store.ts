@@ -6,8 +6,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { CertstreamError, describeError } from '../errors.js';
-import { MATCH_COLUMNS, SCHEMA_VERSION, migrations } from './schema.js';
-import { toStoredMatch, type Delivery, type MatchRow, type RecordResult, type StoredMatch, type WatchStore } from './store.js';
+import { MATCH_COLUMNS, SCHEMA_VERSION, migrations, renameToAscii } from './schema.js';
+import { stored, toDeadLetter, toStoredMatch, type DeadLetter, type Delivery, type MatchRow, type RecordResult, type StoredMatch, type WatchStore } from './store.js';
 
 type Row = Record<string, unknown>;
 
@@ -28,8 +28,9 @@ export class SqliteStore implements WatchStore {
     this.location = path;
     this.db = db;
     this.insert = db.prepare(
-      `INSERT INTO matches (time, domain, rule, log, cert_index, fingerprint, serial, issuer, not_before, not_after, update_type)
-       VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING RETURNING id`,
+      `INSERT INTO matches (time, domain, rule, log, cert_index, fingerprint, serial, issuer, not_before, not_after, update_type,
+                            domain_unicode, dns_names, subject, cert_sha256)
+       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING RETURNING id`,
     );
     this.firstOfCert = db.prepare(
       'SELECT id FROM matches WHERE serial = ? AND issuer = ? AND domain = ? AND rule = ? AND sighting_of IS NULL AND id <> ? ORDER BY id LIMIT 1',
@@ -59,12 +60,12 @@ export class SqliteStore implements WatchStore {
     return new SqliteStore(path, db);
   }
 
-  async record(rows: readonly MatchRow[], webhooks: readonly string[]): Promise<RecordResult> {
+  async record(rows: readonly MatchRow[], targets: readonly string[]): Promise<RecordResult> {
     const result: RecordResult = { inserted: [], alerting: 0, duplicates: 0 };
     this.db.transaction(() => {
       for (const r of rows) {
         const got = this.insert.get(r.time, r.domain, r.rule, r.log, r.certIndex, r.fingerprint, r.serial, r.issuer,
-          r.notBefore, r.notAfter, r.updateType) as { id: number } | undefined;
+          r.notBefore, r.notAfter, r.updateType, r.domainUnicode ?? r.domain, r.dnsNames ?? '', r.subject ?? '', r.certSha256 ?? '') as { id: number } | undefined;
         if (!got) {
           result.duplicates++;
           continue;
@@ -73,9 +74,9 @@ export class SqliteStore implements WatchStore {
         if (first) this.setSighting.run(first.id, got.id);
         else {
           result.alerting++;
-          for (const url of webhooks) this.addDelivery.run(got.id, url, r.time);
+          for (const url of targets) this.addDelivery.run(got.id, url, r.time);
         }
-        result.inserted.push({ ...r, id: got.id, sightingOf: first ? first.id : null });
+        result.inserted.push(stored(r, got.id, first ? first.id : null));
       }
     })();
     return result;
@@ -87,7 +88,7 @@ export class SqliteStore implements WatchStore {
       .prepare(
         `SELECT d.url AS d_url, d.attempts AS d_attempts, ${MATCH_COLUMNS.split(', ').map((c) => `m.${c}`).join(', ')}
          FROM deliveries d JOIN matches m ON m.id = d.match_id
-         WHERE d.delivered_at IS NULL AND d.next_at <= ? AND d.url IN (${placeholders(urls.length)})
+         WHERE d.delivered_at IS NULL AND d.dead_at IS NULL AND d.next_at <= ? AND d.url IN (${placeholders(urls.length)})
          ORDER BY d.match_id LIMIT ?`,
       )
       .all(now, ...urls, limit) as Row[];
@@ -97,7 +98,7 @@ export class SqliteStore implements WatchStore {
   async nextDue(urls: readonly string[]): Promise<number | undefined> {
     if (urls.length === 0) return undefined;
     const r = this.db
-      .prepare(`SELECT MIN(next_at) AS t FROM deliveries WHERE delivered_at IS NULL AND url IN (${placeholders(urls.length)})`)
+      .prepare(`SELECT MIN(next_at) AS t FROM deliveries WHERE delivered_at IS NULL AND dead_at IS NULL AND url IN (${placeholders(urls.length)})`)
       .get(...urls) as { t: number | null };
     return r.t ?? undefined;
   }
@@ -110,13 +111,30 @@ export class SqliteStore implements WatchStore {
     this.db.prepare('UPDATE deliveries SET attempts = ?, next_at = ?, last_error = ? WHERE match_id = ? AND url = ?').run(attempts, nextAt, error, matchId, url);
   }
 
+  async markDead(matchId: number, url: string, attempts: number, now: number, error: string): Promise<void> {
+    this.db.prepare('UPDATE deliveries SET attempts = ?, dead_at = ?, last_error = ? WHERE match_id = ? AND url = ?').run(attempts, now, error, matchId, url);
+  }
+
   async pendingCount(): Promise<number> {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM deliveries WHERE delivered_at IS NULL').get() as { n: number }).n;
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM deliveries WHERE delivered_at IS NULL AND dead_at IS NULL').get() as { n: number }).n;
   }
 
   async pendingByUrl(): Promise<Map<string, number>> {
-    const rows = this.db.prepare('SELECT url, COUNT(*) AS n FROM deliveries WHERE delivered_at IS NULL GROUP BY url').all() as { url: string; n: number }[];
+    const rows = this.db.prepare('SELECT url, COUNT(*) AS n FROM deliveries WHERE delivered_at IS NULL AND dead_at IS NULL GROUP BY url').all() as { url: string; n: number }[];
     return new Map(rows.map((r) => [r.url, r.n]));
+  }
+
+  async deadLetterPage(after: { matchId: number; url: string }, limit: number): Promise<DeadLetter[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT d.url AS d_url, d.attempts AS d_attempts, d.dead_at AS d_dead_at, d.last_error AS d_last_error,
+                ${MATCH_COLUMNS.split(', ').map((c) => `m.${c}`).join(', ')}
+         FROM deliveries d JOIN matches m ON m.id = d.match_id
+         WHERE d.dead_at IS NOT NULL AND (d.match_id > ? OR (d.match_id = ? AND d.url > ?))
+         ORDER BY d.match_id, d.url LIMIT ?`,
+      )
+      .all(after.matchId, after.matchId, after.url, limit) as Row[];
+    return rows.map(toDeadLetter);
   }
 
   async exportPage(since: number | undefined, afterId: number, limit: number): Promise<StoredMatch[]> {
@@ -140,7 +158,15 @@ function migrate(db: Database.Database): void {
   }
   const steps = migrations('sqlite');
   db.transaction(() => {
-    for (let v = from; v < SCHEMA_VERSION; v++) for (const sql of steps[v]) db.exec(sql);
+    for (let v = from; v < SCHEMA_VERSION; v++) {
+      for (const sql of steps[v]) db.exec(sql);
+      if (v + 1 === 2) {
+        const rows = db.prepare('SELECT id, domain FROM matches').all() as { id: number; domain: string }[];
+        const set = db.prepare('UPDATE matches SET domain = ?, domain_unicode = ? WHERE id = ?');
+        for (const r of renameToAscii(rows)) set.run(r.ascii, r.unicode, r.id);
+        db.exec('UPDATE matches SET domain_unicode = domain WHERE domain_unicode IS NULL');
+      }
+    }
     if (row) db.prepare('UPDATE watch_meta SET version = ?').run(SCHEMA_VERSION);
     else db.prepare('INSERT INTO watch_meta (version) VALUES (?)').run(SCHEMA_VERSION);
   })();

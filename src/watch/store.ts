@@ -12,12 +12,16 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { CertstreamError } from '../errors.js';
+import { redactUrl } from './redact.js';
 
 /** A match as recorded. Times are epoch seconds. */
 export interface MatchRow {
   /** When the watcher recorded it. */
   time: number;
+  /** The name in ASCII (punycode) form (names.ts `asciiName`): the identity of the match. */
   domain: string;
+  /** The decoded name, for display (default: `domain`). */
+  domainUnicode?: string;
   /** The rule as written in the watch file. */
   rule: string;
   log: string;
@@ -28,20 +32,37 @@ export interface MatchRow {
   notBefore: number | null;
   notAfter: number | null;
   updateType: string;
+  /** Every name of the certificate in ASCII form, space-separated (for hooks; '' when unknown). */
+  dnsNames?: string;
+  /** `subject.aggregated` of the certificate ('' when unknown). */
+  subject?: string;
+  /** SHA-256 of the leaf's DER, lower-case hex ('' when the feed did not carry the DER). */
+  certSha256?: string;
 }
 
 /** A stored match (with its id, and the id of the match it is a sighting of). */
 export interface StoredMatch extends MatchRow {
   id: number;
   sightingOf: number | null;
+  domainUnicode: string;
+  dnsNames: string;
+  subject: string;
+  certSha256: string;
 }
 
-/** A pending webhook delivery with its match. */
+/** A pending delivery with its match. `url` is the target: a webhook URL, or `hook:PATH`. */
 export interface Delivery {
   matchId: number;
   url: string;
   attempts: number;
   match: StoredMatch;
+}
+
+/** A delivery that became a dead letter. */
+export interface DeadLetter extends Delivery {
+  /** When it was given up, epoch s. */
+  deadAt: number;
+  lastError: string;
 }
 
 /** What `record` did with a batch. */
@@ -59,18 +80,25 @@ export interface WatchStore {
   readonly kind: 'sqlite' | 'postgres';
   /** A printable location (path, or the URL without password). */
   readonly location: string;
-  /** Records a batch of matches and their deliveries in one transaction. */
-  record(rows: readonly MatchRow[], webhooks: readonly string[]): Promise<RecordResult>;
-  /** Deliveries to `urls` not yet delivered whose next attempt is due at `now` (epoch s), in match order. */
+  /** Records a batch of matches and their deliveries (one per target) in one transaction. */
+  record(rows: readonly MatchRow[], targets: readonly string[]): Promise<RecordResult>;
+  /**
+   * Pending deliveries (neither delivered nor dead) to `urls` whose next attempt is due at `now`
+   * (epoch s), in match order.
+   */
   dueDeliveries(urls: readonly string[], now: number, limit: number): Promise<Delivery[]>;
   /** Earliest next attempt (epoch s) of a pending delivery to `urls`, or undefined when none is pending. */
   nextDue(urls: readonly string[]): Promise<number | undefined>;
   markDelivered(matchId: number, url: string, now: number): Promise<void>;
   markFailed(matchId: number, url: string, attempts: number, nextAt: number, error: string): Promise<void>;
-  /** Pending (undelivered) deliveries, for metrics. */
+  /** Makes a delivery a dead letter: kept with its last error, never attempted again. */
+  markDead(matchId: number, url: string, attempts: number, now: number, error: string): Promise<void>;
+  /** Pending deliveries (neither delivered nor dead), for metrics. */
   pendingCount(): Promise<number>;
-  /** Pending deliveries per webhook URL (URLs removed from the configuration keep theirs). */
+  /** Pending deliveries per target (targets removed from the configuration keep theirs). */
   pendingByUrl(): Promise<Map<string, number>>;
+  /** Up to `limit` dead letters after the (match id, target) `after`, in that order. */
+  deadLetterPage(after: { matchId: number; url: string }, limit: number): Promise<DeadLetter[]>;
   /** Up to `limit` matches recorded at or after `since` (epoch s) with id > `afterId`, by id. */
   exportPage(since: number | undefined, afterId: number, limit: number): Promise<StoredMatch[]>;
   close(): Promise<void>;
@@ -93,6 +121,25 @@ export function toStoredMatch(r: Record<string, unknown>): StoredMatch {
     notAfter: num(r.not_after),
     updateType: String(r.update_type),
     sightingOf: num(r.sighting_of),
+    domainUnicode: r.domain_unicode === null || r.domain_unicode === undefined ? String(r.domain) : String(r.domain_unicode),
+    dnsNames: r.dns_names === null || r.dns_names === undefined ? '' : String(r.dns_names),
+    subject: r.subject === null || r.subject === undefined ? '' : String(r.subject),
+    certSha256: r.cert_sha256 === null || r.cert_sha256 === undefined ? '' : String(r.cert_sha256),
+  };
+}
+
+/** A recorded row as a StoredMatch (the optional fields filled in). */
+export function stored(r: MatchRow, id: number, sightingOf: number | null): StoredMatch {
+  return {
+    ...r, id, sightingOf, domainUnicode: r.domainUnicode ?? r.domain, dnsNames: r.dnsNames ?? '', subject: r.subject ?? '', certSha256: r.certSha256 ?? '',
+  };
+}
+
+/** A selected dead-letter row (`d_` columns of the delivery, then the match). */
+export function toDeadLetter(r: Record<string, unknown>): DeadLetter {
+  return {
+    matchId: Number(r.id), url: String(r.d_url), attempts: Number(r.d_attempts), deadAt: Number(r.d_dead_at),
+    lastError: r.d_last_error === null || r.d_last_error === undefined ? '' : String(r.d_last_error), match: toStoredMatch(r),
   };
 }
 
@@ -114,10 +161,10 @@ export function parseDbUrl(value: string, cwd = process.cwd()): DbSpec {
     try {
       u = new URL(v);
     } catch {
-      throw new CertstreamError('WATCH_ERR_CONFIG', `--db '${v}' is not a valid PostgreSQL URL`);
+      throw new CertstreamError('WATCH_ERR_CONFIG', `--db '${redactUrl(v)}' is not a valid PostgreSQL URL`);
     }
     if (u.hostname === '' && !u.searchParams.has('host')) {
-      throw new CertstreamError('WATCH_ERR_CONFIG', `--db '${v}': a PostgreSQL URL needs a host (postgres://user@host:5432/db)`);
+      throw new CertstreamError('WATCH_ERR_CONFIG', `--db '${redactUrl(v)}': a PostgreSQL URL needs a host (postgres://user@host:5432/db)`);
     }
     return { kind: 'postgres', url: v };
   }
@@ -127,18 +174,12 @@ export function parseDbUrl(value: string, cwd = process.cwd()): DbSpec {
     if (p === '' || p === '/') throw new CertstreamError('WATCH_ERR_CONFIG', `--db '${v}': sqlite: needs a file path (sqlite:./state/watch.sqlite)`);
     return { kind: 'sqlite', path: isAbsolute(p) ? p : resolve(cwd, p) };
   }
-  throw new CertstreamError('WATCH_ERR_CONFIG', `--db '${v}': expected sqlite:PATH or postgres://…`);
+  throw new CertstreamError('WATCH_ERR_CONFIG', `--db '${redactUrl(v)}': expected sqlite:PATH or postgres://…`);
 }
 
-/** The URL without its password, for logs. */
+/** The URL without its user-info and query string (redact.ts), for logs and errors. */
 export function redactDbUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
+  return redactUrl(url);
 }
 
 /**

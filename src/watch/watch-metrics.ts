@@ -14,6 +14,12 @@ export interface WatchMetrics {
   webhookFailures: Counter;
   /** Delivered webhook POSTs. */
   webhookDeliveries: Counter;
+  /** Failed hook runs (non-zero exit, time limit, cannot start). */
+  hookFailures: Counter;
+  /** Hook runs that exited 0. */
+  hookDeliveries: Counter;
+  /** Deliveries given up (permanent refusal, or failing past --delivery-max-age): kept as dead letters. */
+  deadLetters: Counter;
   /** 1 while the feed's WebSocket is open. */
   feedUp: Gauge;
   /** Certificates examined. */
@@ -28,7 +34,7 @@ export interface WatchMetrics {
   regexTimeouts: Counter<'rule'>;
   /** Regex rules disabled after repeated overruns. */
   regexDisabled: Gauge;
-  /** Deliveries not yet made (set after every dispatch round). */
+  /** Deliveries not yet made nor given up (webhooks and hooks; refreshed as the queues work). */
   webhookPending: Gauge;
   /** Seconds between the server seeing the last certificate (`data.seen`) and the watcher storing it. */
   lagSeconds: Gauge;
@@ -45,6 +51,9 @@ export function createWatchMetrics(): WatchMetrics {
     matches: new Counter({ name: 'certwatch_matches_total', help: 'New matches stored, by rule.', labelNames: ['rule'] as const, registers }),
     webhookFailures: new Counter({ name: 'certwatch_webhook_failures_total', help: 'Failed webhook delivery attempts.', registers }),
     webhookDeliveries: new Counter({ name: 'certwatch_webhook_deliveries_total', help: 'Webhook POSTs delivered (2xx).', registers }),
+    hookFailures: new Counter({ name: 'certwatch_hook_failures_total', help: 'Failed hook runs (non-zero exit, time limit, cannot start).', registers }),
+    hookDeliveries: new Counter({ name: 'certwatch_hook_deliveries_total', help: 'Hook runs that exited 0.', registers }),
+    deadLetters: new Counter({ name: 'certwatch_dead_letters_total', help: 'Deliveries given up (permanent refusal or --delivery-max-age passed), kept as dead letters.', registers }),
     feedUp: new Gauge({ name: 'certwatch_feed_up', help: 'Whether the feed is connected (1) or not (0).', registers }),
     certificates: new Counter({ name: 'certwatch_certificates_total', help: 'Certificates examined.', registers }),
     duplicates: new Counter({ name: 'certwatch_duplicate_matches_total', help: 'Matches received again (replays) and not stored twice.', registers }),
@@ -52,7 +61,7 @@ export function createWatchMetrics(): WatchMetrics {
     otherFrames: new Counter({ name: 'certwatch_other_frames_total', help: 'Frames that were not a usable certificate_update or heartbeat.', registers }),
     regexTimeouts: new Counter({ name: 'certwatch_regex_timeouts_total', help: 'Regex batches a rule overran its time limit in (skipped for that batch).', labelNames: ['rule'] as const, registers }),
     regexDisabled: new Gauge({ name: 'certwatch_regex_rules_disabled', help: 'Regex rules disabled after repeated overruns.', registers }),
-    webhookPending: new Gauge({ name: 'certwatch_webhook_pending', help: 'Webhook deliveries not yet made.', registers }),
+    webhookPending: new Gauge({ name: 'certwatch_webhook_pending', help: 'Deliveries (webhooks and hooks) not yet made and not dead letters.', registers }),
     lagSeconds: new Gauge({ name: 'certwatch_lag_seconds', help: 'Seconds from the server seeing the last certificate to the watcher storing it.', registers }),
     feedConnects: new Counter({ name: 'certwatch_feed_connects_total', help: 'Feed connections opened.', registers }),
   };

@@ -4,13 +4,18 @@
  * match's identity (log, cert_index, domain, rule), the same on every retry and after a restart: a
  * receiver de-duplicates on it (it is also sent as the `Idempotency-Key` header).
  */
+import { percentEscape } from './names.js';
 import type { StoredMatch } from './store.js';
 
 /** The body of one alert. */
 export interface WebhookBody {
   text: string;
+  /** Printable ASCII whatever the match holds (it is a header value too). */
   id: string;
+  /** The name in ASCII (punycode) form. */
   domain: string;
+  /** The name decoded, for display. */
+  domain_unicode: string;
   rule: string;
   log: string;
   cert_index: number;
@@ -25,9 +30,13 @@ export interface WebhookBody {
   time: string;
 }
 
-/** The identity of a match, stable across retries and restarts. */
+/**
+ * The identity of a match, stable across retries and restarts, in printable ASCII: a rule may be
+ * written in Unicode and a log URL may hold anything, so everything else is percent-escaped
+ * (names.ts), and the key is always a valid header value.
+ */
 export function matchKey(m: Pick<StoredMatch, 'log' | 'certIndex' | 'domain' | 'rule'>): string {
-  return `${m.log}#${m.certIndex}#${m.domain}#${m.rule}`;
+  return percentEscape(`${m.log}#${m.certIndex}#${m.domain}#${m.rule}`);
 }
 
 function iso(epochSeconds: number | null): string | null {
@@ -38,9 +47,10 @@ function iso(epochSeconds: number | null): string | null {
 export function webhookBody(m: StoredMatch): WebhookBody {
   const kind = m.updateType === 'PrecertLogEntry' ? 'precertificate' : 'certificate';
   return {
-    text: `certstream-watch: ${m.domain} matched rule ${m.rule} (${kind} from ${m.issuer || 'unknown issuer'}, ${m.log} #${m.certIndex})`,
+    text: `certstream-watch: ${m.domainUnicode === m.domain ? m.domain : `${m.domainUnicode} (${m.domain})`} matched rule ${m.rule} (${kind} from ${m.issuer || 'unknown issuer'}, ${m.log} #${m.certIndex})`,
     id: matchKey(m),
     domain: m.domain,
+    domain_unicode: m.domainUnicode,
     rule: m.rule,
     log: m.log,
     cert_index: m.certIndex,

@@ -33,6 +33,10 @@ describe('certstream-watch export', () => {
     await store.record([
       { ...base, time: Date.parse('2026-11-01T00:00:00Z') / 1000, domain: 'pay.example', certIndex: 1, issuer: '/O=Quote "Inc", Ltd/CN=CA' },
       { ...base, time: Date.parse('2026-11-20T12:00:00Z') / 1000, domain: 'paypal.example', certIndex: 2, issuer: '/CN=CA' },
+      {
+        ...base, time: Date.parse('2026-11-21T00:00:00Z') / 1000, domain: '=HYPERLINK("http://x/","y")', domainUnicode: '=ünï', rule: '+pay', certIndex: 3,
+        fingerprint: '\r1', serial: '@SUM(1)', issuer: '\t/CN=CA', notBefore: null, updateType: 'X509LogEntry', log: '-cmd',
+      },
     ], []);
     await store.close();
   });
@@ -42,15 +46,24 @@ describe('certstream-watch export', () => {
     const r = await exportWith(['--db', db]);
     assert.equal(r.code, 0, r.err);
     const lines = r.out.trimEnd().split('\n');
-    assert.equal(lines.length, 3);
-    assert.equal(lines[1], '2026-11-01T00:00:00.000Z,pay.example,~pay,ct.example/log,1,AA:BB,01,"/O=Quote ""Inc"", Ltd/CN=CA",2023-11-14T22:13:20.000Z,,X509LogEntry,');
+    assert.equal(lines.length, 4);
+    assert.equal(lines[1], '2026-11-01T00:00:00.000Z,pay.example,~pay,ct.example/log,1,AA:BB,01,"/O=Quote ""Inc"", Ltd/CN=CA",2023-11-14T22:13:20.000Z,,X509LogEntry,,pay.example');
+  });
+
+  it('CSV: a cell a spreadsheet would run as a formula is prefixed with a quote (issue 23)', async () => {
+    const r = await exportWith(['--db', db]);
+    assert.equal(r.code, 0, r.err);
+    const formula = r.out.trimEnd().split('\n')[3];
+    assert.equal(formula, `2026-11-21T00:00:00.000Z,"'=HYPERLINK(""http://x/"",""y"")",'+pay,'-cmd,3,"'\r1",'@SUM(1),'\t/CN=CA,,,X509LogEntry,,'=ünï`);
   });
 
   it('JSON with --since', async () => {
     const r = await exportWith(['--db', db, '--format', 'json', '--since', '2026-11-10']);
     assert.equal(r.code, 0, r.err);
     const rows = JSON.parse(r.out) as Record<string, unknown>[];
-    assert.deepEqual(rows.map((x) => [x.domain, x.cert_index, x.time, x.not_after]), [['paypal.example', 2, '2026-11-20T12:00:00.000Z', null]]);
+    assert.deepEqual(rows.map((x) => [x.domain, x.cert_index, x.time, x.not_after]), [
+      ['paypal.example', 2, '2026-11-20T12:00:00.000Z', null], ['=HYPERLINK("http://x/","y")', 3, '2026-11-21T00:00:00.000Z', null],
+    ]);
     const none = await exportWith(['--db', db, '--format', 'json', '--since', '2027-01-01T00:00:00Z']);
     assert.deepEqual(JSON.parse(none.out), []);
   });

@@ -125,7 +125,7 @@ function e2e(name: string, dbFor: (dir: string) => Promise<string>): void {
       });
       assert.equal(out.status, 0, out.stderr);
       const lines = out.stdout.trimEnd().split('\n');
-      assert.equal(lines[0], 'time,domain,rule,log,cert_index,fingerprint,serial,issuer,not_before,not_after,update_type,sighting_of');
+      assert.equal(lines[0], 'time,domain,rule,log,cert_index,fingerprint,serial,issuer,not_before,not_after,update_type,sighting_of,domain_unicode');
       assert.equal(lines.length - 1, exp2.rows.size);
     });
   });

@@ -8,7 +8,9 @@
  * A database that cannot be opened exits 78 for SQLite (a path or permission problem) and 69 for an
  * unreachable PostgreSQL (systemd retries). SIGTERM/SIGINT: the batch in progress is stored, then exit 0.
  */
+import { accessSync, constants, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { parseWith, optionalPort, usageError, type Parsed } from '../certaudit/cli-args.js';
 import { serveMetrics, type MetricsServer } from '../../audit/compare/audit-metrics.js';
 import { resolveFeedSpec } from '../../audit/feeds/feed-source.js';
@@ -16,9 +18,13 @@ import { describeError } from '../../errors.js';
 import { createLogger } from '../../log/logger.js';
 import { parseWatchFile, type Rule } from '../../watch/rules.js';
 import { storeExitCode } from './exit-codes.js';
-import { idFromWatchFile, SUBSCRIPTION_ID, WatchRunner } from '../../watch/runner.js';
+import { fullStreamUrl, idFromWatchFile, SUBSCRIPTION_ID, WatchRunner } from '../../watch/runner.js';
 import { DEFAULT_DB, openStore, parseDbUrl, type DbSpec } from '../../watch/store.js';
 import { createWatchMetrics } from '../../watch/watch-metrics.js';
+import type { DeliveryTarget } from '../../watch/delivery-target.js';
+import { HookTarget } from '../../watch/hook-target.js';
+import { redactUrl } from '../../watch/redact.js';
+import { WebhookTarget } from '../../watch/webhook-target.js';
 
 /** Where a command writes, and its environment (tests pass their own). */
 export interface WatchIo {
@@ -33,6 +39,11 @@ export interface RunOptions {
   watchFile: string;
   db: string;
   webhooks: string[];
+  /** Hook executables (absolute paths). */
+  hooks: string[];
+  hookTimeoutMs: number;
+  /** How long a failing delivery is retried, ms. */
+  deliveryMaxAgeMs: number;
   metricsPort: number | undefined;
   metricsHost: string;
   id: string;
@@ -43,12 +54,17 @@ export interface RunOptions {
   webhookBackoffMaxMs: number;
 }
 
-const USAGE = `Usage: certstream-watch run --feed FEED --watch FILE [--db URL] [--webhook URL ...] [--metrics-port PORT]
+const USAGE = `Usage: certstream-watch run --feed FEED --watch FILE [--db URL] [--webhook URL ...] [--hook PATH ...] [--metrics-port PORT]
 
 Follows a certstream feed as a durable subscription, matches every certificate name against the
-watch file's rules, stores each match once (SQLite or PostgreSQL) and POSTs each new match to every
---webhook URL. Runs until SIGINT/SIGTERM. Every flag also reads CERTWATCH_<FLAG>.
-Exit codes: 0 clean stop, 2 usage error, 78 invalid watch file, database URL or webhook URL.`;
+watch file's rules, stores each match once (SQLite or PostgreSQL), POSTs each new match to every
+--webhook URL and runs every --hook with it. Failed deliveries are retried for --delivery-max-age,
+then kept as dead letters (export --dead-letters). SIGHUP re-reads the watch file. Runs until
+SIGINT/SIGTERM. Every flag also reads CERTWATCH_<FLAG>.
+Exit codes: 0 clean stop, 2 usage error, 78 invalid watch file, database URL, webhook URL or hook.`;
+
+/** How long a stop may take before the process gives up waiting (interface.md: within 10 s). */
+const STOP_BUDGET_MS = 8_000;
 
 function pick(raw: Record<string, unknown>, flag: string, env: Record<string, string | undefined>): string | undefined {
   const v = raw[flag];
@@ -74,6 +90,9 @@ export function parseRunArgs(argv: string[], env: Record<string, string | undefi
         .option('webhook-timeout', { type: 'string', describe: 'deadline of one webhook POST, seconds (default 10)', requiresArg: true })
         .option('webhook-backoff', { type: 'string', describe: 'first retry delay of a failing webhook, seconds (default 1)', requiresArg: true })
         .option('webhook-backoff-max', { type: 'string', describe: 'longest retry delay of a failing webhook, seconds (default 300)', requiresArg: true })
+        .option('hook', { type: 'string', array: true, describe: 'run this executable per new match (repeatable; CERTWATCH_HOOK space-separated)', requiresArg: true })
+        .option('hook-timeout', { type: 'string', describe: 'time limit of one hook run, seconds (default 30)', requiresArg: true })
+        .option('delivery-max-age', { type: 'string', describe: 'retry a failing delivery this long, seconds (default 86400), then keep it as a dead letter', requiresArg: true })
         .option('regex-timeout', { type: 'string', describe: 'time limit of one batch of regex rules, ms (default 1000)', requiresArg: true }),
     (raw) => {
       const feed = pick(raw, 'feed', env);
@@ -83,7 +102,10 @@ export function parseRunArgs(argv: string[], env: Record<string, string | undefi
       if (spec.kind !== 'ws') throw usageError(`--feed must be local, public, or a ws:// or wss:// URL, got '${feed}'`);
       const id = pick(raw, 'id', env) ?? idFromWatchFile(watchFile);
       if (!SUBSCRIPTION_ID.test(id)) throw usageError(`--id must be 1-64 of A-Z a-z 0-9 . _ -, got '${id}'`);
-      const hooks = Array.isArray(raw.webhook) ? (raw.webhook as unknown[]).map(String) : (env.CERTWATCH_WEBHOOK ?? '').split(/\s+/).filter((s) => s !== '');
+      const list = (flag: string) => {
+        const v = raw[flag];
+        return Array.isArray(v) ? v.map(String) : (env[`CERTWATCH_${flag.toUpperCase()}`] ?? '').split(/\s+/).filter((s) => s !== '');
+      };
       const regexTimeout = pick(raw, 'regex-timeout', env);
       const regexTimeoutMs = regexTimeout === undefined ? 1000 : Number(regexTimeout);
       if (!Number.isInteger(regexTimeoutMs) || regexTimeoutMs < 10) throw usageError(`--regex-timeout must be an integer number of ms >= 10, got '${regexTimeout}'`);
@@ -97,10 +119,13 @@ export function parseRunArgs(argv: string[], env: Record<string, string | undefi
         webhookTimeoutMs: seconds('webhook-timeout', 10),
         webhookBackoffBaseMs: seconds('webhook-backoff', 1),
         webhookBackoffMaxMs: seconds('webhook-backoff-max', 300),
-        feedUrl: spec.url,
+        hooks: list('hook').map((p) => resolve(p)),
+        hookTimeoutMs: seconds('hook-timeout', 30),
+        deliveryMaxAgeMs: seconds('delivery-max-age', 86_400),
+        feedUrl: fullStreamUrl(spec.url),
         watchFile,
         db: pick(raw, 'db', env) ?? DEFAULT_DB,
-        webhooks: hooks,
+        webhooks: list('webhook'),
         metricsPort: optionalPort(pick(raw, 'metrics-port', env), '--metrics-port'),
         metricsHost: pick(raw, 'metrics-host', env) ?? '127.0.0.1',
         id,
@@ -116,31 +141,55 @@ export function webhookProblem(url: string): string | undefined {
   try {
     u = new URL(url);
   } catch {
-    return `--webhook '${url}' is not a valid URL`;
+    return `--webhook '${redactUrl(url)}' is not a valid URL`;
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') return `--webhook '${url}': must be an http:// or https:// URL`;
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return `--webhook '${redactUrl(url)}': must be an http:// or https:// URL`;
   return undefined;
+}
+
+/** A hook problem, or undefined when it is an executable file. */
+export function hookProblem(path: string): string | undefined {
+  try {
+    if (!statSync(path).isFile()) return `--hook '${path}' is not a file`;
+    accessSync(path, constants.X_OK);
+  } catch (err) {
+    return `--hook '${path}': ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'not executable'}`;
+  }
+  return undefined;
+}
+
+/** Reads and checks a watch file: its rules, or one line per problem (`FILE:LINE: message`). */
+export async function readWatchFile(file: string): Promise<{ rules: Rule[] } | { problems: string[] }> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    return { problems: [`cannot read watch file ${file}: ${describeError(err)}`] };
+  }
+  const parsed = parseWatchFile(text);
+  if (parsed.problems.length === 0) return { rules: parsed.rules };
+  return { problems: parsed.problems.map((p) => (p.line > 0 ? `${file}:${p.line}: ${p.message}` : `${file}: ${p.message}`)) };
 }
 
 /** Reads and checks the watch file, database URL and webhook URLs: the rules and db, or every problem. */
 export async function loadConfig(o: RunOptions): Promise<{ rules: Rule[]; db: DbSpec } | { problems: string[] }> {
   const problems: string[] = [];
   let rules: Rule[] = [];
-  try {
-    const parsed = parseWatchFile(await readFile(o.watchFile, 'utf8'));
-    rules = parsed.rules;
-    for (const p of parsed.problems) problems.push(p.line > 0 ? `${o.watchFile}:${p.line}: ${p.message}` : `${o.watchFile}: ${p.message}`);
-  } catch (err) {
-    problems.push(`cannot read watch file ${o.watchFile}: ${describeError(err)}`);
-  }
+  const w = await readWatchFile(o.watchFile);
+  if ('rules' in w) rules = w.rules;
+  else problems.push(...w.problems);
   let db: DbSpec | undefined;
   try {
     db = parseDbUrl(o.db);
   } catch (err) {
     problems.push(describeError(err));
   }
-  for (const w of o.webhooks) {
-    const p = webhookProblem(w);
+  for (const url of o.webhooks) {
+    const p = webhookProblem(url);
+    if (p) problems.push(p);
+  }
+  for (const path of o.hooks) {
+    const p = hookProblem(path);
     if (p) problems.push(p);
   }
   return problems.length > 0 || !db ? { problems } : { rules, db };
@@ -170,40 +219,84 @@ export async function runWatch(argv: string[], io: WatchIo): Promise<number> {
   } catch (err) {
     const code = storeExitCode(err);
     if (code === undefined) throw err;
-    stderr.write(`certstream-watch: ${describeError(err)}\n`);
+    stderr.write(`certstream-watch: ${redactUrl(describeError(err))}\n`);
     return code;
   }
-  const logger = createLogger({ write: (line) => stdout.write(line) });
+  // Every log line passes through the redaction (redact.ts), whatever a field holds.
+  const logger = createLogger({ write: (line) => stdout.write(redactUrl(line)) });
   const metrics = createWatchMetrics();
+  // SIGHUP: the watch file again; an invalid one is refused (same lines as at start) and the old rules
+  // stay. Handled from here on (its default action ends the process); one that arrives before the
+  // runner exists is applied as soon as it does.
+  let runner: WatchRunner | undefined = undefined;
+  let hupEarly = false;
+  let reloading = Promise.resolve();
+  const onHup = () => {
+    if (!runner) {
+      hupEarly = true;
+      return;
+    }
+    const r = runner;
+    reloading = reloading.then(async () => {
+      const w = await readWatchFile(o.watchFile);
+      if ('problems' in w) {
+        for (const p of w.problems) stderr.write(`certstream-watch: ${p}\n`);
+        logger.error('watch file refused; the previous rules stay in force', { file: o.watchFile, problems: w.problems });
+        return;
+      }
+      r.reload(w.rules);
+      logger.info('watch file reloaded', { file: o.watchFile, rules: w.rules.length });
+    });
+  };
+  process.on('SIGHUP', onHup);
   let metricsServer: MetricsServer | undefined;
   if (o.metricsPort !== undefined) {
     try {
       metricsServer = await serveMetrics(metrics.registry, o.metricsPort, o.metricsHost);
       logger.info('metrics listening', { host: o.metricsHost, port: metricsServer.port });
     } catch (err) {
+      process.off('SIGHUP', onHup);
       await store.close();
       stderr.write(`certstream-watch: cannot serve metrics on ${o.metricsHost}:${o.metricsPort}: ${describeError(err)}\n`);
       return 78;
     }
   }
-  const runner = new WatchRunner({
-    feedUrl: o.feedUrl, id: o.id, rules: config.rules, store, webhooks: o.webhooks, metrics, logger, regexTimeoutMs: o.regexTimeoutMs,
-    webhook: { timeoutMs: o.webhookTimeoutMs, baseBackoffMs: o.webhookBackoffBaseMs, maxBackoffMs: o.webhookBackoffMaxMs },
+  const targets: DeliveryTarget[] = [
+    ...[...new Set(o.webhooks)].map((u) => new WebhookTarget(u, o.webhookTimeoutMs)),
+    ...[...new Set(o.hooks)].map((p) => new HookTarget(p, o.hookTimeoutMs)),
+  ];
+  runner = new WatchRunner({
+    feedUrl: o.feedUrl, id: o.id, rules: config.rules, store, targets, metrics, logger, regexTimeoutMs: o.regexTimeoutMs,
+    delivery: { baseBackoffMs: o.webhookBackoffBaseMs, maxBackoffMs: o.webhookBackoffMaxMs, maxAgeMs: o.deliveryMaxAgeMs },
   });
   runner.start();
+  if (hupEarly) onHup();
+  const started = runner;
   const outcome = await new Promise<Error | 'signal' | undefined>((resolve) => {
     const onSignal = () => resolve('signal');
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
-    void runner.done.then((err) => resolve(err));
+    void started.done.then((err) => resolve(err));
   });
-  await runner.stop();
-  await metricsServer?.close();
-  await store.close();
+  process.off('SIGHUP', onHup);
+  // Whatever an endpoint or hook does, a stop ends within the budget (deliveries in flight are aborted
+  // and stay pending; a batch that did not finish is replayed by the server next time).
+  let budget: NodeJS.Timeout | undefined;
+  const late = await Promise.race([
+    (async () => {
+      await started.stop();
+      await metricsServer?.close();
+      await store.close();
+      return false;
+    })(),
+    new Promise<boolean>((resolve) => (budget = setTimeout(() => resolve(true), STOP_BUDGET_MS))),
+  ]);
+  clearTimeout(budget);
+  if (late) logger.warn('stop took too long; exiting without waiting further', { budget_ms: STOP_BUDGET_MS });
   if (outcome instanceof Error) {
-    stderr.write(`certstream-watch: ${describeError(outcome)}\n`);
+    stderr.write(`certstream-watch: ${redactUrl(describeError(outcome))}\n`);
     return 70;
   }
   logger.info('stopped');
-  return 0;
+  return late ? 70 : 0;
 }

@@ -22,6 +22,10 @@ export interface Proc {
   child: ChildProcess;
   exited: Promise<NodeJS.Signals | number | null>;
   stderr: () => string;
+  /** Every JSON log line so far. */
+  logs: () => Record<string, unknown>[];
+  /** Everything written to stdout so far. */
+  stdout: () => string;
   /** Resolves with the first log line whose `msg` is `msg` (rejects if the process exits first or after `ms`). */
   line(msg: string, ms?: number): Promise<Record<string, unknown>>;
 }
@@ -30,7 +34,9 @@ function spawnProc(entry: string, args: string[]): Proc {
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, entry), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: ENV });
   const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.once('exit', (code, sig) => resolve(sig ?? code)));
   let err = '';
+  let out = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   const lines: Record<string, unknown>[] = [];
   const waiters: { msg: string; resolve: (r: Record<string, unknown>) => void }[] = [];
   createInterface({ input: child.stdout! }).on('line', (l) => {
@@ -50,6 +56,8 @@ function spawnProc(entry: string, args: string[]): Proc {
     child,
     exited,
     stderr: () => err,
+    logs: () => lines,
+    stdout: () => out,
     line(msg, ms = 60_000) {
       const have = lines.find((r) => r.msg === msg);
       if (have) return Promise.resolve(have);

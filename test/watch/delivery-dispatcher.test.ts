@@ -1,5 +1,5 @@
 /**
- * The webhook dispatcher against a real local HTTP endpoint and a real SQLite store: a permanently
+ * The delivery dispatcher against a real local HTTP endpoint and a real SQLite store: a permanently
  * failing endpoint is retried with growing, capped delays (one request per delay for the whole URL,
  * never one per pending row), counted in the metrics, and logged once rather than per attempt; when it
  * recovers, every pending delivery goes out in order, once.
@@ -12,10 +12,11 @@ import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../../src/log/logger.js';
 import { openStore, parseDbUrl, type WatchStore } from '../../src/watch/store.js';
 import { createWatchMetrics } from '../../src/watch/watch-metrics.js';
-import { WebhookDispatcher } from '../../src/watch/webhook-dispatcher.js';
+import { DeliveryDispatcher } from '../../src/watch/delivery-dispatcher.js';
+import { WebhookTarget } from '../../src/watch/webhook-target.js';
 import { until, WebhookSink } from './support/harness.js';
 
-describe('WebhookDispatcher', () => {
+describe('DeliveryDispatcher', () => {
   let dir: string;
   let store: WatchStore;
   const sink = new WebhookSink();
@@ -38,9 +39,9 @@ describe('WebhookDispatcher', () => {
     await store.record(rows, [sink.url]);
     const lines: Record<string, unknown>[] = [];
     const metrics = createWatchMetrics();
-    const d = new WebhookDispatcher({
-      store, urls: [sink.url], metrics, logger: createLogger({ write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>) }),
-      baseBackoffMs: 40, maxBackoffMs: 160, timeoutMs: 2000,
+    const d = new DeliveryDispatcher({
+      store, targets: [new WebhookTarget(sink.url, 2000)], metrics, logger: createLogger({ write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>) }),
+      baseBackoffMs: 40, maxBackoffMs: 160,
     });
     sink.fail = () => true;
     const started = Date.now();
