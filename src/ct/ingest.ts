@@ -19,7 +19,7 @@ import { DEFAULT_WINDOWS, type FollowerDeps, type LogFollower } from './log-foll
 import { parseLogList, selectLogs } from './log-list.js';
 import { Rfc6962Follower } from './rfc6962-follower.js';
 import { StaticFollower } from './static-follower.js';
-import type { EntrySink, LogDescriptor, LogStatus } from './types.js';
+import { LOG_ERROR_KINDS, UPDATE_TYPES, type EntrySink, type LogDescriptor, type LogStatus } from './types.js';
 
 /** Settings of an Ingest. */
 export interface IngestOptions {
@@ -157,6 +157,7 @@ export class Ingest {
       static: this.logs.filter((l) => l.kind === 'static').length,
     });
     const every = this.options.refreshIntervalMs ?? 3_600_000;
+    for (const result of ['ok', 'error']) this.options.metrics.logListRefreshes.inc({ result }, 0);
     if (every > 0) {
       this.refreshTimer = setInterval(() => void this.refresh(), every);
       this.refreshTimer.unref();
@@ -229,6 +230,9 @@ export class Ingest {
 
   private startFollower(log: LogDescriptor): void {
     const o = this.options;
+    // Every series of a followed log exists from its start at 0, so that increase() sees the first event.
+    for (const kind of LOG_ERROR_KINDS) o.metrics.logErrors.inc({ log: log.url, kind }, 0);
+    for (const update_type of UPDATE_TYPES) o.metrics.entries.inc({ log: log.url, update_type }, 0);
     // Head poll and windows run one after the other, so `windows` connections cover every request in flight.
     const http = new HttpClient({
       userAgent: o.userAgent,

@@ -7,7 +7,10 @@
 export type LogKind = 'rfc6962' | 'static';
 
 /** The `kind` label of certstream_log_errors_total: what went wrong while following a log. */
-export type LogErrorKind = 'http' | 'rate_limited' | 'parse' | 'timeout';
+export const LOG_ERROR_KINDS = ['http', 'rate_limited', 'parse', 'timeout'] as const;
+export type LogErrorKind = (typeof LOG_ERROR_KINDS)[number];
+/** The update types of certstream frames (certstream_entries_total's `update_type`). */
+export const UPDATE_TYPES = ['X509LogEntry', 'PrecertLogEntry'] as const;
 
 /** One followed log, as selected from the v3 log list. */
 export interface LogDescriptor {

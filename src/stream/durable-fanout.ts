@@ -104,6 +104,10 @@ export class DurableFanout {
       labelNames: ['stream'] as const,
       registers,
     });
+    for (const stream of STREAM_NAMES) {
+      this.replayed.inc({ stream }, 0);
+      this.truncated.inc({ stream }, 0);
+    }
     new Gauge({
       name: 'certstream_durable_subscriptions',
       help: 'Durable subscription positions kept (NAME and stream).',

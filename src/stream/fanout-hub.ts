@@ -43,7 +43,7 @@ import { DurableFanout } from './durable-fanout.js';
 import type { DurablePositions } from './durable-positions.js';
 import { answerPings, DEFAULT_MAX_PENDING_PONGS, protocolError } from './ping-guard.js';
 import { RecentMessages } from './recent-messages.js';
-import { StreamClient, type DisconnectReason } from './stream-client.js';
+import { DISCONNECT_REASONS, StreamClient, type DisconnectReason } from './stream-client.js';
 import { STREAM_NAMES, streamForPath, type StreamName } from './stream-paths.js';
 import { parseSubscriptionQuery } from './subscription-query.js';
 import { frameBatch } from './ws-frame.js';
@@ -170,7 +170,12 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
       // Pongs are sent by addClient, which can tell a ping flood apart (ws would terminate silently).
       autoPong: false,
     });
-    for (const stream of STREAM_NAMES) options.metrics.clients.set({ stream }, 0);
+    // Every series of a fixed label set exists from start-up at 0 (increase() then sees the first event).
+    for (const stream of STREAM_NAMES) {
+      options.metrics.clients.set({ stream }, 0);
+      options.metrics.droppedMessages.inc({ stream }, 0);
+    }
+    for (const reason of DISCONNECT_REASONS) options.metrics.clientDisconnects.inc({ reason }, 0);
     this.registerGauges();
     this.windowErrors = new Counter({
       name: 'certstream_replay_window_append_errors_total',

@@ -20,7 +20,8 @@ import type { FrameBatch } from './ws-frame.js';
  * broke the WebSocket protocol or a limit of ours (an invalid frame, a message over --max-payload, a
  * ping flood); `error`: its socket failed (reset, EPIPE).
  */
-export type DisconnectReason = 'client' | 'slow' | 'ping_timeout' | 'error' | 'protocol' | 'shutdown' | 'takeover';
+export const DISCONNECT_REASONS = ['client', 'slow', 'ping_timeout', 'error', 'protocol', 'shutdown', 'takeover'] as const;
+export type DisconnectReason = (typeof DISCONNECT_REASONS)[number];
 
 export class StreamClient {
   /** Epoch ms since which the client has been over its budget (a batch did not fit), or undefined. */
