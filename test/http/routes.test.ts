@@ -30,7 +30,7 @@ async function start(state: { logs: LogStatus[]; ingesting: boolean }) {
       version: '0.0.0-test',
     });
   const status = async () => buildStatus({
-    health: health(), rules: { nowMs: Date.now(), staleAfterMs: 30_000, maxLag: 1000 }, rates: new IngestRates().snapshot(), slowClientCloses: 0,
+    health: health(), rules: { nowMs: Date.now(), staleAfterMs: 30_000, maxLag: 1000 }, rates: new IngestRates().snapshot(), history: { perLog: new Map(), stepSeconds: 10 }, slowClientCloses: 0,
     recent: { sampled_per_second: 10, last_seq: 0, unreadable: 0, certificates: [] },
   });
   const server = createServer(createRequestHandler({ recent: () => hub.recent, health, status, registry: metrics.registry, logger: silentLogger }));

@@ -38,11 +38,14 @@ test('status body: the healthz body plus rates, states and the sample', () => {
   const s = buildStatus({
     health, rules, slowClientCloses: 4,
     rates: { windowSeconds: 59.96, perLog: new Map([['https://a/', 12.345]]), total: 12.345 },
+    history: { perLog: new Map([['https://a/', [1.04, 12.345]]]), stepSeconds: 10 },
     recent: { sampled_per_second: 10, last_seq: 0, unreadable: 0, certificates: [] },
   });
   const { logs: _l, ...rest } = health;
   for (const [k, v] of Object.entries(rest)) assert.deepEqual(s[k as keyof typeof s], v, k);
   assert.deepEqual(s.logs.map((l) => [l.url, l.entries_per_second, l.state]), [['https://a/', 12.3, 'ok'], ['https://b/', null, 'failing']]);
+  assert.deepEqual(s.logs.map((l) => l.rate_history), [[1, 12.3], []], 'the chart points, rounded; none yet for b');
+  assert.equal(s.rate_history_step_seconds, 10);
   assert.equal(s.entries_per_second, 12.3);
   assert.equal(s.rate_window_seconds, 60);
   assert.equal(s.now, NOW / 1000);

@@ -16,6 +16,8 @@ export type LogState = 'failing' | 'behind' | 'starting' | 'ok';
 export interface StatusLog extends LogHealth {
   /** Entries/s over the rate window, or null before two samples. */
   entries_per_second: number | null;
+  /** Entries/s per `rate_history_step_seconds` over the last ten minutes, oldest first (the chart). */
+  rate_history: number[];
   state: LogState;
 }
 
@@ -29,6 +31,8 @@ export interface StatusBody extends Omit<HealthzBody, 'logs'> {
   entries_per_second: number | null;
   /** Seconds the rates cover (≈ 60 once the server has run a minute). */
   rate_window_seconds: number;
+  /** Seconds per point of each log's `rate_history`. */
+  rate_history_step_seconds: number;
   /** Clients closed for staying over their byte budget (certstream_client_disconnects_total{reason="slow"}). */
   slow_client_closes: number;
   recent: {
@@ -46,6 +50,8 @@ export interface StatusInput {
   health: HealthzBody;
   rules: HealthRules;
   rates: RateSnapshot;
+  /** Per log url: entries/s per step, oldest first; and the step's length. */
+  history: { perLog: ReadonlyMap<string, readonly number[]>; stepSeconds: number };
   slowClientCloses: number;
   recent: StatusBody['recent'];
 }
@@ -67,13 +73,15 @@ export function buildStatus(input: StatusInput): StatusBody {
     ...health,
     logs: health.logs.map((l) => {
       const r = rates.perLog.get(l.url);
-      return { ...l, entries_per_second: r === undefined ? null : round(r), state: logState(l, rules) };
+      const history = (input.history.perLog.get(l.url) ?? []).map(round);
+      return { ...l, entries_per_second: r === undefined ? null : round(r), rate_history: history, state: logState(l, rules) };
     }),
     now: rules.nowMs / 1000,
     max_lag: rules.maxLag,
     stale_after_seconds: rules.staleAfterMs / 1000,
     entries_per_second: rates.total === null ? null : round(rates.total),
     rate_window_seconds: round(rates.windowSeconds),
+    rate_history_step_seconds: input.history.stepSeconds,
     slow_client_closes: input.slowClientCloses,
     recent: input.recent,
   };
