@@ -186,6 +186,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
       metrics,
       logger: logger.child({ component: 'nats' }),
     });
+    problemSources.push(nats.problems.bind(nats));
     if (serves) nats.openEdge(hub, publish.publish, config.durablePingIntervalMs);
   } else if (config.replayWindowMs > 0) {
     try {

@@ -17,7 +17,7 @@ import { backoffDelay } from '../ct/backoff.js';
 import { CertstreamError, describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { RateLimitedLog } from '../log/rate-limited.js';
-import { encodeRecord } from '../replay/record-codec.js';
+import { encodeStreamMessage } from './stream-message.js';
 import type { StreamFrames } from '../stream/fanout-hub.js';
 import type { NatsMetrics } from './nats-metrics.js';
 import { messageId } from './stream-setup.js';
@@ -64,6 +64,8 @@ export class JetStreamPublisher {
   private readonly sender: Promise<void>;
   private readonly errorLog: RateLimitedLog;
   lastError: string | null = null;
+  /** The highest stream sequence JetStream acknowledged to this publisher (0 before the first). */
+  lastAckSeq = 0;
 
   constructor(private readonly options: JetStreamPublisherOptions) {
     this.maxPending = options.maxPending ?? 8192;
@@ -87,7 +89,7 @@ export class JetStreamPublisher {
         this.options.metrics.peerSkipped.inc();
         continue;
       }
-      const data = encodeRecord({ log: f.log, index: f.index, seen: f.seen ?? Date.now() / 1000, lite: f.lite, full: f.full, domains: f.domains });
+      const data = encodeStreamMessage({ log: f.log, index: f.index, seen: f.seen ?? Date.now() / 1000, lite: f.lite, full: f.full, domains: f.domains });
       this.queue.push({ id: messageId(f.log, f.index), data });
       this.enqueued++;
     }
@@ -156,6 +158,7 @@ export class JetStreamPublisher {
       for (const r of results) {
         if (r === undefined || r.status === 'rejected') break;
         metrics.published.inc({ result: r.value.duplicate ? 'duplicate' : 'stored' });
+        if (r.value.seq > this.lastAckSeq) this.lastAckSeq = r.value.seq;
         ok++;
       }
       this.head += ok;
