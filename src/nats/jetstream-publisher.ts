@@ -34,6 +34,11 @@ export interface JetStreamPublisherOptions {
   inFlight?: number;
   /** The cluster's saved next index of a log: entries below it were stored by some ingest node already. */
   clusterCursor?: (log: string) => number | undefined;
+  /**
+   * Per log, the highest index the stream held when this node started (stream-tail-scan.ts): entries up
+   * to it are not published again (JetStream may have forgotten their ids). Consumed as logs pass it.
+   */
+  storedUpTo?: Map<string, number>;
   /** Per-publish timeout, ms (default 5000). */
   timeoutMs?: number;
   /** Whether NATS is connected now: without it `settled()` fails at once instead of waiting. */
@@ -88,6 +93,15 @@ export class JetStreamPublisher {
       if (cluster !== undefined && f.index < cluster) {
         this.options.metrics.peerSkipped.inc();
         continue;
+      }
+      const stored = this.options.storedUpTo?.get(f.log);
+      if (stored !== undefined) {
+        if (f.index <= stored) {
+          this.options.metrics.alreadyStored.inc();
+          continue;
+        }
+        // A log's entries come in index order: once past, never again.
+        this.options.storedUpTo!.delete(f.log);
       }
       const data = encodeStreamMessage({ log: f.log, index: f.index, seen: f.seen ?? Date.now() / 1000, lite: f.lite, full: f.full, domains: f.domains });
       this.queue.push({ id: messageId(f.log, f.index), data });

@@ -24,6 +24,7 @@ import { NatsLink } from './nats-link.js';
 import { mirrorBucket } from './kv-mirror.js';
 import { createNatsMetrics } from './nats-metrics.js';
 import { StreamGuard, type GuardedStream } from './stream-guard.js';
+import { lastIndexes } from './stream-tail-scan.js';
 import { ensureStream, entriesSubject, openBucket, recreateBucket, recreateStream, type StreamLimits } from './stream-setup.js';
 
 export type Role = 'all' | 'ingest' | 'edge';
@@ -123,6 +124,9 @@ export class NatsMode {
     });
     if (kv === undefined) return undefined;
     const { logger } = this.options;
+    const storedUpTo = await this.retry('reading the end of the stream', (nc) => lastIndexes(nc, this.options.stream));
+    if (storedUpTo === undefined) return undefined;
+    logger.info('read the end of the stream: entries it holds are not published again', { logs: storedUpTo.size });
     await this.guardBucket(kv, 'cursors').catch((err: unknown) => logger.warn('cannot watch the cursor bucket for loss', { error: describeError(err) }));
     let cursors: KvCursorStore | undefined = undefined;
     const publisher = new JetStreamPublisher({
@@ -131,6 +135,7 @@ export class NatsMode {
       metrics: this.natsMetrics,
       logger: logger.child({ component: 'nats-publisher' }),
       clusterCursor: (log) => cursors?.clusterCursor(log),
+      storedUpTo,
       connected: () => this.link.connected,
       onReconnect: (listener) => this.link.onReconnect(listener),
     });
