@@ -62,6 +62,16 @@ export interface StreamHealth {
   consumer_lag: number;
 }
 
+/** The parts of a stream's state the window reads. */
+interface StreamState {
+  first_seq: number;
+  last_seq: number;
+  bytes: number;
+  first_ts: string;
+  last_ts: string;
+  messages: number;
+}
+
 interface Staged {
   seq: number;
   record: Buffer;
@@ -72,6 +82,8 @@ export class JetStreamWindow implements ReplayWindow {
   nextSeq: number;
   bytes = 0;
   oldestSeen: number | undefined;
+  /** Publish time (epoch s) of the stream's last message as last read. */
+  private newestPublished: number | undefined;
   /** The stream's last sequence as last seen (info refresh or the tail). */
   private lastSeq: number;
   private readonly js: JetStreamClient;
@@ -110,7 +122,7 @@ export class JetStreamWindow implements ReplayWindow {
   private constructor(
     private readonly options: JetStreamWindowOptions,
     private readonly jsm: JetStreamManager,
-    state: { first_seq: number; last_seq: number; bytes: number; first_ts: string; messages: number },
+    state: StreamState,
     created: string,
   ) {
     this.js = jetstream(options.nc);
@@ -200,6 +212,8 @@ export class JetStreamWindow implements ReplayWindow {
       }
       return this.nextSeq;
     }
+    // At or before the oldest message (since=0 and the like): its start, without asking the stream.
+    if (this.oldestSeen !== undefined && since <= this.oldestSeen) return this.firstSeq;
     return this.seqAtTimeFromStream(since);
   }
 
@@ -214,13 +228,14 @@ export class JetStreamWindow implements ReplayWindow {
     await this.tail;
   }
 
-  private noteState(state: { first_seq: number; last_seq: number; bytes: number; first_ts: string; messages: number }): void {
+  private noteState(state: StreamState): void {
     this.bytes = state.bytes;
     this.lastSeq = Math.max(this.lastSeq, state.last_seq + this.offset);
     // An empty stream reports first_seq = last_seq + 1.
     this.firstSeq = Math.min(Math.max(state.first_seq, 1) + this.offset, this.nextSeq);
     if (this.repeats.size > 0) for (const seq of this.repeats) if (seq < this.firstSeq) this.repeats.delete(seq);
     this.oldestSeen = state.messages > 0 ? Date.parse(state.first_ts) / 1000 : undefined;
+    this.newestPublished = state.messages > 0 ? Date.parse(state.last_ts) / 1000 : undefined;
     this.options.metrics.streamLastSeq.set(this.lastSeq);
     this.options.metrics.consumerLag.set(Math.max(0, this.lastSeq - (this.nextSeq - 1)));
   }
@@ -477,7 +492,11 @@ export class JetStreamWindow implements ReplayWindow {
     try {
       const consumer = await this.js.consumers.get(this.options.stream, { deliver_policy: 'by_start_time', opt_start_time: new Date(since * 1000).toISOString() });
       const m = await consumer.next({ expires: 2000 });
-      return m === null ? this.nextSeq : Math.min(m.seq + this.offset, this.nextSeq);
+      if (m !== null) return Math.min(m.seq + this.offset, this.nextSeq);
+      // Nothing within the wait: right when nothing was published since then; otherwise the stream was
+      // slow to answer, and starting live would skip what the client asked for.
+      if (this.newestPublished === undefined || since > this.newestPublished) return this.nextSeq;
+      throw new Error('no answer from the stream in time');
     } catch (err) {
       throw new CertstreamError('NATS_ERR_UNAVAILABLE', `cannot find the stream position of since=${since}: ${describeError(err)}`, { cause: err });
     }

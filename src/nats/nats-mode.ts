@@ -202,7 +202,8 @@ export class NatsMode {
   /** Publishes what is queued (bounded), closes the window, positions and connection. Call after the ingest stopped. */
   async close(): Promise<void> {
     this.stop.abort();
-    await this.guard.close();
+    // Not waited for: a check under way may wait for a request to a NATS that is gone.
+    void this.guard.close();
     for (const m of this.mirrors.splice(0)) m.stop();
     await this.publisher?.close();
     await this.edgeOpening;

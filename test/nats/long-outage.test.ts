@@ -55,9 +55,11 @@ describe('an ingest node down longer than the duplicate window', { skip: natsSki
       // A durable client replaying the whole stream gets each index once, in order.
       const edge = await w.nodes.start('edge', { role: 'edge', nats: w.nats.url });
       await edgeServing(edge);
-      const client = worldFeed(w, () => edge.ws('/full-stream?id=long-outage&since=0'));
-      await client.until('every entry', 60_000, () => w.logs.every((l) => client.received(l).size === w.fake.size(l)), () => progress(w, client));
-      for (const l of w.logs) assert.equal(client.repeats(l), 0, `${l}: each index once within the connection`);
-      assert.ok(client.increasingPerConnection());
+      // It reconnects as durable clients do (a replay read that fails under load closes it with 1011):
+      // what must hold is within each connection.
+      const client = worldFeed(w, () => edge.ws('/full-stream?id=long-outage&since=0'), true);
+      await client.until('every entry', 60_000, () => w.logs.every((l) => client.received(l).size === w.fake.size(l)), () => `${progress(w, client)}; ${client.connections.length} connections${edge.tail()}`);
+      assert.ok(client.increasingPerConnection(), 'each index at most once, in order, within every connection');
+      if (client.connections.length === 1) for (const l of w.logs) assert.equal(client.repeats(l), 0, `${l}: each index once`);
     }));
 });
