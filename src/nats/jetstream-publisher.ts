@@ -187,6 +187,8 @@ export class JetStreamPublisher {
         const err = failed === undefined ? new Error('unanswered when NATS reconnected; sent again') : (failed as PromiseRejectedResult).reason as unknown;
         metrics.publishErrors.inc();
         this.lastError = describeError(err);
+        // What the client says when no stream takes the subject (deleted, lost with the NATS store) misleads.
+        if (/jetstream is not enabled|no responders/i.test(this.lastError)) this.lastError = `no JetStream stream takes ${this.options.subject} (missing?): ${this.lastError}`;
         const wait = backoffDelay(++failures, { baseMs: 100, maxMs: 5000 });
         this.errorLog.log('warn', 'publish', 'jetstream publish failed; retrying in order from the first unacknowledged entry', { error: this.lastError, pending: this.pending, retry_in_ms: wait });
         await new Promise<void>((resolve) => {

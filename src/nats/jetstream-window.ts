@@ -28,6 +28,7 @@ import { frameRecords } from '../replay/record-frames.js';
 import { contiguousBatch, type ReplayBatch, type ReplayWindow, type StreamName, type WindowEntry } from '../replay/replay-window.js';
 import type { StreamFrames } from '../stream/fanout-hub.js';
 import type { NatsMetrics } from './nats-metrics.js';
+import { isStreamNotFound } from './stream-guard.js';
 import { decodeStreamMessage } from './stream-message.js';
 
 /** Stream readers kept positioned for the next read of a replaying client (one per replaying client). */
@@ -373,7 +374,8 @@ export class JetStreamWindow implements ReplayWindow {
         }
       } catch (err) {
         if (this.closed) break;
-        const wait = backoffDelay(++failures, { baseMs: 250, maxMs: 10_000 });
+        // A missing stream comes back when an ingest node re-creates it (within seconds): retried often.
+        const wait = backoffDelay(++failures, { baseMs: 250, maxMs: isStreamNotFound(err) ? 2000 : 10_000 });
         this.errorLog.log('warn', 'tail', 'stream tail interrupted; resubscribing', { error: describeError(err), from_seq: this.tailFrom, retry_in_ms: wait });
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, wait);
