@@ -104,8 +104,11 @@ export class JetStreamWindow implements ReplayWindow {
   private readonly errorLog: RateLimitedLog;
   /** Window seq = stream seq + offset (0 until the stream starts over under this edge). */
   private offset = 0;
-  /** The stream's creation time as last read: another one means it was re-created. */
-  private created: string;
+  /**
+   * The stream's creation time as last read: another one means it was re-created. Undefined after a
+   * reset the tail noticed (the new stream's is not known yet): the next read takes it as it is.
+   */
+  private created: string | undefined;
   /** The stream seq the tail reads next. */
   private tailFrom: number;
   /** Counts resets: a tail subscription from before one stops taking messages. */
@@ -252,7 +255,8 @@ export class JetStreamWindow implements ReplayWindow {
     if (this.closed) return;
     // A re-created stream still empty may be about to be moved on to the old seqs (stream-setup.ts
     // recreateStream creates, then purges up to its first seq): decided once it holds something.
-    if (info.created !== this.created && info.state.messages > 0) {
+    if (this.created === undefined) this.created = info.created;
+    else if (info.created !== this.created && info.state.messages > 0) {
       this.created = info.created;
       // Re-created. Continuing the old seqs past what this edge delivered: the tail goes on (what it
       // had not read yet is gone, and counted as a gap when the new seqs arrive). Else it starts over.
@@ -349,6 +353,8 @@ export class JetStreamWindow implements ReplayWindow {
             if (m.seq < this.tailFrom) {
               // Below what this edge read already: the stream started over.
               this.reset(`the tail received seq ${m.seq} where it expected ${this.tailFrom}`);
+              // The seqs are numbered for the stream that has this seq: the next state read belongs to it.
+              this.created = undefined;
               break;
             }
             if (m.seq > this.tailFrom) {

@@ -8,6 +8,8 @@
  *   cover is acknowledged), and the publisher's room as the ingest's consumer pacing.
  * - edge side (roles edge, all): the stream as the hub's replay window (its tail feeds the hub) and the
  *   positions bucket as the durable positions, attached to the hub once NATS is reached.
+ * - both: a guard (stream-guard.ts) that notices the stream or a bucket lost with a wiped NATS store,
+ *   re-creates what this node owns, and tells /healthz (`problems()`) meanwhile.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { KV } from '@nats-io/kv';
@@ -177,9 +179,9 @@ export class NatsMode {
       }
       this.window = opened.window;
       this.positions = opened.positions;
-      await this.guardBucket(opened.kv, 'positions').catch((err: unknown) => this.options.logger.warn('cannot watch the positions bucket for loss', { error: describeError(err) }));
       hub.attachDurable({ window: opened.window, positions: opened.positions, pingIntervalMs });
       this.options.logger.info('serving from the JetStream stream', { stream: this.options.stream, ...opened.window.health() });
+      await this.guardBucket(opened.kv, 'positions').catch((err: unknown) => this.options.logger.warn('cannot watch the positions bucket for loss', { error: describeError(err) }));
     })();
   }
 
