@@ -462,6 +462,13 @@ export class JetStreamWindow implements ReplayWindow {
         const seq = m.seq + offset;
         taken++;
         if (seq < next) continue;
+        // Past a gap, at or beyond where the tail's part begins: everything up to there is gone, the rest
+        // is read from the cache (the consumer stands past it: not kept).
+        if (seq >= upTo) {
+          next = upTo;
+          taken = -1;
+          break;
+        }
         // Seqs between `next` and this one are gone (trimmed, deleted): the reader counts them as lost.
         next = seq + 1;
         if (this.repeats.has(seq)) continue;
