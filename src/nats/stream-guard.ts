@@ -21,6 +21,9 @@ import type { NatsMetrics } from './nats-metrics.js';
 /** How long /healthz keeps saying that a stream was lost and re-created, ms. */
 export const RESET_NOTICE_MS = 60_000;
 
+/** How soon a check that could not finish after a reconnection is tried again, ms. */
+const RECHECK_MS = 250;
+
 export interface GuardedStream {
   /** The JetStream stream's name (`KV_<bucket>` for a key-value bucket). */
   readonly name: string;
@@ -118,7 +121,7 @@ export class StreamGuard {
           // Short: a request sent just before a reconnection is never answered, and the pass after it waits.
           jsm = await jetstreamManager(nc, { timeout: 2000, checkAPI: false });
         } catch {
-          return;
+          break;
         }
         let complete = true;
         for (const w of [...this.watches]) {
@@ -127,6 +130,12 @@ export class StreamGuard {
         }
         if (complete) this.verified = Math.max(this.verified, after);
       } while (this.again && !this.closed);
+      // Just after a reconnection JetStream may not answer yet (a restarted server accepts connections
+      // first): try again soon rather than a whole period later, /healthz saying `degraded` meanwhile.
+      if (this.verified < this.reconnects && !this.closed) {
+        const t = setTimeout(() => void this.check(nc), RECHECK_MS);
+        t.unref();
+      }
     })().finally(() => (this.running = undefined));
     return this.running;
   }
