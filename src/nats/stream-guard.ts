@@ -72,6 +72,8 @@ export class StreamGuard {
   private reconnects = 0;
   private verified = 0;
   private reconnectedAt = 0;
+  /** Passes begun after a reconnection get a new generation; an older pass changes nothing once it is stale. */
+  private generation = 0;
   private closed = false;
   private readonly now: () => number;
 
@@ -100,19 +102,21 @@ export class StreamGuard {
   reconnected(nc: NatsConnection): void {
     this.reconnects++;
     this.reconnectedAt = this.now();
-    void this.check(nc);
+    void this.check(nc, true);
   }
 
   /**
-   * One pass over every stream (a pass already under way is followed by one more, so that a check asked
-   * for after a reconnection sees the server as it is now). Never rejects.
+   * One pass over every stream; a pass already under way is followed by one more. Never rejects.
+   * @param fresh start at once, leaving a pass under way to end unheard (after a reconnection: its
+   *   requests went to a connection that is gone and would only time out)
    */
-  check(nc: NatsConnection): Promise<void> {
-    if (this.running) {
+  check(nc: NatsConnection, fresh = false): Promise<void> {
+    if (this.running && !fresh) {
       this.again = true;
       return this.running;
     }
-    this.running = (async () => {
+    const generation = fresh ? ++this.generation : this.generation;
+    const pass: Promise<void> = (async () => {
       do {
         this.again = false;
         const after = this.reconnects;
@@ -125,9 +129,10 @@ export class StreamGuard {
         }
         let complete = true;
         for (const w of [...this.watches]) {
-          if (this.closed) return;
-          complete = (await this.checkOne(nc, jsm, w)) && complete;
+          if (this.closed || generation !== this.generation) return;
+          complete = (await this.checkOne(nc, jsm, w, generation)) && complete;
         }
+        if (generation !== this.generation) return;
         if (complete) this.verified = Math.max(this.verified, after);
       } while (this.again && !this.closed);
       // Just after a reconnection JetStream may not answer yet (a restarted server accepts connections
@@ -136,8 +141,11 @@ export class StreamGuard {
         const t = setTimeout(() => void this.check(nc), RECHECK_MS);
         t.unref();
       }
-    })().finally(() => (this.running = undefined));
-    return this.running;
+    })().finally(() => {
+      if (this.running === pass) this.running = undefined;
+    });
+    this.running = pass;
+    return pass;
   }
 
   /** One line per stream that is missing or was re-created lately; none when all is well. */
@@ -167,7 +175,7 @@ export class StreamGuard {
   }
 
   /** Checks one stream; false when its state could not be learnt (NATS did not answer). */
-  private async checkOne(nc: NatsConnection, jsm: JetStreamManager, w: Watch): Promise<boolean> {
+  private async checkOne(nc: NatsConnection, jsm: JetStreamManager, w: Watch, generation: number): Promise<boolean> {
     const { logger, metrics } = this.options;
     const { stream } = w;
     w.lastSeq = Math.max(w.lastSeq, stream.knownLastSeq?.() ?? 0);
@@ -179,6 +187,8 @@ export class StreamGuard {
       if (!isStreamNotFound(err)) return false;
       info = undefined;
     }
+    // A newer pass began meanwhile (a reconnection): this answer may be from before it.
+    if (generation !== this.generation) return false;
     if (info === undefined) {
       if (w.missingSince === undefined) {
         w.missingSince = this.now();
