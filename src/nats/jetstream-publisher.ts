@@ -17,7 +17,7 @@ import { backoffDelay } from '../ct/backoff.js';
 import { CertstreamError, describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { RateLimitedLog } from '../log/rate-limited.js';
-import { encodeRecord } from '../replay/record-codec.js';
+import { encodeStreamMessage } from './stream-message.js';
 import type { StreamFrames } from '../stream/fanout-hub.js';
 import type { NatsMetrics } from './nats-metrics.js';
 import { messageId } from './stream-setup.js';
@@ -34,6 +34,11 @@ export interface JetStreamPublisherOptions {
   inFlight?: number;
   /** The cluster's saved next index of a log: entries below it were stored by some ingest node already. */
   clusterCursor?: (log: string) => number | undefined;
+  /**
+   * Per log, the highest index the stream held when this node started (stream-tail-scan.ts): entries up
+   * to it are not published again (JetStream may have forgotten their ids). Consumed as logs pass it.
+   */
+  storedUpTo?: Map<string, number>;
   /** Per-publish timeout, ms (default 5000). */
   timeoutMs?: number;
   /** Whether NATS is connected now: without it `settled()` fails at once instead of waiting. */
@@ -64,6 +69,8 @@ export class JetStreamPublisher {
   private readonly sender: Promise<void>;
   private readonly errorLog: RateLimitedLog;
   lastError: string | null = null;
+  /** The highest stream sequence JetStream acknowledged to this publisher (0 before the first). */
+  lastAckSeq = 0;
 
   constructor(private readonly options: JetStreamPublisherOptions) {
     this.maxPending = options.maxPending ?? 8192;
@@ -87,7 +94,16 @@ export class JetStreamPublisher {
         this.options.metrics.peerSkipped.inc();
         continue;
       }
-      const data = encodeRecord({ log: f.log, index: f.index, seen: f.seen ?? Date.now() / 1000, lite: f.lite, full: f.full, domains: f.domains });
+      const stored = this.options.storedUpTo?.get(f.log);
+      if (stored !== undefined) {
+        if (f.index <= stored) {
+          this.options.metrics.alreadyStored.inc();
+          continue;
+        }
+        // A log's entries come in index order: once past, never again.
+        this.options.storedUpTo!.delete(f.log);
+      }
+      const data = encodeStreamMessage({ log: f.log, index: f.index, seen: f.seen ?? Date.now() / 1000, lite: f.lite, full: f.full, domains: f.domains });
       this.queue.push({ id: messageId(f.log, f.index), data });
       this.enqueued++;
     }
@@ -156,6 +172,7 @@ export class JetStreamPublisher {
       for (const r of results) {
         if (r === undefined || r.status === 'rejected') break;
         metrics.published.inc({ result: r.value.duplicate ? 'duplicate' : 'stored' });
+        if (r.value.seq > this.lastAckSeq) this.lastAckSeq = r.value.seq;
         ok++;
       }
       this.head += ok;
@@ -170,6 +187,8 @@ export class JetStreamPublisher {
         const err = failed === undefined ? new Error('unanswered when NATS reconnected; sent again') : (failed as PromiseRejectedResult).reason as unknown;
         metrics.publishErrors.inc();
         this.lastError = describeError(err);
+        // What the client says when no stream takes the subject (deleted, lost with the NATS store) misleads.
+        if (/jetstream is not enabled|no responders/i.test(this.lastError)) this.lastError = `no JetStream stream takes ${this.options.subject} (missing?): ${this.lastError}`;
         const wait = backoffDelay(++failures, { baseMs: 100, maxMs: 5000 });
         this.errorLog.log('warn', 'publish', 'jetstream publish failed; retrying in order from the first unacknowledged entry', { error: this.lastError, pending: this.pending, retry_in_ms: wait });
         await new Promise<void>((resolve) => {

@@ -8,18 +8,28 @@
  * (the hub's publish), and the hub's `append` of those same entries numbers them with the seqs the tail
  * staged — so entries enter the hub in stream order, once. Reads of recent seqs come from memory (the
  * newest `cacheBytes`), older ones from the stream through a short-lived ordered consumer.
+ *
+ * A stream that starts over (lost with a wiped NATS store and created again at seq 1) would put seqs
+ * below the ones this edge delivered: the window notices (a new creation time, or the tail meeting a
+ * seq below the one it expected), counts and logs the seqs it had not delivered yet, and re-reads the
+ * new stream from its first seq. Window seqs stay increasing across such a reset: a seq of the new
+ * stream is its stream seq plus the last seq of the old one (`offset`), so clients, positions and the
+ * hub never see a seq go back. A stream re-created continuing the old seqs (what an ingest node does
+ * when it re-creates it, stream-guard.ts) needs no offset: its first seq is past what was delivered.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, type Consumer, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type Consumer, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { backoffDelay } from '../ct/backoff.js';
 import { CertstreamError, describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { RateLimitedLog } from '../log/rate-limited.js';
-import { payloadParts, probeRecord, recordKey } from '../replay/record-codec.js';
+import { payloadParts, recordKey } from '../replay/record-codec.js';
 import { frameRecords } from '../replay/record-frames.js';
 import { contiguousBatch, type ReplayBatch, type ReplayWindow, type StreamName, type WindowEntry } from '../replay/replay-window.js';
 import type { StreamFrames } from '../stream/fanout-hub.js';
 import type { NatsMetrics } from './nats-metrics.js';
+import { isStreamNotFound } from './stream-guard.js';
+import { decodeStreamMessage } from './stream-message.js';
 
 /** Stream readers kept positioned for the next read of a replaying client (one per replaying client). */
 const MAX_READERS = 64;
@@ -53,6 +63,16 @@ export interface StreamHealth {
   consumer_lag: number;
 }
 
+/** The parts of a stream's state the window reads. */
+interface StreamState {
+  first_seq: number;
+  last_seq: number;
+  bytes: number;
+  first_ts: string;
+  last_ts: string;
+  messages: number;
+}
+
 interface Staged {
   seq: number;
   record: Buffer;
@@ -63,6 +83,8 @@ export class JetStreamWindow implements ReplayWindow {
   nextSeq: number;
   bytes = 0;
   oldestSeen: number | undefined;
+  /** Publish time (epoch s) of the stream's last message as last read. */
+  private newestPublished: number | undefined;
   /** The stream's last sequence as last seen (info refresh or the tail). */
   private lastSeq: number;
   private readonly js: JetStreamClient;
@@ -80,11 +102,32 @@ export class JetStreamWindow implements ReplayWindow {
   private readonly tail: Promise<void>;
   private readonly refresh: NodeJS.Timeout;
   private readonly errorLog: RateLimitedLog;
+  /** Window seq = stream seq + offset (0 until the stream starts over under this edge). */
+  private offset = 0;
+  /**
+   * The stream's creation time as last read: another one means it was re-created. Undefined after a
+   * reset the tail noticed (the new stream's is not known yet): the next read takes it as it is.
+   */
+  private created: string | undefined;
+  /** The stream seq the tail reads next. */
+  private tailFrom: number;
+  /** Counts resets: a tail subscription from before one stops taking messages. */
+  private epoch = 0;
+  private tailMessages: ConsumerMessages | undefined;
+  /**
+   * Per log, the highest index the tail handed on. A stream that was lost and re-created holds again
+   * what the ingest resent (unacknowledged when NATS went away) or fetched again (no cursors left):
+   * those are not handed on a second time, so a connection never sees a log's index go back.
+   */
+  private readonly lastIndex = new Map<string, number>();
+  /** Window seqs the tail left out as repeats: replays leave them out too. */
+  private readonly repeats = new Set<number>();
 
   private constructor(
     private readonly options: JetStreamWindowOptions,
     private readonly jsm: JetStreamManager,
-    state: { first_seq: number; last_seq: number; bytes: number; first_ts: string; messages: number },
+    state: StreamState,
+    created: string,
   ) {
     this.js = jetstream(options.nc);
     this.cacheMax = options.cacheBytes ?? 8 * 1024 * 1024;
@@ -93,6 +136,8 @@ export class JetStreamWindow implements ReplayWindow {
     this.nextSeq = state.last_seq + 1;
     this.cacheFirst = this.nextSeq;
     this.firstSeq = this.nextSeq;
+    this.created = created;
+    this.tailFrom = this.nextSeq;
     this.noteState(state);
     this.tail = this.runTail();
     this.refresh = setInterval(() => void this.refreshState(), options.refreshMs ?? 2000);
@@ -108,7 +153,7 @@ export class JetStreamWindow implements ReplayWindow {
     try {
       const jsm = await jetstreamManager(options.nc, { timeout: 10_000 });
       const info = await jsm.streams.info(options.stream);
-      return new JetStreamWindow(options, jsm, info.state);
+      return new JetStreamWindow(options, jsm, info.state, info.created);
     } catch (err) {
       throw new CertstreamError('NATS_ERR_STREAM', `cannot read JetStream stream ${options.stream}: ${describeError(err)}`, { cause: err });
     }
@@ -171,6 +216,8 @@ export class JetStreamWindow implements ReplayWindow {
       }
       return this.nextSeq;
     }
+    // At or before the oldest message (since=0 and the like): its start, without asking the stream.
+    if (this.oldestSeen !== undefined && since <= this.oldestSeen) return this.firstSeq;
     return this.seqAtTimeFromStream(since);
   }
 
@@ -185,22 +232,66 @@ export class JetStreamWindow implements ReplayWindow {
     await this.tail;
   }
 
-  private noteState(state: { first_seq: number; last_seq: number; bytes: number; first_ts: string; messages: number }): void {
+  private noteState(state: StreamState): void {
     this.bytes = state.bytes;
-    this.lastSeq = Math.max(this.lastSeq, state.last_seq);
+    this.lastSeq = Math.max(this.lastSeq, state.last_seq + this.offset);
     // An empty stream reports first_seq = last_seq + 1.
-    this.firstSeq = Math.min(Math.max(state.first_seq, 1), this.nextSeq);
+    this.firstSeq = Math.min(Math.max(state.first_seq, 1) + this.offset, this.nextSeq);
+    if (this.repeats.size > 0) for (const seq of this.repeats) if (seq < this.firstSeq) this.repeats.delete(seq);
     this.oldestSeen = state.messages > 0 ? Date.parse(state.first_ts) / 1000 : undefined;
+    this.newestPublished = state.messages > 0 ? Date.parse(state.last_ts) / 1000 : undefined;
     this.options.metrics.streamLastSeq.set(this.lastSeq);
     this.options.metrics.consumerLag.set(Math.max(0, this.lastSeq - (this.nextSeq - 1)));
   }
 
   private async refreshState(): Promise<void> {
+    let info;
     try {
-      this.noteState((await this.jsm.streams.info(this.options.stream)).state);
+      info = await this.jsm.streams.info(this.options.stream);
     } catch {
-      // NATS away: the link reports it; the next refresh tries again.
+      // NATS away, or the stream missing (the guard reports it): the next refresh tries again.
+      return;
     }
+    if (this.closed) return;
+    // A re-created stream still empty may be about to be moved on to the old seqs (stream-setup.ts
+    // recreateStream creates, then purges up to its first seq): decided once it holds something.
+    if (this.created === undefined) this.created = info.created;
+    else if (info.created !== this.created && info.state.messages > 0) {
+      this.created = info.created;
+      // Re-created. Continuing the old seqs past what this edge delivered: the tail goes on (what it
+      // had not read yet is gone, and counted as a gap when the new seqs arrive). Else it starts over.
+      if (info.state.first_seq + this.offset <= this.nextSeq - 1) this.reset(`the stream was re-created (now seqs ${info.state.first_seq}-${info.state.last_seq})`);
+    }
+    this.noteState(info.state);
+  }
+
+  /**
+   * The stream started over below what this edge delivered: counts and logs the seqs it had not
+   * delivered (they are gone), and re-reads the stream from its first seq, numbered on from the old
+   * stream's last seq.
+   */
+  private reset(reason: string): void {
+    this.flushStaged();
+    const undelivered = Math.max(0, this.lastSeq - this.nextSeq + 1);
+    this.options.metrics.streamResets.inc();
+    if (undelivered > 0) this.options.metrics.tailGaps.inc(undelivered);
+    this.options.logger.error('jetstream stream reset: re-reading it from its first sequence', {
+      stream: this.options.stream,
+      reason,
+      undelivered,
+      ...(undelivered > 0 ? { undelivered_from: this.nextSeq, undelivered_to: this.lastSeq } : {}),
+      seq_offset: this.lastSeq,
+    });
+    this.offset = this.lastSeq;
+    this.nextSeq = this.lastSeq + 1;
+    this.firstSeq = this.nextSeq;
+    this.dropCache();
+    this.cacheFirst = this.nextSeq;
+    this.readers.clear();
+    this.options.metrics.deliveredSeq.set(this.nextSeq - 1);
+    this.tailFrom = 1;
+    this.epoch++;
+    this.tailMessages?.stop();
   }
 
   private cacheRecord(record: Buffer): void {
@@ -225,15 +316,22 @@ export class JetStreamWindow implements ReplayWindow {
 
   /** Follows the stream from nextSeq for as long as the window is open, re-subscribing after failures. */
   private async runTail(): Promise<void> {
-    let expected = this.nextSeq;
     let failures = 0;
     while (!this.closed) {
+      const epoch = this.epoch;
+      const expected = this.tailFrom;
       try {
         const consumer = await this.js.consumers.get(this.options.stream, { deliver_policy: 'by_start_sequence', opt_start_seq: expected });
         // Short pulls and frequent idle heartbeats: a pull the server no longer holds (after a long pause
         // for room, a restart, or a renewal that lapsed under load — seen stalling an edge 2-5 s in the
         // scale-out benchmark) is noticed after two missed heartbeats, half a second, and renewed.
         const messages = await consumer.consume({ max_messages: 1024, expires: 2000, idle_heartbeat: 250 });
+        if (epoch !== this.epoch) {
+          // Reset while subscribing: subscribe again from where the reset says.
+          await messages.close();
+          continue;
+        }
+        this.tailMessages = messages;
         const onAbort = () => messages.stop();
         this.stop.signal.addEventListener('abort', onAbort, { once: true });
         // After a reconnection the pull request may be gone with the server that had it, and the consumer
@@ -244,20 +342,27 @@ export class JetStreamWindow implements ReplayWindow {
         void (async () => {
           for await (const n of messages.status()) {
             if (n.type === 'heartbeats_missed' || n.type === 'ordered_consumer_recreated' || n.type === 'reset' || n.type === 'consumer_not_found' || n.type === 'no_responders') {
-              this.errorLog.log('warn', `tail-${n.type}`, `stream tail: ${n.type.replace(/_/g, ' ')}`, { ...n, from_seq: expected });
+              this.errorLog.log('warn', `tail-${n.type}`, `stream tail: ${n.type.replace(/_/g, ' ')}`, { ...n, from_seq: this.tailFrom });
             }
           }
         })().catch(() => undefined);
         try {
           for await (const m of messages) {
             failures = 0;
-            if (m.seq < expected) continue;
-            if (m.seq > expected) {
-              this.options.metrics.tailGaps.inc(m.seq - expected);
-              this.options.logger.warn('stream seqs missed by this edge (trimmed before it read them)', { from: expected, to: m.seq - 1 });
+            if (epoch !== this.epoch) break;
+            if (m.seq < this.tailFrom) {
+              // Below what this edge read already: the stream started over.
+              this.reset(`the tail received seq ${m.seq} where it expected ${this.tailFrom}`);
+              // The seqs are numbered for the stream that has this seq: the next state read belongs to it.
+              this.created = undefined;
+              break;
+            }
+            if (m.seq > this.tailFrom) {
+              this.options.metrics.tailGaps.inc(m.seq - this.tailFrom);
+              this.options.logger.warn('stream seqs missed by this edge (trimmed, or lost with the stream, before it read them)', { from: this.tailFrom + this.offset, to: m.seq - 1 + this.offset });
               this.flushStaged();
             }
-            expected = m.seq + 1;
+            this.tailFrom = m.seq + 1;
             this.stage(m);
             const wait = this.options.room?.();
             if (wait !== undefined) {
@@ -269,13 +374,15 @@ export class JetStreamWindow implements ReplayWindow {
             }
           }
         } finally {
+          if (this.tailMessages === messages) this.tailMessages = undefined;
           this.stop.signal.removeEventListener('abort', onAbort);
           offReconnect?.();
         }
       } catch (err) {
         if (this.closed) break;
-        const wait = backoffDelay(++failures, { baseMs: 250, maxMs: 10_000 });
-        this.errorLog.log('warn', 'tail', 'stream tail interrupted; resubscribing', { error: describeError(err), from_seq: expected, retry_in_ms: wait });
+        // A missing stream comes back when an ingest node re-creates it (within seconds): retried often.
+        const wait = backoffDelay(++failures, { baseMs: 250, maxMs: isStreamNotFound(err) ? 2000 : 10_000 });
+        this.errorLog.log('warn', 'tail', 'stream tail interrupted; resubscribing', { error: describeError(err), from_seq: this.tailFrom, retry_in_ms: wait });
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, wait);
           this.stop.signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
@@ -286,16 +393,26 @@ export class JetStreamWindow implements ReplayWindow {
   }
 
   private stage(m: JsMsg): void {
-    const record = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
-    const probe = probeRecord(record, 0, true);
-    if (probe.kind !== 'record' || probe.length !== record.length) {
-      // Not an entry this server published (another publisher on the subject): counted as a gap.
+    const record = decodeStreamMessage(m.data);
+    if (record === undefined) {
+      // Not an entry this server reads (another publisher on the subject, another format): counted as a gap.
       this.options.metrics.tailGaps.inc();
-      this.errorLog.log('error', 'bad-record', 'stream message is not a window record; skipped', { seq: m.seq, bytes: record.length });
+      this.options.metrics.skippedMessages.inc({ path: 'tail' });
+      this.errorLog.log('error', 'bad-record', 'stream message is not an entry; skipped', { seq: m.seq + this.offset, bytes: m.data.byteLength });
       this.flushStaged();
       return;
     }
-    this.staged.push({ seq: m.seq, record });
+    const key = recordKey(record, 0);
+    const last = this.lastIndex.get(key.log);
+    if (last !== undefined && key.index <= last) {
+      this.options.metrics.skippedMessages.inc({ path: 'repeat' });
+      this.repeats.add(m.seq + this.offset);
+      this.errorLog.log('warn', 'repeat', 'stream holds an entry this edge handed on already (published again after the stream was lost); skipped', { seq: m.seq + this.offset, log: key.log, index: key.index, last_index: last });
+      this.flushStaged();
+      return;
+    }
+    this.lastIndex.set(key.log, key.index);
+    this.staged.push({ seq: m.seq + this.offset, record });
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flushStaged());
@@ -328,27 +445,45 @@ export class JetStreamWindow implements ReplayWindow {
   private async readStreamWith(kept: Consumer | undefined, stream: StreamName, from: number, maxBytes: number): Promise<ReplayBatch> {
     const upTo = Math.min(this.cacheFirst, this.nextSeq);
     const records: Buffer[] = [];
-    let first = from;
+    const offset = this.offset;
+    const epoch = this.epoch;
+    /** The seq after the last message taken (entry or not). */
+    let next = from;
+    let taken = 0;
     try {
       // A reader that ended exactly here goes on (a replay reads chunk after chunk); else a new one.
-      const consumer = kept ?? await this.js.consumers.get(this.options.stream, { deliver_policy: 'by_start_sequence', opt_start_seq: from });
+      const consumer = kept ?? await this.js.consumers.get(this.options.stream, { deliver_policy: 'by_start_sequence', opt_start_seq: Math.max(1, from - offset) });
       // A count, not bytes: a byte-limited fetch waits out `expires` when fewer bytes exist. The count is
       // estimated from the records held in memory and never asks for more than exist before the cache.
       const average = this.cache.length > this.cacheHead ? this.cachedBytes / (this.cache.length - this.cacheHead) : 8192;
       const count = Math.max(1, Math.min(upTo - from, Math.ceil(maxBytes / average)));
       const messages = await consumer.fetch({ max_messages: count, expires: 2000 });
-      let whole = true;
       for await (const m of messages) {
-        if (records.length === 0) first = m.seq;
-        else if (m.seq !== first + records.length) {
-          whole = false;
+        const seq = m.seq + offset;
+        taken++;
+        if (seq < next) continue;
+        // Past a gap, at or beyond where the tail's part begins: everything up to there is gone, the rest
+        // is read from the cache (the consumer stands past it: not kept).
+        if (seq >= upTo) {
+          next = upTo;
+          taken = -1;
           break;
         }
-        records.push(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength));
+        // Seqs between `next` and this one are gone (trimmed, deleted): the reader counts them as lost.
+        next = seq + 1;
+        if (this.repeats.has(seq)) continue;
+        const record = decodeStreamMessage(m.data);
+        if (record !== undefined) {
+          records.push(record);
+          continue;
+        }
+        // Not an entry: skipped, so that a replay goes past it instead of failing on it every time.
+        this.options.metrics.skippedMessages.inc({ path: 'replay' });
+        this.errorLog.log('error', 'bad-record-replay', 'stream message is not an entry; a replay skipped it', { seq, bytes: m.data.byteLength });
       }
       // Every fetched message taken: the consumer stands at the next seq and can serve the next read.
-      if (whole && records.length === count) {
-        this.readers.set(first + records.length, consumer);
+      if (taken === count && epoch === this.epoch) {
+        this.readers.set(next, consumer);
         for (const key of this.readers.keys()) {
           if (this.readers.size <= MAX_READERS) break;
           this.readers.delete(key);
@@ -357,18 +492,26 @@ export class JetStreamWindow implements ReplayWindow {
     } catch (err) {
       throw new CertstreamError('NATS_ERR_UNAVAILABLE', `cannot read seq ${from} from stream ${this.options.stream}: ${describeError(err)}`, { cause: err });
     }
-    if (records.length === 0) {
+    if (epoch !== this.epoch) {
+      // The stream started over during the read: what was asked for is gone; the reader goes on at the new start.
+      return { first: from, next: Math.max(from, this.firstSeq), batch: frameRecords([], stream) };
+    }
+    if (taken === 0) {
       // Trimmed meanwhile, or nothing between from and the cache: continue from the cache.
       return from < this.cacheFirst && this.cacheFirst < this.nextSeq ? this.read(stream, this.cacheFirst, maxBytes) : contiguousBatch(from, frameRecords([], stream));
     }
-    return contiguousBatch(first, frameRecords(records, stream));
+    return { first: from, next, batch: frameRecords(records, stream) };
   }
 
   private async seqAtTimeFromStream(since: number): Promise<number> {
     try {
       const consumer = await this.js.consumers.get(this.options.stream, { deliver_policy: 'by_start_time', opt_start_time: new Date(since * 1000).toISOString() });
       const m = await consumer.next({ expires: 2000 });
-      return m === null ? this.nextSeq : Math.min(m.seq, this.nextSeq);
+      if (m !== null) return Math.min(m.seq + this.offset, this.nextSeq);
+      // Nothing within the wait: right when nothing was published since then; otherwise the stream was
+      // slow to answer, and starting live would skip what the client asked for.
+      if (this.newestPublished === undefined || since > this.newestPublished) return this.nextSeq;
+      throw new Error('no answer from the stream in time');
     } catch (err) {
       throw new CertstreamError('NATS_ERR_UNAVAILABLE', `cannot find the stream position of since=${since}: ${describeError(err)}`, { cause: err });
     }

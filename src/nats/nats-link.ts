@@ -34,7 +34,13 @@ export class NatsLink {
 
   constructor(private readonly options: NatsLinkOptions) {
     options.metrics.connected.set(0);
-    this.first = this.connectLoop();
+    // A close rejects `first` at once, also while an attempt is under way: a server that accepts the TCP
+    // connection and never answers (not NATS) holds an attempt for its whole timeout, and a stop must not
+    // wait for that (the attempt, if it ever succeeds, is closed by the loop).
+    this.first = new Promise<NatsConnection>((resolve, reject) => {
+      this.connectLoop().then(resolve, reject);
+      this.stop.signal.addEventListener('abort', () => reject(new CertstreamError('NATS_ERR_UNAVAILABLE', 'closed before NATS was reached')), { once: true });
+    });
     // A close before the first connection rejects `first`; callers of ready() see it, nobody else must.
     this.first.catch(() => undefined);
   }

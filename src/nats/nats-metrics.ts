@@ -30,6 +30,17 @@ export interface NatsMetrics {
    * the durable positions) that ended on their own and were started again (nats/kv-mirror.ts).
    */
   readonly kvWatchRestarts: Counter<'bucket'>;
+  /** certstream_nats_streams_lost_total{stream}: a stream or bucket found missing or re-created (store wiped, deleted). */
+  readonly streamsLost: Counter<'stream'>;
+  /** certstream_nats_stream_resets_total: times this edge found the stream started over below what it had delivered. */
+  readonly streamResets: Counter;
+  /**
+   * certstream_nats_skipped_messages_total{path}: stream messages skipped: not entries (`tail`, `replay`), or
+   * an entry the tail handed on already, stored again after the stream was lost (`repeat`).
+   */
+  readonly skippedMessages: Counter<'path'>;
+  /** certstream_nats_already_stored_total: entries not published because the stream already held them (found at start). */
+  readonly alreadyStored: Counter;
 }
 
 export function createNatsMetrics(registry: Registry): NatsMetrics {
@@ -53,7 +64,21 @@ export function createNatsMetrics(registry: Registry): NatsMetrics {
     streamLastSeq: new Gauge({ name: 'certstream_nats_stream_last_seq', help: 'Last sequence number of the JetStream stream.', registers }),
     deliveredSeq: new Gauge({ name: 'certstream_nats_delivered_seq', help: "Last stream sequence this edge handed to its clients.", registers }),
     consumerLag: new Gauge({ name: 'certstream_nats_consumer_lag', help: 'Stream messages this edge has not handed to its clients yet.', registers }),
-    tailGaps: new Counter({ name: 'certstream_nats_tail_gaps_total', help: "Stream sequences this edge's tail never received (trimmed before it read them).", registers }),
+    tailGaps: new Counter({ name: 'certstream_nats_tail_gaps_total', help: "Stream sequences this edge's tail never received or could not deliver (trimmed before it read them, lost with a reset stream, not an entry).", registers }),
+    streamsLost: new Counter({
+      name: 'certstream_nats_streams_lost_total',
+      help: 'JetStream streams and key-value buckets found missing or re-created (deleted, or the NATS store was lost), by stream.',
+      labelNames: ['stream'] as const,
+      registers,
+    }),
+    streamResets: new Counter({ name: 'certstream_nats_stream_resets_total', help: 'Times this edge found the stream started over below the sequence it had delivered, and re-read it from its first sequence.', registers }),
+    skippedMessages: new Counter({
+      name: 'certstream_nats_skipped_messages_total',
+      help: 'Stream messages skipped: not entries of this format (another publisher, damage) by the live tail (tail) or a replay (replay), or entries the tail had handed on already, stored again after the stream was lost (repeat).',
+      labelNames: ['path'] as const,
+      registers,
+    }),
+    alreadyStored: new Counter({ name: 'certstream_nats_already_stored_total', help: 'Entries not published because the stream already held that log index (found in its tail at start).', registers }),
     kvWatchRestarts: new Counter({
       name: 'certstream_nats_kv_watch_restarts_total',
       help: "Watches of a key-value bucket (cursors, durable positions) that ended on their own and were started again; while one is down this node does not learn the other nodes' values.",

@@ -8,11 +8,13 @@
  *   cover is acknowledged), and the publisher's room as the ingest's consumer pacing.
  * - edge side (roles edge, all): the stream as the hub's replay window (its tail feeds the hub) and the
  *   positions bucket as the durable positions, attached to the hub once NATS is reached.
+ * - both: a guard (stream-guard.ts) that notices the stream or a bucket lost with a wiped NATS store,
+ *   re-creates what this node owns, and tells /healthz (`problems()`) meanwhile.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { KV } from '@nats-io/kv';
 import { backoffDelay } from '../ct/backoff.js';
-import { describeError } from '../errors.js';
+import { CertstreamError, describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
 import type { FanoutHub, StreamFrames } from '../stream/fanout-hub.js';
@@ -21,10 +23,16 @@ import { JetStreamWindow } from './jetstream-window.js';
 import { KvCursorStore } from './kv-cursor-store.js';
 import { KvPositions } from './kv-positions.js';
 import { NatsLink } from './nats-link.js';
+import { mirrorBucket } from './kv-mirror.js';
 import { createNatsMetrics } from './nats-metrics.js';
-import { ensureStream, entriesSubject, openBucket } from './stream-setup.js';
+import { StreamGuard, type GuardedStream } from './stream-guard.js';
+import { lastIndexes } from './stream-tail-scan.js';
+import { ensureStream, entriesSubject, openBucket, recreateBucket, recreateStream, type StreamLimits } from './stream-setup.js';
 
 export type Role = 'all' | 'ingest' | 'edge';
+
+/** How far past the last revision it saw a lost bucket's revisions continue once re-created. */
+const REVISION_MARGIN = 1000;
 
 export interface NatsModeOptions {
   servers: string;
@@ -58,14 +66,24 @@ export class NatsMode {
   readonly link: NatsLink;
   private readonly natsMetrics;
   private readonly stop = new AbortController();
+  /** Rejects once close() began (raced against waits for NATS). */
+  private readonly stopped = new Promise<never>((_, reject) => {
+    this.stop.signal.addEventListener('abort', () => reject(new CertstreamError('NATS_ERR_UNAVAILABLE', 'closed')), { once: true });
+  });
   private streamReady: Promise<void> | undefined;
   private publisher: JetStreamPublisher | undefined;
   private window: JetStreamWindow | undefined;
   private positions: KvPositions | undefined;
   private edgeOpening: Promise<void> | undefined;
   private setupError: string | null = null;
+  /** Notices a stream or bucket that was lost (store wiped, deleted) and re-creates what this node owns. */
+  private readonly guard: StreamGuard;
+  private readonly entriesGuard: GuardedStream;
+  /** Bucket mirrors kept to give a re-created bucket its values back (key → value), by bucket. */
+  private readonly mirrors: { stop(): void }[] = [];
 
   constructor(private readonly options: NatsModeOptions) {
+    this.stopped.catch(() => undefined);
     this.natsMetrics = createNatsMetrics(options.metrics.registry);
     this.link = new NatsLink({
       servers: options.servers.split(',').map((s) => s.trim()),
@@ -73,6 +91,24 @@ export class NatsMode {
       logger: options.logger,
       metrics: this.natsMetrics,
     });
+    this.guard = new StreamGuard({ metrics: this.natsMetrics, logger: options.logger.child({ component: 'nats-guard' }) });
+    // The ingest re-creates the entries stream (it is what publishes into it); an edge reports it missing.
+    this.entriesGuard = {
+      name: options.stream,
+      label: `stream ${options.stream}`,
+      recreate: options.role === 'edge' ? undefined : (nc, firstSeq) => recreateStream(nc, this.limits(), firstSeq),
+      knownLastSeq: () => this.publisher?.lastAckSeq ?? 0,
+    };
+    const off = this.link.onReconnect(() => void this.link.ready().then((nc) => this.guard.reconnected(nc), () => undefined));
+    this.stop.signal.addEventListener('abort', off, { once: true });
+  }
+
+  /**
+   * What keeps this node from `ok` besides its logs (for /healthz's `problems`): a stream or bucket that
+   * is missing, or was lost and re-created lately.
+   */
+  problems(): string[] {
+    return this.guard.problems();
   }
 
   get role(): Role {
@@ -90,6 +126,10 @@ export class NatsMode {
     });
     if (kv === undefined) return undefined;
     const { logger } = this.options;
+    const storedUpTo = await this.retry('reading the end of the stream', (nc) => lastIndexes(nc, this.options.stream));
+    if (storedUpTo === undefined) return undefined;
+    logger.info('read the end of the stream: entries it holds are not published again', { logs: storedUpTo.size });
+    await this.guardBucket(kv, 'cursors').catch((err: unknown) => logger.warn('cannot watch the cursor bucket for loss', { error: describeError(err) }));
     let cursors: KvCursorStore | undefined = undefined;
     const publisher = new JetStreamPublisher({
       connection: () => this.link.ready(),
@@ -97,12 +137,15 @@ export class NatsMode {
       metrics: this.natsMetrics,
       logger: logger.child({ component: 'nats-publisher' }),
       clusterCursor: (log) => cursors?.clusterCursor(log),
+      storedUpTo,
       connected: () => this.link.connected,
       onReconnect: (listener) => this.link.onReconnect(listener),
     });
+    const cursorBucket = `${this.options.stream}_cursors`;
     cursors = new KvCursorStore({
       bucket: async () => kv,
-      bucketName: `${this.options.stream}_cursors`,
+      bucketName: cursorBucket,
+      watchRestarts: { inc: () => this.natsMetrics.kvWatchRestarts.inc({ bucket: cursorBucket }) },
       flushMs: this.options.flushMs,
       beforeWrite: () => publisher.settled(),
       flushErrors: this.options.metrics.cursorFlushErrors,
@@ -121,10 +164,14 @@ export class NatsMode {
       const opened = await this.retry('stream tail', async (nc) => {
         await this.ensureStreamOnce(nc);
         const kv: KV = await openBucket(nc, this.options.stream, 'positions', this.options.replicas);
-        const positions = await KvPositions.open({ kv, bucketName: `${this.options.stream}_positions`, flushMs: this.options.flushMs, logger: this.options.logger.child({ component: 'nats-positions' }) });
+        const bucket = `${this.options.stream}_positions`;
+        const positions = await KvPositions.open({
+          kv, bucketName: bucket, flushMs: this.options.flushMs, logger: this.options.logger.child({ component: 'nats-positions' }),
+          watchRestarts: { inc: () => this.natsMetrics.kvWatchRestarts.inc({ bucket }) },
+        });
         try {
           const window = await JetStreamWindow.open({ nc, stream: this.options.stream, metrics: this.natsMetrics, logger: this.options.logger.child({ component: 'nats-window' }), onEntries: publish, room: () => hub.roomForIngest(), onReconnect: (listener) => this.link.onReconnect(listener) });
-          return { window, positions };
+          return { window, positions, kv };
         } catch (err) {
           await positions.close();
           throw err;
@@ -140,6 +187,7 @@ export class NatsMode {
       this.positions = opened.positions;
       hub.attachDurable({ window: opened.window, positions: opened.positions, pingIntervalMs });
       this.options.logger.info('serving from the JetStream stream', { stream: this.options.stream, ...opened.window.health() });
+      await this.guardBucket(opened.kv, 'positions').catch((err: unknown) => this.options.logger.warn('cannot watch the positions bucket for loss', { error: describeError(err) }));
     })();
   }
 
@@ -155,13 +203,16 @@ export class NatsMode {
       delivered_seq: edge ? (w?.delivered_seq ?? null) : null,
       consumer_lag: edge ? (w?.consumer_lag ?? null) : null,
       publish_pending: this.publisher?.pending ?? null,
-      last_error: this.link.lastError ?? this.setupError ?? this.publisher?.lastError ?? null,
+      last_error: this.link.lastError ?? this.guard.problems()[0] ?? this.setupError ?? this.publisher?.lastError ?? null,
     };
   }
 
   /** Publishes what is queued (bounded), closes the window, positions and connection. Call after the ingest stopped. */
   async close(): Promise<void> {
     this.stop.abort();
+    // Not waited for: a check under way may wait for a request to a NATS that is gone.
+    void this.guard.close();
+    for (const m of this.mirrors.splice(0)) m.stop();
     await this.publisher?.close();
     await this.edgeOpening;
     await this.window?.close();
@@ -169,8 +220,47 @@ export class NatsMode {
     await this.link.close();
   }
 
+  private limits(): StreamLimits {
+    return { name: this.options.stream, maxAgeMs: this.options.maxAgeMs, maxBytes: this.options.maxBytes, replicas: this.options.replicas };
+  }
+
+  /**
+   * Guards the entries stream and one bucket (which this node re-creates when lost, with the values it
+   * last saw in it: a mirror of the bucket kept for that), once both exist.
+   */
+  private async guardBucket(kv: KV, what: 'cursors' | 'positions'): Promise<void> {
+    const nc = await this.link.ready();
+    const values = new Map<string, string>();
+    let revision = 0;
+    const mirror = async (bucket: KV) => {
+      const watch = await mirrorBucket(bucket, `${what} (kept to restore the bucket if it is lost)`, (v) => {
+        values.set(v.key, String(v.value));
+        revision = Math.max(revision, v.revision);
+      });
+      this.mirrors.push(watch);
+      return watch;
+    };
+    let watch = await mirror(kv);
+    const name = `${this.options.stream}_${what}`;
+    this.guard.add(this.entriesGuard);
+    this.guard.add({
+      name: `KV_${name}`,
+      label: `key-value bucket ${name}`,
+      knownLastSeq: () => revision,
+      recreate: async (conn, firstSeq) => {
+        // Revisions go on past any a store holds, also one saved a moment before the loss that the
+        // mirror had not seen yet (a gap in revisions costs nothing).
+        await recreateBucket(conn, this.options.stream, what, this.options.replicas, firstSeq + REVISION_MARGIN, values);
+        // The old watch followed a stream that is gone: mirror the new one.
+        watch.stop();
+        watch = await mirror(kv);
+      },
+    });
+    this.guard.start(nc);
+  }
+
   private ensureStreamOnce(nc: NatsConnection): Promise<void> {
-    this.streamReady ??= ensureStream(nc, { name: this.options.stream, maxAgeMs: this.options.maxAgeMs, maxBytes: this.options.maxBytes, replicas: this.options.replicas }).then(
+    this.streamReady ??= ensureStream(nc, this.limits()).then(
       (info) => this.options.logger.info('jetstream stream ready', { stream: info.config.name, messages: info.state.messages, last_seq: info.state.last_seq }),
       (err: unknown) => {
         this.streamReady = undefined;
@@ -186,7 +276,8 @@ export class NatsMode {
     for (;;) {
       let nc: NatsConnection;
       try {
-        nc = await this.link.ready();
+        // A close does not wait for a NATS that was never reached (the link may be mid-way in an attempt).
+        nc = await Promise.race([this.link.ready(), this.stopped]);
       } catch {
         return undefined;
       }

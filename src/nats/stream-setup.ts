@@ -109,3 +109,50 @@ export function bucketKey(text: string): string {
 export function fromBucketKey(key: string): string {
   return Buffer.from(key, 'base64url').toString('utf8');
 }
+
+/**
+ * Makes a stream that was just created (empty) start at `firstSeq`: a purge up to a sequence past the
+ * end moves an empty stream's first sequence there. A stream that holds messages already (another node
+ * re-created it and published meanwhile) is left alone: a purge would delete them.
+ */
+async function continueAt(nc: NatsConnection, name: string, firstSeq: number): Promise<void> {
+  if (firstSeq <= 1) return;
+  const jsm = await jetstreamManager(nc, { timeout: 10_000 });
+  const info = await jsm.streams.info(name);
+  if (info.state.messages > 0 || info.state.last_seq >= firstSeq - 1) return;
+  await jsm.streams.purge(name, { seq: firstSeq });
+}
+
+/**
+ * Creates the entries stream again after it was lost, its sequence numbers continuing at `firstSeq`, so
+ * that an edge's delivered seq and the durable positions saved before keep meaning the same entries.
+ * @throws CertstreamError NATS_ERR_STREAM
+ */
+export async function recreateStream(nc: NatsConnection, limits: StreamLimits, firstSeq: number): Promise<void> {
+  await ensureStream(nc, limits);
+  try {
+    await continueAt(nc, limits.name, firstSeq);
+  } catch (err) {
+    throw new CertstreamError('NATS_ERR_STREAM', `cannot continue JetStream stream ${limits.name} at seq ${firstSeq}: ${describeError(err)}`, { cause: err });
+  }
+}
+
+/**
+ * Creates a key-value bucket again after it was lost: its revisions continue at `firstSeq` (the cursor
+ * and position stores compare revisions, and keep a newer one over an older) and it gets back the
+ * values this node last saw in it (`values`, by key), so that a store updating a key by revision finds
+ * the key again.
+ * @throws CertstreamError NATS_ERR_STREAM
+ */
+export async function recreateBucket(nc: NatsConnection, stream: string, what: 'cursors' | 'positions', replicas: number | undefined, firstSeq: number, values: ReadonlyMap<string, string>): Promise<void> {
+  const kv = await openBucket(nc, stream, what, replicas);
+  try {
+    await continueAt(nc, `KV_${stream}_${what}`, firstSeq);
+    for (const [key, value] of values) {
+      // Only where no node saved a value since: a newer one stays.
+      await kv.create(key, value).catch(() => undefined);
+    }
+  } catch (err) {
+    throw new CertstreamError('NATS_ERR_STREAM', `cannot restore JetStream key-value bucket ${stream}_${what}: ${describeError(err)}`, { cause: err });
+  }
+}

@@ -62,7 +62,7 @@ export class NatsServing implements ServingMode {
   }
 
   problems(): string[] {
-    return [];
+    return this.nats.problems();
   }
 
   durableHealth(): undefined {
