@@ -9,8 +9,8 @@ import type { LogPosition } from './ingest-rates.js';
 export class RateHistory {
   /** Per log: the rates of the finished steps, oldest first (at most `steps`). */
   private readonly done = new Map<string, number[]>();
-  /** Per log: position at the start of the step under way. */
-  private stepStart = new Map<string, number>();
+  /** Per log: where and when its step under way started (a log that appears starts its own). */
+  private stepStart = new Map<string, { atMs: number; next: number }>();
   private stepStartMs: number | undefined;
   private last: { atMs: number; positions: Map<string, number> } | undefined;
 
@@ -31,21 +31,22 @@ export class RateHistory {
     // A clock that steps back: start the step again rather than report nonsense.
     if (this.stepStartMs === undefined || (this.last && nowMs < this.last.atMs)) {
       this.stepStartMs = nowMs;
-      this.stepStart = positions;
+      this.stepStart = new Map([...positions].map(([url, next]) => [url, { atMs: nowMs, next }]));
     } else if (nowMs - this.stepStartMs >= this.stepMs) {
-      const seconds = (nowMs - this.stepStartMs) / 1000;
       for (const [url, next] of positions) {
-        const from = this.stepStart.get(url);
-        if (from === undefined) continue;
+        const rate = this.rate(url, nowMs, next);
+        if (rate === undefined) continue;
         const list = this.done.get(url) ?? [];
-        list.push(Math.max(0, next - from) / seconds);
+        list.push(rate);
         if (list.length > this.steps) list.shift();
         this.done.set(url, list);
       }
       // Logs no longer followed are forgotten.
       for (const url of this.done.keys()) if (!positions.has(url)) this.done.delete(url);
       this.stepStartMs = nowMs;
-      this.stepStart = positions;
+      this.stepStart = new Map([...positions].map(([url, next]) => [url, { atMs: nowMs, next }]));
+    } else {
+      for (const [url, next] of positions) if (!this.stepStart.has(url)) this.stepStart.set(url, { atMs: nowMs, next });
     }
     this.last = { atMs: nowMs, positions };
   }
@@ -54,15 +55,21 @@ export class RateHistory {
   snapshot(): Map<string, number[]> {
     const out = new Map<string, number[]>();
     const last = this.last;
-    if (last === undefined || this.stepStartMs === undefined) return out;
-    const seconds = (last.atMs - this.stepStartMs) / 1000;
+    if (last === undefined) return out;
     for (const [url, next] of last.positions) {
       const points = [...(this.done.get(url) ?? [])];
-      const from = this.stepStart.get(url);
-      if (from !== undefined && seconds > 0) points.push(Math.max(0, next - from) / seconds);
+      const rate = this.rate(url, last.atMs, next);
+      if (rate !== undefined) points.push(rate);
       if (points.length > this.steps) points.shift();
       out.set(url, points);
     }
     return out;
+  }
+
+  /** Entries/s of `url` from its step's start to (`atMs`, `next`); undefined before any time passed. */
+  private rate(url: string, atMs: number, next: number): number | undefined {
+    const start = this.stepStart.get(url);
+    if (start === undefined || atMs <= start.atMs) return undefined;
+    return Math.max(0, next - start.next) / ((atMs - start.atMs) / 1000);
   }
 }

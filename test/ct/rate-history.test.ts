@@ -23,3 +23,11 @@ test('rates per step, the step under way last, at most `steps` points, logs that
   assert.deepEqual(h.snapshot().get('a')?.length, 3, 'a clock stepping back starts the step again, nothing negative');
   assert.ok(h.snapshot().get('a')!.every((r) => r >= 0));
 });
+
+test('a log that appears after the first sample gets its rate from when it appeared', () => {
+  const h = new RateHistory(10_000, 60);
+  h.record(0, []);
+  h.record(1_000, [at('a', 100)]);
+  h.record(3_000, [at('a', 140)]);
+  assert.deepEqual(h.snapshot().get('a'), [20]);
+});

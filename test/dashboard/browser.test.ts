@@ -110,6 +110,19 @@ test('the dashboard in Chromium: live figures, recent certificates, filter, a fa
     WAIT,
   );
   assert.equal(await page.evaluate(() => (window as unknown as { marker?: number }).marker), 42, 'no reload');
+  // Each log has its chart of the last ten minutes: a line whose newest point is the rate now (> 0).
+  const charts = await page.$$eval('#logs tbody tr td.chart svg', (svgs) =>
+    svgs.map((svg) => ({
+      points: (svg.querySelector('polyline') as unknown as { getAttribute(n: string): string | null }).getAttribute('points') ?? '',
+      title: svg.querySelector('title')?.textContent ?? '',
+    })),
+  );
+  assert.equal(charts.length, 3);
+  for (const c of charts) {
+    assert.ok(c.points.split(' ').length >= 2, `a line: ${c.points}`);
+    assert.match(c.title, /^entries\/s over the last (minute|\d+ min): now ([\d.,]+), peak [\d.,]+$/);
+    assert.ok(Number(/now ([\d.,]+)/.exec(c.title)![1].replace(/,/g, '')) > 0, c.title);
+  }
   assert.ok(int((await page.textContent('#t-certs')) ?? '0') > 0);
   assert.match((await page.textContent('#sample-note')) ?? '', /at most 10 certificates a second/);
 

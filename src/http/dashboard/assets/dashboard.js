@@ -88,14 +88,48 @@
       next: el('td', 'num opt next'),
       lag: el('td', 'num lag'),
       rate: el('td', 'num rate'),
+      chart: el('td', 'chart opt'),
       success: el('td', 'success'),
       err: el('td', 'err'),
     };
     cells.name.append(cells.title, cells.mark, el('span', 'url', l.url));
-    tr.append(cells.name, cells.kind, cells.tree, cells.next, cells.lag, cells.rate, cells.success, cells.err);
+    tr.append(cells.name, cells.kind, cells.tree, cells.next, cells.lag, cells.rate, cells.chart, cells.success, cells.err);
     row = { tr, cells };
     rowsByUrl.set(l.url, row);
     return row;
+  }
+
+  // A log's entries/s over the last ten minutes as a line (inline SVG, no library): the newest point at
+  // the right edge, the scale from 0 to the series' own maximum (its title says the figures).
+  const SVG = 'http://www.w3.org/2000/svg';
+  const CHART_W = 120;
+  const CHART_H = 24;
+  function drawChart(td, points, step) {
+    let svg = td.firstChild;
+    if (!svg) {
+      svg = document.createElementNS(SVG, 'svg');
+      svg.setAttribute('viewBox', '0 0 ' + CHART_W + ' ' + CHART_H);
+      svg.setAttribute('width', String(CHART_W));
+      svg.setAttribute('height', String(CHART_H));
+      svg.setAttribute('role', 'img');
+      svg.append(document.createElementNS(SVG, 'title'), document.createElementNS(SVG, 'polyline'));
+      td.append(svg);
+    }
+    const max = Math.max(0, ...points);
+    const n = Math.max(points.length, 2);
+    const dx = CHART_W / (60 - 1);
+    const xy = points.map((p, i) => {
+      const x = CHART_W - (points.length - 1 - i) * dx;
+      const y = max > 0 ? CHART_H - 1 - (p / max) * (CHART_H - 2) : CHART_H - 1;
+      return x.toFixed(1) + ',' + y.toFixed(1);
+    });
+    if (xy.length === 1) xy.unshift((CHART_W - dx).toFixed(1) + ',' + xy[0].split(',')[1]);
+    const line = svg.lastChild;
+    const pts = xy.join(' ');
+    if (line.getAttribute('points') !== pts) line.setAttribute('points', pts);
+    const minutes = Math.round(((n - 1) * (step || 10)) / 60);
+    setText(svg.firstChild, points.length === 0 ? 'no rate yet' :
+      'entries/s over the last ' + (minutes < 1 ? 'minute' : minutes + ' min') + ': now ' + rate(points[points.length - 1]) + ', peak ' + rate(max));
   }
 
   function renderLogs(s) {
@@ -115,6 +149,7 @@
       setText(c.next, int(l.next_index));
       setText(c.lag, int(l.lag));
       setText(c.rate, rate(l.entries_per_second));
+      drawChart(c.chart, l.rate_history || [], s.rate_history_step_seconds);
       setText(c.success, l.last_success === null ? 'never' : duration(s.now - l.last_success) + ' ago');
       setText(c.err, l.last_error === null ? '' : l.last_error);
       // Move a row only when the order changed.
