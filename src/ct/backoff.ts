@@ -79,8 +79,26 @@ function parseHttpDate(v: string): number | undefined {
 }
 
 /**
+ * Resolves when `promise` settles or `signal` aborts, whichever comes first, and never rejects; the
+ * abort listener is removed either way (a loop that waits many times on one long-lived signal must not
+ * pile up listeners).
+ */
+export function untilSettledOrAborted(promise: Promise<unknown>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    signal.addEventListener('abort', done, { once: true });
+    promise.then(done, done);
+  });
+}
+
+/**
  * Waits `ms`, or less when `signal` aborts (then resolves early; callers check `signal.aborted`).
- * Never rejects, so a stopping follower just falls through its loop.
+ * Never rejects, so a stopping follower just falls through its loop. The abort listener is removed
+ * when the time is up.
  */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

@@ -19,7 +19,7 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type Consumer, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
-import { backoffDelay } from '../ct/backoff.js';
+import { backoffDelay, sleep, untilSettledOrAborted } from '../ct/backoff.js';
 import { CertstreamError, describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { RateLimitedLog } from '../log/rate-limited.js';
@@ -368,7 +368,7 @@ export class JetStreamWindow implements ReplayWindow {
             if (wait !== undefined) {
               this.flushStaged();
               const pausedAt = Date.now();
-              await Promise.race([wait, new Promise((resolve) => this.stop.signal.addEventListener('abort', resolve, { once: true }))]);
+              await untilSettledOrAborted(wait, this.stop.signal);
               // Paused longer than a pull lives: its pulls may have lapsed without a new one. Resubscribe.
               if (Date.now() - pausedAt > 1000) messages.stop();
             }
@@ -383,10 +383,7 @@ export class JetStreamWindow implements ReplayWindow {
         // A missing stream comes back when an ingest node re-creates it (within seconds): retried often.
         const wait = backoffDelay(++failures, { baseMs: 250, maxMs: isStreamNotFound(err) ? 2000 : 10_000 });
         this.errorLog.log('warn', 'tail', 'stream tail interrupted; resubscribing', { error: describeError(err), from_seq: this.tailFrom, retry_in_ms: wait });
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, wait);
-          this.stop.signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
-        });
+        await sleep(wait, this.stop.signal);
       }
     }
     this.flushStaged();

@@ -5,7 +5,7 @@
  * `connected`, `lastError`, the `certstream_nats_connected` gauge and one log line per change.
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { backoffDelay } from '../ct/backoff.js';
+import { backoffDelay, sleep } from '../ct/backoff.js';
 import { CertstreamError, describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { NatsMetrics } from './nats-metrics.js';
@@ -120,10 +120,7 @@ export class NatsLink {
         this.lastError = `cannot reach NATS at ${servers.join(',')}: ${describeError(err)}`;
         // The first failure and then every tenth: a NATS that stays away must not flood the journal.
         if (this.attempts === 1 || this.attempts % 10 === 0) logger.warn('nats unavailable, retrying', { servers, error: describeError(err), retry_in_ms: wait, attempt: this.attempts });
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, wait);
-          this.stop.signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
-        });
+        await sleep(wait, this.stop.signal);
       }
     }
   }

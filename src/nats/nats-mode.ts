@@ -13,7 +13,7 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { KV } from '@nats-io/kv';
-import { backoffDelay } from '../ct/backoff.js';
+import { backoffDelay, sleep } from '../ct/backoff.js';
 import { CertstreamError, describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
@@ -290,10 +290,7 @@ export class NatsMode {
         const wait = backoffDelay(++attempt, { baseMs: 250, maxMs: 10_000 });
         this.setupError = `${what}: ${describeError(err)}`;
         this.options.logger.warn(`nats setup failed (${what}), retrying`, { error: describeError(err), retry_in_ms: wait, attempt });
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, wait);
-          this.stop.signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
-        });
+        await sleep(wait, this.stop.signal);
         if (this.stop.signal.aborted) return undefined;
       }
     }

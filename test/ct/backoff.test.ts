@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
-import { backoffDelay, parseRetryAfter, sleep } from '../../src/ct/backoff.js';
+import { backoffDelay, parseRetryAfter, sleep, untilSettledOrAborted } from '../../src/ct/backoff.js';
 
 const LOW = () => 0;
 const HIGH = () => 1 - Number.EPSILON;
@@ -100,4 +100,21 @@ test('sleep ends early when the signal aborts, and at once when it already has',
   await sleep(3_600_000, AbortSignal.abort());
   // Never rejects.
   await assert.doesNotReject(sleep(0));
+});
+
+test('waits on one long-lived signal leave no abort listener behind', async () => {
+  const stop = new AbortController();
+  for (let i = 0; i < 50; i++) {
+    await sleep(0, stop.signal);
+    await untilSettledOrAborted(Promise.resolve(i), stop.signal);
+    await untilSettledOrAborted(Promise.reject(new Error('x')), stop.signal);
+  }
+  assert.equal(getEventListeners(stop.signal, 'abort').length, 0);
+  // An abort ends a wait at once, and a wait on an aborted signal does not wait.
+  const pending = untilSettledOrAborted(new Promise(() => undefined), stop.signal);
+  const sleeping = sleep(3_600_000, stop.signal);
+  stop.abort();
+  await Promise.all([pending, sleeping]);
+  await untilSettledOrAborted(new Promise(() => undefined), stop.signal);
+  assert.equal(getEventListeners(stop.signal, 'abort').length, 0);
 });

@@ -37,6 +37,20 @@ function open(dir: string, lines: Record<string, unknown>[] = [], over: Partial<
   return LocalReplayWindow.open({ stateDir: dir, windowSeconds: 1e9, maxBytes: 1e9, cacheBytes: 0, segmentBytes: 20_000, now: () => NOW, logger, ...over });
 }
 
+/** Appends `all` four at a time (the segments in these tests hold a few records each). */
+function appendInFours(w: LocalReplayWindow, all: readonly WindowEntry[]): void {
+  for (let i = 0; i < all.length; i += 4) w.append(all.slice(i, i + 4));
+}
+
+/** A window of `n` entries written and closed: its entries and segment files. */
+async function closedWindow(dir: string, n: number): Promise<{ all: WindowEntry[]; files: string[] }> {
+  const all = entries(n);
+  const w = open(dir);
+  appendInFours(w, all);
+  await w.close();
+  return { all, files: segmentFiles(dir) };
+}
+
 /** Reads one stream to the end by following `next`; returns the frames' indexes and the seqs left out. */
 async function readToEnd(w: LocalReplayWindow, stream: 'full' | 'lite' = 'full'): Promise<{ payloads: number[]; skipped: number }> {
   const payloads: number[] = [];
@@ -102,7 +116,7 @@ test('a record flipped in a closed segment while the window runs is skipped when
   const lines: Record<string, unknown>[] = [];
   const w = open(dir, lines, { registry });
   const all = entries(80);
-  for (let i = 0; i < all.length; i += 4) w.append(all.slice(i, i + 4));
+  appendInFours(w, all);
   const files = segmentFiles(dir);
   assert.ok(files.length >= 3, `${files.length} segments`);
   // Record 3 of the first (closed) segment: a byte in its body, mid-JSON.
@@ -128,11 +142,7 @@ test('a record flipped in a closed segment while the window runs is skipped when
 
 test('a damaged record in a closed segment found after a restart is skipped (CRC), its neighbours and seqs kept', async (t) => {
   const dir = tempDir(t);
-  const all = entries(80);
-  const w = open(dir);
-  for (let i = 0; i < all.length; i += 4) w.append(all.slice(i, i + 4));
-  await w.close();
-  const files = segmentFiles(dir);
+  const { all, files } = await closedWindow(dir, 80);
   flipByte(files[0], recordOffsets(files[0])[5] + 200);
   const registry = new Registry();
   const w2 = open(dir, [], { registry });
@@ -148,11 +158,7 @@ test('a damaged record in a closed segment found after a restart is skipped (CRC
 
 test('a corrupted length field in a closed segment does not cut the rest of it', async (t) => {
   const dir = tempDir(t);
-  const all = entries(80);
-  const w = open(dir);
-  for (let i = 0; i < all.length; i += 4) w.append(all.slice(i, i + 4));
-  await w.close();
-  const files = segmentFiles(dir);
+  const { all, files } = await closedWindow(dir, 80);
   const seg0 = recordOffsets(files[0]);
   const size0 = statSync(files[0]).size;
   // Record 2's length: far too large (out of range), in the first segment of several.
@@ -205,7 +211,7 @@ test('a closed segment deleted under the window: dropped with one log line, read
   const lines: Record<string, unknown>[] = [];
   const w = open(dir, lines, { trimIntervalMs: 10 });
   const all = entries(80);
-  for (let i = 0; i < all.length; i += 4) w.append(all.slice(i, i + 4));
+  appendInFours(w, all);
   const files = segmentFiles(dir);
   const lost = recordOffsets(files[1]).length;
   const firstLost = recordOffsets(files[0]).length;
