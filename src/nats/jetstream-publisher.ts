@@ -88,7 +88,7 @@ export class JetStreamPublisher {
   publish(frames: readonly StreamFrames[]): void {
     if (this.closed) return;
     for (const f of frames) {
-      if (f.log === undefined || f.index === undefined) throw new Error('JetStreamPublisher: an entry without log and index cannot be published');
+      if (f.log === undefined || f.index === undefined) throw new CertstreamError('NATS_ERR_STREAM', 'JetStreamPublisher: an entry without log and index cannot be published');
       const cluster = this.options.clusterCursor?.(f.log);
       if (cluster !== undefined && f.index < cluster) {
         this.options.metrics.peerSkipped.inc();
@@ -184,7 +184,7 @@ export class JetStreamPublisher {
       this.settle();
       if (ok < chunk.length) {
         const failed = results[ok];
-        const err = failed === undefined ? new Error('unanswered when NATS reconnected; sent again') : (failed as PromiseRejectedResult).reason as unknown;
+        const err = failed === undefined ? new CertstreamError('NATS_ERR_UNAVAILABLE', 'unanswered when NATS reconnected; sent again') : (failed as PromiseRejectedResult).reason as unknown;
         metrics.publishErrors.inc();
         this.lastError = describeError(err);
         // What the client says when no stream takes the subject (deleted, lost with the NATS store) misleads.

@@ -172,7 +172,7 @@ export class JetStreamWindow implements ReplayWindow {
     // them on a moment ago; decoding every record's key again would cost each entry once more).
     const last = run.length - 1;
     if (run.length !== entries.length || (last >= 0 && (recordKey(run[0].record, 0).index !== entries[0].index || recordKey(run[last].record, 0).index !== entries[last].index))) {
-      throw new Error('JetStreamWindow.append: only the entries its tail handed on can be appended');
+      throw new CertstreamError('NATS_ERR_STREAM', 'JetStreamWindow.append: only the entries its tail handed on can be appended');
     }
     if (run.length === 0) return { seq: this.nextSeq, appended: [] };
     const seq = run[0].seq;
@@ -508,7 +508,7 @@ export class JetStreamWindow implements ReplayWindow {
       // Nothing within the wait: right when nothing was published since then; otherwise the stream was
       // slow to answer, and starting live would skip what the client asked for.
       if (this.newestPublished === undefined || since > this.newestPublished) return this.nextSeq;
-      throw new Error('no answer from the stream in time');
+      throw new CertstreamError('NATS_ERR_UNAVAILABLE', 'no answer from the stream in time');
     } catch (err) {
       throw new CertstreamError('NATS_ERR_UNAVAILABLE', `cannot find the stream position of since=${since}: ${describeError(err)}`, { cause: err });
     }

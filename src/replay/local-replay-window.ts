@@ -234,9 +234,10 @@ export class LocalReplayWindow implements ReplayWindow {
     let size = 0;
     let bytes: Buffer;
     const lengths: number[] = [];
+    // Waiting to retry after a failed write: refused without touching the disk (the reason stays the write's).
+    const waiting = this.failure !== undefined && this.now() < this.failure.retryAt;
     try {
-      const failure = this.failure;
-      if (failure !== undefined && this.now() < failure.retryAt) throw new CertstreamError('STATE_ERR_IO', `not appending since a write failed: ${failure.error}`);
+      if (waiting) throw new CertstreamError('STATE_ERR_IO', `not appending since a write failed: ${this.failure!.error}`);
       this.checkActive();
       this.rollIfDue();
       // Encoded into one reused scratch buffer, written from it, and copied once into an exact-size buffer
@@ -257,7 +258,7 @@ export class LocalReplayWindow implements ReplayWindow {
         if (last === undefined) this.lastIndex.delete(log);
         else this.lastIndex.set(log, last);
       }
-      throw this.appendFailed(err, appended.length);
+      throw this.appendFailed(err, appended.length, waiting);
     }
     if (this.failure !== undefined) {
       const { since, entries: keptOut } = this.failure;
@@ -321,13 +322,13 @@ export class LocalReplayWindow implements ReplayWindow {
     }
   }
 
-  private appendFailed(err: unknown, entries: number): CertstreamError {
+  private appendFailed(err: unknown, entries: number, waiting: boolean): CertstreamError {
     const now = this.now();
     const error = describeError(err);
     const failure = this.failure ?? { since: now, error, entries: 0, retryAt: 0 };
     failure.entries += entries;
     // A refusal while waiting to retry keeps the write's own error as the reason.
-    if (!(err instanceof CertstreamError && err.message.startsWith('not appending since'))) {
+    if (!waiting) {
       failure.error = error;
       failure.retryAt = now + (this.options.retryMs ?? 1000);
     }
