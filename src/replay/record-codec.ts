@@ -168,28 +168,51 @@ export function recordKey(buf: Buffer, offset: number): RecordKey {
 }
 
 /**
- * The payload of one stream's frame for a whole record (`record` = exactly one record, header included),
- * as views into it: one part for full and domains, up to three for lite.
+ * Appends to `ranges` the [start, end) byte ranges of `record` (offsets into it, a whole record from its
+ * header on) that make the payload of `stream`'s frame: one range for full and domains, up to three for
+ * lite; returns the payload's length. Works on offsets (no views per record): a replay frames well over
+ * 100,000 records a second through this.
  */
-export function payloadParts(record: Buffer, stream: StreamName): Buffer[] {
+export function payloadRanges(record: Buffer, stream: StreamName, ranges: number[]): number {
   let at = RECORD_HEADER_BYTES + 16;
   at += 2 + record.readUInt16LE(at);
   const fullLength = record.readUInt32LE(at);
-  const full = record.subarray(at + 4, at + 4 + fullLength);
-  at += 4 + fullLength;
-  const a = record.readUInt32LE(at);
-  const cuts = [a, record.readUInt32LE(at + 4), record.readUInt32LE(at + 8), record.readUInt32LE(at + 12)];
-  at += 16;
-  let lite: Buffer[] | undefined;
-  if (a === NO_CUT) {
-    const liteLength = record.readUInt32LE(at);
-    lite = [record.subarray(at + 4, at + 4 + liteLength)];
-    at += 4 + liteLength;
+  const full = at + 4;
+  at = full + fullLength;
+  if (stream === 'full') {
+    ranges.push(full, full + fullLength);
+    return fullLength;
   }
-  if (stream === 'full') return [full];
+  const a = record.readUInt32LE(at);
+  let liteAt = -1;
+  let liteLength = 0;
+  at += 16;
+  if (a === NO_CUT) {
+    liteLength = record.readUInt32LE(at);
+    liteAt = at + 4;
+    at = liteAt + liteLength;
+  }
   if (stream === 'lite') {
-    return lite ?? [full.subarray(0, cuts[0]), full.subarray(cuts[1], cuts[2]), full.subarray(cuts[3])].filter((p) => p.length > 0);
+    if (liteAt >= 0) {
+      ranges.push(liteAt, liteAt + liteLength);
+      return liteLength;
+    }
+    const b = record.readUInt32LE(at - 12);
+    const c = record.readUInt32LE(at - 8);
+    const d = record.readUInt32LE(at - 4);
+    ranges.push(full, full + a, full + b, full + c, full + d, full + fullLength);
+    return a + (c - b) + (fullLength - d);
   }
   const domainsLength = record.readUInt32LE(at);
-  return [record.subarray(at + 4, at + 4 + domainsLength)];
+  ranges.push(at + 4, at + 4 + domainsLength);
+  return domainsLength;
+}
+
+/** The payload of one stream's frame for a whole record, as views into it (empty parts left out). */
+export function payloadParts(record: Buffer, stream: StreamName): Buffer[] {
+  const ranges: number[] = [];
+  payloadRanges(record, stream, ranges);
+  const parts: Buffer[] = [];
+  for (let k = 0; k < ranges.length; k += 2) if (ranges[k + 1] > ranges[k]) parts.push(record.subarray(ranges[k], ranges[k + 1]));
+  return parts;
 }

@@ -4,21 +4,33 @@
  * ws would build the header and copy a string to a Buffer once per client and per message.
  */
 
+/** Writes the header of an unmasked, final text frame of `length` payload bytes at `at`; returns its size. */
+export function writeTextFrameHeader(out: Buffer, at: number, length: number): number {
+  out[at] = 0x81;
+  if (length < 126) {
+    out[at + 1] = length;
+    return 2;
+  }
+  if (length < 0x10000) {
+    out[at + 1] = 126;
+    out.writeUInt16BE(length, at + 2);
+    return 4;
+  }
+  out[at + 1] = 127;
+  out.writeUInt32BE(Math.floor(length / 0x100000000), at + 2);
+  out.writeUInt32BE(length >>> 0, at + 6);
+  return 10;
+}
+
+/** Size of that header. */
+export function textFrameHeaderLength(length: number): number {
+  return length < 126 ? 2 : length < 0x10000 ? 4 : 10;
+}
+
 /** The header of an unmasked, final text frame carrying `length` payload bytes. */
 export function textFrameHeader(length: number): Buffer {
-  if (length < 126) return Buffer.from([0x81, length]);
-  if (length < 0x10000) {
-    const h = Buffer.allocUnsafe(4);
-    h[0] = 0x81;
-    h[1] = 126;
-    h.writeUInt16BE(length, 2);
-    return h;
-  }
-  const h = Buffer.allocUnsafe(10);
-  h[0] = 0x81;
-  h[1] = 127;
-  h.writeUInt32BE(Math.floor(length / 0x100000000), 2);
-  h.writeUInt32BE(length >>> 0, 6);
+  const h = Buffer.allocUnsafe(textFrameHeaderLength(length));
+  writeTextFrameHeader(h, 0, length);
   return h;
 }
 
@@ -36,14 +48,12 @@ export interface FrameBatch {
 export function frameBatch(messages: readonly string[]): FrameBatch {
   const payloads = messages.map((m) => Buffer.from(m, 'utf8'));
   let total = 0;
-  for (const p of payloads) total += headerLength(p.length) + p.length;
+  for (const p of payloads) total += textFrameHeaderLength(p.length) + p.length;
   const bytes = Buffer.allocUnsafe(total);
   const ends: number[] = [];
   let at = 0;
   for (const p of payloads) {
-    const header = textFrameHeader(p.length);
-    header.copy(bytes, at);
-    at += header.length;
+    at += writeTextFrameHeader(bytes, at, p.length);
     p.copy(bytes, at);
     at += p.length;
     ends.push(at);
@@ -51,6 +61,3 @@ export function frameBatch(messages: readonly string[]): FrameBatch {
   return { bytes, ends, payloads };
 }
 
-function headerLength(length: number): number {
-  return length < 126 ? 2 : length < 0x10000 ? 4 : 10;
-}
