@@ -20,7 +20,8 @@ import { fakeDescriptors, followerHarness } from '../support/follower-deps.js';
 /** Errors counted for one log, by kind. */
 async function errorsOf(metrics: ServerMetrics, log: string): Promise<Record<string, number>> {
   const all = await metrics.logErrors.get();
-  return Object.fromEntries(all.values.filter((v) => v.labels.log === log).map((v) => [v.labels.kind, v.value]));
+  // Only the kinds that counted something (every kind exists from the start at 0).
+  return Object.fromEntries(all.values.filter((v) => v.labels.log === log && v.value > 0).map((v) => [v.labels.kind, v.value]));
 }
 
 /** Resolves when `test()` holds, checked on every call of the returned `poke`; rejects after `ms`. */
