@@ -35,6 +35,8 @@ import { Counter, Gauge } from 'prom-client';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../log/logger.js';
 import { RateLimitedLog } from '../log/rate-limited.js';
+import { closeLaggards, pingClients } from './client-liveness.js';
+import { IngestPacing } from './ingest-pacing.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
 import type { ReplayWindow } from '../replay/replay-window.js';
 import { overMemoryLimit } from './clients-memory.js';
@@ -153,8 +155,8 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
   private anonymous = 0;
   /** Bytes queued in `pending`, per stream (for consumer pacing). */
   private pendingBytes: Record<StreamName, number> = { lite: 0, full: 0, domains: 0 };
-  /** Ingest waiting for a plain client with room. */
-  private roomWaiters: (() => void)[] = [];
+  /** Consumer pacing of the ingest (ingest-pacing.ts). */
+  private readonly pacing: IngestPacing;
   private readonly windowErrors: Counter;
 
   constructor(private readonly options: FanoutHubOptions) {
@@ -162,6 +164,7 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
     this.now = options.now ?? Date.now;
     this.violationLog = new RateLimitedLog(options.logger, { now: this.now });
     this.memoryLog = new RateLimitedLog(options.logger, { now: this.now });
+    this.pacing = new IngestPacing({ hasRoom: () => this.hasRoom(), slowClientTimeoutMs: options.slowClientTimeoutMs });
     this.wss = new WebSocketServer({
       noServer: true,
       perMessageDeflate: options.perMessageDeflate,
@@ -325,22 +328,7 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
    * once one has (its socket drained, it left, or the hub closes).
    */
   roomForIngest(): Promise<void> | undefined {
-    if (this.closed || this.hasRoom()) return undefined;
-    return new Promise((resolve) => {
-      // A client that takes nothing for the slow-client timeout stops pacing: the ingest goes on, the
-      // client drops frames and is closed as slow, as without pacing.
-      const timer = setTimeout(() => {
-        const i = this.roomWaiters.indexOf(done);
-        if (i >= 0) this.roomWaiters.splice(i, 1);
-        resolve();
-      }, this.options.slowClientTimeoutMs);
-      timer.unref();
-      const done = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      this.roomWaiters.push(done);
-    });
+    return this.pacing.room();
   }
 
   private hasRoom(): boolean {
@@ -353,14 +341,8 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
     return !plain;
   }
 
-  /**
-   * Lets the ingest go on when there is room: one waiting follower at a time (each hands on a whole
-   * window), the next at the next flush or drain — all at once could overrun the room together.
-   */
   private wakeIngest(): void {
-    if (this.roomWaiters.length === 0) return;
-    if (this.closed) for (const resolve of this.roomWaiters.splice(0)) resolve();
-    else if (this.hasRoom()) this.roomWaiters.shift()!();
+    this.pacing.wake();
   }
 
   /** The recent lite messages (for /latest.json and /example.json). */
@@ -387,7 +369,7 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
     this.durable?.stop();
-    this.wakeIngest();
+    this.pacing.close();
     // Everything published reaches the clients that are reading before they are closed (bounded).
     await this.drain(this.now() + graceMs);
     const gone = [...this.clients, ...(this.durable?.clients ?? [])].map(
@@ -527,35 +509,12 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
   }
 
   private ping(): void {
-    for (const client of this.clients) {
-      if (client.closeReason !== undefined) continue;
-      if (!client.alive) {
-        client.closeReason = 'ping_timeout';
-        this.options.logger.info('client terminated: no pong', { stream: client.stream, remote: client.remote });
-        client.ws.terminate();
-        continue;
-      }
-      client.alive = false;
-      client.ws.ping();
-    }
+    pingClients(this.clients, this.options.logger);
   }
 
   private sweep(): void {
     this.wakeIngest();
-    const now = this.now();
-    for (const client of this.clients) {
-      if (client.closeReason !== undefined) continue;
-      client.recheck();
-      if (client.overSince === undefined || now - client.overSince < this.options.slowClientTimeoutMs) continue;
-      this.options.logger.warn('client closed for lag', {
-        stream: client.stream,
-        remote: client.remote,
-        buffered_bytes: client.buffered,
-        dropped: client.dropped,
-        over_budget_seconds: (now - client.overSince) / 1000,
-      });
-      this.closeSlow(client, 'too slow: over the byte budget');
-    }
+    closeLaggards(this.clients, this.now(), this.options.slowClientTimeoutMs, this.options.logger, (c, why) => this.closeSlow(c, why));
     this.limitMemory();
   }
 
