@@ -3,14 +3,10 @@
  * that do not ask for HTML): what the stream is, how to connect, the counters at the time of the
  * request, and a link to the live dashboard. No script: the dashboard is the live view.
  */
-import { STREAM_PATHS, type StreamName } from '../stream/stream-paths.js';
+import { STREAM_PATHS, STREAM_VARIANTS, type StreamName } from '../stream/stream-paths.js';
 import type { HealthzBody } from './healthz.js';
 
-const DESCRIPTIONS: Readonly<Record<StreamName, string>> = {
-  lite: '<code>certificate_update</code> messages without the chain and without the DER of the leaf',
-  full: '<code>certificate_update</code> messages with the DER of the leaf and the full chain',
-  domains: '<code>dns_entries</code> messages: only the domains of each certificate',
-};
+const DESCRIPTIONS = Object.fromEntries(STREAM_VARIANTS.map((v) => [v.name, v.description])) as Record<StreamName, string>;
 
 /**
  * @param stream the stream whose path was requested

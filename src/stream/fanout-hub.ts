@@ -46,7 +46,7 @@ import type { DurablePositions } from './durable-positions.js';
 import { answerPings, DEFAULT_MAX_PENDING_PONGS, protocolError } from './ping-guard.js';
 import { RecentMessages } from './recent-messages.js';
 import { DISCONNECT_REASONS, StreamClient, type DisconnectReason } from './stream-client.js';
-import { STREAM_NAMES, streamForPath, type StreamName } from './stream-paths.js';
+import { STREAM_NAMES, STREAM_VARIANTS, streamForPath, type StreamName } from './stream-paths.js';
 import { parseSubscriptionQuery } from './subscription-query.js';
 import { frameBatch } from './ws-frame.js';
 
@@ -279,13 +279,14 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
     const lite = frames.map((f) => f.lite);
     this.recentMessages.addBatch(lite);
     this.published += frames.length;
-    if (this.counts.lite > 0) this.pending.lite.push(...lite);
-    if (this.counts.full > 0) for (const f of frames) this.pending.full.push(f.full);
-    if (this.counts.domains > 0) for (const f of frames) this.pending.domains.push(f.domains);
-    for (const f of frames) {
-      this.pendingBytes.lite += f.lite.length;
-      this.pendingBytes.full += f.full.length;
-      this.pendingBytes.domains += f.domains.length;
+    for (const stream of STREAM_NAMES) {
+      const pending = this.pending[stream];
+      let bytes = 0;
+      for (const f of frames) {
+        if (this.counts[stream] > 0) pending.push(f[stream]);
+        bytes += f[stream].length;
+      }
+      this.pendingBytes[stream] += bytes;
     }
     this.scheduleFlush();
   }
@@ -501,10 +502,10 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
   }
 
   private heartbeat(): void {
-    if (this.counts.lite + this.counts.full === 0) return;
+    const streams = STREAM_VARIANTS.filter((v) => v.heartbeats && this.counts[v.name] > 0);
+    if (streams.length === 0) return;
     const frame = `{"message_type":"heartbeat","timestamp":${this.now() / 1000}}`;
-    if (this.counts.lite > 0) this.pending.lite.push(frame);
-    if (this.counts.full > 0) this.pending.full.push(frame);
+    for (const v of streams) this.pending[v.name].push(frame);
     this.scheduleFlush();
   }
 
