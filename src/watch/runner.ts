@@ -98,6 +98,11 @@ export class WatchRunner {
 
   private createMatcher(rules: readonly Rule[]): Matcher {
     const { metrics, logger } = this.o;
+    // Each rule's series exist from the start at 0 (increase() then sees the first match).
+    for (const rule of rules) {
+      metrics.matches.inc({ rule: rule.text }, 0);
+      if (rule.kind === 'regex') metrics.regexTimeouts.inc({ rule: rule.text }, 0);
+    }
     return new Matcher(rules, {
       timeoutMs: this.o.regexTimeoutMs ?? 1000,
       onTimeout: (rule, count, disabled) => {

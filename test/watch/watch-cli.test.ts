@@ -101,6 +101,8 @@ function e2e(name: string, dbFor: (dir: string) => Promise<string>): void {
       const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
       assert.match(metrics, /^certwatch_feed_up 1$/m);
       assert.match(metrics, /^certwatch_matches_total\{rule="~login-"\} [1-9]/m);
+      // A series of each rule exists from the start, at 0 until it counts something (the regex never overran).
+      assert.match(metrics, /^certwatch_regex_timeouts_total\{rule="\/\^pay-.*"\} 0$/m);
       assert.match(metrics, /^certwatch_webhook_failures_total [1-9]/m);
       assert.match(metrics, /^certwatch_lag_seconds /m);
 
