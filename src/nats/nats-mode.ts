@@ -17,6 +17,7 @@ import { backoffDelay, sleep } from '../ct/backoff.js';
 import { CertstreamError, describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
+import type { ReplayWindow } from '../replay/replay-window.js';
 import type { FanoutHub, StreamFrames } from '../stream/fanout-hub.js';
 import { JetStreamPublisher } from './jetstream-publisher.js';
 import { JetStreamWindow } from './jetstream-window.js';
@@ -109,6 +110,11 @@ export class NatsMode {
    */
   problems(): string[] {
     return this.guard.problems();
+  }
+
+  /** The edge's window (the stream) and positions (the bucket), once attached. */
+  durable(): { window: ReplayWindow; positions: number } | undefined {
+    return this.window && this.positions ? { window: this.window, positions: this.positions.size } : undefined;
   }
 
   get role(): Role {

@@ -9,7 +9,8 @@ import type { ServerConfig } from '../config/server-config.js';
 import { NatsMode, type NatsHealth, type Role } from '../nats/nats-mode.js';
 import type { FanoutHub } from '../stream/fanout-hub.js';
 import type { CloserStack } from './closer-stack.js';
-import type { IngestSide, Publish, ServingMode } from './serving-mode.js';
+import type { ReplayWindowHealth } from '../http/healthz.js';
+import { windowHealth, type IngestSide, type Publish, type ServingMode } from './serving-mode.js';
 
 export class NatsServing implements ServingMode {
   readonly follows: boolean;
@@ -65,9 +66,8 @@ export class NatsServing implements ServingMode {
     return this.nats.problems();
   }
 
-  durableHealth(): undefined {
-    // The stream's figures are in the `nats` object (first_seq, last_seq); the dashboard's window card
-    // reads replay_window, which NATS mode does not fill yet.
-    return undefined;
+  durableHealth(): { window: ReplayWindowHealth; positions: number } | undefined {
+    const durable = this.nats.durable();
+    return durable && { window: windowHealth(durable.window), positions: durable.positions };
   }
 }

@@ -82,6 +82,11 @@ test('two ingest nodes on the same logs store each entry once; an edge serves it
   assert.equal(edge.health().nats?.last_seq, total, 'the stream holds each entry once');
   assert.equal(edge.health().status, 'ok');
   assert.deepEqual(edge.health().logs, [], 'an edge follows no log');
+  // The dashboard's window and durable cards: the stream is the edge's window.
+  const w = edge.health().replay_window;
+  assert.ok(w !== null && w.next_seq - w.first_seq === total && w.bytes > 0, JSON.stringify(w));
+  assert.equal(edge.health().durable_subscriptions, 1, 'the durable client (id=e) has its position');
+  assert.equal(a.health().replay_window, null, 'an ingest node has no window');
   assert.equal(a.health().logs.length, 2);
 
   const refused = await new Promise<number>((resolve, reject) => {
