@@ -134,9 +134,6 @@ export interface HealthzInput {
   durable?: { window: ReplayWindowHealth; positions: number };
 }
 
-/** Something that can tell `/healthz` why the server is not `ok`: one line per reason, none when well. */
-export type HealthProblemSource = () => readonly string[];
-
 /**
  * The status with NATS: an edge follows no log, so it is `ok` while it serves from the stream and
  * `degraded` while NATS is away or the stream not yet opened (its clients stay connected); an ingest

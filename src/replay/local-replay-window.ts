@@ -282,7 +282,7 @@ export class LocalReplayWindow implements ReplayWindow {
 
   /**
    * Why `/healthz` cannot say `ok` because of the window: one line while appends fail, none otherwise
-   * (a HealthProblemSource).
+   * (the serving mode's problems()).
    */
   problems(): string[] {
     const f = this.failure;

@@ -5,7 +5,7 @@
  */
 import type { ServerConfig } from '../config/server-config.js';
 import type { Ingest } from '../ct/ingest.js';
-import { buildHealthz, defaultStaleAfterMs, healthStatus, withRenderHealth, type HealthProblemSource, type HealthRules, type HealthzBody, type LogHealth } from '../http/healthz.js';
+import { buildHealthz, defaultStaleAfterMs, healthStatus, withRenderHealth, type HealthRules, type HealthzBody, type LogHealth } from '../http/healthz.js';
 import type { FanoutHub } from '../stream/fanout-hub.js';
 import type { IngestSink } from '../stream/ingest-sink.js';
 import { VERSION } from '../version.js';
@@ -16,8 +16,6 @@ export class ServerHealth {
   ingest: Ingest | undefined;
   /** True between the ingest's start and the stop. */
   ingesting = false;
-  /** The pieces that can degrade the server besides its logs add their reasons here. */
-  readonly problems: HealthProblemSource[] = [];
   private readonly startedAtMs = Date.now();
 
   constructor(
@@ -50,7 +48,8 @@ export class ServerHealth {
       dropped: stats.dropped,
       version: VERSION,
       nats: this.mode.health(),
-      problems: [...this.mode.problems(), ...this.problems.flatMap((source) => source())],
+      // What degrades the server besides its logs (the window, positions, NATS): the mode knows.
+      problems: this.mode.problems(),
       durable: this.mode.durableHealth(),
     });
   }

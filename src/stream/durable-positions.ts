@@ -22,8 +22,6 @@ export interface PositionStoreOptions {
   flushMs?: number;
   /** Runs before every write (the replay window's fsync). */
   beforeWrite?: () => Promise<void>;
-  /** Called when a periodic flush fails (the next one retries). */
-  onFlushError?: (err: unknown) => void;
   /** Told of every write's outcome (state/flush-failures.ts counts and logs them). */
   outcome?: WriteOutcome;
 }
@@ -114,7 +112,8 @@ export class PositionStore extends SavedPositions {
     const store = new PositionStore(options);
     const text = await store.file.read();
     if (text !== undefined) for (const [k, seq] of parsePositionsFile(text, store.path)) store.positions.learn(k, seq);
-    store.positions.start(options.flushMs ?? 1000, (err) => options.onFlushError?.(err));
+    // A failed periodic flush is retried by the next; `outcome` counts and logs it.
+    store.positions.start(options.flushMs ?? 1000, () => undefined);
     return store;
   }
 
