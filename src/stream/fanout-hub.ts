@@ -280,10 +280,11 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
     this.recentMessages.addBatch(lite);
     this.published += frames.length;
     for (const stream of STREAM_NAMES) {
-      const pending = this.pending[stream];
+      // Frames are queued only for a stream with clients; their bytes count for the ingest's pacing always.
+      const pending = this.counts[stream] > 0 ? this.pending[stream] : undefined;
       let bytes = 0;
       for (const f of frames) {
-        if (this.counts[stream] > 0) pending.push(f[stream]);
+        pending?.push(f[stream]);
         bytes += f[stream].length;
       }
       this.pendingBytes[stream] += bytes;
