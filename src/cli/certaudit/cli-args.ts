@@ -9,6 +9,22 @@ import { CertstreamError } from '../../errors.js';
 export type Parsed<T> = { values: T } | { help: string } | { usage: string };
 
 /**
+ * A parsed command line, or the exit code of what it asked instead: `--help` prints the help on stdout
+ * (exit 0), a usage error one line on stderr prefixed with `command` (exit 2).
+ */
+export function valuesOrExit<T>(parsed: Parsed<T>, command: string, io: { stdout: { write(s: string): unknown }; stderr: { write(s: string): unknown } }): { values: T } | { exit: number } {
+  if ('help' in parsed) {
+    io.stdout.write(parsed.help);
+    return { exit: 0 };
+  }
+  if ('usage' in parsed) {
+    io.stderr.write(`${command}: ${parsed.usage.split('\n')[0]}\n`);
+    return { exit: 2 };
+  }
+  return parsed;
+}
+
+/**
  * Runs a yargs definition on `argv` without letting yargs print or exit.
  * @param define adds the options to a fresh yargs instance
  * @param check turns the raw values into the command's options; throws AUDIT_ERR_USAGE for bad values

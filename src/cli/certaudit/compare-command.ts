@@ -5,7 +5,7 @@
  */
 import { describeError, isCertstreamError } from '../../errors.js';
 import type { AuditMetrics, MetricsServer } from '../../audit/compare/audit-metrics.js';
-import { DURATION_BOUNDS, GRACE_BOUNDS, optionalPort, optionalSeconds, parseWith, usageError, type Parsed } from './cli-args.js';
+import { DURATION_BOUNDS, GRACE_BOUNDS, optionalPort, optionalSeconds, parseWith, usageError, valuesOrExit, type Parsed } from './cli-args.js';
 import type { FeedId } from '../../audit/compare/comparator.js';
 import { DEFAULT_LOG_LIST, resolveFeedSpec, type FeedSpec } from '../../audit/feeds/feed-source.js';
 import { defaultIo, makeSource, REACH_TIMEOUT_MS, type CommandIo } from './command-support.js';
@@ -104,15 +104,9 @@ function waitForEnd(ms: number | undefined, extra: Promise<'unreachable'>): Prom
 /** `certaudit compare`: returns the exit code (0 ran, 2 usage, 69 a feed never reachable). */
 export async function runCompare(argv: string[], io: CommandIo = defaultIo()): Promise<number> {
   const parsed = await parseCompareArgs(argv, io.env);
-  if ('help' in parsed) {
-    io.stdout.write(parsed.help);
-    return 0;
-  }
-  if ('usage' in parsed) {
-    io.stderr.write(`certaudit compare: ${parsed.usage.split('\n')[0]}\n`);
-    return 2;
-  }
-  const o = parsed.values;
+  const args = valuesOrExit(parsed, 'certaudit compare', io);
+  if ('exit' in args) return args.exit;
+  const o = args.values;
   if (o.feeds.a.spec.kind === 'recording' && o.feeds.b.spec.kind === 'recording') {
     try {
       const { report, comparator } = await compareRecordings(o.feeds.a.spec.path, o.feeds.b.spec.path, o.graceSeconds * 1000);

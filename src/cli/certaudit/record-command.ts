@@ -5,7 +5,7 @@
  * Exit codes: 0 ran, 2 usage error (or the file cannot be written), 69 the feed could never be reached.
  */
 import { describeError, isCertstreamError } from '../../errors.js';
-import { DURATION_BOUNDS, optionalSeconds, parseWith, usageError, type Parsed } from './cli-args.js';
+import { DURATION_BOUNDS, optionalSeconds, parseWith, usageError, valuesOrExit, type Parsed } from './cli-args.js';
 import { makeSource, REACH_TIMEOUT_MS, type CommandIo } from './command-support.js';
 import { DEFAULT_LOG_LIST, resolveFeedSpec, type FeedSpec } from '../../audit/feeds/feed-source.js';
 import { Recorder } from '../../audit/recording/recorder.js';
@@ -57,15 +57,9 @@ export function parseRecordArgs(argv: string[], env: Record<string, string | und
 export async function runRecord(argv: string[], io?: CommandIo): Promise<number> {
   const { stdout, stderr, env } = io ?? { stdout: process.stdout, stderr: process.stderr, env: process.env };
   const parsed = await parseRecordArgs(argv, env);
-  if ('help' in parsed) {
-    stdout.write(parsed.help);
-    return 0;
-  }
-  if ('usage' in parsed) {
-    stderr.write(`certaudit record: ${parsed.usage.split('\n')[0]}\n`);
-    return 2;
-  }
-  const o = parsed.values;
+  const args = valuesOrExit(parsed, 'certaudit record', { stdout, stderr });
+  if ('exit' in args) return args.exit;
+  const o = args.values;
   const source = await makeSource(o.feed, o.logList);
   let recorder: Recorder;
   try {

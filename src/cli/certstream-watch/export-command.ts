@@ -7,7 +7,7 @@
  * 69 a PostgreSQL that cannot be reached.
  */
 import { existsSync } from 'node:fs';
-import { parseWith, usageError, type Parsed } from '../certaudit/cli-args.js';
+import { parseWith, usageError, valuesOrExit, type Parsed } from '../certaudit/cli-args.js';
 import { describeError } from '../../errors.js';
 import { redactUrl } from '../../watch/redact.js';
 import { DEFAULT_DB, openStore, parseDbUrl, type DeadLetter, type StoredMatch } from '../../watch/store.js';
@@ -115,15 +115,9 @@ export function parseExportArgs(argv: string[], env: Record<string, string | und
 export async function runExport(argv: string[], io: WatchIo): Promise<number> {
   const { stdout, stderr } = io;
   const parsed = await parseExportArgs(argv, io.env);
-  if ('help' in parsed) {
-    stdout.write(parsed.help);
-    return 0;
-  }
-  if ('usage' in parsed) {
-    stderr.write(`certstream-watch export: ${parsed.usage.split('\n')[0]}\n`);
-    return 2;
-  }
-  const o = parsed.values;
+  const args = valuesOrExit(parsed, 'certstream-watch export', { stdout, stderr });
+  if ('exit' in args) return args.exit;
+  const o = args.values;
   let spec;
   try {
     spec = parseDbUrl(o.db);

@@ -11,7 +11,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { parseWith, optionalPort, usageError, type Parsed } from '../certaudit/cli-args.js';
+import { parseWith, optionalPort, usageError, valuesOrExit, type Parsed } from '../certaudit/cli-args.js';
 import { serveMetrics, type MetricsServer } from '../../audit/compare/audit-metrics.js';
 import { resolveFeedSpec } from '../../audit/feeds/feed-source.js';
 import { describeError } from '../../errors.js';
@@ -199,15 +199,9 @@ export async function loadConfig(o: RunOptions): Promise<{ rules: Rule[]; db: Db
 export async function runWatch(argv: string[], io: WatchIo): Promise<number> {
   const { stdout, stderr } = io;
   const parsed = await parseRunArgs(argv, io.env);
-  if ('help' in parsed) {
-    stdout.write(parsed.help);
-    return 0;
-  }
-  if ('usage' in parsed) {
-    stderr.write(`certstream-watch run: ${parsed.usage.split('\n')[0]}\n`);
-    return 2;
-  }
-  const o = parsed.values;
+  const args = valuesOrExit(parsed, 'certstream-watch run', { stdout, stderr });
+  if ('exit' in args) return args.exit;
+  const o = args.values;
   const config = await loadConfig(o);
   if ('problems' in config) {
     for (const p of config.problems) stderr.write(`certstream-watch: ${p}\n`);

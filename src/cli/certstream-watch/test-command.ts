@@ -4,7 +4,7 @@
  * line per (name, rule): `NAME<TAB>RULE<TAB>line N`, or `NAME<TAB>no match`.
  * Exit codes: 0 at least one name matched, 1 none did, 2 usage error, 78 invalid watch file.
  */
-import { parseWith, usageError, type Parsed } from '../certaudit/cli-args.js';
+import { parseWith, usageError, valuesOrExit, type Parsed } from '../certaudit/cli-args.js';
 import { Matcher } from '../../watch/matcher.js';
 import { readWatchFile, type WatchIo } from './run-command.js';
 
@@ -58,15 +58,9 @@ export async function parseTestArgs(argv: string[], env: Record<string, string |
 export async function runTest(argv: string[], io: WatchIo): Promise<number> {
   const { stdout, stderr } = io;
   const parsed = await parseTestArgs(argv, io.env);
-  if ('help' in parsed) {
-    stdout.write(parsed.help);
-    return 0;
-  }
-  if ('usage' in parsed) {
-    stderr.write(`certstream-watch test: ${parsed.usage.split('\n')[0]}\n`);
-    return 2;
-  }
-  const o = parsed.values;
+  const args = valuesOrExit(parsed, 'certstream-watch test', { stdout, stderr });
+  if ('exit' in args) return args.exit;
+  const o = args.values;
   const w = await readWatchFile(o.watchFile);
   if ('problems' in w) {
     for (const p of w.problems) stderr.write(`certstream-watch: ${p}\n`);
