@@ -236,7 +236,9 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
     const refuse = 'error' in query ? query.error : (query.id !== undefined || query.since !== undefined) && !this.durable ? 'id and since need the replay window, which is off' : undefined;
     if (refuse !== undefined) {
       // Clients show only "Handshake status 400": the reason is in the body and, once a minute, in the log.
-      this.violationLog.log('warn', 'refused subscription', 'stream request refused (HTTP 400)', { reason: refuse, path: req.url, remote: req.socket.remoteAddress });
+      // A token in the query (clients send `?token=` where they cannot set headers) never reaches the log.
+      const path = req.url?.replace(/([?&]token=)[^&#]*/gi, '$1***');
+      this.violationLog.log('warn', 'refused subscription', 'stream request refused (HTTP 400)', { reason: refuse, path, remote: req.socket.remoteAddress });
       const body = `${refuse}\n`;
       socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
       return true;
