@@ -7,6 +7,7 @@ import { WebSocket } from 'ws';
 import { CURSOR_FILE, parseCursorFile } from '../../src/ct/cursor-store.js';
 import { startFake, tempDir } from '../server/server-harness.js';
 import { run } from './run-cli.js';
+import { waitUntil } from '../support/wait-until.js';
 
 test('a bad flag value: exit 78, one line on stderr, no stack', { timeout: 60_000 }, async () => {
   const r = run(['--port', 'eighty']);
@@ -81,7 +82,12 @@ test('SIGTERM: clients closed with 1001, cursor file flushed, exit 0', { timeout
   });
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
   const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
-  // Entries appended after the first poll are streamed; wait until 20 of them arrived.
+  // Entries appended after the first poll are streamed (a log without a cursor starts at its head): wait
+  // for every log's first poll, then append, then wait until 20 of them arrived.
+  await waitUntil('every log polled once', 30_000, async () => {
+    const h = (await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { logs: { last_success: number | null }[] };
+    return h.logs.length === fake.logs.length && h.logs.every((l) => l.last_success !== null);
+  });
   fake.append(300);
   await new Promise<void>((resolve) => (received.length >= 20 ? resolve() : (wanted = { n: 20, resolve })));
 
