@@ -12,9 +12,10 @@
  * is forgotten (swept at open and periodically); a NAME the store does not hold is not admitted while
  * it holds `maxPositions` positions (the hub answers 503).
  */
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CertstreamError } from '../errors.js';
-import { JournalFile } from '../state/journal-file.js';
+import { JournalFile, parseJournal } from '../state/journal-file.js';
 import { SavedMap, type WriteOutcome } from '../state/saved-map.js';
 import { parseStateFile, StateFile } from '../state/state-file.js';
 import type { StreamName } from './stream-paths.js';
@@ -105,6 +106,40 @@ export function parseJournalLine(line: string): JournalRecord | undefined {
   const key = fileKey(n, s as StreamName);
   if (d === 1) return { key, position: undefined };
   return isCount(q) && isCount(u) ? { key, position: { seq: q, used: u } } : undefined;
+}
+
+function applyJournal(saved: Map<string, Position>, records: readonly JournalRecord[]): void {
+  for (const { key, position } of records) {
+    if (position === undefined) saved.delete(key);
+    else saved.set(key, position);
+  }
+}
+
+/**
+ * The positions saved in a state directory (snapshot and journal, a torn journal tail ignored), per NAME
+ * and stream, without opening a store (nothing is written): for tools and tests while a daemon runs.
+ * @throws CertstreamError STATE_ERR_CORRUPT for a malformed snapshot; the file system's error otherwise
+ */
+export async function readSavedPositions(stateDir: string): Promise<Map<string, Map<StreamName, Position>>> {
+  const snapshot = await readFile(join(stateDir, POSITIONS_FILE), 'utf8').catch(ifMissing(undefined));
+  const saved = snapshot === undefined ? new Map<string, Position>() : parsePositionsFile(snapshot, join(stateDir, POSITIONS_FILE));
+  const journal = await readFile(join(stateDir, POSITIONS_JOURNAL)).catch(ifMissing(Buffer.alloc(0)));
+  applyJournal(saved, parseJournal(journal, parseJournalLine).records);
+  const byName = new Map<string, Map<StreamName, Position>>();
+  for (const [k, p] of saved) {
+    const [stream, name] = k.split('\n') as [StreamName, string];
+    const streams = byName.get(name) ?? new Map<StreamName, Position>();
+    byName.set(name, streams.set(stream, p));
+  }
+  return byName;
+}
+
+/** A catch handler: `value` for a missing file, the error rethrown otherwise. */
+function ifMissing<T>(value: T): (err: unknown) => T {
+  return (err) => {
+    if ((err as { code?: string }).code === 'ENOENT') return value;
+    throw err;
+  };
 }
 
 function journalLine(key: string, position: Position | undefined): string {
@@ -250,10 +285,7 @@ export class PositionStore extends SavedPositions {
     try {
       const { records, cutBytes } = await store.journal.load(parseJournalLine);
       store.cutBytes = cutBytes;
-      for (const { key, position } of records) {
-        if (position === undefined) store.saved.delete(key);
-        else store.saved.set(key, position);
-      }
+      applyJournal(store.saved, records);
     } catch (err) {
       throw new CertstreamError('STATE_ERR_IO', `cannot read positions journal ${store.journal.path}`, { cause: err });
     }
