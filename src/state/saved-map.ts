@@ -80,11 +80,6 @@ export class SavedMap<V> {
     this.flusher.markDirty();
   }
 
-  /** Forgets a key here only: it is gone from the saved state already (another node deleted it). */
-  forget(key: string): void {
-    this.values.delete(key);
-  }
-
   /** Holds a value that is saved already (read at load, another node's save): it is not written back. */
   learn(key: string, value: V): void {
     this.values.set(key, value);
