@@ -107,8 +107,10 @@ export class KvPositions extends SavedPositions {
   private async deleteSaved(key: string): Promise<void> {
     const { kv } = this.options;
     const revision = this.revisions.get(key);
+    // Never saved by this edge nor seen from another: the bucket holds nothing of ours to delete.
+    if (revision === undefined) return;
     try {
-      await kv.delete(key, revision === undefined ? undefined : { previousSeq: revision });
+      await kv.delete(key, { previousSeq: revision });
     } catch (err) {
       const now = await kv.get(key);
       if (now !== null && now.operation === 'PUT' && now.revision === revision) throw err;
