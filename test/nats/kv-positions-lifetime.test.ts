@@ -1,8 +1,9 @@
 // The lifetime and the cap of durable positions in NATS mode (src/nats/kv-positions.ts) against a real
 // nats-server: a key's last save is its last use, so an edge whose clock (injected) is past a NAME's
 // last save by --durable-expire forgets it and deletes it from the bucket, while a NAME saved later
-// stays; a store opened afterwards (a restart, another edge) no longer finds it. The cap counts the keys
-// an edge has seen from every edge.
+// stays; a store opened afterwards (a restart, another edge) no longer finds it; an edge that judged a
+// NAME expired does not delete the newer save another edge made meanwhile. The cap counts the keys an
+// edge has seen from every edge.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { KV } from '@nats-io/kv';
@@ -27,11 +28,11 @@ describe('KvPositions: lifetime and cap (real nats-server)', { skip: natsSkip() 
     const server = await NatsServer.start();
     const conns: NatsConnection[] = [];
     const stores: KvPositions[] = [];
-    const edge = async (now?: () => number, maxPositions?: number) => {
+    const edge = async (now?: () => number, maxPositions?: number, flushMs = 20) => {
       const nc = await connect({ servers: server.url });
       conns.push(nc);
       const kv = await openBucket(nc, 'T', 'positions');
-      const store = await KvPositions.open({ kv, bucketName: 'T_positions', flushMs: 20, logger: silentLogger, expireMs: HOUR, now, maxPositions });
+      const store = await KvPositions.open({ kv, bucketName: 'T_positions', flushMs, logger: silentLogger, expireMs: HOUR, now, maxPositions });
       stores.push(store);
       return { kv, store };
     };
@@ -60,6 +61,18 @@ describe('KvPositions: lifetime and cap (real nats-server)', { skip: natsSkip() 
       assert.equal(c.store.get('early', 'lite'), undefined);
       assert.equal(c.store.get('late', 'lite'), 7);
       assert.equal(c.store.size, 1);
+
+      // An edge that judged a NAME expired while another edge used it meanwhile: the newer save stays
+      // (the delete is conditional on the revision it judged, and a newer save cancels it).
+      // No timed save on e: its delete waits for the close, after a's newer save.
+      const e = await edge(() => late + 2 * HOUR, undefined, HOUR);
+      assert.equal(e.store.get('late', 'lite'), undefined, 'e judged it expired');
+      a.store.set('late', 'lite', 8);
+      await waitUntil('e to see the newer save', WAIT_MS, () => e.store.get('late', 'lite') === 8);
+      await e.store.close();
+      const after = await a.kv.get(`lite.${bucketKey('late')}`);
+      assert.equal(after?.operation, 'PUT', 'the NAME used on another edge is still saved');
+      assert.equal(after?.string(), '8');
 
       // The cap counts what an edge has seen from every edge: 'late' (saved by a) fills a cap of 1.
       const d = await edge(undefined, 1);
