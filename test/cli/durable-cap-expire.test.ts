@@ -13,21 +13,7 @@ import { FakeCtLog } from '../../fake-ct-log/fake-ct-log.js';
 import { readSavedPositions } from '../../src/stream/durable-positions.js';
 import { startDaemon, type Daemon } from '../support/spawned-daemon.js';
 import { waitUntil } from '../support/wait-until.js';
-
-/** Opens a WebSocket; resolves with it once open, or with the refused upgrade's status and body. */
-function connect(url: string): Promise<{ ws: WebSocket } | { status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
-    ws.once('open', () => resolve({ ws }));
-    ws.once('unexpected-response', (_req, res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    ws.once('error', reject);
-  });
-}
+import { openOrRefused } from '../support/ws-upgrade.js';
 
 async function metric(port: number, name: string): Promise<number | undefined> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
@@ -57,20 +43,20 @@ describe('certstream-server: the cap and the lifetime of durable positions', { t
     const url = (id: string) => `ws://127.0.0.1:${d!.port}/full-stream?id=${id}`;
     assert.equal(await metric(d.port, 'certstream_durable_subscriptions_refused_total'), 0, 'present at 0 from start');
     for (const id of ['a', 'b', 'c']) {
-      const r = await connect(url(id));
+      const r = await openOrRefused(url(id));
       assert.ok('ws' in r, `${id} is accepted`);
       sockets.push(r.ws);
     }
-    const refused = await connect(url('d'));
+    const refused = await openOrRefused(url('d'));
     assert.ok('status' in refused && refused.status === 503, 'the 4th NAME is refused with 503');
     assert.match(refused.body, /^too many durable subscriptions[^\n]*\n$/, 'one short line');
     assert.equal(await metric(d.port, 'certstream_durable_subscriptions_refused_total'), 1, 'counted');
     assert.equal(await metric(d.port, 'certstream_durable_subscriptions'), 3);
     // A known NAME reconnects (taking its own place over), and plain clients are not concerned.
-    const again = await connect(url('b'));
+    const again = await openOrRefused(url('b'));
     assert.ok('ws' in again, 'a known NAME is accepted at the cap');
     sockets.push(again.ws);
-    const plain = await connect(`ws://127.0.0.1:${d.port}/full-stream`);
+    const plain = await openOrRefused(`ws://127.0.0.1:${d.port}/full-stream`);
     assert.ok('ws' in plain, 'a plain client is accepted');
     sockets.push(plain.ws);
     d.child.kill('SIGTERM');
@@ -82,8 +68,8 @@ describe('certstream-server: the cap and the lifetime of durable positions', { t
     const state = join(dir, 'expire');
     d = await startDaemon(fake.logListUrl, state, ['--durable-expire', '2', '--durable-ping-interval', '0.1']);
     const url = (id: string) => `ws://127.0.0.1:${d!.port}/?id=${id}`;
-    const stays = await connect(url('stays'));
-    const leaves = await connect(url('leaves'));
+    const stays = await openOrRefused(url('stays'));
+    const leaves = await openOrRefused(url('leaves'));
     assert.ok('ws' in stays && 'ws' in leaves, `both accepted: ${JSON.stringify([stays, leaves].map((r) => ('ws' in r ? 'open' : r)))}`);
     sockets.push(stays.ws);
     await waitUntil('both positions saved', 20_000, async () => (await readSavedPositions(state)).size === 2);
