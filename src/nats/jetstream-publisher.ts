@@ -13,7 +13,7 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, type JetStreamClient, type PubAck } from '@nats-io/jetstream';
-import { backoffDelay } from '../ct/backoff.js';
+import { backoffDelay, sleep } from '../ct/backoff.js';
 import { CertstreamError, describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { RateLimitedLog } from '../log/rate-limited.js';
@@ -62,7 +62,7 @@ export class JetStreamPublisher {
   private roomWaiters: (() => void)[] = [];
   private wake: (() => void) | undefined;
   /** Cuts a retry's backoff short at close. */
-  private closing: (() => void) | undefined;
+  private readonly stop = new AbortController();
   private closed = false;
   private readonly maxPending: number;
   private readonly inFlight: number;
@@ -144,7 +144,7 @@ export class JetStreamPublisher {
     if (!this.closed) await this.settled(graceMs).catch(() => undefined);
     this.closed = true;
     this.wake?.();
-    this.closing?.();
+    this.stop.abort();
     for (const w of this.roomWaiters.splice(0)) w();
     await this.sender;
     const left = this.pending;
@@ -191,11 +191,7 @@ export class JetStreamPublisher {
         if (/jetstream is not enabled|no responders/i.test(this.lastError)) this.lastError = `no JetStream stream takes ${this.options.subject} (missing?): ${this.lastError}`;
         const wait = backoffDelay(++failures, { baseMs: 100, maxMs: 5000 });
         this.errorLog.log('warn', 'publish', 'jetstream publish failed; retrying in order from the first unacknowledged entry', { error: this.lastError, pending: this.pending, retry_in_ms: wait });
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, wait);
-          this.closing = () => (clearTimeout(t), resolve());
-        });
-        this.closing = undefined;
+        await sleep(wait, this.stop.signal);
       } else if (failures > 0) {
         failures = 0;
         this.lastError = null;
