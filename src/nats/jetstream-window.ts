@@ -22,12 +22,13 @@ import { jetstream, jetstreamManager, type Consumer, type JetStreamClient, type 
 import { CertstreamError, describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { RateLimitedLog } from '../log/rate-limited.js';
-import { payloadParts, recordKey } from '../replay/record-codec.js';
+import { recordKey } from '../replay/record-codec.js';
 import { frameRecords } from '../replay/record-frames.js';
 import { contiguousBatch, type ReplayBatch, type ReplayWindow, type StreamName, type WindowEntry } from '../replay/replay-window.js';
 import type { StreamFrames } from '../stream/fanout-hub.js';
 import type { NatsMetrics } from './nats-metrics.js';
-import { decodeStreamMessage } from './stream-message.js';
+import { CertResolver, type Resolved } from './cert-resolver.js';
+import { decodeStreamMessage, entryOfRecord } from './stream-message.js';
 import { StreamTail, type TailHandler } from './stream-tail.js';
 
 /** Stream readers kept positioned for the next read of a replaying client (one per replaying client). */
@@ -50,6 +51,8 @@ export interface JetStreamWindowOptions {
   onReconnect?: (listener: () => void) => () => void;
   /** Newest records kept in memory, bytes (default 8 MiB). */
   cacheBytes?: number;
+  /** Chain certificates kept in memory, bytes (default 16 MiB). */
+  certCacheBytes?: number;
   /** Stream state refresh period, ms (default 2000). */
   refreshMs?: number;
 }
@@ -98,6 +101,7 @@ export class JetStreamWindow implements ReplayWindow {
   private flushScheduled = false;
   private closed = false;
   private readonly tail: StreamTail;
+  private readonly resolver: CertResolver;
   private readonly refresh: NodeJS.Timeout;
   private readonly errorLog: RateLimitedLog;
   /** Window seq = stream seq + offset (0 until the stream starts over under this edge). */
@@ -133,6 +137,7 @@ export class JetStreamWindow implements ReplayWindow {
     this.firstSeq = this.nextSeq;
     this.created = created;
     this.noteState(state);
+    this.resolver = new CertResolver({ jsm, stream: options.stream, metrics: options.metrics, logger: options.logger, cacheBytes: options.certCacheBytes });
     this.tail = new StreamTail({
       js: this.js,
       stream: options.stream,
@@ -230,6 +235,7 @@ export class JetStreamWindow implements ReplayWindow {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.refresh);
+    this.resolver.close();
     await this.tail.close();
   }
 
@@ -323,7 +329,7 @@ export class JetStreamWindow implements ReplayWindow {
           this.options.logger.warn('stream seqs missed by this edge (trimmed, or lost with the stream, before it read them)', { from: m.seq - missed + this.offset, to: m.seq - 1 + this.offset });
           this.flushStaged();
         }
-        this.stage(m);
+        return this.stage(m);
       },
       wentBack: (seq, expected) => {
         this.reset(`the tail received seq ${seq} where it expected ${expected}`);
@@ -334,16 +340,37 @@ export class JetStreamWindow implements ReplayWindow {
     };
   }
 
-  private stage(m: JsMsg): void {
-    const record = decodeStreamMessage(m.data);
-    if (record === undefined) {
+  /** Stages one message of the tail; a promise while its chain certificates are fetched (the tail waits). */
+  private stage(m: JsMsg): void | Promise<void> {
+    const message = decodeStreamMessage(m.data);
+    if (message === undefined) {
       // Not an entry this server reads (another publisher on the subject, another format): counted as a gap.
-      this.options.metrics.tailGaps.inc();
-      this.options.metrics.skippedMessages.inc({ path: 'tail' });
-      this.errorLog.log('error', 'bad-record', 'stream message is not an entry; skipped', { seq: m.seq + this.offset, bytes: m.data.byteLength });
-      this.flushStaged();
+      this.skip(m, 'tail', 'stream message is not an entry; skipped');
       return;
     }
+    const resolved = this.resolver.resolve(message);
+    if (!(resolved instanceof Promise)) return this.stageResolved(m, resolved);
+    const epoch = this.epoch;
+    return resolved.then((r) => {
+      // The stream started over while the certificates were fetched: this message belongs to the old one.
+      if (epoch === this.epoch) this.stageResolved(m, r);
+    });
+  }
+
+  /** Counts a message of the tail that is lost to this edge's clients (a gap) and hands on what was staged before it. */
+  private skip(m: JsMsg, path: 'tail' | 'unresolved', message: string): void {
+    this.options.metrics.tailGaps.inc();
+    this.options.metrics.skippedMessages.inc({ path });
+    this.errorLog.log('error', `skip-${path}`, message, { seq: m.seq + this.offset, bytes: m.data.byteLength });
+    this.flushStaged();
+  }
+
+  private stageResolved(m: JsMsg, resolved: Resolved): void {
+    if ('unresolved' in resolved) {
+      this.skip(m, 'unresolved', `stream entry skipped: ${resolved.unresolved}`);
+      return;
+    }
+    const record = resolved.record;
     const key = recordKey(record, 0);
     const last = this.lastIndex.get(key.log);
     if (last !== undefined && key.index <= last) {
@@ -414,14 +441,15 @@ export class JetStreamWindow implements ReplayWindow {
         // Seqs between `next` and this one are gone (trimmed, deleted): the reader counts them as lost.
         next = seq + 1;
         if (this.repeats.has(seq)) continue;
-        const record = decodeStreamMessage(m.data);
-        if (record !== undefined) {
-          records.push(record);
+        const message = decodeStreamMessage(m.data);
+        const resolved = message === undefined ? undefined : await this.resolver.resolve(message);
+        if (resolved !== undefined && 'record' in resolved) {
+          records.push(resolved.record);
           continue;
         }
-        // Not an entry: skipped, so that a replay goes past it instead of failing on it every time.
-        this.options.metrics.skippedMessages.inc({ path: 'replay' });
-        this.errorLog.log('error', 'bad-record-replay', 'stream message is not an entry; a replay skipped it', { seq, bytes: m.data.byteLength });
+        // Not an entry, or its chain cannot be had: skipped, so that a replay goes past it instead of failing on it every time.
+        this.options.metrics.skippedMessages.inc({ path: resolved === undefined ? 'replay' : 'unresolved' });
+        this.errorLog.log('error', 'bad-record-replay', `a replay skipped a stream message: ${resolved === undefined ? 'not an entry' : resolved.unresolved}`, { seq, bytes: m.data.byteLength });
       }
       // Every fetched message taken: the consumer stands at the next seq and can serve the next read.
       if (taken === count && epoch === this.epoch) {
@@ -460,12 +488,7 @@ export class JetStreamWindow implements ReplayWindow {
   }
 }
 
-/** The three frames of a window record, as the hub's publish takes them. */
+/** The frames of a window record (one per stream variant), as the hub's publish takes them. */
 export function framesOf(record: Buffer): StreamFrames {
-  const key = recordKey(record, 0);
-  const text = (stream: StreamName) => {
-    const parts = payloadParts(record, stream);
-    return parts.length === 1 ? parts[0].toString('utf8') : Buffer.concat(parts).toString('utf8');
-  };
-  return { lite: text('lite'), full: text('full'), domains: text('domains'), log: key.log, index: key.index, seen: key.seen };
+  return entryOfRecord(record);
 }
