@@ -40,6 +40,8 @@ export interface JetStreamPublisherOptions {
    * 60 s; stream-setup.ts certRefreshMs is the longest that is safe for a window).
    */
   certRefreshMs?: number;
+  /** Epoch ms (tests: a certificate's refresh time). */
+  now?: () => number;
   metrics: NatsMetrics;
   logger: Logger;
   /** Entries queued before `room()` holds the followers (default 8192). */
@@ -145,7 +147,7 @@ export class JetStreamPublisher {
 
   /** Queues a chain certificate unless this node published it recently. */
   private queueCert(cert: ChainCert): void {
-    const now = Date.now();
+    const now = this.options.now?.() ?? Date.now();
     const last = this.certsPublished.get(cert.hash);
     if (last !== undefined && now - last < (this.options.certRefreshMs ?? 60_000)) return;
     this.certsPublished.delete(cert.hash);
