@@ -5,7 +5,7 @@
 // certificate the ingest publishes again comes back; messages of the format before references still read.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Registry } from 'prom-client';
 import { silentLogger } from '../../src/log/logger.js';
@@ -14,12 +14,13 @@ import { JetStreamWindow } from '../../src/nats/jetstream-window.js';
 import { createNatsMetrics, type NatsMetrics } from '../../src/nats/nats-metrics.js';
 import { splitChain } from '../../src/nats/chain-split.js';
 import { certHash } from '../../src/nats/stream-message.js';
-import { certsStreamName, certSubject, ensureStream, entriesSubject } from '../../src/nats/stream-setup.js';
+import { certsStreamName, certSubject, entriesSubject } from '../../src/nats/stream-setup.js';
 import { Renderer } from '../../src/render/renderer.js';
 import { encodeRecord } from '../../src/replay/record-codec.js';
 import type { StreamFrames } from '../../src/stream/fanout-hub.js';
 import { STATIC_LOG, staticEntries } from '../x509/corpus.js';
-import { NatsServer, natsSkip } from '../support/nats-server.js';
+import { natsSkip } from '../support/nats-server.js';
+import { streamFixture } from './support/stream-fixture.js';
 import { waitUntil } from '../support/wait-until.js';
 
 const skip = natsSkip();
@@ -36,15 +37,6 @@ function rendered(count: number, from = 0): StreamFrames[] {
   });
 }
 
-async function setup(t: { after(fn: () => Promise<void>): void }) {
-  const server = await NatsServer.start();
-  t.after(() => server.dispose());
-  const nc = await connect({ servers: server.url });
-  t.after(async () => void (await nc.close()));
-  await ensureStream(nc, { name: 'T', maxAgeMs: 600_000, maxBytes: 1 << 30 });
-  const metrics = createNatsMetrics(new Registry());
-  return { nc, metrics };
-}
 
 async function openWindow(t: { after(fn: () => Promise<void>): void }, nc: NatsConnection, metrics: NatsMetrics) {
   const got: StreamFrames[] = [];
@@ -67,7 +59,7 @@ async function counter(c: { get(): Promise<{ values: { labels: Record<string, un
 }
 
 test('the edge rebuilds every frame byte for byte; each distinct chain certificate is stored once', { skip }, async (t) => {
-  const { nc, metrics } = await setup(t);
+  const { nc, metrics } = await streamFixture(t);
   const { window, got } = await openWindow(t, nc, metrics);
   const frames = rendered(400);
   const a = new JetStreamPublisher({ connection: async () => nc, subject: entriesSubject('T'), metrics, logger: silentLogger });
@@ -106,7 +98,7 @@ test('the edge rebuilds every frame byte for byte; each distinct chain certifica
 });
 
 test('a certificate that cannot be had loses its entries, counted, never a wrong frame; one published again resolves', { skip }, async (t) => {
-  const { nc, metrics } = await setup(t);
+  const { nc, metrics } = await streamFixture(t);
   let clock = Date.now();
   const refreshMs = 60_000;
   const p = new JetStreamPublisher({ connection: async () => nc, subject: entriesSubject('T'), metrics, logger: silentLogger, certRefreshMs: refreshMs, now: () => clock });
@@ -150,7 +142,7 @@ test('a certificate that cannot be had loses its entries, counted, never a wrong
 });
 
 test('a message of the format before references (version 1) is still read', { skip }, async (t) => {
-  const { nc, metrics } = await setup(t);
+  const { nc, metrics } = await streamFixture(t);
   const { got } = await openWindow(t, nc, metrics);
   const [f] = rendered(1);
   const record = encodeRecord({ ...f, log: f.log!, index: f.index!, seen: f.seen! });
