@@ -12,7 +12,9 @@
  * each time (leaves then repeat, which changes no message's size — JetStream stores each message as
  * it is — but spreads the certificates stream over more entries, as a long-running stream does). Reported from the
  * server's own stream state (bytes as JetStream counts them, message overhead included): bytes per
- * entry message, the certificates stream's bytes, and both together per entry.
+ * entry message, the certificates stream's bytes, and both together per entry. Also the CPU each side
+ * pays per entry for it (pure code, no I/O): the ingest's encoding (chain split and hashes) against the
+ * version-1 encoding, and the edge's rebuild of the record with its chain put back.
  */
 import { createHash } from 'node:crypto';
 import { cpus } from 'node:os';
@@ -25,6 +27,7 @@ import { silentLogger } from '../src/log/logger.js';
 import { JetStreamPublisher } from '../src/nats/jetstream-publisher.js';
 import { createNatsMetrics } from '../src/nats/nats-metrics.js';
 import { certsStreamName, ensureStream, entriesSubject, messageId } from '../src/nats/stream-setup.js';
+import { decodeStreamMessage, encodeStreamMessage, recordWithChain } from '../src/nats/stream-message.js';
 import { Renderer } from '../src/render/renderer.js';
 import { encodeRecord, type WindowEntry } from '../src/replay/record-codec.js';
 import { NatsServer } from '../test/support/nats-server.js';
@@ -53,6 +56,30 @@ const base = corpus();
 const ENTRIES = opts.entries === undefined ? base.length : Number(opts.entries);
 /** The n-th entry published: a corpus entry with its own index (the message id must be new). */
 const nth = (n: number): WindowEntry => ({ ...base[n % base.length], log: 'https://bench.example/log/', index: n });
+
+/** Microseconds per call of `f` over the corpus, the best of 5 rounds of 20 passes. */
+function perEntryUs(f: (e: WindowEntry) => void): number {
+  let best = Infinity;
+  for (let round = 0; round < 5; round++) {
+    const start = process.hrtime.bigint();
+    for (let pass = 0; pass < 20; pass++) for (const e of base) f(e);
+    best = Math.min(best, Number(process.hrtime.bigint() - start) / 1000 / (20 * base.length));
+  }
+  return best;
+}
+const encoded = base.map((e) => encodeStreamMessage(e));
+const decoded = encoded.map((m) => ({ message: decodeStreamMessage(m.data)!, elements: m.certs.map((c) => c.text) }));
+const cpu = {
+  v1: perEntryUs((e) => Buffer.concat([Buffer.from([1]), encodeRecord(e)])),
+  v2: perEntryUs((e) => encodeStreamMessage(e)),
+  rebuild: (() => {
+    let k = 0;
+    return perEntryUs(() => {
+      const d = decoded[k++ % decoded.length];
+      recordWithChain(d.message, d.elements);
+    });
+  })(),
+};
 
 const server = await NatsServer.start();
 try {
@@ -87,6 +114,7 @@ try {
   console.log(`before (version 1): ${v1.messages} messages, ${(v1.bytes / v1.messages).toFixed(0)} B per entry`);
   console.log(`after  (version 2): ${v2.messages} messages, ${(v2.bytes / v2.messages).toFixed(0)} B per entry; certificates stream ${certs.messages} messages, ${certs.bytes} B; together ${((v2.bytes + certs.bytes) / v2.messages).toFixed(0)} B per entry`);
   console.log(`saved: ${(100 * (1 - (v2.bytes + certs.bytes) / v1.bytes)).toFixed(1)}% of the stream's bytes`);
+  console.log(`CPU per entry: ingest encoding ${cpu.v1.toFixed(1)} µs (version 1) → ${cpu.v2.toFixed(1)} µs (version 2); edge rebuild with the chain put back ${cpu.rebuild.toFixed(1)} µs`);
   await nc.close();
 } finally {
   await server.dispose();

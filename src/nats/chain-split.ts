@@ -20,17 +20,30 @@ export interface ChainSplit {
   readonly at: readonly number[];
 }
 
-/** The end (exclusive) of the JSON object starting at `text[start]` (a `{`), or -1 when it does not close. */
+/** The end (exclusive) of the JSON string whose opening quote is at `text[open]`, or -1 when it does not close. */
+function stringEnd(text: string, open: number): number {
+  for (let q = text.indexOf('"', open + 1); q >= 0; q = text.indexOf('"', q + 1)) {
+    // Escaped when an odd number of backslashes precede it.
+    let backslashes = 0;
+    while (text.charCodeAt(q - 1 - backslashes) === 0x5c) backslashes++;
+    if (backslashes % 2 === 0) return q + 1;
+  }
+  return -1;
+}
+
+/**
+ * The end (exclusive) of the JSON object starting at `text[start]` (a `{`), or -1 when it does not close.
+ * Strings (most of a rendered certificate: base64, names) are skipped with indexOf, not char by char.
+ */
 function objectEnd(text: string, start: number): number {
   let depth = 0;
-  let inString = false;
   for (let i = start; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: the next character is escaped
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b) depth++;
+    if (c === 0x22) {
+      const end = stringEnd(text, i);
+      if (end < 0) return -1;
+      i = end - 1;
+    } else if (c === 0x7b) depth++;
     else if (c === 0x7d && --depth === 0) return i + 1;
   }
   return -1;

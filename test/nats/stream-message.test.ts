@@ -52,9 +52,9 @@ test('a frame without a chain, or with one that is not a list of objects, is not
     assert.deepEqual(split, { holed: full, elements: [], at: [] }, full);
   }
   // Braces and quotes inside strings do not end an element; a chain key inside a string is not the chain.
-  const tricky = '{"data":{"cert_link":"https://x/\\"chain\\":[{","chain":[{"s":"}\\"{"},{"t":"]"}],"leaf_cert":{}}}';
+  const tricky = '{"data":{"cert_link":"https://x/\\"chain\\":[{","chain":[{"s":"}\\"{"},{"t":"]","u":"\\\\"},{"v":{"w":"}"}}],"leaf_cert":{}}}';
   const split = splitChain(tricky);
-  assert.deepEqual(split.elements, ['{"s":"}\\"{"}', '{"t":"]"}']);
+  assert.deepEqual(split.elements, ['{"s":"}\\"{"}', '{"t":"]","u":"\\\\"}', '{"v":{"w":"}"}}']);
   assert.equal(fillChain(split.holed, split.elements, split.at), tricky);
 });
 
