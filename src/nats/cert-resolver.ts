@@ -31,8 +31,8 @@ export interface CertResolverOptions {
   retryMs?: number;
 }
 
-/** A message's record, or why there is none. */
-export type Resolved = { record: Buffer } | { unresolved: string };
+/** A message's record (and the entry, when it was rebuilt: stream-message.ts recordWithChain), or why there is none. */
+export type Resolved = ReturnType<typeof recordWithChain> | { unresolved: string };
 
 export class CertResolver {
   /** Certificate text by hash, least recently used first. */
@@ -56,7 +56,7 @@ export class CertResolver {
       if (text === undefined) return this.fetchAndResolve(message);
       elements.push(text);
     }
-    return { record: recordWithChain(message, elements) };
+    return recordWithChain(message, elements);
   }
 
   /** Stops retries under way (their entries come back unresolved). */
@@ -77,7 +77,7 @@ export class CertResolver {
     const elements = await Promise.all(message.hashes.map((hash) => this.cached(hash) ?? this.fetchOnce(hash)));
     const missing = message.hashes.filter((_, k) => elements[k] === undefined);
     if (missing.length > 0) return { unresolved: `chain certificate${missing.length > 1 ? 's' : ''} ${missing.join(', ')} not found` };
-    return { record: recordWithChain(message, elements as string[]) };
+    return recordWithChain(message, elements as string[]);
   }
 
   /** One fetch per hash at a time, however many entries wait for it. */

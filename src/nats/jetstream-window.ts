@@ -78,6 +78,8 @@ interface StreamState {
 interface Staged {
   seq: number;
   record: Buffer;
+  /** The entry's frames when the record was rebuilt from them (else decoded from the record when handed on). */
+  entry: StreamFrames | undefined;
 }
 
 export class JetStreamWindow implements ReplayWindow {
@@ -381,7 +383,7 @@ export class JetStreamWindow implements ReplayWindow {
       return;
     }
     this.lastIndex.set(key.log, key.index);
-    this.staged.push({ seq: m.seq + this.offset, record });
+    this.staged.push({ seq: m.seq + this.offset, record, entry: resolved.entry });
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flushStaged());
@@ -395,7 +397,7 @@ export class JetStreamWindow implements ReplayWindow {
       let n = 1;
       while (n < this.staged.length && this.staged[n].seq === this.staged[n - 1].seq + 1) n++;
       const frames: StreamFrames[] = [];
-      for (let i = 0; i < n; i++) frames.push(framesOf(this.staged[i].record));
+      for (let i = 0; i < n; i++) frames.push(this.staged[i].entry ?? framesOf(this.staged[i].record));
       const before = this.staged.length;
       this.options.onEntries(frames);
       // The hub appends them synchronously; if it did not (closed), do not hand them on again.

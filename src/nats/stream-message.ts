@@ -124,10 +124,13 @@ export function entryOfRecord(record: Buffer): WindowEntry {
 
 /**
  * The record of a decoded message with its chain elements put back (`elements` in the order of its
- * hashes, each already checked against its hash): the record the ingest rendered, byte for byte.
+ * hashes, each already checked against its hash): the record the ingest rendered, byte for byte; and,
+ * when it had to be rebuilt, the entry it was built from (its frames as text: no need to decode them
+ * from the record again).
  */
-export function recordWithChain(message: DecodedMessage, elements: readonly string[]): Buffer {
-  if (message.hashes.length === 0) return message.record;
-  const entry = entryOfRecord(message.record);
-  return encodeRecord({ ...entry, [CHAIN_VARIANT]: fillChain(entry[CHAIN_VARIANT], elements, message.at) });
+export function recordWithChain(message: DecodedMessage, elements: readonly string[]): { record: Buffer; entry?: WindowEntry } {
+  if (message.hashes.length === 0) return { record: message.record };
+  const holed = entryOfRecord(message.record);
+  const entry = { ...holed, [CHAIN_VARIANT]: fillChain(holed[CHAIN_VARIANT], elements, message.at) };
+  return { record: encodeRecord(entry), entry };
 }
