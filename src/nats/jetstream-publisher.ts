@@ -4,6 +4,13 @@
  * domains frame: all three streams' frames, stored once) with the message id `<log>#<index>`, so that
  * entries two ingest nodes both publish are stored once.
  *
+ * The chain certificates an entry refers to (stream-message.ts) go before it, each as its own message
+ * on its own subject (no message id: a copy published again must replace the older one, not be taken
+ * for a duplicate of it), when this node has not published it within
+ * `certRefreshMs` (so the certificates stream never forgets one an entry in the window refers to: see
+ * stream-setup.ts certRefreshMs). A certificate is acknowledged before the entries after it are sent,
+ * so an edge never reads an entry whose certificate is not stored yet.
+ *
  * `publish` is synchronous (the follower's delivery point is); the messages queue and a sender sends
  * them in order, pipelined, and retries from the first unacknowledged one after a failure (resending
  * later ones that were stored is harmless: they come back as duplicates), so one node's entries reach
@@ -13,19 +20,28 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, type JetStreamClient, type PubAck } from '@nats-io/jetstream';
-import { backoffDelay } from '../ct/backoff.js';
+import { backoffDelay, sleep } from '../ct/backoff.js';
 import { CertstreamError, describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { RateLimitedLog } from '../log/rate-limited.js';
-import { encodeStreamMessage } from './stream-message.js';
+import { encodeStreamMessage, type ChainCert } from './stream-message.js';
 import type { StreamFrames } from '../stream/fanout-hub.js';
 import type { NatsMetrics } from './nats-metrics.js';
-import { messageId } from './stream-setup.js';
+import { certSubject, messageId } from './stream-setup.js';
 
 export interface JetStreamPublisherOptions {
   /** The connection (resolves once NATS is reached). */
   connection: () => Promise<NatsConnection>;
   subject: string;
+  /** The subject of a chain certificate by its hash (default: `<stream>.cert.<hash>` beside `<stream>.entries`). */
+  certSubject?: (hash: string) => string;
+  /**
+   * Publish a chain certificate again once this node's last publication of it is this old, ms (default
+   * 60 s; stream-setup.ts certRefreshMs is the longest that is safe for a window).
+   */
+  certRefreshMs?: number;
+  /** Epoch ms (tests: a certificate's refresh time). */
+  now?: () => number;
   metrics: NatsMetrics;
   logger: Logger;
   /** Entries queued before `room()` holds the followers (default 8192). */
@@ -48,9 +64,16 @@ export interface JetStreamPublisherOptions {
 }
 
 interface Pending {
-  readonly id: string;
+  readonly subject: string;
+  /** The JetStream message id (entries only). */
+  readonly id: string | undefined;
   readonly data: Buffer;
+  /** A chain certificate (acknowledged before anything after it is sent), not an entry. */
+  readonly cert: boolean;
 }
+
+/** Chain certificates whose last publication this node remembers (more are published again sooner). */
+const REMEMBERED_CERTS = 65_536;
 
 export class JetStreamPublisher {
   private queue: Pending[] = [];
@@ -62,12 +85,15 @@ export class JetStreamPublisher {
   private roomWaiters: (() => void)[] = [];
   private wake: (() => void) | undefined;
   /** Cuts a retry's backoff short at close. */
-  private closing: (() => void) | undefined;
+  private readonly stop = new AbortController();
   private closed = false;
   private readonly maxPending: number;
   private readonly inFlight: number;
   private readonly sender: Promise<void>;
   private readonly errorLog: RateLimitedLog;
+  /** When this node last queued each chain certificate (by hash), ms; oldest first. */
+  private readonly certsPublished = new Map<string, number>();
+  private readonly offReconnect: (() => void) | undefined;
   lastError: string | null = null;
   /** The highest stream sequence JetStream acknowledged to this publisher (0 before the first). */
   lastAckSeq = 0;
@@ -77,9 +103,11 @@ export class JetStreamPublisher {
     this.inFlight = options.inFlight ?? 256;
     this.errorLog = new RateLimitedLog(options.logger);
     this.sender = this.send();
+    // A reconnection may be to a server that lost its store: the certificates are published again.
+    this.offReconnect = options.onReconnect?.(() => this.certsPublished.clear());
   }
 
-  /** Entries handed over and not yet acknowledged. */
+  /** Messages (entries and chain certificates) handed over and not yet acknowledged. */
   get pending(): number {
     return this.enqueued - this.acked;
   }
@@ -103,12 +131,31 @@ export class JetStreamPublisher {
         // A log's entries come in index order: once past, never again.
         this.options.storedUpTo!.delete(f.log);
       }
-      const data = encodeStreamMessage({ log: f.log, index: f.index, seen: f.seen ?? Date.now() / 1000, lite: f.lite, full: f.full, domains: f.domains });
-      this.queue.push({ id: messageId(f.log, f.index), data });
+      const message = encodeStreamMessage({ ...f, log: f.log, index: f.index, seen: f.seen ?? Date.now() / 1000 });
+      for (const cert of message.certs) this.queueCert(cert);
+      this.queue.push({ subject: this.options.subject, id: messageId(f.log, f.index), data: message.data, cert: false });
       this.enqueued++;
     }
     this.options.metrics.publishPending.set(this.pending);
     this.wake?.();
+  }
+
+  /** Publishes every chain certificate again on its next use (the certificates stream was lost). */
+  forgetCerts(): void {
+    this.certsPublished.clear();
+  }
+
+  /** Queues a chain certificate unless this node published it recently. */
+  private queueCert(cert: ChainCert): void {
+    const now = this.options.now?.() ?? Date.now();
+    const last = this.certsPublished.get(cert.hash);
+    if (last !== undefined && now - last < (this.options.certRefreshMs ?? 60_000)) return;
+    this.certsPublished.delete(cert.hash);
+    this.certsPublished.set(cert.hash, now);
+    if (this.certsPublished.size > REMEMBERED_CERTS) this.certsPublished.delete(this.certsPublished.keys().next().value!);
+    const subject = this.options.certSubject?.(cert.hash) ?? certSubject(this.options.subject.replace(/\.entries$/, ''), cert.hash);
+    this.queue.push({ subject, id: undefined, data: Buffer.from(cert.text, 'utf8'), cert: true });
+    this.enqueued++;
   }
 
   /** Consumer pacing for the followers: undefined while there is room, else a promise for when there is. */
@@ -144,7 +191,8 @@ export class JetStreamPublisher {
     if (!this.closed) await this.settled(graceMs).catch(() => undefined);
     this.closed = true;
     this.wake?.();
-    this.closing?.();
+    this.stop.abort();
+    this.offReconnect?.();
     for (const w of this.roomWaiters.splice(0)) w();
     await this.sender;
     const left = this.pending;
@@ -166,13 +214,14 @@ export class JetStreamPublisher {
       } catch {
         return; // closed before NATS was reached
       }
-      const chunk = this.queue.slice(this.head, this.head + this.inFlight);
+      const chunk = this.nextChunk();
       const results = await this.publishChunk(js, chunk);
       let ok = 0;
       for (const r of results) {
         if (r === undefined || r.status === 'rejected') break;
-        metrics.published.inc({ result: r.value.duplicate ? 'duplicate' : 'stored' });
-        if (r.value.seq > this.lastAckSeq) this.lastAckSeq = r.value.seq;
+        if (chunk[ok].cert) metrics.certsPublished.inc();
+        else metrics.published.inc({ result: r.value.duplicate ? 'duplicate' : 'stored' });
+        if (!chunk[ok].cert && r.value.seq > this.lastAckSeq) this.lastAckSeq = r.value.seq;
         ok++;
       }
       this.head += ok;
@@ -191,11 +240,7 @@ export class JetStreamPublisher {
         if (/jetstream is not enabled|no responders/i.test(this.lastError)) this.lastError = `no JetStream stream takes ${this.options.subject} (missing?): ${this.lastError}`;
         const wait = backoffDelay(++failures, { baseMs: 100, maxMs: 5000 });
         this.errorLog.log('warn', 'publish', 'jetstream publish failed; retrying in order from the first unacknowledged entry', { error: this.lastError, pending: this.pending, retry_in_ms: wait });
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, wait);
-          this.closing = () => (clearTimeout(t), resolve());
-        });
-        this.closing = undefined;
+        await sleep(wait, this.stop.signal);
       } else if (failures > 0) {
         failures = 0;
         this.lastError = null;
@@ -203,6 +248,18 @@ export class JetStreamPublisher {
         logger.info('jetstream publish recovered', { pending: this.pending });
       }
     }
+  }
+
+  /**
+   * The next messages to send at once: up to `inFlight` entries, or the chain certificates before the
+   * next entry (sent alone, so they are stored before any entry that refers to them).
+   */
+  private nextChunk(): Pending[] {
+    const end = Math.min(this.queue.length, this.head + this.inFlight);
+    const certs = this.queue[this.head].cert;
+    let n = this.head + 1;
+    while (n < end && this.queue[n].cert === certs) n++;
+    return this.queue.slice(this.head, n);
   }
 
   /**
@@ -214,7 +271,7 @@ export class JetStreamPublisher {
     const results: (PromiseSettledResult<PubAck> | undefined)[] = new Array(chunk.length).fill(undefined);
     const all = Promise.all(
       chunk.map((m, i) =>
-        js.publish(this.options.subject, m.data, { msgID: m.id }).then(
+        js.publish(m.subject, m.data, m.id === undefined ? undefined : { msgID: m.id }).then(
           (value) => void (results[i] = { status: 'fulfilled', value }),
           (reason: unknown) => void (results[i] = { status: 'rejected', reason }),
         ),

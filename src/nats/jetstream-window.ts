@@ -4,7 +4,7 @@
  * `since` work alike in both modes. A window seq is the stream's sequence number: the same on every
  * edge, which is what lets a durable client's saved position mean the same thing on any of them.
  *
- * The tail: an ordered consumer from the stream's end hands each run of new messages to `onEntries`
+ * The tail (stream-tail.ts): an ordered consumer from the stream's end hands each run of new messages to `onEntries`
  * (the hub's publish), and the hub's `append` of those same entries numbers them with the seqs the tail
  * staged — so entries enter the hub in stream order, once. Reads of recent seqs come from memory (the
  * newest `cacheBytes`), older ones from the stream through a short-lived ordered consumer.
@@ -18,18 +18,18 @@
  * when it re-creates it, stream-guard.ts) needs no offset: its first seq is past what was delivered.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, type Consumer, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
-import { backoffDelay, sleep, untilSettledOrAborted } from '../ct/backoff.js';
+import { jetstream, jetstreamManager, type Consumer, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { CertstreamError, describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { RateLimitedLog } from '../log/rate-limited.js';
-import { payloadParts, recordKey } from '../replay/record-codec.js';
+import { recordKey } from '../replay/record-codec.js';
 import { frameRecords } from '../replay/record-frames.js';
 import { contiguousBatch, type ReplayBatch, type ReplayWindow, type StreamName, type WindowEntry } from '../replay/replay-window.js';
 import type { StreamFrames } from '../stream/fanout-hub.js';
 import type { NatsMetrics } from './nats-metrics.js';
-import { isStreamNotFound } from './stream-guard.js';
-import { decodeStreamMessage } from './stream-message.js';
+import { CertResolver, type Resolved } from './cert-resolver.js';
+import { decodeStreamMessage, entryOfRecord } from './stream-message.js';
+import { StreamTail, type TailHandler } from './stream-tail.js';
 
 /** Stream readers kept positioned for the next read of a replaying client (one per replaying client). */
 const MAX_READERS = 64;
@@ -51,6 +51,8 @@ export interface JetStreamWindowOptions {
   onReconnect?: (listener: () => void) => () => void;
   /** Newest records kept in memory, bytes (default 8 MiB). */
   cacheBytes?: number;
+  /** Chain certificates kept in memory, bytes (default 16 MiB). */
+  certCacheBytes?: number;
   /** Stream state refresh period, ms (default 2000). */
   refreshMs?: number;
 }
@@ -76,6 +78,8 @@ interface StreamState {
 interface Staged {
   seq: number;
   record: Buffer;
+  /** The entry's frames when the record was rebuilt from them (else decoded from the record when handed on). */
+  entry: StreamFrames | undefined;
 }
 
 export class JetStreamWindow implements ReplayWindow {
@@ -98,8 +102,8 @@ export class JetStreamWindow implements ReplayWindow {
   private readonly readers = new Map<number, Consumer>();
   private flushScheduled = false;
   private closed = false;
-  private readonly stop = new AbortController();
-  private readonly tail: Promise<void>;
+  private readonly tail: StreamTail;
+  private readonly resolver: CertResolver;
   private readonly refresh: NodeJS.Timeout;
   private readonly errorLog: RateLimitedLog;
   /** Window seq = stream seq + offset (0 until the stream starts over under this edge). */
@@ -109,11 +113,8 @@ export class JetStreamWindow implements ReplayWindow {
    * reset the tail noticed (the new stream's is not known yet): the next read takes it as it is.
    */
   private created: string | undefined;
-  /** The stream seq the tail reads next. */
-  private tailFrom: number;
-  /** Counts resets: a tail subscription from before one stops taking messages. */
+  /** Counts resets: a read of the stream from before one is numbered for the old stream. */
   private epoch = 0;
-  private tailMessages: ConsumerMessages | undefined;
   /**
    * Per log, the highest index the tail handed on. A stream that was lost and re-created holds again
    * what the ingest resent (unacknowledged when NATS went away) or fetched again (no cursors left):
@@ -137,9 +138,17 @@ export class JetStreamWindow implements ReplayWindow {
     this.cacheFirst = this.nextSeq;
     this.firstSeq = this.nextSeq;
     this.created = created;
-    this.tailFrom = this.nextSeq;
     this.noteState(state);
-    this.tail = this.runTail();
+    this.resolver = new CertResolver({ jsm, stream: options.stream, metrics: options.metrics, logger: options.logger, cacheBytes: options.certCacheBytes });
+    this.tail = new StreamTail({
+      js: this.js,
+      stream: options.stream,
+      from: this.nextSeq,
+      handler: this.tailHandler(),
+      logger: options.logger,
+      room: options.room,
+      onReconnect: options.onReconnect,
+    });
     this.refresh = setInterval(() => void this.refreshState(), options.refreshMs ?? 2000);
     this.refresh.unref();
   }
@@ -228,8 +237,8 @@ export class JetStreamWindow implements ReplayWindow {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.refresh);
-    this.stop.abort();
-    await this.tail;
+    this.resolver.close();
+    await this.tail.close();
   }
 
   private noteState(state: StreamState): void {
@@ -289,9 +298,8 @@ export class JetStreamWindow implements ReplayWindow {
     this.cacheFirst = this.nextSeq;
     this.readers.clear();
     this.options.metrics.deliveredSeq.set(this.nextSeq - 1);
-    this.tailFrom = 1;
     this.epoch++;
-    this.tailMessages?.stop();
+    this.tail.restartAt(1);
   }
 
   private cacheRecord(record: Buffer): void {
@@ -314,91 +322,57 @@ export class JetStreamWindow implements ReplayWindow {
     this.cachedBytes = 0;
   }
 
-  /** Follows the stream from nextSeq for as long as the window is open, re-subscribing after failures. */
-  private async runTail(): Promise<void> {
-    let failures = 0;
-    while (!this.closed) {
-      const epoch = this.epoch;
-      const expected = this.tailFrom;
-      try {
-        const consumer = await this.js.consumers.get(this.options.stream, { deliver_policy: 'by_start_sequence', opt_start_seq: expected });
-        // Short pulls and frequent idle heartbeats: a pull the server no longer holds (after a long pause
-        // for room, a restart, or a renewal that lapsed under load — seen stalling an edge 2-5 s in the
-        // scale-out benchmark) is noticed after two missed heartbeats, half a second, and renewed.
-        const messages = await consumer.consume({ max_messages: 1024, expires: 2000, idle_heartbeat: 250 });
-        if (epoch !== this.epoch) {
-          // Reset while subscribing: subscribe again from where the reset says.
-          await messages.close();
-          continue;
+  /** The tail's handler: entries staged in stream order, gaps counted, a stream that went back reset. */
+  private tailHandler(): TailHandler {
+    return {
+      message: (m, missed) => {
+        if (missed > 0) {
+          this.options.metrics.tailGaps.inc(missed);
+          this.options.logger.warn('stream seqs missed by this edge (trimmed, or lost with the stream, before it read them)', { from: m.seq - missed + this.offset, to: m.seq - 1 + this.offset });
+          this.flushStaged();
         }
-        this.tailMessages = messages;
-        const onAbort = () => messages.stop();
-        this.stop.signal.addEventListener('abort', onAbort, { once: true });
-        // After a reconnection the pull request may be gone with the server that had it, and the consumer
-        // would wait out its expiry: stop it, and the loop subscribes again from `expected`.
-        const offReconnect = this.options.onReconnect?.(() => messages.stop());
-        // What the client library does on its own (missed heartbeats, consumer recreated): visible, since
-        // each of these is a pause of the stream for this edge's clients.
-        void (async () => {
-          for await (const n of messages.status()) {
-            if (n.type === 'heartbeats_missed' || n.type === 'ordered_consumer_recreated' || n.type === 'reset' || n.type === 'consumer_not_found' || n.type === 'no_responders') {
-              this.errorLog.log('warn', `tail-${n.type}`, `stream tail: ${n.type.replace(/_/g, ' ')}`, { ...n, from_seq: this.tailFrom });
-            }
-          }
-        })().catch(() => undefined);
-        try {
-          for await (const m of messages) {
-            failures = 0;
-            if (epoch !== this.epoch) break;
-            if (m.seq < this.tailFrom) {
-              // Below what this edge read already: the stream started over.
-              this.reset(`the tail received seq ${m.seq} where it expected ${this.tailFrom}`);
-              // The seqs are numbered for the stream that has this seq: the next state read belongs to it.
-              this.created = undefined;
-              break;
-            }
-            if (m.seq > this.tailFrom) {
-              this.options.metrics.tailGaps.inc(m.seq - this.tailFrom);
-              this.options.logger.warn('stream seqs missed by this edge (trimmed, or lost with the stream, before it read them)', { from: this.tailFrom + this.offset, to: m.seq - 1 + this.offset });
-              this.flushStaged();
-            }
-            this.tailFrom = m.seq + 1;
-            this.stage(m);
-            const wait = this.options.room?.();
-            if (wait !== undefined) {
-              this.flushStaged();
-              const pausedAt = Date.now();
-              await untilSettledOrAborted(wait, this.stop.signal);
-              // Paused longer than a pull lives: its pulls may have lapsed without a new one. Resubscribe.
-              if (Date.now() - pausedAt > 1000) messages.stop();
-            }
-          }
-        } finally {
-          if (this.tailMessages === messages) this.tailMessages = undefined;
-          this.stop.signal.removeEventListener('abort', onAbort);
-          offReconnect?.();
-        }
-      } catch (err) {
-        if (this.closed) break;
-        // A missing stream comes back when an ingest node re-creates it (within seconds): retried often.
-        const wait = backoffDelay(++failures, { baseMs: 250, maxMs: isStreamNotFound(err) ? 2000 : 10_000 });
-        this.errorLog.log('warn', 'tail', 'stream tail interrupted; resubscribing', { error: describeError(err), from_seq: this.tailFrom, retry_in_ms: wait });
-        await sleep(wait, this.stop.signal);
-      }
+        return this.stage(m);
+      },
+      wentBack: (seq, expected) => {
+        this.reset(`the tail received seq ${seq} where it expected ${expected}`);
+        // The seqs are numbered for the stream that has this seq: the next state read belongs to it.
+        this.created = undefined;
+      },
+      flush: () => this.flushStaged(),
+    };
+  }
+
+  /** Stages one message of the tail; a promise while its chain certificates are fetched (the tail waits). */
+  private stage(m: JsMsg): void | Promise<void> {
+    const message = decodeStreamMessage(m.data);
+    if (message === undefined) {
+      // Not an entry this server reads (another publisher on the subject, another format): counted as a gap.
+      this.skip(m, 'tail', 'stream message is not an entry; skipped');
+      return;
     }
+    const resolved = this.resolver.resolve(message);
+    if (!(resolved instanceof Promise)) return this.stageResolved(m, resolved);
+    const epoch = this.epoch;
+    return resolved.then((r) => {
+      // The stream started over while the certificates were fetched: this message belongs to the old one.
+      if (epoch === this.epoch) this.stageResolved(m, r);
+    });
+  }
+
+  /** Counts a message of the tail that is lost to this edge's clients (a gap) and hands on what was staged before it. */
+  private skip(m: JsMsg, path: 'tail' | 'unresolved', message: string): void {
+    this.options.metrics.tailGaps.inc();
+    this.options.metrics.skippedMessages.inc({ path });
+    this.errorLog.log('error', `skip-${path}`, message, { seq: m.seq + this.offset, bytes: m.data.byteLength });
     this.flushStaged();
   }
 
-  private stage(m: JsMsg): void {
-    const record = decodeStreamMessage(m.data);
-    if (record === undefined) {
-      // Not an entry this server reads (another publisher on the subject, another format): counted as a gap.
-      this.options.metrics.tailGaps.inc();
-      this.options.metrics.skippedMessages.inc({ path: 'tail' });
-      this.errorLog.log('error', 'bad-record', 'stream message is not an entry; skipped', { seq: m.seq + this.offset, bytes: m.data.byteLength });
-      this.flushStaged();
+  private stageResolved(m: JsMsg, resolved: Resolved): void {
+    if ('unresolved' in resolved) {
+      this.skip(m, 'unresolved', `stream entry skipped: ${resolved.unresolved}`);
       return;
     }
+    const record = resolved.record;
     const key = recordKey(record, 0);
     const last = this.lastIndex.get(key.log);
     if (last !== undefined && key.index <= last) {
@@ -409,7 +383,7 @@ export class JetStreamWindow implements ReplayWindow {
       return;
     }
     this.lastIndex.set(key.log, key.index);
-    this.staged.push({ seq: m.seq + this.offset, record });
+    this.staged.push({ seq: m.seq + this.offset, record, entry: resolved.entry });
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flushStaged());
@@ -423,7 +397,7 @@ export class JetStreamWindow implements ReplayWindow {
       let n = 1;
       while (n < this.staged.length && this.staged[n].seq === this.staged[n - 1].seq + 1) n++;
       const frames: StreamFrames[] = [];
-      for (let i = 0; i < n; i++) frames.push(framesOf(this.staged[i].record));
+      for (let i = 0; i < n; i++) frames.push(this.staged[i].entry ?? framesOf(this.staged[i].record));
       const before = this.staged.length;
       this.options.onEntries(frames);
       // The hub appends them synchronously; if it did not (closed), do not hand them on again.
@@ -469,14 +443,15 @@ export class JetStreamWindow implements ReplayWindow {
         // Seqs between `next` and this one are gone (trimmed, deleted): the reader counts them as lost.
         next = seq + 1;
         if (this.repeats.has(seq)) continue;
-        const record = decodeStreamMessage(m.data);
-        if (record !== undefined) {
-          records.push(record);
+        const message = decodeStreamMessage(m.data);
+        const resolved = message === undefined ? undefined : await this.resolver.resolve(message);
+        if (resolved !== undefined && 'record' in resolved) {
+          records.push(resolved.record);
           continue;
         }
-        // Not an entry: skipped, so that a replay goes past it instead of failing on it every time.
-        this.options.metrics.skippedMessages.inc({ path: 'replay' });
-        this.errorLog.log('error', 'bad-record-replay', 'stream message is not an entry; a replay skipped it', { seq, bytes: m.data.byteLength });
+        // Not an entry, or its chain cannot be had: skipped, so that a replay goes past it instead of failing on it every time.
+        this.options.metrics.skippedMessages.inc({ path: resolved === undefined ? 'replay' : 'unresolved' });
+        this.errorLog.log('error', 'bad-record-replay', `a replay skipped a stream message: ${resolved === undefined ? 'not an entry' : resolved.unresolved}`, { seq, bytes: m.data.byteLength });
       }
       // Every fetched message taken: the consumer stands at the next seq and can serve the next read.
       if (taken === count && epoch === this.epoch) {
@@ -515,12 +490,7 @@ export class JetStreamWindow implements ReplayWindow {
   }
 }
 
-/** The three frames of a window record, as the hub's publish takes them. */
+/** The frames of a window record (one per stream variant), as the hub's publish takes them. */
 export function framesOf(record: Buffer): StreamFrames {
-  const key = recordKey(record, 0);
-  const text = (stream: StreamName) => {
-    const parts = payloadParts(record, stream);
-    return parts.length === 1 ? parts[0].toString('utf8') : Buffer.concat(parts).toString('utf8');
-  };
-  return { lite: text('lite'), full: text('full'), domains: text('domains'), log: key.log, index: key.index, seen: key.seen };
+  return entryOfRecord(record);
 }

@@ -39,13 +39,23 @@ export interface NatsMetrics {
    * an entry the tail handed on already, stored again after the stream was lost (`repeat`).
    */
   readonly skippedMessages: Counter<'path'>;
+  /**
+   * certstream_nats_chain_certs_published_total: chain certificates the ingest published as their own
+   * messages (new to it, or again before the stream forgets them).
+   */
+  readonly certsPublished: Counter;
+  /**
+   * certstream_nats_chain_cert_fetches_total{result}: chain certificates an edge fetched for the entries
+   * referring to them: found, missing (or not matching its hash), error (NATS did not answer).
+   */
+  readonly certFetches: Counter<'result'>;
   /** certstream_nats_already_stored_total: entries not published because the stream already held them (found at start). */
   readonly alreadyStored: Counter;
 }
 
 export function createNatsMetrics(registry: Registry): NatsMetrics {
   const registers = [registry];
-  return {
+  const metrics: NatsMetrics = {
     connected: new Gauge({ name: 'certstream_nats_connected', help: '1 while connected to a NATS server, else 0.', registers }),
     reconnects: new Counter({ name: 'certstream_nats_reconnects_total', help: 'Reconnections to NATS after a lost connection.', registers }),
     published: new Counter({
@@ -74,8 +84,19 @@ export function createNatsMetrics(registry: Registry): NatsMetrics {
     streamResets: new Counter({ name: 'certstream_nats_stream_resets_total', help: 'Times this edge found the stream started over below the sequence it had delivered, and re-read it from its first sequence.', registers }),
     skippedMessages: new Counter({
       name: 'certstream_nats_skipped_messages_total',
-      help: 'Stream messages skipped: not entries of this format (another publisher, damage) by the live tail (tail) or a replay (replay), or entries the tail had handed on already, stored again after the stream was lost (repeat).',
+      help: 'Stream messages skipped: not entries of this format (another publisher, damage) by the live tail (tail) or a replay (replay), entries the tail had handed on already, stored again after the stream was lost (repeat), or entries whose chain certificates could not be had (unresolved).',
       labelNames: ['path'] as const,
+      registers,
+    }),
+    certsPublished: new Counter({
+      name: 'certstream_nats_chain_certs_published_total',
+      help: 'Chain certificates published as their own messages (first use by this node, or again before the stream forgets them).',
+      registers,
+    }),
+    certFetches: new Counter({
+      name: 'certstream_nats_chain_cert_fetches_total',
+      help: 'Chain certificates this edge fetched for the entries referring to them, by result: found, missing (or not matching its hash: those entries are lost and counted), error (NATS did not answer).',
+      labelNames: ['result'] as const,
       registers,
     }),
     alreadyStored: new Counter({ name: 'certstream_nats_already_stored_total', help: 'Entries not published because the stream already held that log index (found in its tail at start).', registers }),
@@ -86,4 +107,8 @@ export function createNatsMetrics(registry: Registry): NatsMetrics {
       registers,
     }),
   };
+  // Every series of a fixed label set exists from start-up at 0.
+  for (const result of ['found', 'missing', 'error']) metrics.certFetches.inc({ result }, 0);
+  for (const path of ['tail', 'replay', 'repeat', 'unresolved']) metrics.skippedMessages.inc({ path }, 0);
+  return metrics;
 }

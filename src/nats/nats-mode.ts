@@ -29,7 +29,7 @@ import { mirrorBucket } from './kv-mirror.js';
 import { createNatsMetrics } from './nats-metrics.js';
 import { StreamGuard, type GuardedStream } from './stream-guard.js';
 import { lastIndexes } from './stream-tail-scan.js';
-import { ensureStream, entriesSubject, openBucket, recreateBucket, recreateStream, type StreamLimits } from './stream-setup.js';
+import { certRefreshMs, certsStreamName, certSubject, ensureStream, entriesSubject, openBucket, recreateBucket, recreateStream, type StreamLimits } from './stream-setup.js';
 
 export type Role = 'all' | 'ingest' | 'edge';
 
@@ -83,6 +83,7 @@ export class NatsMode {
   /** Notices a stream or bucket that was lost (store wiped, deleted) and re-creates what this node owns. */
   private readonly guard: StreamGuard;
   private readonly entriesGuard: GuardedStream;
+  private readonly certsGuard: GuardedStream;
   /** Bucket mirrors kept to give a re-created bucket its values back (key → value), by bucket. */
   private readonly mirrors: { stop(): void }[] = [];
 
@@ -102,6 +103,15 @@ export class NatsMode {
       label: `stream ${options.stream}`,
       recreate: options.role === 'edge' ? undefined : (nc, firstSeq) => recreateStream(nc, this.limits(), firstSeq),
       knownLastSeq: () => this.publisher?.lastAckSeq ?? 0,
+    };
+    // The chain certificates: re-created by the ingest, which then publishes every certificate again.
+    this.certsGuard = {
+      name: certsStreamName(options.stream),
+      label: `stream ${certsStreamName(options.stream)}`,
+      recreate: options.role === 'edge' ? undefined : async (nc) => {
+        await ensureStream(nc, this.limits());
+        this.publisher?.forgetCerts();
+      },
     };
     const off = this.link.onReconnect(() => void this.link.ready().then((nc) => this.guard.reconnected(nc), () => undefined));
     this.stop.signal.addEventListener('abort', off, { once: true });
@@ -143,6 +153,8 @@ export class NatsMode {
     const publisher = new JetStreamPublisher({
       connection: () => this.link.ready(),
       subject: entriesSubject(this.options.stream),
+      certSubject: (hash) => certSubject(this.options.stream, hash),
+      certRefreshMs: certRefreshMs(this.options.maxAgeMs),
       metrics: this.natsMetrics,
       logger: logger.child({ component: 'nats-publisher' }),
       clusterCursor: (log) => cursors?.clusterCursor(log),
@@ -252,6 +264,7 @@ export class NatsMode {
     let watch = await mirror(kv);
     const name = `${this.options.stream}_${what}`;
     this.guard.add(this.entriesGuard);
+    this.guard.add(this.certsGuard);
     this.guard.add({
       name: `KV_${name}`,
       label: `key-value bucket ${name}`,

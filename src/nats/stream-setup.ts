@@ -5,13 +5,37 @@
  * cursors and the durable client positions.
  */
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
-import { jetstreamManager, type StreamConfig, type StreamInfo } from '@nats-io/jetstream';
+import { jetstreamManager, type JetStreamManager, type StreamConfig, type StreamInfo } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { CertstreamError, describeError } from '../errors.js';
 
 /** The subject every entry is published on. */
 export function entriesSubject(stream: string): string {
   return `${stream}.entries`;
+}
+
+/**
+ * The stream of chain certificates (stream-message.ts): one message per distinct certificate, on
+ * `<stream>.cert.<sha256 hex>`, only the newest copy of each kept.
+ */
+export function certsStreamName(stream: string): string {
+  return `${stream}_certs`;
+}
+
+/** The subject of a chain certificate: its hash is the subject's last token. */
+export function certSubject(stream: string, hash: string): string {
+  return `${stream}.cert.${hash}`;
+}
+
+/**
+ * How often the ingest publishes a chain certificate it still refers to again, as a share of the
+ * window: a certificate's stored copy is then never older than half the window when an entry refers to
+ * it (each publication replaces the copy: one message per subject, no message id), and the certificates
+ * stream keeps a copy for twice the window, so every copy an entry refers to outlives the entry (which
+ * lives at most the window).
+ */
+export function certRefreshMs(maxAgeMs: number): number {
+  return maxAgeMs / 2;
 }
 
 /** The JetStream message id of an entry: fixed by the contract, what makes two ingest nodes store it once. */
@@ -57,16 +81,36 @@ export function streamConfig(limits: StreamLimits): Partial<StreamConfig> & { na
   };
 }
 
+/** The certificates stream's configuration for the entries stream's limits (see certRefreshMs). */
+export function certsStreamConfig(limits: StreamLimits): Partial<StreamConfig> & { name: string } {
+  return {
+    name: certsStreamName(limits.name),
+    subjects: [certSubject(limits.name, '*')],
+    storage: 'file',
+    retention: 'limits',
+    discard: 'old',
+    max_msgs_per_subject: 1,
+    max_age: nanos(2 * limits.maxAgeMs),
+    max_bytes: limits.maxBytes,
+    duplicate_window: nanos(Math.min(DUPLICATE_WINDOW_MS, limits.maxAgeMs)),
+    num_replicas: limits.replicas ?? 1,
+  };
+}
+
 /**
- * Creates the stream, or brings an existing one's limits to these (the window is the operator's flag,
- * the last node started sets it).
+ * Creates the entries stream and the certificates stream, or brings existing ones' limits to these (the
+ * window is the operator's flag, the last node started sets it).
  * @throws CertstreamError NATS_ERR_STREAM when JetStream refuses (not enabled, a subject clash…)
  */
 export async function ensureStream(nc: NatsConnection, limits: StreamLimits): Promise<StreamInfo> {
   const jsm = await jetstreamManager(nc, { timeout: 10_000 });
-  const wanted = streamConfig(limits);
+  await ensureOne(jsm, certsStreamConfig(limits));
+  return ensureOne(jsm, streamConfig(limits));
+}
+
+async function ensureOne(jsm: JetStreamManager, wanted: Partial<StreamConfig> & { name: string }): Promise<StreamInfo> {
   try {
-    const info = await jsm.streams.info(limits.name).catch((err: unknown) => {
+    const info = await jsm.streams.info(wanted.name).catch((err: unknown) => {
       if (isNotFound(err)) return undefined;
       throw err;
     });
@@ -75,11 +119,11 @@ export async function ensureStream(nc: NatsConnection, limits: StreamLimits): Pr
     // Replicas only go up: an operator who raised them by hand keeps them.
     const replicas = Math.max(c.num_replicas, wanted.num_replicas ?? 1);
     if (c.max_age !== wanted.max_age || c.max_bytes !== wanted.max_bytes || c.duplicate_window !== wanted.duplicate_window || c.num_replicas !== replicas) {
-      return await jsm.streams.update(limits.name, { ...c, max_age: wanted.max_age, max_bytes: wanted.max_bytes, duplicate_window: wanted.duplicate_window, num_replicas: replicas });
+      return await jsm.streams.update(wanted.name, { ...c, max_age: wanted.max_age, max_bytes: wanted.max_bytes, duplicate_window: wanted.duplicate_window, num_replicas: replicas });
     }
     return info;
   } catch (err) {
-    throw new CertstreamError('NATS_ERR_STREAM', `cannot create or update JetStream stream ${limits.name}: ${describeError(err)}`, { cause: err });
+    throw new CertstreamError('NATS_ERR_STREAM', `cannot create or update JetStream stream ${wanted.name}: ${describeError(err)}`, { cause: err });
   }
 }
 

@@ -3,16 +3,14 @@
 // (older than its memory) and by time.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect } from '@nats-io/transport-node';
-import { Registry } from 'prom-client';
 import { silentLogger } from '../../src/log/logger.js';
 import { JetStreamPublisher } from '../../src/nats/jetstream-publisher.js';
 import { JetStreamWindow } from '../../src/nats/jetstream-window.js';
 import { KvCursorStore } from '../../src/nats/kv-cursor-store.js';
-import { createNatsMetrics } from '../../src/nats/nats-metrics.js';
-import { ensureStream, entriesSubject, openBucket } from '../../src/nats/stream-setup.js';
+import { entriesSubject, openBucket } from '../../src/nats/stream-setup.js';
 import type { StreamFrames } from '../../src/stream/fanout-hub.js';
-import { NatsServer, natsSkip } from '../support/nats-server.js';
+import { natsSkip } from '../support/nats-server.js';
+import { streamFixture } from './support/stream-fixture.js';
 import { waitUntil } from '../support/wait-until.js';
 
 const skip = natsSkip();
@@ -24,18 +22,9 @@ function entry(index: number, seen = 1_767_225_600 + index): StreamFrames {
   return { full, lite, domains: JSON.stringify({ message_type: 'dns_entries', data: [`n${index}.example`] }), log: LOG, index, seen };
 }
 
-async function setup(t: { after(fn: () => Promise<void>): void }) {
-  const server = await NatsServer.start();
-  t.after(() => server.dispose());
-  const nc = await connect({ servers: server.url });
-  t.after(async () => void (await nc.close()));
-  await ensureStream(nc, { name: 'T', maxAgeMs: 600_000, maxBytes: 1 << 30 });
-  const metrics = createNatsMetrics(new Registry());
-  return { server, nc, metrics };
-}
 
 test('two publishers of the same entries store each once; entries below the cluster cursor are not sent', { skip }, async (t) => {
-  const { nc, metrics } = await setup(t);
+  const { nc, metrics } = await streamFixture(t);
   const publisher = (cluster?: number) =>
     new JetStreamPublisher({ connection: async () => nc, subject: entriesSubject('T'), metrics, logger: silentLogger, clusterCursor: () => cluster });
   const a = publisher();
@@ -54,7 +43,7 @@ test('two publishers of the same entries store each once; entries below the clus
 });
 
 test('key-value cursors: a restarted node starts where the cluster stopped; a cursor never moves back', { skip }, async (t) => {
-  const { nc } = await setup(t);
+  const { nc } = await streamFixture(t);
   const kv = await openBucket(nc, 'T', 'cursors');
   const store = () => new KvCursorStore({ bucket: async () => kv, bucketName: 'T_cursors', flushMs: 60_000, logger: silentLogger });
   const a = store();
@@ -83,7 +72,7 @@ async function clockPast(ms: number): Promise<void> {
 }
 
 test('the window reads from the stream past its memory, in order, and finds positions by time', { skip }, async (t) => {
-  const { nc, metrics } = await setup(t);
+  const { nc, metrics } = await streamFixture(t);
   const p = new JetStreamPublisher({ connection: async () => nc, subject: entriesSubject('T'), metrics, logger: silentLogger });
   // Three runs whose times do not overlap: each run's `seen` is taken before it is published (as the
   // ingest does), and each run is published only once the clock is past the previous one's
