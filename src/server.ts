@@ -65,7 +65,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
   const logger = deps.logger ?? createLogger({ level: config.logLevel });
   const metrics = deps.metrics ?? createServerMetrics();
   const closers = new CloserStack(logger);
-  const mode = chooseServingMode(config, metrics, logger);
+  const mode = await chooseServingMode(config, metrics, logger);
   const hub = new FanoutHub({
     metrics,
     logger: logger.child({ component: 'hub' }),

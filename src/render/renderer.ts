@@ -29,6 +29,14 @@ export interface RendererOptions {
   chainCacheSize?: number;
   /** Byte budget of that cache (DER plus rendered JSON). Default 64 MiB. */
   chainCacheBytes?: number;
+  /**
+   * A cached chain certificate not used for this long is dropped, ms (default 600,000: 10 minutes). The
+   * size and byte caps are for the firehose, where thousands of intermediates recur every few seconds; on
+   * a quiet host the cache would otherwise keep every intermediate ever seen, for good.
+   */
+  chainCacheIdleMs?: number;
+  /** Clock of that expiry, epoch ms (tests). Default Date.now. */
+  now?: () => number;
 }
 
 interface SourceParts {
@@ -44,8 +52,10 @@ interface SourceParts {
 export class Renderer {
   private readonly chainCacheSize: number;
   private readonly chainCacheBytes: number;
+  private readonly chainCacheIdleMs: number;
+  private readonly now: () => number;
   private chainCacheUsed = 0;
-  private readonly chainCache = new Map<string, { der: Buffer; rendered: RenderedCert; bytes: number }>();
+  private readonly chainCache = new Map<string, { der: Buffer; rendered: RenderedCert; bytes: number; used: number }>();
   private readonly sources = new WeakMap<LogDescriptor, SourceParts>();
 
   constructor(options: RendererOptions = {}) {
@@ -53,6 +63,8 @@ export class Renderer {
     if (!Number.isInteger(size) || size < 0) throw new RangeError(`chainCacheSize must be a non-negative integer, got ${size}`);
     this.chainCacheSize = size;
     this.chainCacheBytes = options.chainCacheBytes ?? 64 * 1024 * 1024;
+    this.chainCacheIdleMs = options.chainCacheIdleMs ?? 10 * 60_000;
+    this.now = options.now ?? Date.now;
   }
 
   /** Number of chain certificates currently cached. */
@@ -114,11 +126,14 @@ export class Renderer {
     if (this.chainCacheSize === 0) return renderDer(der, true);
     const bytes = asBuffer(der);
     const key = bytes.length + bytes.toString('latin1', Math.max(0, bytes.length - 32));
+    const now = this.now();
     const hit = this.chainCache.get(key);
     if (hit !== undefined && hit.der.equals(bytes)) {
       // LRU: move to the most recent end.
       this.chainCache.delete(key);
       this.chainCache.set(key, hit);
+      hit.used = now;
+      this.expireChainCerts(now);
       return hit.rendered;
     }
     const rendered = renderDer(der, true);
@@ -128,13 +143,26 @@ export class Renderer {
     }
     // DER copy + the rendered strings (as_der is base64, the body a few times the name sizes): ~2 bytes per char.
     const size = bytes.length + 2 * (rendered.asDerField.length + rendered.body.length);
-    this.chainCache.set(key, { der: Buffer.from(bytes), rendered, bytes: size });
+    this.chainCache.set(key, { der: Buffer.from(bytes), rendered, bytes: size, used: now });
     this.chainCacheUsed += size;
     while (this.chainCache.size > this.chainCacheSize || (this.chainCacheUsed > this.chainCacheBytes && this.chainCache.size > 1)) {
-      const [oldest, old] = this.chainCache.entries().next().value as [string, { bytes: number }];
-      this.chainCache.delete(oldest);
-      this.chainCacheUsed -= old.bytes;
+      this.dropOldestChainCert();
     }
+    this.expireChainCerts(now);
     return rendered;
+  }
+
+  /** Drops the least recently used certificates that have not been used for chainCacheIdleMs. */
+  private expireChainCerts(now: number): void {
+    for (const old of this.chainCache.values()) {
+      if (now - old.used <= this.chainCacheIdleMs) return;
+      this.dropOldestChainCert();
+    }
+  }
+
+  private dropOldestChainCert(): void {
+    const [oldest, old] = this.chainCache.entries().next().value as [string, { bytes: number }];
+    this.chainCache.delete(oldest);
+    this.chainCacheUsed -= old.bytes;
   }
 }

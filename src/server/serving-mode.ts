@@ -18,7 +18,6 @@ import type { ReplayWindow } from '../replay/replay-window.js';
 import type { FanoutHub } from '../stream/fanout-hub.js';
 import type { CloserStack } from './closer-stack.js';
 import { LocalServing } from './local-serving.js';
-import { NatsServing } from './nats-serving.js';
 
 /** The hub's publish, as the sink and the stream tail call it. */
 export type Publish = FanoutHub['publish'];
@@ -71,7 +70,13 @@ export function windowHealth(window: ReplayWindow, nowMs = Date.now()): ReplayWi
   };
 }
 
-/** The mode the configuration asks for. */
-export function chooseServingMode(config: ServerConfig, metrics: ServerMetrics, logger: Logger): ServingMode {
-  return config.nats === '' ? new LocalServing(config, metrics, logger) : new NatsServing(config, config.role, metrics, logger);
+/**
+ * The mode the configuration asks for. The NATS side (its client library and the src/nats modules) is
+ * loaded only when --nats is set: a one-process server never runs it, and loading it costs about
+ * 2 MB of heap and code that an idle server would otherwise keep for its whole life.
+ */
+export async function chooseServingMode(config: ServerConfig, metrics: ServerMetrics, logger: Logger): Promise<ServingMode> {
+  if (config.nats === '') return new LocalServing(config, metrics, logger);
+  const { NatsServing } = await import('./nats-serving.js');
+  return new NatsServing(config, config.role, metrics, logger);
 }

@@ -17,11 +17,14 @@ export interface Daemon {
   exited: Promise<NodeJS.Signals | number | null>;
 }
 
-/** Starts the daemon on port 0 and resolves once it logs `listening`; `extraArgs` go after the common flags. */
-export async function startDaemon(logList: string, stateDir: string, extraArgs: readonly string[] = []): Promise<Daemon> {
+/**
+ * Starts the daemon on port 0 and resolves once it logs `listening`; `extraArgs` go after the common flags,
+ * `nodeArgs` before the entry point (a preload such as test/support/import-recorder.mjs).
+ */
+export async function startDaemon(logList: string, stateDir: string, extraArgs: readonly string[] = [], nodeArgs: readonly string[] = []): Promise<Daemon> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', ENTRY, '--host', '127.0.0.1', '--port', '0', '--log-list', logList, '--state-dir', stateDir,
+    ['--import', 'tsx', ...nodeArgs, ENTRY, '--host', '127.0.0.1', '--port', '0', '--log-list', logList, '--state-dir', stateDir,
       '--backfill', '1000000', '--poll-interval', '0.05', '--heartbeat-interval', '0', '--partial-tile-delay', '0',
       ...extraArgs],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' } },
