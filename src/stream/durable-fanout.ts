@@ -29,6 +29,7 @@ import type { Logger } from '../log/logger.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
 import type { StreamName } from './stream-paths.js';
 import type { ReplayBatch, ReplayWindow } from '../replay/replay-window.js';
+import { ownedQuery } from '../access/request-owner.js';
 import { DurableClient } from './durable-client.js';
 import type { DurablePositions } from './durable-positions.js';
 import type { DisconnectReason } from './stream-client.js';
@@ -152,8 +153,10 @@ export class DurableFanout {
   }
 
   /** Registers an upgraded connection; replay starts at once. */
-  add(ws: WebSocket, socket: Socket, stream: StreamName, req: IncomingMessage, query: SubscriptionQuery): DurableClient {
+  add(ws: WebSocket, socket: Socket, stream: StreamName, req: IncomingMessage, asked: SubscriptionQuery): DurableClient {
     const { window, positions } = this.options;
+    // With tokens the NAME is the token's (`TOKEN/id`): its key in the positions and for takeover.
+    const query = ownedQuery(req, asked);
     const live = window.nextSeq;
     const saved = query.id === undefined ? undefined : positions.get(query.id, stream);
     let start: number | Promise<number>;
