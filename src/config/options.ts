@@ -169,7 +169,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: 'tls-cert', key: 'tlsCert', kind: 'string', default: '', optional: true, shownDefault: 'unset (plain http:// and ws://)', example: '/etc/certstream-server/tls.crt',
     accepts: 'a PEM file (certificate, then its chain)',
     help: 'serve TLS on the port (https://, wss://) with this certificate; needs --tls-key; re-read on SIGHUP',
-    notes: ['Under systemd pass it with LoadCredential= (systemd/README.md): CERTSTREAM_TLS_CERT=${CREDENTIALS_DIRECTORY}/tls.crt'],
+    notes: ['Under systemd leave the three access files root-only: the drop-in systemd/access/credentials.conf hands them over with LoadCredential= (systemd/README.md).'],
   },
   {
     flag: 'tls-key', key: 'tlsKey', kind: 'string', default: '', optional: true, shownDefault: 'unset', example: '/etc/certstream-server/tls.key',
