@@ -145,6 +145,16 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: "seconds between the pings that confirm a durable client's position (what it may receive twice after a reconnect)",
   },
   {
+    flag: 'durable-expire', key: 'durableExpireMs', kind: 'seconds', default: '604800', min: 1, max: 24 * DAY, zeroOff: true,
+    help: 'seconds after which a durable position neither confirmed nor used (a client connected with its NAME) is forgotten (0 = never)',
+    notes: ['The last use is saved with the position: a restart does not extend its life.'],
+  },
+  {
+    flag: 'max-durable-subscriptions', key: 'maxDurableSubscriptions', kind: 'integer', default: '10000', min: 1, max: 10_000_000,
+    help: 'most durable positions kept (NAME and stream); a new NAME beyond it is refused with HTTP 503 and counted',
+    notes: ['Known NAMEs keep connecting. With --nats each edge counts the positions it has seen from every edge.'],
+  },
+  {
     flag: 'nats', key: 'nats', kind: 'string', default: '', optional: true, shownDefault: 'unset (one process, no broker)', example: 'nats://127.0.0.1:4222',
     accepts: 'nats://host:port URLs, comma-separated',
     help: 'NATS server URL(s): the replay window, cursors and positions live in JetStream, so ingest and edges can run on several machines',

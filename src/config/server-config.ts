@@ -63,6 +63,10 @@ export interface ServerConfig {
   replayWindowBytes: number;
   /** Pings that confirm a durable client's position, milliseconds. */
   durablePingIntervalMs: number;
+  /** A durable position neither confirmed nor used for this long is forgotten, milliseconds; 0 = never. */
+  durableExpireMs: number;
+  /** Most durable positions (NAME and stream) kept; a new NAME beyond is refused with 503. */
+  maxDurableSubscriptions: number;
   /** Start even when no log is selected (otherwise that is a configuration error). */
   allowEmpty: boolean;
   /** NATS server URLs, comma-separated; '' = no NATS (one process, local replay window). */

@@ -23,13 +23,15 @@ export interface KvValue {
   readonly key: string;
   readonly value: number;
   readonly revision: number;
+  /** When this revision was saved, epoch ms (the server's clock): a durable position's last use. */
+  readonly created: number;
 }
 
 /** The value of a PUT entry, or undefined for a delete or anything that is not a non-negative integer. */
 export function kvValue(e: KvEntry): KvValue | undefined {
   if (e.operation !== 'PUT') return undefined;
   const value = Number(e.string());
-  return Number.isSafeInteger(value) && value >= 0 ? { key: e.key, value, revision: e.revision } : undefined;
+  return Number.isSafeInteger(value) && value >= 0 ? { key: e.key, value, revision: e.revision, created: e.created.getTime() } : undefined;
 }
 
 /** How a mirror reports and paces the restarts of a watch that ended. */

@@ -7,18 +7,28 @@
  *
  * An edge that is killed loses at most its last unsaved confirmations: the client resumes earlier and
  * receives those frames again, never misses any.
+ *
+ * Lifetime: a key's last save is its last use (a client that connects has its position saved again), so
+ * its revision's time tells its age on every edge alike, across restarts. Each edge sweeps the keys
+ * older than the expiry time and deletes them only if they are still at the revision it judged (a
+ * compare-and-delete): a NAME used meanwhile on another edge keeps its newer save, which reaches this
+ * edge through the watch. Only changed and deleted keys are written, one key-value operation each.
+ *
+ * Cap: the keys this edge knows (the watch's view of every edge's saves). Edges admit new NAMEs on
+ * their own view, so N edges that admit new NAMEs within the same second can together exceed the cap
+ * by what they admitted before seeing each other's saves (about one flush period's worth each).
  */
 import type { KV } from '@nats-io/kv';
 import { CertstreamError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { FlushFailures } from '../state/flush-failures.js';
 import { SavedMap } from '../state/saved-map.js';
-import { SavedPositions } from '../stream/durable-positions.js';
+import { SavedPositions, type Position, type PositionLimits } from '../stream/durable-positions.js';
 import type { StreamName } from '../stream/stream-paths.js';
 import { mirrorBucket, type KvValue } from './kv-mirror.js';
 import { bucketKey, fromBucketKey } from './stream-setup.js';
 
-export interface KvPositionsOptions {
+export interface KvPositionsOptions extends PositionLimits {
   kv: KV;
   bucketName: string;
   /** Save period while something changed, ms (default 1000). */
@@ -30,16 +40,16 @@ export interface KvPositionsOptions {
 
 export class KvPositions extends SavedPositions {
   /** Every edge's positions as last seen, and our own clients' confirmations (only the changed ones are written). */
-  protected readonly positions: SavedMap<number>;
+  protected readonly positions: SavedMap<Position>;
   /** The bucket revision each value came from: an older echo never overwrites a newer value. */
   private readonly revisions = new Map<string, number>();
   private watcher: { stop(): void } | undefined;
 
   private constructor(private readonly options: KvPositionsOptions) {
-    super();
+    super(options);
     this.positions = new SavedMap({
       snapshot: 'changed',
-      write: (positions) => this.write(positions),
+      write: (positions, deleted) => this.write(positions, deleted),
       failure: (err) => new CertstreamError('NATS_ERR_UNAVAILABLE', `cannot save durable positions to ${options.bucketName}`, { cause: err }),
       outcome: new FlushFailures({ logger: options.logger, failedMessage: 'saving durable positions to NATS failed; retrying every flush period' }),
     });
@@ -50,6 +60,7 @@ export class KvPositions extends SavedPositions {
     const store = new KvPositions(options);
     const { kv } = options;
     store.watcher = await mirrorBucket(kv, `durable positions from JetStream key-value bucket ${options.bucketName}`, (e) => store.seen(e), { logger: options.logger, restarts: options.watchRestarts });
+    store.startExpiry();
     store.positions.start(options.flushMs ?? 1000, () => undefined);
     return store;
   }
@@ -61,6 +72,7 @@ export class KvPositions extends SavedPositions {
 
   /** Saves what changed, then stops mirroring the bucket. */
   close(): Promise<void> {
+    this.stopExpiry();
     return this.positions.close().finally(() => this.watcher?.stop());
   }
 
@@ -73,16 +85,35 @@ export class KvPositions extends SavedPositions {
     const [stream, encoded] = v.key.split('.');
     if (encoded === undefined || fromBucketKey(encoded) === '') return;
     this.revisions.set(v.key, v.revision);
-    this.positions.learn(`${stream}.${encoded}`, v.value);
+    this.positions.learn(`${stream}.${encoded}`, { seq: v.value, used: v.created });
   }
 
-  private async write(positions: ReadonlyMap<string, number>): Promise<void> {
-    for (const [key, seq] of positions) {
-      const revision = await this.options.kv.put(key, String(seq));
+  private async write(positions: ReadonlyMap<string, Position>, deleted: ReadonlySet<string>): Promise<void> {
+    for (const key of deleted) await this.deleteSaved(key);
+    for (const [key, p] of positions) {
+      const revision = await this.options.kv.put(key, String(p.seq));
       if (revision <= (this.revisions.get(key) ?? 0)) continue; // another edge saved it after us meanwhile
       this.revisions.set(key, revision);
       // An older save by another edge may have been learnt while this one was under way.
-      if (!this.positions.isChanged(key)) this.positions.learn(key, seq);
+      if (!this.positions.isChanged(key)) this.positions.learn(key, p);
+    }
+  }
+
+  /**
+   * Deletes an expired key if it is still at the revision this edge knows. A key saved again since (used
+   * on another edge) or deleted by another edge first is left as it is: the newer save comes through the
+   * watch.
+   */
+  private async deleteSaved(key: string): Promise<void> {
+    const { kv } = this.options;
+    const revision = this.revisions.get(key);
+    // Never saved by this edge nor seen from another: the bucket holds nothing of ours to delete.
+    if (revision === undefined) return;
+    try {
+      await kv.delete(key, { previousSeq: revision });
+    } catch (err) {
+      const now = await kv.get(key);
+      if (now !== null && now.operation === 'PUT' && now.revision === revision) throw err;
     }
   }
 }

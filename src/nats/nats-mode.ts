@@ -18,6 +18,7 @@ import { CertstreamError, describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
 import type { ReplayWindow } from '../replay/replay-window.js';
+import type { PositionLimits } from '../stream/durable-positions.js';
 import type { FanoutHub, StreamFrames } from '../stream/fanout-hub.js';
 import { JetStreamPublisher } from './jetstream-publisher.js';
 import { JetStreamWindow } from './jetstream-window.js';
@@ -46,6 +47,8 @@ export interface NatsModeOptions {
   replicas?: number;
   /** Cursor and position save period, ms. */
   flushMs?: number;
+  /** Lifetime and cap of the durable positions (--durable-expire, --max-durable-subscriptions). */
+  positionLimits?: PositionLimits;
   metrics: ServerMetrics;
   logger: Logger;
 }
@@ -172,7 +175,7 @@ export class NatsMode {
         const kv: KV = await openBucket(nc, this.options.stream, 'positions', this.options.replicas);
         const bucket = `${this.options.stream}_positions`;
         const positions = await KvPositions.open({
-          kv, bucketName: bucket, flushMs: this.options.flushMs, logger: this.options.logger.child({ component: 'nats-positions' }),
+          ...this.options.positionLimits, kv, bucketName: bucket, flushMs: this.options.flushMs, logger: this.options.logger.child({ component: 'nats-positions' }),
           watchRestarts: { inc: () => this.natsMetrics.kvWatchRestarts.inc({ bucket }) },
         });
         try {

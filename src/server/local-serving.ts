@@ -60,7 +60,10 @@ export class LocalServing implements ServingMode {
       flushMs: Math.min(1000, config.durablePingIntervalMs),
       beforeWrite: () => window.sync(),
       outcome: failures,
+      expireMs: config.durableExpireMs,
+      maxPositions: config.maxDurableSubscriptions,
     });
+    if (positions.cutBytes > 0) this.logger.warn('positions journal: the end of an unfinished save was cut', { path: positions.path, bytes: positions.cutBytes });
     closers.push('positions file close', () => positions.close());
     this.positions = positions;
     hub.attachDurable({ window, positions, pingIntervalMs: config.durablePingIntervalMs });

@@ -34,6 +34,7 @@ export class NatsServing implements ServingMode {
       maxBytes: config.replayWindowBytes,
       replicas: config.natsReplicas,
       flushMs: Math.min(1000, config.durablePingIntervalMs),
+      positionLimits: { expireMs: config.durableExpireMs, maxPositions: config.maxDurableSubscriptions },
       metrics,
       logger: logger.child({ component: 'nats' }),
     });

@@ -26,8 +26,11 @@ export interface SavedMapOptions<V> {
    * their last successful write (one key-value entry each).
    */
   snapshot: 'all' | 'changed';
-  /** Writes a snapshot; throws to have it written again at the next flush. */
-  write: (snapshot: ReadonlyMap<string, V>) => Promise<void>;
+  /**
+   * Writes a snapshot; throws to have it written again at the next flush. `deleted`: the keys deleted
+   * since their last successful write (`changed` only: with `all` the snapshot simply lacks them).
+   */
+  write: (snapshot: ReadonlyMap<string, V>, deleted: ReadonlySet<string>) => Promise<void>;
   /** What the values depend on, awaited after the snapshot and before the write; a failure fails the write. */
   dependency?: () => Promise<void>;
   /** Turns a failure of the dependency or the write into the store's error (its code, its message). */
@@ -40,6 +43,8 @@ export class SavedMap<V> {
   private readonly values = new Map<string, V>();
   /** Keys set since their last successful write (or its snapshot, while one is under way). */
   private readonly changed = new Set<string>();
+  /** Keys deleted since their last successful write (or its snapshot), not set again since. */
+  private readonly deleted = new Set<string>();
   private readonly flusher = new DirtyFlusher(() => this.writeSnapshot());
 
   constructor(private readonly options: SavedMapOptions<V>) {}
@@ -63,12 +68,22 @@ export class SavedMap<V> {
     if (this.values.get(key) === value) return;
     this.values.set(key, value);
     this.changed.add(key);
+    this.deleted.delete(key);
+    this.flusher.markDirty();
+  }
+
+  /** Forgets a key; the next write removes it from the saved state too (nothing when it is not held). */
+  delete(key: string): void {
+    if (!this.values.delete(key)) return;
+    this.changed.delete(key);
+    this.deleted.add(key);
     this.flusher.markDirty();
   }
 
   /** Holds a value that is saved already (read at load, another node's save): it is not written back. */
   learn(key: string, value: V): void {
     this.values.set(key, value);
+    this.deleted.delete(key); // the saved state has a value again: a pending delete would remove it
   }
 
   /** Whether the key was set since its last write began (a value of ours the saved state does not have yet). */
@@ -103,14 +118,18 @@ export class SavedMap<V> {
   private async writeSnapshot(): Promise<void> {
     // Step 1, before any await: what this write saves.
     const keys = [...this.changed];
+    const deleted = new Set(this.deleted);
     this.changed.clear();
+    this.deleted.clear();
     const snapshot = this.options.snapshot === 'all' ? new Map(this.values) : new Map(keys.map((k) => [k, this.values.get(k)!]));
     try {
       await this.options.dependency?.();
-      await this.options.write(snapshot);
+      await this.options.write(snapshot, deleted);
     } catch (err) {
-      // Written again next time (a newer value set meanwhile is what the next snapshot takes).
-      for (const k of keys) this.changed.add(k);
+      // Written again next time (a newer value set meanwhile is what the next snapshot takes; a key
+      // deleted or set again meanwhile is already marked for what it is now).
+      for (const k of keys) if (this.values.has(k) && !this.deleted.has(k)) this.changed.add(k);
+      for (const k of deleted) if (!this.values.has(k)) this.deleted.add(k);
       const error = this.options.failure(err);
       this.options.outcome?.failed(error);
       throw error;

@@ -22,10 +22,12 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { Counter, Gauge } from 'prom-client';
 import type { WebSocket } from 'ws';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import { RateLimitedLog } from '../log/rate-limited.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
 import type { StreamName } from './stream-paths.js';
 import type { ReplayBatch, ReplayWindow } from '../replay/replay-window.js';
@@ -85,6 +87,8 @@ export class DurableFanout {
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly replayed: Counter<'stream'>;
   private readonly truncated: Counter<'stream'>;
+  private readonly refused: Counter;
+  private readonly refusedLog: RateLimitedLog;
   /** Window reads in flight, and the pumps waiting for one of the MAX_CONCURRENT_READS slots. */
   private reading = 0;
   private readonly readWaiters: (() => void)[] = [];
@@ -105,6 +109,12 @@ export class DurableFanout {
       labelNames: ['stream'] as const,
       registers,
     });
+    this.refused = new Counter({
+      name: 'certstream_durable_subscriptions_refused_total',
+      help: 'Durable subscriptions with a new NAME refused (HTTP 503) because --max-durable-subscriptions positions are kept.',
+      registers,
+    });
+    this.refusedLog = new RateLimitedLog(options.logger, { now: options.now });
     for (const stream of STREAM_NAMES) {
       this.replayed.inc({ stream }, 0);
       this.truncated.inc({ stream }, 0);
@@ -152,6 +162,22 @@ export class DurableFanout {
     }
   }
 
+  /**
+   * Answers 503 (one line, counted, logged at most once a minute) to a NAME the positions do not hold
+   * when they hold --max-durable-subscriptions already; NAMEs they hold are always admitted.
+   * @returns true when the request was refused (and the socket answered)
+   */
+  refusesNewName(req: IncomingMessage, socket: Duplex, stream: StreamName, asked: SubscriptionQuery): boolean {
+    const { positions } = this.options;
+    const query = ownedQuery(req, asked); // the key the positions hold: TOKEN/id with tokens
+    if (query.id === undefined || positions.admits(query.id, stream)) return false;
+    this.refused.inc();
+    this.refusedLog.log('warn', 'max-durable', 'durable subscription refused (HTTP 503): --max-durable-subscriptions positions are kept', { stream, id: query.id, positions: positions.size, remote: req.socket.remoteAddress });
+    const body = 'too many durable subscriptions on this server (--max-durable-subscriptions); retry later or reuse a NAME\n';
+    socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    return true;
+  }
+
   /** Registers an upgraded connection; replay starts at once. */
   add(ws: WebSocket, socket: Socket, stream: StreamName, req: IncomingMessage, asked: SubscriptionQuery): DurableClient {
     const { window, positions } = this.options;
@@ -176,6 +202,8 @@ export class DurableFanout {
       // pong resumes from this point rather than live.
       if (query.id !== undefined && saved === undefined) positions.set(query.id, stream, from);
     };
+    // A known name that connects is used: its position lives on (--durable-expire counts from now).
+    if (query.id !== undefined && saved !== undefined) positions.touch(query.id, stream);
     if (typeof start === 'number') begin(start);
     else {
       // The window looks the time up elsewhere: the client waits (nothing delivered, no pump) until it knows.

@@ -244,6 +244,7 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
       return true;
     }
     const q = query as Exclude<typeof query, { error: string }>;
+    if (this.durable?.refusesNewName(req, socket, stream, q)) return true;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       if (this.durable && (q.id !== undefined || q.since !== undefined)) {
         this.durable.add(ws, socket as Socket, stream, req, q);

@@ -4,13 +4,14 @@
 // skipped what they missed. Each must be an ordinary name: the daemon stays up, every position is saved,
 // and after a SIGTERM restart each client receives exactly what it missed.
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import { FakeCtLog } from '../../fake-ct-log/fake-ct-log.js';
 import { range } from '../support/entry-collector.js';
+import { readSavedPositions } from '../../src/stream/durable-positions.js';
 import { DurableFeed } from '../support/durable-feed.js';
 import { startDaemon, type Daemon } from '../support/spawned-daemon.js';
 import { waitUntil } from '../support/wait-until.js';
@@ -50,12 +51,9 @@ describe('certstream-server: durable NAMEs that are Object.prototype members', {
       }
       await domainsPinged;
       // Every NAME's position reaches the file (pings every 0.1 s, flush every second).
-      const file = join(dir, 'durable-positions.json');
-      await waitUntil('every NAME in the positions file', 20_000, async () => {
-        const text = await readFile(file, 'utf8').catch(() => '{}');
-        const saved = (JSON.parse(text) as { positions?: object }).positions ?? {};
-        return NAMES.every((n) => Object.hasOwn(saved, n) && Object.hasOwn((saved as Record<string, object>)[n], 'full'))
-          && Object.hasOwn((saved as Record<string, object>).__proto__ ?? {}, 'domains');
+      await waitUntil('every NAME in the positions files', 20_000, async () => {
+        const saved = await readSavedPositions(dir);
+        return NAMES.every((n) => saved.get(n)?.has('full')) && saved.get('__proto__')?.has('domains') === true;
       });
       assert.equal(crashed, undefined, 'the daemon is still running');
       const metrics = await fetch(`http://127.0.0.1:${port}/metrics`);

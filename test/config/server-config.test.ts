@@ -37,6 +37,9 @@ test('every default, pinned (the contract values, and the heartbeat of 10 s from
     replayWindowMs: 900_000,
     replayWindowBytes: 2_147_483_648,
     durablePingIntervalMs: 5000,
+    // interface.md, "Capacity and lifetime of the window and of positions".
+    durableExpireMs: 604_800_000,
+    maxDurableSubscriptions: 10_000,
     // interface.md, "Scale-out over NATS JetStream": no broker unless asked.
     nats: '',
     role: 'all',
@@ -49,6 +52,12 @@ test('every default, pinned (the contract values, and the heartbeat of 10 s from
     protectMetrics: false,
   });
   assert.equal(DEFAULT_LOG_LIST, rest.logList);
+});
+
+test('--durable-expire 0 means never; --max-durable-subscriptions needs at least 1', () => {
+  const never = validateConfig({ 'durable-expire': '0' });
+  assert.ok(never.ok && never.config.durableExpireMs === 0);
+  assert.ok(!validateConfig({ 'max-durable-subscriptions': '0' }).ok);
 });
 
 test('durations out of their bounds are refused, one line each (issue 10 item 11)', () => {

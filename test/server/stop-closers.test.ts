@@ -43,9 +43,9 @@ test('a positions file that cannot be written fails the stop, and everything is 
   await whenFake(fake, () => polledAll(server));
   const ws = new WebSocket(`${server.url.replace('http', 'ws')}/full-stream?id=keeper`);
   t.after(() => ws.terminate());
-  const file = join(stateDir, 'durable-positions.json');
+  const file = join(stateDir, 'durable-positions.journal');
   await pollUntil('the position saved once', async () => (await stat(file).catch(() => undefined)) !== undefined);
-  // The file becomes a non-empty directory: the atomic rename onto it fails, for root too.
+  // The journal becomes a non-empty directory: appending to it fails, for root too.
   await rm(file);
   await mkdir(file);
   await writeFile(join(file, 'blocker'), 'x');

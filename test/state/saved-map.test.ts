@@ -177,3 +177,40 @@ test('the timer writes while something changed; its failures go to onError', asy
   assert.deepEqual(written, [{ a: 1 }], 'the next period retried');
   await map.close();
 });
+
+test('deleted keys reach the write (changed keys only); a set after a delete wins; a failed write keeps both for the next', async () => {
+  const deletes: string[][] = [];
+  let failNext = false;
+  const written: Record<string, number>[] = [];
+  const map = new SavedMap<number>({
+    snapshot: 'changed',
+    write: async (values, deleted) => {
+      if (failNext) {
+        failNext = false;
+        throw new Error('disk full');
+      }
+      written.push(Object.fromEntries(values));
+      deletes.push([...deleted].sort());
+    },
+    failure: (err) => new CertstreamError('STATE_ERR_IO', 'cannot save', { cause: err }),
+  });
+  map.set('a', 1);
+  map.set('b', 2);
+  map.set('c', 3);
+  await map.flush();
+  map.delete('a');
+  map.delete('b');
+  map.set('b', 20); // used again before the write: saved, not deleted
+  map.delete('nothing'); // not held: nothing to delete
+  failNext = true;
+  await assert.rejects(map.flush(), (err) => isCertstreamError(err, 'STATE_ERR_IO'));
+  await map.flush();
+  assert.deepEqual(written.at(-1), { b: 20 });
+  assert.deepEqual(deletes.at(-1), ['a'], 'the failed write left its delete to the next one');
+  assert.equal(map.size, 2);
+  assert.equal(map.get('a'), undefined);
+  map.delete('c');
+  map.learn('c', 30); // another node saved it meanwhile: the pending delete must not remove its save
+  await map.flush();
+  assert.deepEqual(deletes.at(-1), [], 'a key learnt again is not deleted');
+});
