@@ -4,13 +4,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { POSITIONS_FILE } from '../../src/stream/durable-positions.js';
+import { readSavedPositions } from '../../src/stream/durable-positions.js';
 import { DurableFeed } from '../support/durable-feed.js';
 import { range } from '../support/entry-collector.js';
 import { CuttableProxy } from '../support/tcp-proxy.js';
 import { waitUntil } from '../support/wait-until.js';
+import { upgrade } from '../support/ws-upgrade.js';
 import { nextIndexes, startFake, startReal, tempDir, testConfig, whenFake } from './server-harness.js';
 
 const sha = (token: string) => createHash('sha256').update(token).digest('hex');
@@ -59,6 +60,24 @@ test("token B with token A's NAME does not close A; A then resumes with 0 lost",
   closed = true;
   await server.close();
   // The positions store is keyed TOKEN/id: one position per token, none for the bare id.
-  const saved = JSON.parse(await readFile(join(dir, POSITIONS_FILE), 'utf8')) as { positions: Record<string, unknown> };
-  assert.deepEqual(Object.keys(saved.positions).sort(), ['alice/watch', 'bob/watch']);
+  const saved = await readSavedPositions(dir);
+  assert.deepEqual([...saved.keys()].sort(), ['alice/watch', 'bob/watch']);
+});
+
+test('--max-durable-subscriptions counts a token\'s NAME under its key: the holder comes back, a newcomer gets 503', { timeout: 60_000 }, async (t) => {
+  const fake = await startFake(t, { rfc6962Logs: 1, staticLogs: 0, initialSize: 5 });
+  const dir = await tempDir(t);
+  const tokens = join(dir, 'tokens');
+  await writeFile(tokens, `alice ${sha('alice-token')}\nbob ${sha('bob-token')}\n`);
+  const server = await startReal(testConfig(fake, dir, { tokens, maxDurableSubscriptions: 1 }));
+  t.after(() => server.close());
+  const ws = server.url.replace(/^http/, 'ws');
+  const first = await upgrade(`${ws}/?id=watch&token=alice-token`);
+  assert.equal(first.status, 101);
+  first.ws!.close();
+  await waitUntil('alice gone', 10_000, () => server.hub.clientCount === 0);
+  const again = await upgrade(`${ws}/?id=watch&token=alice-token`);
+  assert.equal(again.status, 101, "alice's NAME is held: she is admitted again");
+  again.ws!.close();
+  assert.equal((await upgrade(`${ws}/?id=watch&token=bob-token`)).status, 503, "bob's watch is another, new NAME: over the cap");
 });
