@@ -16,11 +16,17 @@ import { nextIndexes, startFake, startReal, tempDir, testConfig, whenFake } from
 
 const sha = (token: string) => createHash('sha256').update(token).digest('hex');
 
-test("token B with token A's NAME does not close A; A then resumes with 0 lost", { timeout: 90_000 }, async (t) => {
-  const fake = await startFake(t, { rfc6962Logs: 1, staticLogs: 1, initialSize: 50 });
+/** A state directory with a tokens file for alice and bob; the config's `tokens` points at it. */
+async function withTokens(t: unknown): Promise<{ dir: string; tokens: string }> {
   const dir = await tempDir(t);
   const tokens = join(dir, 'tokens');
   await writeFile(tokens, `alice ${sha('alice-token')}\nbob ${sha('bob-token')}\n`);
+  return { dir, tokens };
+}
+
+test("token B with token A's NAME does not close A; A then resumes with 0 lost", { timeout: 90_000 }, async (t) => {
+  const fake = await startFake(t, { rfc6962Logs: 1, staticLogs: 1, initialSize: 50 });
+  const { dir, tokens } = await withTokens(t);
   const server = await startReal(testConfig(fake, dir, { tokens, durablePingIntervalMs: 50 }));
   let closed = false;
   t.after(() => (closed ? undefined : server.close()));
@@ -66,9 +72,7 @@ test("token B with token A's NAME does not close A; A then resumes with 0 lost",
 
 test('--max-durable-subscriptions counts a token\'s NAME under its key: the holder comes back, a newcomer gets 503', { timeout: 60_000 }, async (t) => {
   const fake = await startFake(t, { rfc6962Logs: 1, staticLogs: 0, initialSize: 5 });
-  const dir = await tempDir(t);
-  const tokens = join(dir, 'tokens');
-  await writeFile(tokens, `alice ${sha('alice-token')}\nbob ${sha('bob-token')}\n`);
+  const { dir, tokens } = await withTokens(t);
   const server = await startReal(testConfig(fake, dir, { tokens, maxDurableSubscriptions: 1 }));
   t.after(() => server.close());
   const ws = server.url.replace(/^http/, 'ws');
