@@ -28,7 +28,7 @@ export default tseslint.config(
       sourceType: 'script',
       globals: {
         document: 'readonly', location: 'readonly', fetch: 'readonly', requestAnimationFrame: 'readonly',
-        AbortSignal: 'readonly', setTimeout: 'readonly',
+        AbortSignal: 'readonly', setTimeout: 'readonly', sessionStorage: 'readonly', history: 'readonly',
       },
     },
   },

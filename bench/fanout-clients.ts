@@ -13,6 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { connect as tcpConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 
 interface ConnectCmd {
   cmd: 'connect';
@@ -74,11 +75,13 @@ function seenMs(data: Buffer, start: number, end: number): number {
  * payload bounds (server frames are unmasked; fragmentation is not used by either server).
  */
 function rawClient(url: URL, onOpen: () => void, onText: (buf: Buffer, start: number, end: number, at: number) => void, onClose: () => void): Socket {
-  const socket = tcpConnect(Number(url.port), url.hostname);
+  // wss:// (bench:fanout --tls): TLS with verification off: the benchmark measures cost, not trust.
+  const secure = url.protocol === 'wss:';
+  const socket = secure ? tlsConnect({ port: Number(url.port), host: url.hostname, rejectUnauthorized: false }) : tcpConnect(Number(url.port), url.hostname);
   socket.setNoDelay(true);
   let upgraded = false;
   let pending: Buffer | undefined;
-  socket.on('connect', () => {
+  socket.on(secure ? 'secureConnect' : 'connect', () => {
     socket.write(
       `GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
         `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,

@@ -15,7 +15,9 @@
  * --poll-interval (seconds): latency includes the wait for the next poll. `--built` runs
  * dist/cli/certstream-server.js (npm run build first) instead of the TypeScript source through tsx.
  * `--durable` adds, per scenario, a run where every client is a durable subscription (`?id=bench-N`):
- * the cost of the replay window and of position pings next to plain clients.
+ * the cost of the replay window and of position pings next to plain clients. `--tls` adds a run with
+ * --tls-cert/--tls-key (a self-signed ECDSA certificate) and wss:// clients: CPU per delivered frame,
+ * TLS against plain, in the same run.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -30,6 +32,7 @@ import { message, percentile, type ClientResult } from './support/client-pool.js
 import { sumMetric } from './support/daemon.js';
 import { cpuSeconds, peakRssMb } from './support/proc-stats.js';
 import { listeningPort } from './support/server-port.js';
+import { selfSignedTlsArgs } from './support/tls-pair.js';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -45,8 +48,11 @@ const { values: opts } = parseArgs({
     inspect: { type: 'string', default: '10' },
     built: { type: 'boolean', default: false },
     durable: { type: 'boolean', default: false },
+    tls: { type: 'boolean', default: false },
   },
 });
+// --tls: the benchmark's own requests and capture client accept the self-signed certificate.
+if (opts.tls) process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
 const SECONDS = Number(opts.seconds);
 const WARMUP = Number(opts.warmup);
 const LOGS = Number(opts.logs);
@@ -104,30 +110,31 @@ function log(text: string): void {
 }
 
 /** The real server, fed by the fake log; also captures lite frames for the baseline. */
-async function runServer(clientsCount: number, rate: number, framesFile: string, durable = false): Promise<Row> {
+async function runServer(clientsCount: number, rate: number, framesFile: string, durable = false, tls = false): Promise<Row> {
   const fake = await FakeCtLog.start({ rfc6962Logs: LOGS, staticLogs: 0, initialSize: 1000 });
   const state = await mkdtemp(join(tmpdir(), 'bench-fanout-'));
   const entry = opts.built ? [join(ROOT, 'dist/cli/certstream-server.js')] : ['--import', 'tsx', join(ROOT, 'src/cli/certstream-server.ts')];
   const server = spawn(
     process.execPath,
     // BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the server alone.
-    [...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...entry, '--host', '127.0.0.1', '--port', '0', '--log-list', fake.logListUrl, '--state-dir', state, '--poll-interval', opts.poll!],
+    [...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...entry, '--host', '127.0.0.1', '--port', '0', '--log-list', fake.logListUrl, '--state-dir', state, '--poll-interval', opts.poll!, ...(tls ? selfSignedTlsArgs(state) : [])],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   try {
     const port = await listeningPort(server);
-    const base = `http://127.0.0.1:${port}`;
+    const base = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+    const wsBase = base.replace(/^http/, 'ws');
     for (;;) {
       const h = (await (await fetch(`${base}/healthz`)).json()) as { status: string };
       if (h.status === 'ok') break;
       await sleep(100);
     }
     log('server ready');
-    const clients = await startClients(`ws://127.0.0.1:${port}${opts.stream}${durable ? '?id=bench-{i}' : ''}`, clientsCount);
+    const clients = await startClients(`${wsBase}${opts.stream}${durable ? '?id=bench-{i}' : ''}`, clientsCount);
     log('clients connected');
     // One extra client captures lite frames for the baseline during the warm-up only.
     const frames: string[] = [];
-    const capture = new WebSocket(`ws://127.0.0.1:${port}/`);
+    const capture = new WebSocket(`${wsBase}/`);
     capture.on('message', (d) => {
       const s = d.toString();
       if (frames.length < 6000 && s.includes('"certificate_update"')) frames.push(s);
@@ -161,7 +168,7 @@ async function runServer(clientsCount: number, rate: number, framesFile: string,
     server.kill('SIGTERM');
     await new Promise((r) => server.once('exit', r));
     return {
-      target: durable ? 'certstream-server (durable)' : 'certstream-server',
+      target: durable ? 'certstream-server (durable)' : tls ? 'certstream-server (TLS)' : 'certstream-server',
       clients: clientsCount,
       rate,
       framesPerSecond: result.messages / result.seconds,
@@ -255,6 +262,7 @@ function table(rows: Row[]): string {
 async function main(): Promise<void> {
   const scenarios = opts.scenarios!.split(',').map((s) => s.split('x').map(Number) as [number, number]);
   const rows: Row[] = [];
+  const tlsRows: Row[] = [];
   const dir = await mkdtemp(join(tmpdir(), 'bench-frames-'));
   try {
     for (const [clients, rate] of scenarios) {
@@ -264,6 +272,10 @@ async function main(): Promise<void> {
       if (opts.durable) {
         log(`${clients} durable clients at ${rate} entries/s: certstream-server…`);
         rows.push(await runServer(clients, rate, join(dir, `unused-${clients}-${rate}.json`), true));
+      }
+      if (opts.tls) {
+        log(`${clients} wss:// clients at ${rate} entries/s: certstream-server with TLS…`);
+        tlsRows.push(await runServer(clients, rate, join(dir, `unused-tls-${clients}-${rate}.json`), false, true));
       }
       log(`${clients} clients at ${rate} entries/s: baseline…`);
       rows.push(await runBaseline(clients, rate, framesFile));
@@ -276,7 +288,7 @@ async function main(): Promise<void> {
   console.log(`\nFan-out benchmark, ${new Date().toISOString()}`);
   console.log(`machine: ${cpu.length} × ${cpu[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}, load average ${load}`);
   console.log(`settings: ${SECONDS} s measured after ${WARMUP} s warm-up, ${LOGS} RFC 6962 fake logs, server --poll-interval ${opts.poll}, stream ${opts.stream}, latency sampled 1/${SAMPLE} on ${opts.inspect} clients`);
-  console.log(table(rows));
+  console.log(table([...rows, ...tlsRows]));
   const step = opts.durable ? 3 : 2;
   for (let i = 0; i + step - 1 < rows.length; i += step) {
     const s = rows[i];
@@ -287,6 +299,8 @@ async function main(): Promise<void> {
       const perFrame = (r: Row) => r.cpuSeconds / Math.max(1, r.framesPerSecond * SECONDS);
       console.log(`${s.clients} durable clients × ${s.rate}/s: server CPU per delivered frame ${(perFrame(d) / perFrame(s)).toFixed(2)}× plain clients', p99 ${d.p99} ms, peak RSS ${d.peakRssMb} MB`);
     }
+    const t = tlsRows[i / step];
+    if (t) console.log(`${t.clients} wss:// clients × ${t.rate}/s: server CPU per delivered frame ${((t.cpuSeconds / Math.max(1, t.framesPerSecond)) / (s.cpuSeconds / Math.max(1, s.framesPerSecond))).toFixed(2)}× plain ws://, p99 ${t.p99.toFixed(1)} ms`);
   }
 }
 

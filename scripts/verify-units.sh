@@ -6,7 +6,7 @@
 #      warnings, so ANY output at all is a failure here.
 #   2. `systemd-analyze security --offline` of the server unit: exposure must be <= 2.5.
 #   3. every .timer has its .service (verify passes a timer whose service is missing).
-#   The drop-ins in systemd/nats/*.conf are applied to certstream-server.service for 1 and 2.
+#   The drop-ins in systemd/nats/*.conf and systemd/access/*.conf are applied to certstream-server.service for 1 and 2.
 # Exit 0 when all pass; 1 with the offending output otherwise; 77 when systemd-analyze is missing.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -30,9 +30,9 @@ if [ "${#units[@]}" -eq 0 ]; then
   exit 1
 fi
 for u in "${units[@]}"; do cp "$u" "$root/etc/systemd/system/"; done
-# systemd/nats/*.conf are optional drop-ins of certstream-server.service (the admin copies one into
+# systemd/nats/*.conf and systemd/access/*.conf are optional drop-ins of certstream-server.service (the admin copies one into
 # /etc/systemd/system/certstream-server.service.d/): verify the unit with all of them applied.
-dropins=("$units_dir"/nats/*.conf)
+dropins=("$units_dir"/nats/*.conf "$units_dir"/access/*.conf)
 if [ "${#dropins[@]}" -gt 0 ]; then
   mkdir -p "$root/etc/systemd/system/certstream-server.service.d"
   for d in "${dropins[@]}"; do cp "$d" "$root/etc/systemd/system/certstream-server.service.d/"; done

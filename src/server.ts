@@ -12,6 +12,9 @@
  * a failed stop.
  */
 import type { AddressInfo } from 'node:net';
+import type { Server as TlsServer } from 'node:tls';
+import { AccessControl } from './access/access-control.js';
+import { loadTlsPair, reloadTlsPair } from './access/tls-files.js';
 import type { ServerConfig } from './config/server-config.js';
 import { Ingest, type IngestOptions } from './ct/ingest.js';
 import type { LogStatus } from './ct/types.js';
@@ -42,6 +45,8 @@ export interface ServerHandle {
   readonly hub: FanoutHub;
   /** The `/healthz` body now. */
   health(): HealthzBody;
+  /** SIGHUP: re-reads the tokens file and the TLS pair; a bad one is logged and the old one stays. */
+  reload(): void;
   /**
    * Stops polling, flushes the cursor file, closes every client with 1001 and the listener. Idempotent.
    * Rejects (STATE_ERR_IO) once everything is closed when the final cursor flush failed.
@@ -65,6 +70,9 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
   const logger = deps.logger ?? createLogger({ level: config.logLevel });
   const metrics = deps.metrics ?? createServerMetrics();
   const closers = new CloserStack(logger);
+  // Read before anything opens: a bad tokens file, allow-list or TLS pair is a configuration error (78).
+  const access = new AccessControl({ tokensFile: config.tokens, allowFrom: config.allowFrom, protectMetrics: config.protectMetrics, metrics, logger: logger.child({ component: 'access' }) });
+  const tls = config.tlsCert === '' ? undefined : loadTlsPair(config.tlsCert, config.tlsKey);
   const mode = await chooseServingMode(config, metrics, logger);
   const hub = new FanoutHub({
     metrics,
@@ -93,13 +101,20 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
 
   // Bound before anything in the state directory is touched (the window's opening may cut a torn tail,
   // Ingest.open loads the cursor file): a port in use or a bad --host fails with the directory as it was.
-  const server = createListener(createRequestHandler({ recent: () => hub.recent, health: () => health.body(), status: (after) => dashboard.body(after), registry: metrics.registry, logger }), {
+  const server = createListener(createRequestHandler({ recent: () => hub.recent, health: () => health.body(), status: (after) => dashboard.body(after), registry: metrics.registry, logger, admit: (req, res, path) => access.admitRequest(req, res, path) }), {
     ...deps.connections,
+    tls,
+    acceptSocket: (socket) => access.acceptSocket(socket),
     maxConnections: config.maxConnections,
     registry: metrics.registry,
     logger: logger.child({ component: 'http' }),
   });
-  server.on('upgrade', createUpgradeHandler((req, socket, head) => (mode.serves || streamForPath(req.url) === undefined ? hub.handleUpgrade(req, socket, head) : refuseStreamUpgrade(socket))));
+  server.on('upgrade', createUpgradeHandler((req, socket, head) => {
+    if (streamForPath(req.url) === undefined) return false;
+    // Refused (401/429): access control has answered.
+    if (!access.admitUpgrade(req, socket)) return true;
+    return mode.serves ? hub.handleUpgrade(req, socket, head) : refuseStreamUpgrade(socket);
+  }));
   closers.push('listener close', () => Promise.all([hub.close(), new Promise((resolve) => (server.close(resolve), server.closeAllConnections()))]));
   const notifier = new SystemdNotifier({
     logger,
@@ -114,7 +129,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
     // 1.5 s for the close handshake: within the 5 s shutdown budget; before the window closes.
     closers.push('clients close', () => hub.close(1001, 'server shutting down', 1500));
     const port = (server.address() as AddressInfo).port;
-    const url = shownUrl(config.host, port);
+    const url = shownUrl(config.host, port, tls !== undefined);
     const listening = { host: config.host, port, url, version: VERSION, ...mode.describe() };
     if (mode.readyOnListen) {
       logger.info('listening', listening);
@@ -154,7 +169,11 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
     if (!mode.readyOnListen) void notifier.ready();
     let closing: Promise<void> | undefined;
     const close = (): Promise<void> => (closing ??= stop(closers, health, notifier, logger));
-    return { port, url, hub, health: () => health.body(), close };
+    const reload = (): void => {
+      access.reload();
+      if (tls) reloadTlsPair(server as unknown as TlsServer, config.tlsCert, config.tlsKey, logger);
+    };
+    return { port, url, hub, health: () => health.body(), reload, close };
   } catch (err) {
     await closers.closeAll();
     throw err;

@@ -7,6 +7,7 @@
  *       log, unreadable or corrupt cursor file, a state directory that cannot be created or is locked by
  *       another daemon, a port in use or a host that does not resolve (one line per problem; systemd
  *       does not restart on it)
+ *   SIGHUP re-reads --tokens and --tls-cert/--tls-key (a bad file: one log line, the old one stays).
  *   1   any fatal runtime error (systemd restarts it), including a shutdown that overran 5 s
  */
 import { parseServerArgs } from '../config/parse-args.js';
@@ -74,6 +75,11 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
+  // SIGHUP (systemctl reload): the tokens file and the TLS pair are read again; nothing else changes.
+  process.on('SIGHUP', () => {
+    logger.info('signal received, reloading', { signal: 'SIGHUP' });
+    handle?.reload();
+  });
 
   try {
     handle = await startServer(config, { logger });

@@ -23,7 +23,9 @@ import { backoffDelay } from '../ct/backoff.js';
 import { describeError } from '../errors.js';
 import { ConfirmedQueue } from './confirmed-queue.js';
 import { SeenEntries } from './seen-entries.js';
+import { maskToken } from '../access/request-token.js';
 import { streamUrl, type StreamQuery } from './stream-url.js';
+import { trustedCas, type CaCertificates } from './trust.js';
 
 /** A certificate_update frame as the server sends it (the fields the client reads; the rest is there too). */
 export interface CertificateUpdate {
@@ -55,6 +57,8 @@ export interface SubscribeOptions extends StreamQuery {
   /** With `process`: most frames per call (default 500), frames waiting before the socket pauses (default 5_000). */
   batchSize?: number;
   maxQueued?: number;
+  /** `wss://`: a CA to trust besides the system's (a private CA, a self-signed server). */
+  ca?: CaCertificates;
 }
 
 export interface SubscriptionEvents {
@@ -74,7 +78,10 @@ export interface SubscriptionEvents {
 }
 
 export class Subscription extends EventEmitter<SubscriptionEvents> {
+  /** The stream URL as shown (events, logs): a `token` in it reads `***`. */
   readonly url: string;
+  /** The URL connected to, token included. */
+  private readonly target: string;
   private readonly seen = new SeenEntries();
   private ws: WebSocket | undefined;
   private closed = false;
@@ -94,7 +101,8 @@ export class Subscription extends EventEmitter<SubscriptionEvents> {
     private readonly options: SubscribeOptions = {},
   ) {
     super();
-    this.url = streamUrl(target, options);
+    this.target = streamUrl(target, options);
+    this.url = maskToken(this.target)!;
     if (options.process) {
       this.queue = new ConfirmedQueue({
         process: options.process,
@@ -134,7 +142,7 @@ export class Subscription extends EventEmitter<SubscriptionEvents> {
   private open(): void {
     if (this.closed) return;
     const queue = this.queue;
-    const ws = new WebSocket(this.url, { perMessageDeflate: false, handshakeTimeout: this.options.handshakeTimeoutMs ?? 10_000, autoPong: queue === undefined });
+    const ws = new WebSocket(this.target, { ca: trustedCas(this.options.ca), perMessageDeflate: false, handshakeTimeout: this.options.handshakeTimeoutMs ?? 10_000, autoPong: queue === undefined });
     this.ws = ws;
     let lastError: string | undefined;
     ws.on('open', () => {

@@ -8,6 +8,7 @@
  * Node's: timers take at most 2^31−1 ms (~24.8 days) and silently fire after 1 ms above that, so every
  * duration's maximum stays well below it.
  */
+import { parseAllowFrom } from '../access/address-allow.js';
 import { DEFAULT_LOG_LIST } from '../ct/log-list.js';
 import { VERSION } from '../version.js';
 
@@ -173,6 +174,36 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: 'nats-replicas', key: 'natsReplicas', kind: 'integer', default: '1', min: 1, max: 5,
     help: 'JetStream replicas of the stream and the buckets when this node creates them (3 on a three-server cluster)',
     notes: ['An existing stream is raised to it, never lowered; existing buckets keep theirs (raise them with `nats stream edit KV_<bucket> --replicas N`).'],
+  },
+  {
+    flag: 'tls-cert', key: 'tlsCert', kind: 'string', default: '', optional: true, shownDefault: 'unset (plain http:// and ws://)', example: '/etc/certstream-server/tls.crt',
+    accepts: 'a PEM file (certificate, then its chain)',
+    help: 'serve TLS on the port (https://, wss://) with this certificate; needs --tls-key; re-read on SIGHUP',
+    notes: ['Under systemd leave the three access files root-only: the drop-in systemd/access/credentials.conf hands them over with LoadCredential= (systemd/README.md).'],
+  },
+  {
+    flag: 'tls-key', key: 'tlsKey', kind: 'string', default: '', optional: true, shownDefault: 'unset', example: '/etc/certstream-server/tls.key',
+    accepts: "a PEM file (the certificate's private key)",
+    help: 'private key of --tls-cert; re-read on SIGHUP (a pair that does not load keeps the old one)',
+  },
+  {
+    flag: 'tokens', key: 'tokens', kind: 'string', default: '', optional: true, shownDefault: 'unset (open: no token needed)', example: '/etc/certstream-server/tokens',
+    accepts: 'a file of lines NAME SHA256HEX [max-connections]',
+    help: 'access tokens: streams, /latest.json and /example.json need one (Bearer header or ?token=); re-read on SIGHUP',
+    notes: ['One line per token: NAME, the SHA-256 of the token (printf %s TOKEN | sha256sum), optionally its connection limit.'],
+  },
+  {
+    flag: 'allow-from', key: 'allowFrom', kind: 'string', default: '', optional: true, shownDefault: 'unset (every address)', example: '10.0.0.0/8,2001:db8::/32',
+    accepts: 'IPv4/IPv6 CIDR ranges, comma-separated',
+    help: 'accept connections only from these addresses (behind a reverse proxy the peer is the proxy)',
+    check: (v) => {
+      const list = parseAllowFrom(v);
+      return 'error' in list ? list.error : undefined;
+    },
+  },
+  {
+    flag: 'protect-metrics', key: 'protectMetrics', kind: 'boolean', default: 'false',
+    help: 'with --tokens: /metrics, /status.json (the dashboard\'s data) need a token too; /healthz stays open',
   },
   {
     flag: 'reset-state', key: 'resetState', kind: 'boolean', default: 'false',

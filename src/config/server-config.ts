@@ -77,6 +77,16 @@ export interface ServerConfig {
   natsStream: string;
   /** Replicas of the stream and buckets this node creates. */
   natsReplicas: number;
+  /** PEM certificate (chain) file; '' = plain HTTP. */
+  tlsCert: string;
+  /** PEM private key file of `tlsCert`; '' with it. */
+  tlsKey: string;
+  /** Tokens file; '' = open (no token needed). */
+  tokens: string;
+  /** CIDR list of accepted peers; '' = every address. */
+  allowFrom: string;
+  /** With `tokens`: /metrics and /status.json need a token too. */
+  protectMetrics: boolean;
 }
 
 /** Raw values keyed by flag name; lists as arrays of strings. Missing keys take their defaults. */
@@ -112,6 +122,10 @@ export function validateConfig(raw: RawConfig, context: ValidationContext = {}):
   if (config.nats === '' && config.role !== undefined && config.role !== 'all') {
     problems.push(`--role ${String(config.role)}: needs --nats (without NATS one process does everything)`);
   }
+  if ((config.tlsCert === '') !== (config.tlsKey === '') && config.tlsCert !== undefined && config.tlsKey !== undefined) {
+    problems.push(config.tlsCert === '' ? '--tls-key: needs --tls-cert' : '--tls-cert: needs --tls-key');
+  }
+  if (config.protectMetrics === true && config.tokens === '') problems.push('--protect-metrics: needs --tokens (the token file says who may read them)');
   if (problems.length > 0) return { ok: false, problems };
   return { ok: true, config: config as unknown as ServerConfig };
 }

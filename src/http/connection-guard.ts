@@ -14,6 +14,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -34,6 +35,10 @@ export interface ConnectionGuardOptions {
   requestTimeoutMs?: number;
   registry: Registry;
   logger: Logger;
+  /** PEM certificate (chain) and key: the listener speaks TLS (`https://`, `wss://`); default plain. */
+  tls?: { cert: Buffer; key: Buffer };
+  /** Runs first on every accepted TCP connection; false = it destroyed the socket (--allow-from). */
+  acceptSocket?: (socket: Socket) => boolean;
 }
 
 /** The soft limit on open files of this process (Linux /proc), or undefined when unknown. */
@@ -63,15 +68,13 @@ export function effectiveMaxConnections(configured: number, fileLimit: number | 
  */
 export function createListener(onRequest: RequestListener, options: ConnectionGuardOptions): Server {
   const headersTimeout = options.headersTimeoutMs ?? 10_000;
-  const server = createServer(
-    {
-      headersTimeout,
-      requestTimeout: Math.max(options.requestTimeoutMs ?? 30_000, headersTimeout),
-      // How often Node checks the two above (default 30 s): at most a second late.
-      connectionsCheckingInterval: Math.min(1000, headersTimeout),
-    },
-    onRequest,
-  );
+  const bounds = {
+    headersTimeout,
+    requestTimeout: Math.max(options.requestTimeoutMs ?? 30_000, headersTimeout),
+    // How often Node checks the two above (default 30 s): at most a second late.
+    connectionsCheckingInterval: Math.min(1000, headersTimeout),
+  };
+  const server = options.tls ? createTlsServer({ ...bounds, ...options.tls }, onRequest) : createServer(bounds, onRequest);
   guardConnections(server, options);
   return server;
 }
@@ -85,7 +88,8 @@ export function guardConnections(server: Server, options: ConnectionGuardOptions
   }
   server.maxConnections = limit;
   const open = new Set<Socket>();
-  const waiting = new Map<Socket, NodeJS.Timeout>();
+  // By peer address and port, not by socket: with TLS the request's socket wraps the accepted one.
+  const waiting = new Map<string, NodeJS.Timeout>();
   const rejectLog = new RateLimitedLog(options.logger);
 
   new Gauge({
@@ -110,26 +114,29 @@ export function guardConnections(server: Server, options: ConnectionGuardOptions
   rejected.inc({ reason: 'limit' }, 0);
   rejected.inc({ reason: 'timeout' }, 0);
 
-  server.on('connection', (socket: Socket) => {
+  // Prepended: a peer outside --allow-from is dropped before TLS or HTTP see it.
+  server.prependListener('connection', (socket: Socket) => {
+    if (options.acceptSocket && !options.acceptSocket(socket)) return;
     open.add(socket);
+    const key = peerKey(socket);
     const timer = setTimeout(() => {
-      waiting.delete(socket);
+      waiting.delete(key);
       rejected.inc({ reason: 'timeout' });
       rejectLog.log('info', 'timeout', 'connection closed: no complete request in time', { remote: socket.remoteAddress, timeout_ms: firstRequestMs });
       socket.destroy();
     }, firstRequestMs);
     timer.unref();
-    waiting.set(socket, timer);
+    waiting.set(key, timer);
     socket.once('close', () => {
       open.delete(socket);
-      clearTimeout(waiting.get(socket));
-      waiting.delete(socket);
+      clearTimeout(waiting.get(key));
+      waiting.delete(key);
     });
   });
   const started = (req: IncomingMessage | { socket: Duplex }) => {
-    const socket = req.socket as Socket;
-    clearTimeout(waiting.get(socket));
-    waiting.delete(socket);
+    const key = peerKey(req.socket as Socket);
+    clearTimeout(waiting.get(key));
+    waiting.delete(key);
   };
   // Both fire once the request's headers are complete; prepend so the timer stops before any handler.
   server.prependListener('request', started);
@@ -138,4 +145,8 @@ export function guardConnections(server: Server, options: ConnectionGuardOptions
     rejected.inc({ reason: 'limit' });
     rejectLog.log('warn', 'limit', 'connection refused: --max-connections reached', { remote: data?.remoteAddress, max_connections: limit });
   });
+}
+
+function peerKey(socket: Socket): string {
+  return `${socket.remoteAddress ?? ''}|${socket.remotePort ?? ''}`;
 }

@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
+import { maskToken } from '../access/request-token.js';
 import type { Logger } from '../log/logger.js';
 import type { RecentMessages } from '../stream/recent-messages.js';
 import { streamForPath } from '../stream/stream-paths.js';
@@ -22,6 +23,8 @@ export interface RouteDeps {
   status: (after: number) => Promise<StatusBody>;
   registry: Registry;
   logger: Logger;
+  /** Access control (src/access/): false = it answered the request (401) itself. Default: all open. */
+  admit?: (req: IncomingMessage, res: ServerResponse, path: string) => boolean;
 }
 
 /** The `request` listener of the HTTP server. */
@@ -29,7 +32,7 @@ export function createRequestHandler(deps: RouteDeps): (req: IncomingMessage, re
   const assets = loadDashboardAssets(); // throws at start-up, not at the first page view, when missing
   return (req, res) => {
     handle(req, res, deps, assets).catch((err: unknown) => {
-      deps.logger.error('http handler failed', { url: req.url, err });
+      deps.logger.error('http handler failed', { url: maskToken(req.url), err });
       if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
       else res.destroy();
     });
@@ -45,6 +48,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: RouteDeps
     res.setHeader('allow', 'GET, HEAD');
     return send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n');
   }
+  if (deps.admit && !deps.admit(req, res, path)) return;
   switch (path) {
     case '/latest.json':
       return send(res, 200, 'application/json', deps.recent().latestJson());

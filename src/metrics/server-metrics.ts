@@ -31,7 +31,14 @@ export interface ServerMetrics {
   readonly cursorFlushErrors: Counter;
   /** certstream_positions_flush_errors_total: failed writes of the durable positions (file or bucket). */
   readonly positionsFlushErrors: Counter;
+  /** certstream_auth_failures_total{reason}: requests refused by access control (missing, unknown, limit, address). */
+  readonly authFailures: Counter<'reason'>;
+  /** certstream_connections{token}: stream connections open per token NAME (with --tokens). */
+  readonly tokenConnections: Gauge<'token'>;
 }
+
+/** The reasons of certstream_auth_failures_total (interface.md, "Access control and TLS"). */
+export const AUTH_FAILURE_REASONS = ['missing', 'unknown', 'limit', 'address'] as const;
 
 /**
  * @param options.processMetrics also collect prom-client's process/Node metrics (default true; tests that
@@ -112,5 +119,23 @@ export function createServerMetrics(options: { processMetrics?: boolean } = {}):
       help: 'Failed writes of the durable positions (state directory unwritable or full); retried every flush period.',
       registers,
     }),
+    authFailures: zeroed(new Counter({
+      name: 'certstream_auth_failures_total',
+      help: 'Requests and connections refused by access control: missing or unknown token (401), token over its max-connections (429), address not in --allow-from.',
+      labelNames: ['reason'] as const,
+      registers,
+    })),
+    tokenConnections: new Gauge({
+      name: 'certstream_connections',
+      help: 'Stream connections open, by token NAME (--tokens).',
+      labelNames: ['token'] as const,
+      registers,
+    }),
   };
+}
+
+/** Every reason at 0 from start-up, so that rate() and alerts see the series before the first failure. */
+function zeroed(counter: Counter<'reason'>): Counter<'reason'> {
+  for (const reason of AUTH_FAILURE_REASONS) counter.inc({ reason }, 0);
+  return counter;
 }

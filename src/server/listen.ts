@@ -32,8 +32,8 @@ function listenError(err: unknown, host: string, port: number): unknown {
   return new CertstreamError('CONFIG_ERR_INVALID', `--host ${host} --port ${port}: cannot listen: ${reason} (${code})`, { cause: err });
 }
 
-/** `http://host:port` for logs and tests (127.0.0.1 when bound to every address). */
-export function shownUrl(host: string, port: number): string {
+/** `http://host:port` (`https://` with TLS) for logs and tests (127.0.0.1 when bound to every address). */
+export function shownUrl(host: string, port: number, secure = false): string {
   const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-  return `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}`;
+  return `${secure ? 'https' : 'http'}://${shown.includes(':') ? `[${shown}]` : shown}:${port}`;
 }

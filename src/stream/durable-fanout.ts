@@ -31,6 +31,7 @@ import { RateLimitedLog } from '../log/rate-limited.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
 import type { StreamName } from './stream-paths.js';
 import type { ReplayBatch, ReplayWindow } from '../replay/replay-window.js';
+import { ownedQuery } from '../access/request-owner.js';
 import { DurableClient } from './durable-client.js';
 import type { DurablePositions } from './durable-positions.js';
 import type { DisconnectReason } from './stream-client.js';
@@ -166,8 +167,9 @@ export class DurableFanout {
    * when they hold --max-durable-subscriptions already; NAMEs they hold are always admitted.
    * @returns true when the request was refused (and the socket answered)
    */
-  refusesNewName(req: IncomingMessage, socket: Duplex, stream: StreamName, query: SubscriptionQuery): boolean {
+  refusesNewName(req: IncomingMessage, socket: Duplex, stream: StreamName, asked: SubscriptionQuery): boolean {
     const { positions } = this.options;
+    const query = ownedQuery(req, asked); // the key the positions hold: TOKEN/id with tokens
     if (query.id === undefined || positions.admits(query.id, stream)) return false;
     this.refused.inc();
     this.refusedLog.log('warn', 'max-durable', 'durable subscription refused (HTTP 503): --max-durable-subscriptions positions are kept', { stream, id: query.id, positions: positions.size, remote: req.socket.remoteAddress });
@@ -177,8 +179,10 @@ export class DurableFanout {
   }
 
   /** Registers an upgraded connection; replay starts at once. */
-  add(ws: WebSocket, socket: Socket, stream: StreamName, req: IncomingMessage, query: SubscriptionQuery): DurableClient {
+  add(ws: WebSocket, socket: Socket, stream: StreamName, req: IncomingMessage, asked: SubscriptionQuery): DurableClient {
     const { window, positions } = this.options;
+    // With tokens the NAME is the token's (`TOKEN/id`): its key in the positions and for takeover.
+    const query = ownedQuery(req, asked);
     const live = window.nextSeq;
     const saved = query.id === undefined ? undefined : positions.get(query.id, stream);
     let start: number | Promise<number>;

@@ -12,6 +12,7 @@
  * exponential backoff with jitter.
  */
 import { Subscription } from '../client/subscription.js';
+import type { CaCertificates } from '../client/trust.js';
 
 /** Settings of a DurableFeed. */
 export interface DurableFeedOptions {
@@ -37,6 +38,10 @@ export interface DurableFeedOptions {
   backoffMaxMs?: number;
   /** Opening handshake timeout in ms (default 10_000). */
   handshakeTimeoutMs?: number;
+  /** Access token of a server with --tokens (sent as `?token=`; the subscription's shown URL masks it). */
+  token?: string;
+  /** `wss://`: a CA to trust besides the system's. */
+  ca?: CaCertificates;
 }
 
 /** `url` with `id=NAME` set (other query parameters kept). */
@@ -69,6 +74,8 @@ export class DurableFeed {
       backoffBaseMs: o.backoffBaseMs ?? 500,
       backoffMaxMs: o.backoffMaxMs ?? 30_000,
       handshakeTimeoutMs: o.handshakeTimeoutMs ?? 10_000,
+      token: o.token,
+      ca: o.ca,
     });
     this.sub = sub;
     sub.on('connect', () => o.onState?.(true, 'connected'));

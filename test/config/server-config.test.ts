@@ -45,6 +45,11 @@ test('every default, pinned (the contract values, and the heartbeat of 10 s from
     role: 'all',
     natsStream: 'CERTSTREAM',
     natsReplicas: 1,
+    tlsCert: '',
+    tlsKey: '',
+    tokens: '',
+    allowFrom: '',
+    protectMetrics: false,
   });
   assert.equal(DEFAULT_LOG_LIST, rest.logList);
 });

@@ -22,6 +22,7 @@ test('a fresh server exports every fixed series at 0 before any event', { timeou
     expected.push(`certstream_durable_lag_messages{stream="${stream}"}`);
   }
   for (const reason of ['client', 'slow', 'ping_timeout', 'error', 'protocol', 'shutdown', 'takeover']) expected.push(`certstream_client_disconnects_total{reason="${reason}"}`);
+  for (const reason of ['missing', 'unknown', 'limit', 'address']) expected.push(`certstream_auth_failures_total{reason="${reason}"}`);
   for (const result of ['ok', 'error']) expected.push(`certstream_log_list_refreshes_total{result="${result}"}`);
   for (const l of fake.logs) {
     for (const kind of ['http', 'rate_limited', 'parse', 'timeout']) expected.push(`certstream_log_errors_total{log="${l.url}",kind="${kind}"}`);

@@ -11,13 +11,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { NspawnContainer, ensureRootfs, nspawnUnavailableReason, stepper, until } from './nspawn-container.js';
 import { StreamCollector } from './stream-collector.js';
 import { freePort } from '../support/free-port.js';
+import { TestCa } from '../support/tls-certs.js';
+import { upgrade } from '../support/ws-upgrade.js';
 
 /** The part of FakeCtLog (fake-ct-log/fake-ct-log.ts) this test uses. */
 interface FakeLog {
@@ -31,6 +34,7 @@ interface FakeLog {
 const FAKE_LOG_MODULE = resolve('fake-ct-log/fake-ct-log.ts');
 const SERVER_ENTRY = resolve('src/cli/certstream-server.ts');
 const INITIAL = 40;
+const E2E_TOKEN = 'e2e-s3cret-token';
 
 const envReason = nspawnUnavailableReason();
 
@@ -76,7 +80,15 @@ test('systemd units on a real systemd (nspawn): readiness, restarts, watchdog, h
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const collector = new StreamCollector(`ws://127.0.0.1:${port}/`);
-  const container = await NspawnContainer.boot(rootfs, work, [{ host: stage, container: '/stage', readOnly: true }]);
+  // TLS and tokens for the LoadCredential= step: a CA and a leaf made here, bound read-only into the container.
+  const ca = TestCa.create();
+  const leaf = ca.leaf();
+  const tlsDir = join(work, 'tls');
+  mkdirSync(tlsDir);
+  copyFileSync(leaf.certFile, join(tlsDir, 'tls.crt'));
+  copyFileSync(leaf.keyFile, join(tlsDir, 'tls.key'));
+  writeFileSync(join(tlsDir, 'tokens'), `e2e ${createHash('sha256').update(E2E_TOKEN).digest('hex')}\n`);
+  const container = await NspawnContainer.boot(rootfs, work, [{ host: stage, container: '/stage', readOnly: true }, { host: tlsDir, container: '/tls', readOnly: true }]);
   const cursorFile = '/var/lib/private/certstream-server/cursors.json';
   const healthz = async (): Promise<{ status: string; logs: { url: string; lag: number; next_index: number; last_success: number | null }[] }> => {
     const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(5000) });
@@ -252,6 +264,41 @@ test('systemd units on a real systemd (nspawn): readiness, restarts, watchdog, h
       assert.deepEqual([later.ActiveState, later.NRestarts], ['failed', '0']);
     });
 
+    await step('TLS and tokens through LoadCredential=: root-only files, wss:// with a token, reload keeps the process', async () => {
+      await container.sh(
+        [
+          "sed -i '/banana/d' /etc/default/certstream-server",
+          'install -d -m 0700 /etc/certstream-server',
+          'install -m 0600 /tls/tls.crt /tls/tls.key /tls/tokens /etc/certstream-server/',
+          'mkdir -p /etc/systemd/system/certstream-server.service.d',
+          'cp /opt/certstream-server/systemd/access/credentials.conf /etc/systemd/system/certstream-server.service.d/',
+          'systemctl daemon-reload',
+          'systemctl reset-failed certstream-server.service',
+          'systemctl start certstream-server.service',
+        ].join(' && '),
+      );
+      assert.equal(await container.sh('stat -c %a:%U /etc/certstream-server/tls.key /etc/certstream-server/tokens'), '600:root\n600:root\n');
+      const wss = `wss://127.0.0.1:${port}/`;
+      assert.equal((await upgrade(wss, { ca: ca.pem })).status, 401, 'no token: refused before the upgrade');
+      const opened = await upgrade(`${wss}?token=${E2E_TOKEN}`, { ca: ca.pem });
+      assert.equal(opened.status, 101);
+      const first = await new Promise<string>((resolve) => opened.ws!.once('message', (d) => resolve(String(d))));
+      assert.match(first, /"message_type":"(heartbeat|certificate_update)"/);
+      const before = await container.show('certstream-server.service', 'MainPID', 'ActiveState');
+      await container.sh('systemctl reload certstream-server.service');
+      await until('the reload in the journal', 30_000, async () => {
+        const j = await container.sh('journalctl -u certstream-server.service -o cat --no-pager');
+        return /TLS certificate reloaded/.test(j) && /tokens reloaded/.test(j) ? true : undefined;
+      });
+      const after = await container.show('certstream-server.service', 'MainPID', 'ActiveState');
+      assert.deepEqual(after, before, 'the same process, still active');
+      await new Promise<string>((resolve) => opened.ws!.once('message', (d) => resolve(String(d))));
+      assert.equal(opened.ws!.readyState, opened.ws!.OPEN, 'the open wss:// connection stayed');
+      opened.ws!.close();
+      const journal = await container.sh('journalctl -u certstream-server.service -o cat --no-pager');
+      assert.ok(!journal.includes(E2E_TOKEN), 'no token text in the journal');
+    });
+
     await step('install.sh --uninstall removes the units and the tree, keeps edited config and state', async () => {
       const out = await container.sh('/stage/scripts/install.sh --uninstall');
       assert.match(out, /kept your edited \/etc\/default\/certstream-server/);
@@ -272,6 +319,7 @@ test('systemd units on a real systemd (nspawn): readiness, restarts, watchdog, h
     const code = await container.poweroff();
     t.diagnostic(`systemd-nspawn exited with ${code}`);
     await fake.close();
+    ca.remove();
     rmSync(work, { recursive: true, force: true });
   }
 });

@@ -8,6 +8,7 @@
  * reconnect loss.
  */
 import { Subscription } from '../../client/subscription.js';
+import type { CaCertificates } from '../../client/trust.js';
 import type { FeedEvent } from './feed-event.js';
 import { parseFeedFrameBytes } from './feed-frame.js';
 
@@ -29,6 +30,10 @@ export interface FeedFollowerOptions {
   handshakeTimeoutMs?: number;
   /** Clock in ms since the epoch (default Date.now). */
   now?: () => number;
+  /** Access token of a server with --tokens (sent as `?token=`, shown nowhere). */
+  token?: string;
+  /** `wss://`: a CA to trust besides the system's. */
+  ca?: CaCertificates;
 }
 
 export class FeedFollower {
@@ -58,6 +63,8 @@ export class FeedFollower {
       backoffBaseMs: this.opts.backoffBaseMs ?? 1_000,
       backoffMaxMs: this.opts.backoffMaxMs ?? 30_000,
       handshakeTimeoutMs: this.opts.handshakeTimeoutMs ?? 10_000,
+      token: this.opts.token,
+      ca: this.opts.ca,
     });
     this.sub = sub;
     sub.on('connect', () => {

@@ -8,7 +8,7 @@ import type { AuditMetrics, MetricsServer } from '../../audit/compare/audit-metr
 import { DURATION_BOUNDS, GRACE_BOUNDS, optionalPort, optionalSeconds, parseWith, usageError, valuesOrExit, type Parsed } from './cli-args.js';
 import type { FeedId } from '../../audit/compare/comparator.js';
 import { DEFAULT_LOG_LIST, resolveFeedSpec, type FeedSpec } from '../../audit/feeds/feed-source.js';
-import { defaultIo, makeSource, REACH_TIMEOUT_MS, type CommandIo } from './command-support.js';
+import { accessOptions, defaultIo, feedAccess, makeSource, REACH_TIMEOUT_MS, type CommandIo, type FeedAccess } from './command-support.js';
 import { LiveCompare } from '../../audit/compare/live-compare.js';
 import { compareRecordings } from '../../audit/recording/recording-replay.js';
 import { reportExtras, type AuditReport } from '../../audit/compare/report.js';
@@ -18,7 +18,7 @@ import type { Comparator } from '../../audit/compare/comparator.js';
 
 /** Parsed options of `certaudit compare`. */
 export interface CompareOptions {
-  feeds: Record<FeedId, { arg: string; spec: FeedSpec }>;
+  feeds: Record<FeedId, { arg: string; spec: FeedSpec; access: FeedAccess }>;
   durationSeconds: number | undefined;
   json: boolean;
   metricsPort: number | undefined;
@@ -28,7 +28,9 @@ export interface CompareOptions {
   logList: string;
 }
 
-const USAGE = `Usage: certaudit compare --a FEED --b FEED [--duration SECONDS] [--json] [--metrics-port PORT] [--grace SECONDS]
+const TOKENS = { a: { flag: 'token-a', env: 'CERTAUDIT_TOKEN_A', feed: 'feed a' }, b: { flag: 'token-b', env: 'CERTAUDIT_TOKEN_B', feed: 'feed b' } };
+
+const USAGE = `Usage: certaudit compare --a FEED --b FEED [--duration SECONDS] [--json] [--metrics-port PORT] [--grace SECONDS] [--token-a TOKEN] [--token-b TOKEN] [--ca FILE]
 
 Compares two certstream feeds entry by entry on (log, cert_index) and reports what each one missed.
 A FEED is local, public, ct (the CT logs themselves), a ws:// or wss:// URL, or a file written by
@@ -42,7 +44,7 @@ export function parseCompareArgs(argv: string[], env: Record<string, string | un
     argv,
     USAGE,
     (y) =>
-      y
+      accessOptions(y, [TOKENS.a, TOKENS.b])
         .option('a', { type: 'string', describe: 'first feed', requiresArg: true })
         .option('b', { type: 'string', describe: 'second feed', requiresArg: true })
         .option('duration', { type: 'string', describe: 'seconds to run (default: until SIGINT/SIGTERM)', requiresArg: true })
@@ -54,8 +56,8 @@ export function parseCompareArgs(argv: string[], env: Record<string, string | un
     (raw) => {
       if (typeof raw.a !== 'string' || typeof raw.b !== 'string') throw usageError('--a FEED and --b FEED are required');
       const feeds = {
-        a: { arg: raw.a, spec: resolveFeedSpec(raw.a, env) },
-        b: { arg: raw.b, spec: resolveFeedSpec(raw.b, env) },
+        a: { arg: raw.a, spec: resolveFeedSpec(raw.a, env), access: feedAccess(raw, env, TOKENS.a) },
+        b: { arg: raw.b, spec: resolveFeedSpec(raw.b, env), access: feedAccess(raw, env, TOKENS.b) },
       };
       const kinds = [feeds.a.spec.kind, feeds.b.spec.kind];
       if (kinds.includes('recording') && !(kinds[0] === 'recording' && kinds[1] === 'recording')) {
@@ -118,7 +120,7 @@ export async function runCompare(argv: string[], io: CommandIo = defaultIo()): P
       return 2;
     }
   }
-  const sources = { a: await makeSource(o.feeds.a.spec, o.logList), b: await makeSource(o.feeds.b.spec, o.logList) };
+  const sources = { a: await makeSource(o.feeds.a.spec, o.logList, o.feeds.a.access), b: await makeSource(o.feeds.b.spec, o.logList, o.feeds.b.access) };
   const labels = {
     a: o.feeds.a.arg,
     b: o.feeds.b.arg === o.feeds.a.arg ? `${o.feeds.b.arg} (b)` : o.feeds.b.arg,

@@ -6,7 +6,10 @@
  * returns the Nagios exit code: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (also for bad usage).
  */
 import { parseArgs } from 'node:util';
+import { Agent, fetch as fetchWith } from 'undici';
 import WebSocket from 'ws';
+import { readCaFile, trustedCas } from '../../client/trust.js';
+import { isCertstreamError } from '../../errors.js';
 import { VERSION } from '../../version.js';
 import {
   evaluateHealth,
@@ -27,7 +30,7 @@ export const HEALTH_DEFAULTS = {
   maxLag: 10_000,
 } as const;
 
-const USAGE = `Usage: certaudit health [--url http://HOST:PORT] [--timeout SECONDS] [--max-lag N] [--json]
+const USAGE = `Usage: certaudit health [--url http://HOST:PORT] [--timeout SECONDS] [--max-lag N] [--json] [--token TOKEN] [--ca FILE]
 
 Probes a running certstream-server: GET /healthz (status and per-log lag) and a WebSocket on /
 that must deliver a frame within the timeout. Prints one summary line (JSON with --json).
@@ -36,6 +39,8 @@ that must deliver a frame within the timeout. Prints one summary line (JSON with
   --timeout SECONDS  time allowed for /healthz and the first frame (default ${HEALTH_DEFAULTS.timeoutSeconds})
   --max-lag N        warn when a log is more than N entries behind its head (default ${HEALTH_DEFAULTS.maxLag})
   --json             print the verdict as one JSON object
+  --token TOKEN      access token of a server with --tokens (better: CERTAUDIT_TOKEN; a flag shows in ps)
+  --ca FILE          PEM file of a CA to trust for https:// besides the system's (or NODE_EXTRA_CA_CERTS)
 
 Exit codes (Nagios): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (including bad usage).
 `;
@@ -47,11 +52,15 @@ export interface HealthOptions {
   timeoutSeconds: number;
   maxLag: number;
   json: boolean;
+  /** Access token for the stream (`/healthz` is open); sent as a Bearer header. */
+  token?: string;
+  /** PEM of a CA to trust besides the system's. */
+  ca?: Buffer;
 }
 
 /** Parses argv; returns the options, or a usage problem text. Pure. */
-export function parseHealthArgs(argv: string[]): { options: HealthOptions } | { help: true } | { usage: string } {
-  let values: { url?: string; timeout?: string; 'max-lag'?: string; json?: boolean; help?: boolean };
+export function parseHealthArgs(argv: string[], env: Record<string, string | undefined> = {}): { options: HealthOptions } | { help: true } | { usage: string } {
+  let values: { url?: string; timeout?: string; 'max-lag'?: string; json?: boolean; help?: boolean; token?: string; ca?: string };
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -62,6 +71,8 @@ export function parseHealthArgs(argv: string[]): { options: HealthOptions } | { 
         timeout: { type: 'string' },
         'max-lag': { type: 'string' },
         json: { type: 'boolean' },
+        token: { type: 'string' },
+        ca: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -84,20 +95,30 @@ export function parseHealthArgs(argv: string[]): { options: HealthOptions } | { 
   }
   const maxLag = values['max-lag'] === undefined ? HEALTH_DEFAULTS.maxLag : Number(values['max-lag']);
   if (!Number.isSafeInteger(maxLag) || maxLag < 0) problems.push(`--max-lag must be a whole number >= 0, got ${values['max-lag']}`);
+  let ca: Buffer | undefined;
+  try {
+    ca = values.ca === undefined ? undefined : readCaFile(values.ca, 'AUDIT_ERR_USAGE');
+  } catch (err) {
+    if (!isCertstreamError(err, 'AUDIT_ERR_USAGE')) throw err;
+    problems.push(err.message);
+  }
   if (problems.length > 0 || url === undefined) return { usage: problems.join('; ') };
+  const token = values.token ?? env.CERTAUDIT_TOKEN;
   return {
-    options: { url: url.href.replace(/\/+$/, ''), timeoutSeconds, maxLag, json: values.json === true },
+    options: { url: url.href.replace(/\/+$/, ''), timeoutSeconds, maxLag, json: values.json === true, ...(token ? { token } : {}), ...(ca ? { ca } : {}) },
   };
 }
 
 /** GET /healthz with a deadline. Never throws. */
-export async function fetchHealthz(baseUrl: string, timeoutMs: number): Promise<HealthzObservation> {
+export async function fetchHealthz(baseUrl: string, timeoutMs: number, ca?: Buffer): Promise<HealthzObservation> {
   const signal = AbortSignal.timeout(timeoutMs);
+  const dispatcher = ca === undefined ? undefined : new Agent({ connect: { ca: trustedCas(ca) } });
   try {
-    const res = await fetch(`${baseUrl}/healthz`, {
+    const res = await fetchWith(`${baseUrl}/healthz`, {
       signal,
       redirect: 'manual',
       headers: { 'user-agent': `certaudit/${VERSION}`, accept: 'application/json' },
+      dispatcher,
     });
     const body = await res.text();
     return { kind: 'answer', statusCode: res.status, body };
@@ -105,17 +126,20 @@ export async function fetchHealthz(baseUrl: string, timeoutMs: number): Promise<
     if (signal.aborted) return { kind: 'timeout' };
     const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : '';
     return { kind: 'unreachable', error: cause || (err instanceof Error ? err.message : String(err)) };
+  } finally {
+    void dispatcher?.close();
   }
 }
 
 /** Opens a WebSocket on `/` and waits for its first frame, with a deadline. Never throws. */
-export function awaitFirstFrame(baseUrl: string, timeoutMs: number): Promise<WsObservation> {
+export function awaitFirstFrame(baseUrl: string, timeoutMs: number, access: Pick<HealthOptions, 'token' | 'ca'> = {}): Promise<WsObservation> {
   const wsUrl = `${baseUrl.replace(/^http/, 'ws')}/`;
   const started = performance.now();
   return new Promise((resolve) => {
     let done = false;
     const ws = new WebSocket(wsUrl, {
-      headers: { 'user-agent': `certaudit/${VERSION}` },
+      headers: { 'user-agent': `certaudit/${VERSION}`, ...(access.token === undefined ? {} : { authorization: `Bearer ${access.token}` }) },
+      ca: trustedCas(access.ca),
       handshakeTimeout: timeoutMs,
       perMessageDeflate: false,
       // A frame can be a full certificate_update of a few kB; anything far larger is not this server.
@@ -145,7 +169,7 @@ export function awaitFirstFrame(baseUrl: string, timeoutMs: number): Promise<WsO
 export async function probeHealth(options: HealthOptions): Promise<HealthVerdict> {
   const timeoutMs = Math.round(options.timeoutSeconds * 1000);
   const base = options.url.replace(/\/+$/, '');
-  const [healthz, ws] = await Promise.all([fetchHealthz(base, timeoutMs), awaitFirstFrame(base, timeoutMs)]);
+  const [healthz, ws] = await Promise.all([fetchHealthz(base, timeoutMs, options.ca), awaitFirstFrame(base, timeoutMs, options)]);
   return evaluateHealth(healthz, ws, { maxLag: options.maxLag, timeoutSeconds: options.timeoutSeconds });
 }
 
@@ -164,7 +188,7 @@ export function verdictJson(verdict: HealthVerdict, url: string): string {
 
 /** Entry point of `certaudit health`; returns the Nagios exit code. */
 export async function runHealth(argv: string[]): Promise<number> {
-  const parsed = parseHealthArgs(argv);
+  const parsed = parseHealthArgs(argv, process.env);
   if ('help' in parsed) {
     process.stdout.write(USAGE);
     return NagiosState.OK;

@@ -6,7 +6,7 @@
  */
 import { describeError, isCertstreamError } from '../../errors.js';
 import { DURATION_BOUNDS, optionalSeconds, parseWith, usageError, valuesOrExit, type Parsed } from './cli-args.js';
-import { makeSource, REACH_TIMEOUT_MS, type CommandIo } from './command-support.js';
+import { accessOptions, feedAccess, makeSource, REACH_TIMEOUT_MS, type CommandIo, type FeedAccess } from './command-support.js';
 import { DEFAULT_LOG_LIST, resolveFeedSpec, type FeedSpec } from '../../audit/feeds/feed-source.js';
 import { Recorder } from '../../audit/recording/recorder.js';
 import { formatStatus, StatusLine } from './status-line.js';
@@ -17,9 +17,13 @@ export interface RecordOptions {
   out: string;
   durationSeconds: number | undefined;
   logList: string;
+  /** Token and CA of a server with access control. */
+  access: FeedAccess;
 }
 
-const USAGE = `Usage: certaudit record --feed FEED --out FILE [--duration SECONDS]
+const TOKEN = { flag: 'token', env: 'CERTAUDIT_TOKEN', feed: 'the feed' };
+
+const USAGE = `Usage: certaudit record --feed FEED --out FILE [--duration SECONDS] [--token TOKEN] [--ca FILE]
 
 Records what a feed delivers (entry identities, arrival times, connection events) as newline-delimited
 JSON, flushed at least every second. Compare two recordings later with
@@ -32,7 +36,7 @@ export function parseRecordArgs(argv: string[], env: Record<string, string | und
     argv,
     USAGE,
     (y) =>
-      y
+      accessOptions(y, [TOKEN])
         .option('feed', { type: 'string', describe: 'feed to record: local, public, ct, ws:// or wss:// URL', requiresArg: true })
         .option('out', { type: 'string', describe: 'output file (created or truncated)', requiresArg: true })
         .option('duration', { type: 'string', describe: 'seconds to record (default: until SIGINT/SIGTERM)', requiresArg: true })
@@ -48,6 +52,7 @@ export function parseRecordArgs(argv: string[], env: Record<string, string | und
         out: raw.out,
         durationSeconds: optionalSeconds(raw.duration, '--duration', DURATION_BOUNDS),
         logList: typeof raw['log-list'] === 'string' ? raw['log-list'] : env.CERTAUDIT_LOG_LIST || DEFAULT_LOG_LIST,
+        access: feedAccess(raw, env, TOKEN),
       };
     },
   );
@@ -60,7 +65,7 @@ export async function runRecord(argv: string[], io?: CommandIo): Promise<number>
   const args = valuesOrExit(parsed, 'certaudit record', { stdout, stderr });
   if ('exit' in args) return args.exit;
   const o = args.values;
-  const source = await makeSource(o.feed, o.logList);
+  const source = await makeSource(o.feed, o.logList, o.access);
   let recorder: Recorder;
   try {
     recorder = await Recorder.start({ source, out: o.out });

@@ -14,6 +14,7 @@ import { resolve } from 'node:path';
 import { parseWith, optionalPort, usageError, valuesOrExit, type Parsed } from '../certaudit/cli-args.js';
 import { serveMetrics, type MetricsServer } from '../../audit/compare/audit-metrics.js';
 import { resolveFeedSpec } from '../../audit/feeds/feed-source.js';
+import { readCaFile } from '../../client/trust.js';
 import { describeError } from '../../errors.js';
 import { createLogger } from '../../log/logger.js';
 import { parseWatchFile, type Rule } from '../../watch/rules.js';
@@ -52,6 +53,10 @@ export interface RunOptions {
   webhookTimeoutMs: number;
   webhookBackoffBaseMs: number;
   webhookBackoffMaxMs: number;
+  /** Access token of a server with --tokens. */
+  token?: string;
+  /** PEM of a CA to trust for wss:// besides the system's. */
+  ca?: Buffer;
 }
 
 const USAGE = `Usage: certstream-watch run --feed FEED --watch FILE [--db URL] [--webhook URL ...] [--hook PATH ...] [--metrics-port PORT]
@@ -93,6 +98,8 @@ export function parseRunArgs(argv: string[], env: Record<string, string | undefi
         .option('hook', { type: 'string', array: true, describe: 'run this executable per new match (repeatable; CERTWATCH_HOOK space-separated)', requiresArg: true })
         .option('hook-timeout', { type: 'string', describe: 'time limit of one hook run, seconds (default 30)', requiresArg: true })
         .option('delivery-max-age', { type: 'string', describe: 'retry a failing delivery this long, seconds (default 86400), then keep it as a dead letter', requiresArg: true })
+        .option('token', { type: 'string', describe: 'access token of a server with --tokens (better: CERTWATCH_TOKEN; a flag shows in ps)', requiresArg: true })
+        .option('ca', { type: 'string', describe: "PEM file of a CA to trust for wss:// besides the system's (CERTWATCH_CA, or NODE_EXTRA_CA_CERTS)", requiresArg: true })
         .option('regex-timeout', { type: 'string', describe: 'time limit of one batch of regex rules, ms (default 1000)', requiresArg: true }),
     (raw) => {
       const feed = pick(raw, 'feed', env);
@@ -106,6 +113,7 @@ export function parseRunArgs(argv: string[], env: Record<string, string | undefi
         const v = raw[flag];
         return Array.isArray(v) ? v.map(String) : (env[`CERTWATCH_${flag.toUpperCase()}`] ?? '').split(/\s+/).filter((s) => s !== '');
       };
+      const caFile = pick(raw, 'ca', env);
       const regexTimeout = pick(raw, 'regex-timeout', env);
       const regexTimeoutMs = regexTimeout === undefined ? 1000 : Number(regexTimeout);
       if (!Number.isInteger(regexTimeoutMs) || regexTimeoutMs < 10) throw usageError(`--regex-timeout must be an integer number of ms >= 10, got '${regexTimeout}'`);
@@ -130,6 +138,8 @@ export function parseRunArgs(argv: string[], env: Record<string, string | undefi
         metricsHost: pick(raw, 'metrics-host', env) ?? '127.0.0.1',
         id,
         regexTimeoutMs,
+        token: pick(raw, 'token', env),
+        ca: caFile === undefined ? undefined : readCaFile(caFile, 'AUDIT_ERR_USAGE'),
       };
     },
   );
@@ -262,6 +272,7 @@ export async function runWatch(argv: string[], io: WatchIo): Promise<number> {
   runner = new WatchRunner({
     feedUrl: o.feedUrl, id: o.id, rules: config.rules, store, targets, metrics, logger, regexTimeoutMs: o.regexTimeoutMs,
     delivery: { baseBackoffMs: o.webhookBackoffBaseMs, maxBackoffMs: o.webhookBackoffMaxMs, maxAgeMs: o.deliveryMaxAgeMs },
+    feed: { token: o.token, ca: o.ca },
   });
   runner.start();
   if (hupEarly) onHup();

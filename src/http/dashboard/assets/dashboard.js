@@ -259,13 +259,39 @@
   let timer;
   let inFlight = false;
 
+  // A server with --protect-metrics answers /status.json only with a token: kept for this tab's session
+  // only, taken from the form or from #token= (a fragment never reaches the server or its logs).
+  const TOKEN_KEY = 'certstream-token';
+  const hashToken = /^#token=(.+)$/.exec(location.hash);
+  if (hashToken) {
+    sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(hashToken[1]));
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+  function authHeaders() {
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    return token ? { authorization: 'Bearer ' + token } : {};
+  }
+  function tokenNeeded(refused) {
+    $('token-needed').hidden = false;
+    $('token-note').textContent = refused ? 'that token was refused' : '';
+    $('conn').textContent = 'a token is needed';
+  }
+  $('token-use').addEventListener('click', () => {
+    const token = $('token-input').value.trim();
+    $('token-input').value = '';
+    if (token !== '') sessionStorage.setItem(TOKEN_KEY, token);
+    poll();
+  });
+
   async function poll() {
     clearTimeout(timer);
     inFlight = true;
     try {
-      const res = await fetch('/status.json?after=' + after, { cache: 'no-store', signal: AbortSignal.timeout(10000) });
+      const res = await fetch('/status.json?after=' + after, { cache: 'no-store', headers: authHeaders(), signal: AbortSignal.timeout(10000) });
+      if (res.status === 401) return tokenNeeded(sessionStorage.getItem(TOKEN_KEY) !== null);
       if (!res.ok) throw new Error('HTTP ' + res.status);
       render(await res.json());
+      $('token-needed').hidden = true;
       $('conn').textContent = '';
     } catch (err) {
       $('conn').textContent = 'no answer from the server (' + (err && err.name === 'TimeoutError' ? 'timeout' : err.message) +
