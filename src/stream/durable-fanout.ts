@@ -31,6 +31,8 @@ import type { StreamName } from './stream-paths.js';
 import type { ReplayBatch, ReplayWindow } from '../replay/replay-window.js';
 import { DurableClient } from './durable-client.js';
 import type { DurablePositions } from './durable-positions.js';
+import { matchingFrames } from './filter-replay.js';
+import type { FilterSet } from './filter-sets.js';
 import type { DisconnectReason } from './stream-client.js';
 import { answerPings, isAnswer, pingPayload, protocolError } from './ping-guard.js';
 import { STREAM_NAMES } from './stream-paths.js';
@@ -152,7 +154,7 @@ export class DurableFanout {
   }
 
   /** Registers an upgraded connection; replay starts at once. */
-  add(ws: WebSocket, socket: Socket, stream: StreamName, req: IncomingMessage, query: SubscriptionQuery): DurableClient {
+  add(ws: WebSocket, socket: Socket, stream: StreamName, req: IncomingMessage, query: SubscriptionQuery, filter?: FilterSet): DurableClient {
     const { window, positions } = this.options;
     const live = window.nextSeq;
     const saved = query.id === undefined ? undefined : positions.get(query.id, stream);
@@ -161,7 +163,7 @@ export class DurableFanout {
     else if (query.since !== undefined) start = window.seqAtTime(query.since);
     else start = live;
     const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
-    const client = new DurableClient(ws, socket, stream, remote, query.id, typeof start === 'number' ? start : live, live);
+    const client = new DurableClient(ws, socket, stream, remote, query.id, typeof start === 'number' ? start : live, live, filter);
     const begin = (from: number) => {
       if (from < window.firstSeq) {
         this.truncated.inc({ stream }, window.firstSeq - from);
@@ -234,12 +236,13 @@ export class DurableFanout {
   }
 
   /**
-   * The hub's flush: `batch` holds this stream's frames for seqs [start, end) (plus heartbeats). A client
-   * exactly at `start` with room takes it as is; any other reads from the window.
+   * The hub's flush: `batch` holds this stream's frames for seqs [start, end) (plus heartbeats) that
+   * pass `filter` (undefined: every frame). A client of that stream and filter exactly at `start` with
+   * room takes it as is; any other reads from the window.
    */
-  deliver(stream: StreamName, batch: FrameBatch, start: number, end: number): void {
+  deliver(stream: StreamName, batch: FrameBatch, start: number, end: number, filter?: FilterSet): void {
     for (const c of this.clients) {
-      if (c.stream !== stream || !c.open) continue;
+      if (c.stream !== stream || c.filter !== filter || !c.open) continue;
       if (c.nextSeq === start && !c.pumping && !c.waitingDrain && c.buffered + batch.bytes.length <= this.options.queueBytes) {
         c.write(batch);
         c.nextSeq = end;
@@ -301,7 +304,9 @@ export class DurableFanout {
         this.releaseReadSlot();
       }
       if (!c.open) return;
-      const { first, next, batch } = read;
+      const { first, next } = read;
+      const batch = c.filter === undefined || read.batch.ends.length === 0 ? read.batch : await this.filtered(c, c.filter, read);
+      if (!c.open) return;
       if (next <= asked) {
         // Nothing read and nothing skipped: ask again only when the window's start moved meanwhile
         // (trimmed under the read); anything else would spin on the same seq forever.
@@ -313,7 +318,7 @@ export class DurableFanout {
       }
       // Seqs not delivered: trimmed under a reader slower than the window is long (before `first`), or
       // left out by the window inside the batch (a damaged record, a vanished segment).
-      const lost = next - asked - batch.ends.length;
+      const lost = next - asked - read.batch.ends.length;
       if (lost > 0) this.truncated.inc({ stream: c.stream }, lost);
       if (batch.ends.length > 0) {
         c.write(batch);
@@ -321,6 +326,17 @@ export class DurableFanout {
       }
       if (first < c.replayEnd) this.replayed.inc({ stream: c.stream }, Math.min(batch.ends.length, c.replayEnd - first));
       c.nextSeq = next;
+    }
+  }
+
+  /** The frames of a read that pass the client's filter; the domains read it takes holds a read slot too. */
+  private async filtered(c: DurableClient, filter: FilterSet, read: ReplayBatch): Promise<ReplayBatch['batch']> {
+    const slot = this.readSlot();
+    if (slot !== undefined) await slot;
+    try {
+      return await matchingFrames(this.options.window, c.stream, read, filter);
+    } finally {
+      this.releaseReadSlot();
     }
   }
 
