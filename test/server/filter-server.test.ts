@@ -1,0 +1,137 @@
+// `?match=` end to end: the real server follows the fake CT log (real CT entries and synthesised
+// certificates), real ws clients. A filtered client receives exactly the frames of the unfiltered stream
+// whose names match (judged here by a plain reference reading of the rule syntax, not by the server's
+// matcher), byte for byte, on all three paths; a durable filtered client cut mid-stream resumes with
+// nothing lost; malformed rule sets get HTTP 400 with one line from the real listener, and a set at the
+// size limit — longer than Node's default header limit once URL-encoded — is served.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { WebSocket } from 'ws';
+import { waitUntil } from '../support/wait-until.js';
+import { nextIndexes, startFake, startReal, tempDir, testConfig, whenFake } from './server-harness.js';
+
+/** The rules of this test, and what they select, read the simple way (interface.md's rule syntax). */
+const RULES = 'Synthetic-2.EXAMPLE,~login-,=*.pay-42.synthetic-3.example,~.google.';
+function selects(rawName: string): boolean {
+  const name = rawName.toLowerCase().replace(/^\*\./, '');
+  return name === 'synthetic-2.example' || name.endsWith('.synthetic-2.example') || name.includes('login-') || name === 'pay-42.synthetic-3.example' || name.includes('.google.');
+}
+
+interface Recorded {
+  ws: WebSocket;
+  raw: string[];
+}
+
+async function record(url: string): Promise<Recorded> {
+  const ws = new WebSocket(url);
+  const raw: string[] = [];
+  ws.on('message', (d) => raw.push(d.toString()));
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  return { ws, raw };
+}
+
+/** The certificate frames (not heartbeats) of a recording. */
+const entries = (r: Recorded) => r.raw.filter((m) => !m.startsWith('{"message_type":"heartbeat"'));
+
+/** The names of a frame of any stream. */
+function names(frame: string): string[] {
+  const m = JSON.parse(frame) as { data: string[] | { leaf_cert: { all_domains: string[] } } };
+  return Array.isArray(m.data) ? m.data : m.data.leaf_cert.all_domains;
+}
+
+/** Everything the server wrote to `ws` before now has arrived once the pong to this ping has. */
+async function caughtUp(ws: WebSocket): Promise<void> {
+  const pong = new Promise<void>((resolve) => ws.once('pong', () => resolve()));
+  ws.ping();
+  await pong;
+}
+
+test('filtered clients get exactly the matching frames, byte-identical; a durable filtered client resumes a cut with nothing lost', { timeout: 120_000 }, async (t) => {
+  const fake = await startFake(t, { rfc6962Logs: 1, staticLogs: 1, initialSize: 100 });
+  const server = await startReal(testConfig(fake, await tempDir(t), { durablePingIntervalMs: 50 }));
+  t.after(() => server.close());
+  const atHeads = () => fake.logs.every((l) => nextIndexes(server).get(l.url) === fake.size(l.url));
+  await whenFake(fake, atHeads);
+  const base = `ws://127.0.0.1:${server.port}`;
+  const match = `match=${encodeURIComponent(RULES)}`;
+  const paths = ['/', '/full-stream', '/domains-only'];
+  const plain = await Promise.all(paths.map((p) => record(`${base}${p}`)));
+  const filtered = await Promise.all(paths.map((p) => record(`${base}${p}?${match}`)));
+  let durable = await record(`${base}/full-stream?id=filtered-one&${match}`);
+  const durableSeen: string[][] = [durable.raw];
+
+  const total = () => fake.logs.reduce((n, l) => n + fake.size(l.url) - 100, 0);
+  fake.append(150); // on each log: 300 entries, real ones and synthetic ones
+  await whenFake(fake, atHeads);
+  await waitUntil('the unfiltered streams', 20_000, () => plain.every((p) => entries(p).length === total()));
+  const matchingSoFar = entries(plain[1]).filter((f) => names(f).some(selects)).length;
+  await waitUntil('the durable client before the cut', 20_000, () => entries(durable).length >= matchingSoFar);
+  // Cut the durable client, and publish more while it is away.
+  durable.ws.terminate();
+  await waitUntil('the durable client gone', 5000, () => server.hub.stats().clients.full === 2);
+  fake.append(120);
+  await whenFake(fake, atHeads);
+  durable = await record(`${base}/full-stream?id=filtered-one&${match}`);
+  durableSeen.push(durable.raw);
+  await waitUntil('the unfiltered streams again', 20_000, () => plain.every((p) => entries(p).length === total()));
+
+  for (let i = 0; i < paths.length; i++) {
+    await caughtUp(filtered[i].ws);
+    const expected = entries(plain[i]).filter((f) => names(f).some(selects));
+    assert.ok(expected.length > 0 && expected.length < total() / 2, `${paths[i]}: the rules select some entries, not all (${expected.length} of ${total()})`);
+    assert.deepEqual(entries(filtered[i]), expected, paths[i]);
+  }
+  const expectedFull = entries(plain[1]).filter((f) => names(f).some(selects));
+  await waitUntil('the durable client caught up', 20_000, () => new Set(durableSeen.flatMap((r) => entries({ ws: durable.ws, raw: r }))).size >= expectedFull.length);
+  await caughtUp(durable.ws);
+  const got = new Set(durableSeen.flatMap((r) => entries({ ws: durable.ws, raw: r })));
+  assert.deepEqual([...got].sort(), [...expectedFull].sort(), 'every matching entry across the cut, and nothing else (repeats of the unconfirmed tail allowed)');
+  for (const r of [...plain, ...filtered, durable]) r.ws.close();
+});
+
+function upgrade(port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ port, host: '127.0.0.1', path, headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==' } });
+    req.on('response', (r) => {
+      let body = '';
+      r.on('data', (c) => (body += c));
+      r.on('end', () => resolve({ status: r.statusCode ?? 0, body }));
+    });
+    req.on('upgrade', (res, socket) => {
+      socket.destroy();
+      resolve({ status: res.statusCode ?? 0, body: '' });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('malformed match: HTTP 400 with one line before the upgrade; a set at the limits is served', { timeout: 60_000 }, async (t) => {
+  const fake = await startFake(t, { rfc6962Logs: 1, staticLogs: 0, initialSize: 10 });
+  const server = await startReal(testConfig(fake, await tempDir(t)));
+  t.after(() => server.close());
+  const thousand = Array.from({ length: 1000 }, (_, i) => `n-${String(i).padStart(4, '0')}.example`).join(',');
+  for (const [query, expect] of [
+    [`match=${encodeURIComponent('/pay.*pal/')}`, /regular expressions are not accepted/],
+    [`match=${encodeURIComponent(`${thousand},one-more.example`)}`, /1001 rules/],
+    [`match=${'a'.repeat(17 * 1024)}`, /over 16384 bytes/],
+    [`match=${encodeURIComponent('a.example,,b.example')}`, /rule 2 is empty/],
+    ['match=', /rule 1 is empty/],
+    ['match=a.example&match=b.example', /more than once/],
+    [`match=${encodeURIComponent('a b')}`, /not a domain name/],
+  ] as const) {
+    for (const path of ['/', '/full-stream', '/domains-only']) {
+      const res = await upgrade(server.port, `${path}?${query}`);
+      assert.equal(res.status, 400, `${path}?${query.slice(0, 60)}`);
+      assert.match(res.body, expect);
+      assert.equal(res.body.trimEnd().split('\n').length, 1);
+    }
+  }
+  // 1,000 rules in 16 KiB: about 18 KB URL-encoded, over Node's default 16 KiB of headers.
+  assert.ok(thousand.length <= 16 * 1024 && encodeURIComponent(thousand).length > 16 * 1024);
+  assert.equal((await upgrade(server.port, `/?id=big&match=${encodeURIComponent(thousand)}`)).status, 101);
+});
