@@ -1,29 +1,31 @@
 /**
- * Matches normalised names against name rules, fast: the cost per name does not grow with the number
- * of rules. Shared by certstream-watch (watch/matcher.ts adds regex rules) and the server's `match=`
- * filter (stream/filter-sets.ts).
- * - domain rules (`example.com`): a Map lookup per label suffix of the name (`a.b.example.com`,
- *   `b.example.com`, `example.com`, `com`);
- * - exact rules (`=example.com`): one Map lookup;
+ * Matches normalised names against a fixed list of name rules, fast: the cost per name does not grow
+ * with the number of rules. Shared by certstream-watch (watch/matcher.ts adds regex rules) and the
+ * server's `match=` filter (stream/filter-sets.ts).
+ * - domain rules (`example.com`) and exact rules (`=example.com`): Map lookups per label suffix of the
+ *   name (name-index.ts);
  * - substring rules (`~paypal`): one pass of an Aho-Corasick automaton over the name.
  */
 import { AhoCorasick } from './aho-corasick.js';
+import { NameIndex } from './name-index.js';
 import type { NameRule } from './name-rule.js';
 
 export class NameMatcher<R extends NameRule = NameRule> {
-  private readonly domains = new Map<string, R>();
-  private readonly exact = new Map<string, R>();
+  private readonly index = new NameIndex<R>();
   private readonly substrings: R[] = [];
   private readonly automaton: AhoCorasick | undefined;
 
-  /** @param rules name rules; a later rule of the same kind and value replaces an earlier one */
   constructor(rules: Iterable<R>) {
     for (const r of rules) {
-      if (r.kind === 'domain') this.domains.set(r.value, r);
-      else if (r.kind === 'exact') this.exact.set(r.value, r);
-      else this.substrings.push(r);
+      if (r.kind === 'substring') this.substrings.push(r);
+      else this.index.add(r.kind, r.value, r);
     }
     this.automaton = this.substrings.length > 0 ? new AhoCorasick(this.substrings.map((r) => r.value)) : undefined;
+  }
+
+  /** Whether it holds any rule. */
+  get empty(): boolean {
+    return this.index.size === 0 && this.automaton === undefined;
   }
 
   /**
@@ -31,18 +33,7 @@ export class NameMatcher<R extends NameRule = NameRule> {
    * returns true.
    */
   matchName(name: string, hit: (rule: R) => boolean | void): void {
-    const e = this.exact.get(name);
-    if (e && hit(e) === true) return;
-    if (this.domains.size > 0) {
-      let at = 0;
-      for (;;) {
-        const d = this.domains.get(at === 0 ? name : name.slice(at));
-        if (d && hit(d) === true) return;
-        const dot = name.indexOf('.', at);
-        if (dot < 0) break;
-        at = dot + 1;
-      }
-    }
+    if (this.index.lookup(name, hit)) return;
     if (this.automaton) {
       let seen: Set<number> | undefined;
       let done = false;

@@ -28,7 +28,7 @@
  *   left out for everyone), and clients with `?id=` or `?since=` are served from it (durable-fanout.ts).
  * - `?match=RULES` (filter-rules.ts): clients with the same normalised rules share one compiled set
  *   (filter-sets.ts). Each published entry's names are read once from its domains frame and matched once
- *   per distinct set; each set queues its matching frames (and the heartbeats) per stream, and a flush
+ *   against all sets together; each set queues its matching frames (and the heartbeats) per stream, and a flush
  *   frames them once for all of the set's clients, plain and durable — the same bytes as the unfiltered
  *   stream's frames, fewer of them.
  */
@@ -395,20 +395,19 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
 
   /**
    * Queues each entry's frames for every compiled set it passes, on the streams the set has clients
-   * of: its names are read once, and matched once per set whatever the number of the set's clients.
+   * of: its names are read once and matched once against all sets (FilterSets.matching), whatever the
+   * number of clients.
    */
   private queueFiltered(frames: readonly StreamFrames[]): void {
-    const sets = [...this.filters.values()];
+    const hits: FilterSet[] = [];
     let matched = 0;
     for (const f of frames) {
-      const names = entryNames(f.domains);
-      let any = false;
-      for (const set of sets) {
-        if (!set.matches(names)) continue;
-        any = true;
+      hits.length = 0;
+      this.filters.matching(entryNames(f.domains), hits);
+      if (hits.length > 0) matched++;
+      for (const set of hits) {
         for (const stream of STREAM_NAMES) if (set.clients[stream] > 0) set.pending[stream].push(f[stream]);
       }
-      if (any) matched++;
     }
     if (matched > 0) this.filters.matched.inc(matched);
   }

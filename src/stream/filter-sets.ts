@@ -1,12 +1,18 @@
 /**
  * The compiled `match=` rule sets, one per distinct normalised set (filter-rules.ts `key`): clients that
- * send the same rules share one NameMatcher, one match result per entry and one framed batch per flush
- * (the hub's filtered groups). A set is compiled when its first client comes and released when its last
+ * send the same rules share one compiled set, one match result per entry and one framed batch per flush
+ * (the hub's filtered groups).
+ *
+ * Live entries are matched against all sets at once: the domain and exact rules of every set are in one
+ * NameIndex (value → the sets holding it), so an entry costs one walk over its names' label suffixes
+ * whatever the number of sets; only the sets with `~substring` rules also run their own automaton per
+ * entry. A durable client's replay matches with its set's own NameMatcher. A set is compiled when its first client comes and released when its last
  * one goes. The number of sets and the rule bytes of all of them together are bounded: a client whose
  * set would pass either is refused (HTTP 503, counted by reason), so that no run of distinct sets can
  * make the server's matching cost or memory grow without bound.
  */
 import { Counter, Gauge } from 'prom-client';
+import { NameIndex } from '../match/name-index.js';
 import { NameMatcher } from '../match/name-matcher.js';
 import { normaliseName } from '../match/name-rule.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
@@ -25,7 +31,12 @@ export type FilterRefusal = (typeof FILTER_REFUSALS)[number];
 
 /** One compiled rule set and its users. */
 export class FilterSet {
+  /** All its rules (replay matches with it). */
   readonly matcher: NameMatcher;
+  /** Its substring rules alone, when it has any (the live path's per-set part). */
+  readonly substrings: NameMatcher | undefined;
+  /** The live entry that last hit it (FilterSets.matching's de-duplication). */
+  hitStamp = 0;
   /** Clients using it, per stream (plain and durable). */
   readonly clients: Record<StreamName, number> = { lite: 0, full: 0, domains: 0 };
   /** Its plain (live, non-durable) clients, all streams. */
@@ -36,9 +47,11 @@ export class FilterSet {
   constructor(
     readonly key: string,
     readonly bytes: number,
-    rules: FilterRules['rules'],
+    readonly rules: FilterRules['rules'],
   ) {
     this.matcher = new NameMatcher(rules);
+    const substrings = rules.filter((r) => r.kind === 'substring');
+    this.substrings = substrings.length > 0 ? new NameMatcher(substrings) : undefined;
   }
 
   /** Clients of all streams. */
@@ -62,6 +75,11 @@ export interface FilterSetsOptions {
 
 export class FilterSets {
   private readonly sets = new Map<string, FilterSet>();
+  /** The domain and exact rules of every set. */
+  private readonly index = new NameIndex<FilterSet>();
+  /** The sets with substring rules. */
+  private readonly withSubstrings = new Set<FilterSet>();
+  private stamp = 0;
   private bytes = 0;
   private readonly refused: Counter<'reason'>;
   /** certstream_filter_entries_matched_total: entries that passed at least one set. */
@@ -122,6 +140,8 @@ export class FilterSets {
       set = new FilterSet(rules.key, rules.bytes, rules.rules);
       this.sets.set(rules.key, set);
       this.bytes += rules.bytes;
+      for (const r of rules.rules) if (r.kind !== 'substring') this.index.add(r.kind, r.value, set);
+      if (set.substrings !== undefined) this.withSubstrings.add(set);
     }
     set.clients[stream]++;
     this.filteredClients.inc({ stream });
@@ -135,7 +155,23 @@ export class FilterSets {
     if (set.users === 0 && this.sets.get(set.key) === set) {
       this.sets.delete(set.key);
       this.bytes -= set.bytes;
+      for (const r of set.rules) if (r.kind !== 'substring') this.index.remove(r.kind, r.value, set);
+      this.withSubstrings.delete(set);
     }
+  }
+
+  /**
+   * Appends to `out` every set an entry with these normalised names (entryNames) passes, each once.
+   */
+  matching(names: readonly string[], out: FilterSet[]): void {
+    const stamp = ++this.stamp;
+    const hit = (set: FilterSet) => {
+      if (set.hitStamp === stamp) return;
+      set.hitStamp = stamp;
+      out.push(set);
+    };
+    for (const name of names) if (name !== '') this.index.lookup(name, hit);
+    for (const set of this.withSubstrings) if (set.hitStamp !== stamp && set.substrings!.matchesAny(names)) hit(set);
   }
 
   /**
