@@ -16,7 +16,7 @@ import { connect as tcpConnect, type Socket } from 'node:net';
 
 interface ConnectCmd {
   cmd: 'connect';
-  url: string;
+  url: string | string[];
   clients: number;
   /** Record an arrival sample for one message in `sampleEvery` (by cert_index, or by ordinal without one). */
   sampleEvery: number;
@@ -141,8 +141,10 @@ function maskedFrame(first: number, payload: Buffer): Buffer {
 function connect(cmd: ConnectCmd): void {
   let open = 0;
   for (let c = 0; c < cmd.clients; c++) {
-    // `{i}` in the URL is the client's number (durable clients need one id each).
-    const url = new URL(cmd.url.replace('{i}', String(c)));
+    // `{i}` in the URL is the client's number (durable clients need one id each); with several URLs,
+    // client c takes URL c modulo their number.
+    const template = typeof cmd.url === 'string' ? cmd.url : cmd.url[c % cmd.url.length];
+    const url = new URL(template.replace('{i}', String(c)));
     const last = new Map<string, number>();
     const inspect = c < cmd.inspect;
     let ordinal = 0;
