@@ -3,7 +3,8 @@
 // whose names match (judged here by a plain reference reading of the rule syntax, not by the server's
 // matcher), byte for byte, on all three paths; a durable filtered client cut mid-stream resumes with
 // nothing lost; malformed rule sets get HTTP 400 with one line from the real listener, and a set at the
-// size limit — longer than Node's default header limit once URL-encoded — is served.
+// size limit — longer than Node's default header limit once URL-encoded — is served. /status.json (the
+// dashboard's data) counts the filtered clients.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
@@ -63,6 +64,10 @@ test('filtered clients get exactly the matching frames, byte-identical; a durabl
   const filtered = await Promise.all(paths.map((p) => record(`${base}${p}?${match}`)));
   let durable = await record(`${base}/full-stream?id=filtered-one&${match}`);
   const durableSeen: string[][] = [durable.raw];
+  // The dashboard's data counts them (and certstream_clients includes them).
+  const status = (await (await fetch(`http://127.0.0.1:${server.port}/status.json`)).json()) as { filtered_clients_by_stream: unknown; clients_by_stream: unknown };
+  assert.deepEqual(status.filtered_clients_by_stream, { lite: 1, full: 2, domains: 1 });
+  assert.deepEqual(status.clients_by_stream, { lite: 2, full: 3, domains: 2 });
 
   const total = () => fake.logs.reduce((n, l) => n + fake.size(l.url) - 100, 0);
   fake.append(150); // on each log: 300 entries, real ones and synthetic ones
