@@ -171,11 +171,17 @@ function connect(cmd: ConnectCmd): void {
         samples.push(logId, id.index, k, at, seenMs(data, start, end));
       }
     };
+    let opened = false;
+    let tries = 0;
     const onOpen = (): void => {
+      opened = true;
       if (++open === cmd.clients) process.send!({ type: 'connected' });
     };
+    // A connection reset before the upgrade (a thousand connects at once can overflow the listener's
+    // accept queue on a loaded machine) is tried again, a few times, rather than hanging the run.
     const onClose = (): void => {
-      if (measuring) closedEarly++;
+      if (!opened && ++tries < 5) setTimeout(() => sockets.push(rawClient(url, onOpen, onText, onClose)), 100 * tries);
+      else if (measuring) closedEarly++;
     };
     sockets.push(rawClient(url, onOpen, onText, onClose));
   }
