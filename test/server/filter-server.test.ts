@@ -7,8 +7,7 @@
 // dashboard's data) counts the filtered clients.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
-import { WebSocket } from 'ws';
+import { caughtUp, recordFrames, upgradeAnswer, type Recorded } from '../support/stream-probe.js';
 import { waitUntil } from '../support/wait-until.js';
 import { nextIndexes, startFake, startReal, tempDir, testConfig, whenFake } from './server-harness.js';
 
@@ -19,21 +18,7 @@ function selects(rawName: string): boolean {
   return name === 'synthetic-2.example' || name.endsWith('.synthetic-2.example') || name.includes('login-') || name === 'pay-42.synthetic-3.example' || name.includes('.google.');
 }
 
-interface Recorded {
-  ws: WebSocket;
-  raw: string[];
-}
-
-async function record(url: string): Promise<Recorded> {
-  const ws = new WebSocket(url);
-  const raw: string[] = [];
-  ws.on('message', (d) => raw.push(d.toString()));
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
-  return { ws, raw };
-}
+const record = recordFrames;
 
 /** The certificate frames (not heartbeats) of a recording. */
 const entries = (r: Recorded) => r.raw.filter((m) => !m.startsWith('{"message_type":"heartbeat"'));
@@ -42,13 +27,6 @@ const entries = (r: Recorded) => r.raw.filter((m) => !m.startsWith('{"message_ty
 function names(frame: string): string[] {
   const m = JSON.parse(frame) as { data: string[] | { leaf_cert: { all_domains: string[] } } };
   return Array.isArray(m.data) ? m.data : m.data.leaf_cert.all_domains;
-}
-
-/** Everything the server wrote to `ws` before now has arrived once the pong to this ping has. */
-async function caughtUp(ws: WebSocket): Promise<void> {
-  const pong = new Promise<void>((resolve) => ws.once('pong', () => resolve()));
-  ws.ping();
-  await pong;
 }
 
 test('filtered clients get exactly the matching frames, byte-identical; a durable filtered client resumes a cut with nothing lost', { timeout: 120_000 }, async (t) => {
@@ -98,23 +76,6 @@ test('filtered clients get exactly the matching frames, byte-identical; a durabl
   for (const r of [...plain, ...filtered, durable]) r.ws.close();
 });
 
-function upgrade(port: number, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ port, host: '127.0.0.1', path, headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==' } });
-    req.on('response', (r) => {
-      let body = '';
-      r.on('data', (c) => (body += c));
-      r.on('end', () => resolve({ status: r.statusCode ?? 0, body }));
-    });
-    req.on('upgrade', (res, socket) => {
-      socket.destroy();
-      resolve({ status: res.statusCode ?? 0, body: '' });
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 test('malformed match: HTTP 400 with one line before the upgrade; a set at the limits is served', { timeout: 60_000 }, async (t) => {
   const fake = await startFake(t, { rfc6962Logs: 1, staticLogs: 0, initialSize: 10 });
   const server = await startReal(testConfig(fake, await tempDir(t)));
@@ -130,7 +91,7 @@ test('malformed match: HTTP 400 with one line before the upgrade; a set at the l
     [`match=${encodeURIComponent('a b')}`, /not a domain name/],
   ] as const) {
     for (const path of ['/', '/full-stream', '/domains-only']) {
-      const res = await upgrade(server.port, `${path}?${query}`);
+      const res = await upgradeAnswer(`http://127.0.0.1:${server.port}${path}?${query}`);
       assert.equal(res.status, 400, `${path}?${query.slice(0, 60)}`);
       assert.match(res.body, expect);
       assert.equal(res.body.trimEnd().split('\n').length, 1);
@@ -138,5 +99,5 @@ test('malformed match: HTTP 400 with one line before the upgrade; a set at the l
   }
   // 1,000 rules in 16 KiB: about 18 KB URL-encoded, over Node's default 16 KiB of headers.
   assert.ok(thousand.length <= 16 * 1024 && encodeURIComponent(thousand).length > 16 * 1024);
-  assert.equal((await upgrade(server.port, `/?id=big&match=${encodeURIComponent(thousand)}`)).status, 101);
+  assert.equal((await upgradeAnswer(`http://127.0.0.1:${server.port}/?id=big&match=${encodeURIComponent(thousand)}`)).status, 101);
 });

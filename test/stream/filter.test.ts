@@ -6,66 +6,32 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WebSocket } from 'ws';
 import { createServerMetrics } from '../../src/metrics/server-metrics.js';
 import { LocalReplayWindow } from '../../src/replay/local-replay-window.js';
 import { PositionStore } from '../../src/stream/durable-positions.js';
 import type { StreamFrames } from '../../src/stream/fanout-hub.js';
+import { caughtUp, recordFrames, upgradeAnswer as refusal, type Recorded as Probe } from '../support/stream-probe.js';
 import { waitUntil } from '../support/wait-until.js';
 import { closed, frames, metricValue, startHub } from './hub-harness.js';
 
 const LOG = 'https://log.example/';
 
-interface Recorded {
-  ws: WebSocket;
-  raw: string[];
+interface Recorded extends Probe {
   /** cert_index of every certificate frame (lite, full) or the index in `dN.example` (domains). */
   indexes(): number[];
   heartbeats(): number;
 }
 
-/** A client recording its raw text frames from the start (a replay may come with the 101 response). */
 async function record(url: string): Promise<Recorded> {
-  const ws = new WebSocket(url);
-  const raw: string[] = [];
-  ws.on('message', (d) => raw.push(d.toString()));
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
-  const entries = () => raw.filter((m) => !m.includes('"heartbeat"'));
+  const r = await recordFrames(url);
+  const entries = () => r.raw.filter((m) => !m.includes('"heartbeat"'));
   return {
-    ws,
-    raw,
+    ...r,
     indexes: () => entries().map((m) => Number((/"cert_index":(\d+)/.exec(m) ?? /"d(\d+)\.example"/.exec(m))![1])),
-    heartbeats: () => raw.length - entries().length,
+    heartbeats: () => r.raw.length - entries().length,
   };
-}
-
-/** Resolves once everything the server wrote to `ws` before now has arrived (its pong follows them on the socket). */
-async function caughtUp(ws: WebSocket): Promise<void> {
-  const pong = new Promise<void>((resolve) => ws.once('pong', () => resolve()));
-  ws.ping();
-  await pong;
-}
-
-/** The upgrade's HTTP answer (status, body) when it is refused. */
-function refusal(url: string): Promise<{ status: number; body: string }> {
-  const u = new URL(url);
-  return new Promise((resolve, reject) => {
-    const req = request({ host: u.hostname, port: u.port, path: `${u.pathname}${u.search}`, headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==' } });
-    req.on('response', (r) => {
-      let body = '';
-      r.on('data', (c) => (body += c));
-      r.on('end', () => resolve({ status: r.statusCode ?? 0, body }));
-    });
-    req.on('upgrade', () => reject(new Error(`upgraded: ${url}`)));
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 const sevens = (i: number) => String(i).includes('7');
