@@ -5,7 +5,8 @@
  * Each set has 99 rules that match nothing and the name of one of the fake log's 64 synthetic
  * certificates (fake-ct-log/synthetic.ts), which are 64 of every 105 entries it serves: a client receives
  * about 1 % of the stream, the server examines every entry. Reported per row: server CPU per entry
- * examined, p99 latency, bytes sent, peak RSS, against the unfiltered row of the same rate (goals:
+ * examined (entries the server streamed in the measured window: on a loaded machine fewer than the rate
+ * asks), p99 latency, bytes sent, peak RSS, against the unfiltered row of the same rate (goals:
  * (a) ≤ 2×, (b) ≤ 1.2× its CPU, p99 < 100 ms).
  */
 import { syntheticNames } from '../fake-ct-log/synthetic.js';
@@ -40,6 +41,9 @@ export interface FilterRowFigures {
   clients: number;
   rate: number;
   cpuSeconds: number;
+  /** Entries the server streamed in the measured window: each one examined by the filters. */
+  entries: number;
+  /** Frames the clients received in the measured window. */
   framesPerSecond: number;
   p99: number;
   bytes: number;
@@ -51,15 +55,15 @@ export interface FilterRowFigures {
  * p99, bytes sent (received by the clients) and peak RSS; `ok` when the CPU goal and p99 < 100 ms hold.
  */
 export function filterSummary(unfiltered: FilterRowFigures, filtered: readonly FilterRowFigures[], seconds: number): string[] {
-  const perEntry = (r: FilterRowFigures) => (r.cpuSeconds * 1e6) / (r.rate * seconds);
+  const perEntry = (r: FilterRowFigures) => (r.cpuSeconds * 1e6) / Math.max(1, r.entries);
   const sent = (r: FilterRowFigures) => `${Math.round(r.framesPerSecond * seconds)} frames, ${(r.bytes / 1e3).toFixed(0)} kB sent`;
-  const lines = [`unfiltered, ${unfiltered.clients} clients × ${unfiltered.rate}/s: server CPU ${perEntry(unfiltered).toFixed(1)} µs per entry, p99 ${unfiltered.p99.toFixed(1)} ms, ${sent(unfiltered)}, peak RSS ${unfiltered.peakRssMb.toFixed(0)} MB`];
+  const lines = [`unfiltered, ${unfiltered.clients} clients × ${unfiltered.rate}/s: ${unfiltered.entries} entries, server CPU ${perEntry(unfiltered).toFixed(1)} µs per entry, p99 ${unfiltered.p99.toFixed(1)} ms, ${sent(unfiltered)}, peak RSS ${unfiltered.peakRssMb.toFixed(0)} MB`];
   filtered.forEach((r, i) => {
     const s = FILTER_SCENARIOS[i];
     const ratio = perEntry(r) / perEntry(unfiltered);
     const ok = ratio <= s.goal && r.p99 < 100;
     lines.push(
-      `${s.label}, ${r.clients} clients × ${r.rate}/s: server CPU ${perEntry(r).toFixed(1)} µs per entry examined = ${ratio.toFixed(2)}× unfiltered (goal ≤ ${s.goal}×), p99 ${r.p99.toFixed(1)} ms (goal < 100), ${sent(r)}, peak RSS ${r.peakRssMb.toFixed(0)} MB: ${ok ? 'ok' : 'MISSED'}`,
+      `${s.label}, ${r.clients} clients × ${r.rate}/s: ${r.entries} entries examined, server CPU ${perEntry(r).toFixed(1)} µs per entry = ${ratio.toFixed(2)}× unfiltered (goal ≤ ${s.goal}×), p99 ${r.p99.toFixed(1)} ms (goal < 100), ${sent(r)}, peak RSS ${r.peakRssMb.toFixed(0)} MB: ${ok ? 'ok' : 'MISSED'}`,
     );
   });
   return lines;

@@ -76,6 +76,8 @@ interface Row {
   clientCpuSeconds: number;
   /** Bytes the clients received. */
   bytes: number;
+  /** Entries the server streamed (examined) in the measured window. */
+  entries: number;
 }
 
 function forkTs(file: string): ChildProcess {
@@ -143,8 +145,10 @@ async function runServer(clientsCount: number, rate: number, framesFile: string,
     await sleep(WARMUP * 1000);
     capture.close();
     await writeFile(framesFile, JSON.stringify(frames));
+    const entriesBefore = sumMetric(await (await fetch(`${base}/metrics`)).text(), 'certstream_entries_total');
     const { result, cpu } = await measure(clients, server.pid!);
     const metrics = await (await fetch(`${base}/metrics`)).text();
+    const entries = sumMetric(metrics, 'certstream_entries_total') - entriesBefore;
     fake.grow(0);
     const drops = sumMetric(metrics, 'certstream_client_dropped_messages_total');
     const appended = fake.logs.reduce((sum, l) => sum + fake.size(l.url), 0) - 1000 * LOGS;
@@ -185,6 +189,7 @@ async function runServer(clientsCount: number, rate: number, framesFile: string,
       peakRssMb: rss,
       clientCpuSeconds: result.clientCpuSeconds,
       bytes: result.bytes,
+      entries,
     };
   } finally {
     if (server.exitCode === null) server.kill('SIGKILL');
@@ -232,6 +237,7 @@ async function runBaseline(clientsCount: number, rate: number, framesFile: strin
       peakRssMb: rss,
       clientCpuSeconds: result.clientCpuSeconds,
       bytes: result.bytes,
+      entries: result.messages / clientsCount,
     };
   } finally {
     if (baseline.exitCode === null) baseline.kill('SIGKILL');
