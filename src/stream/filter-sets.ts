@@ -193,11 +193,20 @@ export class FilterSets {
   }
 }
 
+const DATA_HEAD = '{"data":[';
+const DATA_TAIL = '],"message_type"';
+
 /**
  * The normalised names of an entry from its `/domains-only` frame (`{"data":[…],"message_type":…}`):
  * the small frame every entry carries, so the lite and full frames are never parsed for matching.
  */
 export function entryNames(domainsFrame: string): string[] {
+  // The renderer's form, without escapes (almost every frame): its names are the `","`-separated texts.
+  if (domainsFrame.startsWith(DATA_HEAD) && !domainsFrame.includes('\\')) {
+    const close = domainsFrame.indexOf(DATA_TAIL, DATA_HEAD.length);
+    if (close === DATA_HEAD.length) return [];
+    if (close > DATA_HEAD.length) return domainsFrame.slice(DATA_HEAD.length + 1, close - 1).split('","').map(normaliseName);
+  }
   const data = (JSON.parse(domainsFrame) as { data?: unknown }).data;
   if (!Array.isArray(data)) return [];
   const names: string[] = [];
