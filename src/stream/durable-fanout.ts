@@ -82,6 +82,8 @@ const MAX_CONCURRENT_READS = 2;
 
 export class DurableFanout {
   readonly clients = new Set<DurableClient>();
+  /** The clients by `match=` set (undefined: unfiltered): a flush's batch for one set goes to its clients alone. */
+  private readonly byFilter = new Map<FilterSet | undefined, Set<DurableClient>>();
   private readonly byName = new Map<string, DurableClient>();
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly replayed: Counter<'stream'>;
@@ -211,6 +213,9 @@ export class DurableFanout {
       this.byName.set(key, client);
     }
     this.clients.add(client);
+    let group = this.byFilter.get(filter);
+    if (group === undefined) this.byFilter.set(filter, (group = new Set()));
+    group.add(client);
     this.options.onCount(stream, 1);
     let errored = false;
     ws.on('pong', (data) => this.pong(client, data));
@@ -224,6 +229,8 @@ export class DurableFanout {
     });
     ws.once('close', (code) => {
       this.clients.delete(client);
+      group.delete(client);
+      if (group.size === 0 && this.byFilter.get(filter) === group) this.byFilter.delete(filter);
       if (query.id !== undefined && this.byName.get(`${stream}\n${query.id}`) === client) this.byName.delete(`${stream}\n${query.id}`);
       this.options.onCount(stream, -1);
       const reason: DisconnectReason = client.closeReason ?? (errored ? 'error' : 'client');
@@ -241,8 +248,10 @@ export class DurableFanout {
    * room takes it as is; any other reads from the window.
    */
   deliver(stream: StreamName, batch: FrameBatch, start: number, end: number, filter?: FilterSet): void {
-    for (const c of this.clients) {
-      if (c.stream !== stream || c.filter !== filter || !c.open) continue;
+    const group = this.byFilter.get(filter);
+    if (group === undefined) return;
+    for (const c of group) {
+      if (c.stream !== stream || !c.open) continue;
       if (c.nextSeq === start && !c.pumping && !c.waitingDrain && c.buffered + batch.bytes.length <= this.options.queueBytes) {
         c.write(batch);
         c.nextSeq = end;
