@@ -314,8 +314,7 @@ export class DurableFanout {
       }
       if (!c.open) return;
       const { first, next } = read;
-      const batch = c.filter === undefined || read.batch.ends.length === 0 ? read.batch : await this.filtered(c, c.filter, read);
-      if (!c.open) return;
+      const batch = c.filter === undefined ? read.batch : matchingFrames(c.stream, read, c.filter);
       if (next <= asked) {
         // Nothing read and nothing skipped: ask again only when the window's start moved meanwhile
         // (trimmed under the read); anything else would spin on the same seq forever.
@@ -335,17 +334,6 @@ export class DurableFanout {
       }
       if (first < c.replayEnd) this.replayed.inc({ stream: c.stream }, Math.min(batch.ends.length, c.replayEnd - first));
       c.nextSeq = next;
-    }
-  }
-
-  /** The frames of a read that pass the client's filter; the domains read it takes holds a read slot too. */
-  private async filtered(c: DurableClient, filter: FilterSet, read: ReplayBatch): Promise<ReplayBatch['batch']> {
-    const slot = this.readSlot();
-    if (slot !== undefined) await slot;
-    try {
-      return await matchingFrames(this.options.window, c.stream, read, filter);
-    } finally {
-      this.releaseReadSlot();
     }
   }
 

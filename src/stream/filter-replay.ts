@@ -4,52 +4,46 @@
  * same bytes as the unfiltered stream's frames). The client's position stays a seq of the whole window,
  * so it resumes exactly where it stopped whatever its filter passed.
  *
- * Entries are matched on their `/domains-only` frames — a second window read of the same seqs, small
- * frames — never by parsing a lite or full frame, unless that read cannot be lined up seq for seq with
- * the first (the window left a damaged record out of either): then each frame's own names are used.
+ * Frames are not parsed: an entry's names are the `all_domains` array the renderer writes first in a
+ * lite or full frame's `leaf_cert` (`"leaf_cert":{"all_domains":[…]`, found with a byte search; no
+ * unescaped quote can occur inside a JSON string, so the search cannot hit a value), or a domains
+ * frame's `data`; only a frame whose names hold escapes (or that is not the renderer's) is JSON-parsed.
+ * A second window read for the domains frames of the same seqs cost as much as the first one.
  */
-import type { FramedBatch, ReplayBatch, ReplayWindow } from '../replay/replay-window.js';
+import type { FramedBatch, ReplayBatch } from '../replay/replay-window.js';
 import { entryNames, type FilterSet } from './filter-sets.js';
 import { normaliseName } from '../match/name-rule.js';
 import type { StreamName } from './stream-paths.js';
 
-/** Bytes of domains frames one window read asks for while lining them up with a batch. */
-const DOMAINS_READ_BYTES = 1024 * 1024;
+const LEAF_DOMAINS = Buffer.from('"leaf_cert":{"all_domains":[');
+/** Ends the array: `],"` cannot occur inside a JSON string (its quote would be escaped). */
+const ARRAY_END = Buffer.from('],"');
 
 /** The frames of `read` (a window read of `stream`) whose entries pass `set`; the number examined is `read.batch.ends.length`. */
-export async function matchingFrames(window: ReplayWindow, stream: StreamName, read: ReplayBatch, set: FilterSet): Promise<FramedBatch> {
+export function matchingFrames(stream: StreamName, read: ReplayBatch, set: FilterSet): FramedBatch {
   const { batch } = read;
   const n = batch.ends.length;
   if (n === 0) return batch;
-  const domains = stream === 'domains' ? batch.payloads : read.next - read.first === n ? await domainsFrames(window, read.first, read.next) : undefined;
+  const payloads = batch.payloads;
   const keep: boolean[] = new Array<boolean>(n);
   let kept = 0;
   for (let i = 0; i < n; i++) {
-    const names = domains !== undefined ? entryNames(domains[i].toString('utf8')) : frameNames(batch.payloads[i]);
-    keep[i] = set.matches(names);
+    keep[i] = set.matches(stream === 'domains' ? entryNames(payloads[i].toString('utf8')) : frameNames(payloads[i]));
     if (keep[i]) kept++;
   }
   return kept === n ? batch : selectFrames(batch, keep, kept);
 }
 
-/** The domains frames' payloads of seqs [first, next), or undefined when the window does not give exactly one per seq. */
-async function domainsFrames(window: ReplayWindow, first: number, next: number): Promise<Buffer[] | undefined> {
-  const out: Buffer[] = [];
-  let at = first;
-  while (at < next) {
-    const r = window.read('domains', at, DOMAINS_READ_BYTES);
-    const { first: got, next: after, batch } = r instanceof Promise ? await r : r;
-    if (got !== at || after - got !== batch.ends.length || after <= at) return undefined;
-    const take = Math.min(batch.ends.length, next - at);
-    const payloads = batch.payloads;
-    for (let i = 0; i < take; i++) out.push(payloads[i]);
-    at += take;
+/** The normalised names (`data.leaf_cert.all_domains`) of a lite or full frame. */
+export function frameNames(payload: Buffer): string[] {
+  const at = payload.indexOf(LEAF_DOMAINS);
+  const from = at + LEAF_DOMAINS.length;
+  const end = at < 0 ? -1 : payload.indexOf(ARRAY_END, from);
+  const backslash = end < 0 ? -1 : payload.indexOf(0x5c, from);
+  if (end >= 0 && (backslash < 0 || backslash > end)) {
+    if (end === from) return [];
+    return payload.toString('utf8', from + 1, end - 1).split('","').map(normaliseName);
   }
-  return out;
-}
-
-/** The normalised names of a lite or full frame (`data.leaf_cert.all_domains`): the slow way, kept for a window that left records out. */
-function frameNames(payload: Buffer): string[] {
   const m = JSON.parse(payload.toString('utf8')) as { data?: { leaf_cert?: { all_domains?: unknown } } };
   const all = m.data?.leaf_cert?.all_domains;
   return Array.isArray(all) ? all.filter((d): d is string => typeof d === 'string').map(normaliseName) : [];

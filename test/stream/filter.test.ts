@@ -14,7 +14,7 @@ import { PositionStore } from '../../src/stream/durable-positions.js';
 import type { StreamFrames } from '../../src/stream/fanout-hub.js';
 import { caughtUp, recordFrames, upgradeAnswer as refusal, type Recorded as Probe } from '../support/stream-probe.js';
 import { waitUntil } from '../support/wait-until.js';
-import { closed, frames, metricValue, startHub } from './hub-harness.js';
+import { closed, frames as harnessFrames, metricValue, startHub } from './hub-harness.js';
 
 const LOG = 'https://log.example/';
 
@@ -35,6 +35,14 @@ async function record(url: string): Promise<Recorded> {
 }
 
 const sevens = (i: number) => String(i).includes('7');
+
+/** The harness's frames, with the leaf's names where the renderer puts them (a replay finds them there). */
+function frames(log: string, from: number, count: number, padding = 0): StreamFrames[] {
+  return harnessFrames(log, from, count, padding).map((f, i) => {
+    const leaf = `{"data":{"leaf_cert":{"all_domains":["d${from + i}.example"],"subject":{}},`;
+    return { ...f, lite: f.lite.replace('{"data":{', leaf), full: f.full.replace('{"data":{', leaf) };
+  });
+}
 
 test('a filtered client gets exactly the matching frames of the unfiltered stream, byte-identical, on every stream', async (t) => {
   const h = await startHub();
