@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { subscribe } from '../../src/client/index.js';
 import { createServerMetrics } from '../../src/metrics/server-metrics.js';
 import { LocalReplayWindow } from '../../src/replay/local-replay-window.js';
 import { PositionStore } from '../../src/stream/durable-positions.js';
@@ -160,4 +161,22 @@ test('a durable filtered client resumes after a cut with nothing lost, from memo
   await waitUntil('the since replay', 10_000, () => since.indexes().length >= all.length);
   await caughtUp(since.ws);
   assert.deepEqual(since.indexes(), all);
+});
+
+test('the client library with match: only the matching entries, and the entries left out are no gap', async (t) => {
+  const h = await startHub();
+  t.after(() => h.close());
+  const sub = subscribe(`${h.url}/`, { match: '~7' });
+  t.after(() => sub.close());
+  const got: number[] = [];
+  const gaps: unknown[] = [];
+  sub.on('entry', (m) => got.push(m.data.cert_index));
+  sub.on('gap', (g) => gaps.push(g));
+  await new Promise<void>((resolve) => sub.once('connect', () => resolve()));
+  await waitUntil('the server registered it', 5000, () => h.hub.clientCount === 1);
+  h.hub.publish(frames(LOG, 0, 100));
+  const expected = Array.from({ length: 100 }, (_, i) => i).filter(sevens);
+  await waitUntil('the matching entries', 5000, () => got.length === expected.length);
+  assert.deepEqual(got, expected);
+  assert.deepEqual(gaps, []);
 });
