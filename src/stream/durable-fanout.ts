@@ -261,6 +261,11 @@ export class DurableFanout {
     }
   }
 
+  /** Whether any client of `filter` (undefined: unfiltered) is connected. */
+  serves(filter: FilterSet | undefined): boolean {
+    return this.byFilter.has(filter);
+  }
+
   /** Brings every client up to the window's head; resolves when done or at `deadline` (epoch ms). */
   async drain(deadline: number): Promise<void> {
     for (const c of this.clients) this.pump(c);

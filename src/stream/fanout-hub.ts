@@ -364,8 +364,9 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
       const queued = set.pending;
       set.pending = { lite: [], full: [], domains: [] };
       for (const stream of STREAM_NAMES) {
-        // A set whose entries all failed still moves its durable clients past them (an empty batch).
-        if (set.clients[stream] === 0 || (queued[stream].length === 0 && seqs[stream] === undefined)) continue;
+        // A set whose entries all failed still moves its durable clients past them (an empty batch);
+        // with no durable client, an empty batch has nothing to do (a thousand sets, every flush).
+        if (set.clients[stream] === 0 || (queued[stream].length === 0 && (seqs[stream] === undefined || this.durable?.serves(set) !== true))) continue;
         this.send(stream, frameBatch(queued[stream]), seqs[stream], set.plain, set, now);
       }
     }
