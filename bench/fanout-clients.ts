@@ -17,7 +17,7 @@ import { connect as tlsConnect } from 'node:tls';
 
 interface ConnectCmd {
   cmd: 'connect';
-  url: string;
+  url: string | string[];
   clients: number;
   /** Record an arrival sample for one message in `sampleEvery` (by cert_index, or by ordinal without one). */
   sampleEvery: number;
@@ -144,8 +144,10 @@ function maskedFrame(first: number, payload: Buffer): Buffer {
 function connect(cmd: ConnectCmd): void {
   let open = 0;
   for (let c = 0; c < cmd.clients; c++) {
-    // `{i}` in the URL is the client's number (durable clients need one id each).
-    const url = new URL(cmd.url.replace('{i}', String(c)));
+    // `{i}` in the URL is the client's number (durable clients need one id each); with several URLs,
+    // client c takes URL c modulo their number.
+    const template = typeof cmd.url === 'string' ? cmd.url : cmd.url[c % cmd.url.length];
+    const url = new URL(template.replace('{i}', String(c)));
     const last = new Map<string, number>();
     const inspect = c < cmd.inspect;
     let ordinal = 0;
@@ -172,11 +174,17 @@ function connect(cmd: ConnectCmd): void {
         samples.push(logId, id.index, k, at, seenMs(data, start, end));
       }
     };
+    let opened = false;
+    let tries = 0;
     const onOpen = (): void => {
+      opened = true;
       if (++open === cmd.clients) process.send!({ type: 'connected' });
     };
+    // A connection reset before the upgrade (a thousand connects at once can overflow the listener's
+    // accept queue on a loaded machine) is tried again, a few times, rather than hanging the run.
     const onClose = (): void => {
-      if (measuring) closedEarly++;
+      if (!opened && ++tries < 5) setTimeout(() => sockets.push(rawClient(url, onOpen, onText, onClose)), 100 * tries);
+      else if (measuring) closedEarly++;
     };
     sockets.push(rawClient(url, onOpen, onText, onClose));
   }

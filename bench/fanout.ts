@@ -18,6 +18,8 @@
  * the cost of the replay window and of position pings next to plain clients. `--tls` adds a run with
  * --tls-cert/--tls-key (a self-signed ECDSA certificate) and wss:// clients: CPU per delivered frame,
  * TLS against plain, in the same run.
+ * `--filtered N` adds, per scenario, N clients with `?match=` rule sets (bench/fanout-filter.ts): each its
+ * own set, then 10 shared sets; compared with the scenario's unfiltered row per entry examined.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -28,6 +30,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { WebSocket } from 'ws';
 import { FakeCtLog } from '../fake-ct-log/fake-ct-log.js';
+import { FILTER_SCENARIOS, filterSummary, type FilterScenario } from './fanout-filter.js';
 import { message, percentile, type ClientResult } from './support/client-pool.js';
 import { sumMetric } from './support/daemon.js';
 import { cpuSeconds, peakRssMb } from './support/proc-stats.js';
@@ -49,6 +52,7 @@ const { values: opts } = parseArgs({
     built: { type: 'boolean', default: false },
     durable: { type: 'boolean', default: false },
     tls: { type: 'boolean', default: false },
+    filtered: { type: 'string' },
   },
 });
 // --tls: the benchmark's own requests and capture client accept the self-signed certificate.
@@ -76,13 +80,17 @@ interface Row {
   cpuPercent: number;
   peakRssMb: number;
   clientCpuSeconds: number;
+  /** Bytes the clients received. */
+  bytes: number;
+  /** Entries the server streamed (examined) in the measured window. */
+  entries: number;
 }
 
 function forkTs(file: string): ChildProcess {
   return fork(join(ROOT, 'bench', file), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }
 
-async function startClients(url: string, clients: number): Promise<ChildProcess> {
+async function startClients(url: string | string[], clients: number): Promise<ChildProcess> {
   const child = forkTs('fanout-clients.ts');
   const connected = message(child, 'connected');
   child.send({ cmd: 'connect', url, clients, sampleEvery: SAMPLE, inspect: Number(opts.inspect) });
@@ -110,7 +118,7 @@ function log(text: string): void {
 }
 
 /** The real server, fed by the fake log; also captures lite frames for the baseline. */
-async function runServer(clientsCount: number, rate: number, framesFile: string, durable = false, tls = false): Promise<Row> {
+async function runServer(clientsCount: number, rate: number, framesFile: string, durable = false, tls = false, filter?: FilterScenario): Promise<Row> {
   const fake = await FakeCtLog.start({ rfc6962Logs: LOGS, staticLogs: 0, initialSize: 1000 });
   const state = await mkdtemp(join(tmpdir(), 'bench-fanout-'));
   const entry = opts.built ? [join(ROOT, 'dist/cli/certstream-server.js')] : ['--import', 'tsx', join(ROOT, 'src/cli/certstream-server.ts')];
@@ -130,7 +138,8 @@ async function runServer(clientsCount: number, rate: number, framesFile: string,
       await sleep(100);
     }
     log('server ready');
-    const clients = await startClients(`${wsBase}${opts.stream}${durable ? '?id=bench-{i}' : ''}`, clientsCount);
+    const at = `${wsBase}${opts.stream}`;
+    const clients = await startClients(filter ? filter.queries(clientsCount).map((q) => `${at}?${q}`) : `${at}${durable ? '?id=bench-{i}' : ''}`, clientsCount);
     log('clients connected');
     // One extra client captures lite frames for the baseline during the warm-up only.
     const frames: string[] = [];
@@ -143,8 +152,10 @@ async function runServer(clientsCount: number, rate: number, framesFile: string,
     await sleep(WARMUP * 1000);
     capture.close();
     await writeFile(framesFile, JSON.stringify(frames));
+    const entriesBefore = sumMetric(await (await fetch(`${base}/metrics`)).text(), 'certstream_entries_total');
     const { result, cpu } = await measure(clients, server.pid!);
     const metrics = await (await fetch(`${base}/metrics`)).text();
+    const entries = sumMetric(metrics, 'certstream_entries_total') - entriesBefore;
     fake.grow(0);
     const drops = sumMetric(metrics, 'certstream_client_dropped_messages_total');
     const appended = fake.logs.reduce((sum, l) => sum + fake.size(l.url), 0) - 1000 * LOGS;
@@ -168,7 +179,7 @@ async function runServer(clientsCount: number, rate: number, framesFile: string,
     server.kill('SIGTERM');
     await new Promise((r) => server.once('exit', r));
     return {
-      target: durable ? 'certstream-server (durable)' : tls ? 'certstream-server (TLS)' : 'certstream-server',
+      target: filter ? `certstream-server (${filter.label})` : durable ? 'certstream-server (durable)' : tls ? 'certstream-server (TLS)' : 'certstream-server',
       clients: clientsCount,
       rate,
       framesPerSecond: result.messages / result.seconds,
@@ -178,12 +189,14 @@ async function runServer(clientsCount: number, rate: number, framesFile: string,
       fanoutP50: percentile(fanoutLatencies, 50),
       fanoutP99: percentile(fanoutLatencies, 99),
       drops,
-      gaps: result.gaps + result.duplicates,
+      gaps: filter ? 'n/a' : result.gaps + result.duplicates,
       closed: closed + result.closedEarly,
       cpuSeconds: cpu,
       cpuPercent: (100 * cpu) / result.seconds,
       peakRssMb: rss,
       clientCpuSeconds: result.clientCpuSeconds,
+      bytes: result.bytes,
+      entries,
     };
   } finally {
     if (server.exitCode === null) server.kill('SIGKILL');
@@ -230,6 +243,8 @@ async function runBaseline(clientsCount: number, rate: number, framesFile: strin
       cpuPercent: (100 * cpu) / result.seconds,
       peakRssMb: rss,
       clientCpuSeconds: result.clientCpuSeconds,
+      bytes: result.bytes,
+      entries: result.messages / clientsCount,
     };
   } finally {
     if (baseline.exitCode === null) baseline.kill('SIGKILL');
@@ -263,6 +278,7 @@ async function main(): Promise<void> {
   const scenarios = opts.scenarios!.split(',').map((s) => s.split('x').map(Number) as [number, number]);
   const rows: Row[] = [];
   const tlsRows: Row[] = [];
+  const summaries: string[] = [];
   const dir = await mkdtemp(join(tmpdir(), 'bench-frames-'));
   try {
     for (const [clients, rate] of scenarios) {
@@ -279,6 +295,16 @@ async function main(): Promise<void> {
       }
       log(`${clients} clients at ${rate} entries/s: baseline…`);
       rows.push(await runBaseline(clients, rate, framesFile));
+      if (opts.filtered !== undefined) {
+        const unfiltered = rows[rows.length - (opts.durable ? 3 : 2)];
+        const filtered: Row[] = [];
+        for (const f of FILTER_SCENARIOS) {
+          log(`${opts.filtered} clients at ${rate} entries/s, ${f.label}: certstream-server…`);
+          filtered.push(await runServer(Number(opts.filtered), rate, join(dir, `unused-${f.label.length}-${rate}.json`), false, false, f));
+        }
+        rows.push(...filtered);
+        summaries.push(...filterSummary(unfiltered, filtered, SECONDS));
+      }
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -289,10 +315,10 @@ async function main(): Promise<void> {
   console.log(`machine: ${cpu.length} × ${cpu[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}, load average ${load}`);
   console.log(`settings: ${SECONDS} s measured after ${WARMUP} s warm-up, ${LOGS} RFC 6962 fake logs, server --poll-interval ${opts.poll}, stream ${opts.stream}, latency sampled 1/${SAMPLE} on ${opts.inspect} clients`);
   console.log(table([...rows, ...tlsRows]));
-  const step = opts.durable ? 3 : 2;
+  const step = (opts.durable ? 3 : 2) + (opts.filtered !== undefined ? FILTER_SCENARIOS.length : 0);
   for (let i = 0; i + step - 1 < rows.length; i += step) {
     const s = rows[i];
-    const b = rows[i + step - 1];
+    const b = rows[i + (opts.durable ? 2 : 1)];
     console.log(`${s.clients} clients × ${s.rate}/s: server CPU ${(s.cpuSeconds / b.cpuSeconds).toFixed(2)}× the baseline's, client process CPU ${s.clientCpuSeconds.toFixed(1)} s / ${b.clientCpuSeconds.toFixed(1)} s`);
     if (opts.durable) {
       const d = rows[i + 1];
@@ -302,6 +328,7 @@ async function main(): Promise<void> {
     const t = tlsRows[i / step];
     if (t) console.log(`${t.clients} wss:// clients × ${t.rate}/s: server CPU per delivered frame ${((t.cpuSeconds / Math.max(1, t.framesPerSecond)) / (s.cpuSeconds / Math.max(1, s.framesPerSecond))).toFixed(2)}× plain ws://, p99 ${t.p99.toFixed(1)} ms`);
   }
+  for (const line of summaries) console.log(line);
 }
 
 main().catch((err: unknown) => {

@@ -220,7 +220,8 @@ export class Subscription extends EventEmitter<SubscriptionEvents> {
           this.emit('repeat', { log, index });
           return;
         }
-        if (seen.kind === 'gap') this.emit('gap', { log, from: seen.from, to: seen.to });
+        // A `match` stream leaves out every entry that does not match: its jumps are no loss.
+        if (seen.kind === 'gap' && this.options.match === undefined) this.emit('gap', { log, from: seen.from, to: seen.to });
       }
       this.emit('entry', update);
     }

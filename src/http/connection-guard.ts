@@ -73,6 +73,9 @@ export function createListener(onRequest: RequestListener, options: ConnectionGu
     requestTimeout: Math.max(options.requestTimeoutMs ?? 30_000, headersTimeout),
     // How often Node checks the two above (default 30 s): at most a second late.
     connectionsCheckingInterval: Math.min(1000, headersTimeout),
+    // A stream request may carry `match=` rules of up to 16 KiB, three times that URL-encoded; Node's
+    // default (16 KiB of headers) would answer it 431 before the hub could say what is wrong with it.
+    maxHeaderSize: 64 * 1024,
   };
   const server = options.tls ? createTlsServer({ ...bounds, ...options.tls }, onRequest) : createServer(bounds, onRequest);
   guardConnections(server, options);

@@ -38,6 +38,9 @@ export class DashboardStatus {
   /** The `/status.json` body, with the certificates sampled after `after`. */
   async body(after: number): Promise<StatusBody> {
     const disconnects = await this.metrics.clientDisconnects.get();
+    // Registered by the hub's filter sets (stream/filter-sets.ts), on the one registry.
+    const filtered = await this.metrics.registry.getSingleMetric('certstream_filtered_clients')?.get();
+    const filteredOn = (stream: string) => filtered?.values.find((v) => v.labels.stream === stream)?.value ?? 0;
     const s = this.sample;
     return buildStatus({
       health: this.health.body(),
@@ -45,6 +48,7 @@ export class DashboardStatus {
       rates: this.rates.snapshot(),
       history: { perLog: this.history.snapshot(), stepSeconds: this.history.stepMs / 1000 },
       slowClientCloses: disconnects.values.find((v) => v.labels.reason === 'slow')?.value ?? 0,
+      filteredClients: { lite: filteredOn('lite'), full: filteredOn('full'), domains: filteredOn('domains') },
       recent: { sampled_per_second: s.perSecond, last_seq: s.lastSeq, unreadable: s.unreadable, certificates: s.since(after) },
     });
   }

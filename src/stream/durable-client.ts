@@ -9,6 +9,7 @@
  */
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
+import type { FilterSet } from './filter-sets.js';
 import type { StreamName } from './stream-paths.js';
 import type { DisconnectReason } from './stream-client.js';
 import type { FrameBatch } from './ws-frame.js';
@@ -47,6 +48,8 @@ export class DurableClient {
     readonly name: string | undefined,
     startSeq: number,
     liveSeq: number,
+    /** Its `match=` rule set: it receives only the frames of entries passing it (its seqs still count every entry). */
+    readonly filter?: FilterSet,
   ) {
     this.nextSeq = startSeq;
     this.replayEnd = liveSeq;

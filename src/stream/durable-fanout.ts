@@ -34,6 +34,8 @@ import type { ReplayBatch, ReplayWindow } from '../replay/replay-window.js';
 import { ownedQuery } from '../access/request-owner.js';
 import { DurableClient } from './durable-client.js';
 import type { DurablePositions } from './durable-positions.js';
+import { matchingFrames } from './filter-replay.js';
+import type { FilterSet } from './filter-sets.js';
 import type { DisconnectReason } from './stream-client.js';
 import { answerPings, isAnswer, pingPayload, protocolError } from './ping-guard.js';
 import { STREAM_NAMES } from './stream-paths.js';
@@ -83,6 +85,8 @@ const MAX_CONCURRENT_READS = 2;
 
 export class DurableFanout {
   readonly clients = new Set<DurableClient>();
+  /** The clients by `match=` set (undefined: unfiltered): a flush's batch for one set goes to its clients alone. */
+  private readonly byFilter = new Map<FilterSet | undefined, Set<DurableClient>>();
   private readonly byName = new Map<string, DurableClient>();
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly replayed: Counter<'stream'>;
@@ -179,7 +183,7 @@ export class DurableFanout {
   }
 
   /** Registers an upgraded connection; replay starts at once. */
-  add(ws: WebSocket, socket: Socket, stream: StreamName, req: IncomingMessage, asked: SubscriptionQuery): DurableClient {
+  add(ws: WebSocket, socket: Socket, stream: StreamName, req: IncomingMessage, asked: SubscriptionQuery, filter?: FilterSet): DurableClient {
     const { window, positions } = this.options;
     // With tokens the NAME is the token's (`TOKEN/id`): its key in the positions and for takeover.
     const query = ownedQuery(req, asked);
@@ -190,7 +194,7 @@ export class DurableFanout {
     else if (query.since !== undefined) start = window.seqAtTime(query.since);
     else start = live;
     const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
-    const client = new DurableClient(ws, socket, stream, remote, query.id, typeof start === 'number' ? start : live, live);
+    const client = new DurableClient(ws, socket, stream, remote, query.id, typeof start === 'number' ? start : live, live, filter);
     const begin = (from: number) => {
       if (from < window.firstSeq) {
         this.truncated.inc({ stream }, window.firstSeq - from);
@@ -240,6 +244,9 @@ export class DurableFanout {
       this.byName.set(key, client);
     }
     this.clients.add(client);
+    let group = this.byFilter.get(filter);
+    if (group === undefined) this.byFilter.set(filter, (group = new Set()));
+    group.add(client);
     this.options.onCount(stream, 1);
     let errored = false;
     ws.on('pong', (data) => this.pong(client, data));
@@ -253,6 +260,8 @@ export class DurableFanout {
     });
     ws.once('close', (code) => {
       this.clients.delete(client);
+      group.delete(client);
+      if (group.size === 0 && this.byFilter.get(filter) === group) this.byFilter.delete(filter);
       if (query.id !== undefined && this.byName.get(`${stream}\n${query.id}`) === client) this.byName.delete(`${stream}\n${query.id}`);
       this.options.onCount(stream, -1);
       const reason: DisconnectReason = client.closeReason ?? (errored ? 'error' : 'client');
@@ -265,11 +274,14 @@ export class DurableFanout {
   }
 
   /**
-   * The hub's flush: `batch` holds this stream's frames for seqs [start, end) (plus heartbeats). A client
-   * exactly at `start` with room takes it as is; any other reads from the window.
+   * The hub's flush: `batch` holds this stream's frames for seqs [start, end) (plus heartbeats) that
+   * pass `filter` (undefined: every frame). A client of that stream and filter exactly at `start` with
+   * room takes it as is; any other reads from the window.
    */
-  deliver(stream: StreamName, batch: FrameBatch, start: number, end: number): void {
-    for (const c of this.clients) {
+  deliver(stream: StreamName, batch: FrameBatch, start: number, end: number, filter?: FilterSet): void {
+    const group = this.byFilter.get(filter);
+    if (group === undefined) return;
+    for (const c of group) {
       if (c.stream !== stream || !c.open) continue;
       if (c.nextSeq === start && !c.pumping && !c.waitingDrain && c.buffered + batch.bytes.length <= this.options.queueBytes) {
         c.write(batch);
@@ -278,6 +290,11 @@ export class DurableFanout {
         this.pump(c);
       }
     }
+  }
+
+  /** Whether any client of `filter` (undefined: unfiltered) is connected. */
+  serves(filter: FilterSet | undefined): boolean {
+    return this.byFilter.has(filter);
   }
 
   /** Brings every client up to the window's head; resolves when done or at `deadline` (epoch ms). */
@@ -332,7 +349,8 @@ export class DurableFanout {
         this.releaseReadSlot();
       }
       if (!c.open) return;
-      const { first, next, batch } = read;
+      const { first, next } = read;
+      const batch = c.filter === undefined ? read.batch : matchingFrames(c.stream, read, c.filter);
       if (next <= asked) {
         // Nothing read and nothing skipped: ask again only when the window's start moved meanwhile
         // (trimmed under the read); anything else would spin on the same seq forever.
@@ -344,7 +362,7 @@ export class DurableFanout {
       }
       // Seqs not delivered: trimmed under a reader slower than the window is long (before `first`), or
       // left out by the window inside the batch (a damaged record, a vanished segment).
-      const lost = next - asked - batch.ends.length;
+      const lost = next - asked - read.batch.ends.length;
       if (lost > 0) this.truncated.inc({ stream: c.stream }, lost);
       if (batch.ends.length > 0) {
         c.write(batch);

@@ -26,6 +26,11 @@
  *   ones drop as before, durable clients read the window and never slow the ingest.
  * - With a replay window (`durable`), every batch is appended to it first (entries it already holds are
  *   left out for everyone), and clients with `?id=` or `?since=` are served from it (durable-fanout.ts).
+ * - `?match=RULES` (filter-rules.ts): clients with the same normalised rules share one compiled set
+ *   (filter-sets.ts). Each published entry's names are read once from its domains frame and matched once
+ *   against all sets together; each set queues its matching frames (and the heartbeats) per stream, and a flush
+ *   frames them once for all of the set's clients, plain and durable — the same bytes as the unfiltered
+ *   stream's frames, fewer of them.
  */
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
@@ -43,12 +48,21 @@ import { overMemoryLimit } from './clients-memory.js';
 import type { DurableClient } from './durable-client.js';
 import { DurableFanout } from './durable-fanout.js';
 import type { DurablePositions } from './durable-positions.js';
+import type { FilterRules } from './filter-rules.js';
+import { entryNames, FilterSets, type FilterSet } from './filter-sets.js';
 import { answerPings, DEFAULT_MAX_PENDING_PONGS, protocolError } from './ping-guard.js';
 import { RecentMessages } from './recent-messages.js';
 import { DISCONNECT_REASONS, StreamClient, type DisconnectReason } from './stream-client.js';
 import { STREAM_NAMES, STREAM_VARIANTS, streamForPath, type StreamName } from './stream-paths.js';
 import { parseSubscriptionQuery } from './subscription-query.js';
-import { frameBatch } from './ws-frame.js';
+import { frameBatch, type FrameBatch } from './ws-frame.js';
+
+/** Seqs [start, end) of the window entries queued for a flush; `shared` false when the window left some out. */
+interface PendingSeqs {
+  start: number;
+  end: number;
+  shared: boolean;
+}
 
 /** One certificate serialized for each stream (the Renderer's output carries these fields). */
 export interface StreamFrames {
@@ -99,6 +113,10 @@ export interface FanoutHubOptions {
    * a refused start writes nothing); until then `?id=` and `?since=` get a 503 the client retries.
    */
   durable?: DurableStore | 'later';
+  /** Most distinct `match=` rule sets at once (filter-sets.ts default 10,000); a new set beyond gets a 503. */
+  maxFilterSets?: number;
+  /** Most normalised rule bytes of all `match=` sets together (filter-sets.ts default 32 MiB); beyond, a 503. */
+  maxFilterBytes?: number;
 }
 
 /** What the hub's durable side reads from and confirms into. */
@@ -129,7 +147,12 @@ export interface FanoutHubEvents {
 export class FanoutHub extends EventEmitter<FanoutHubEvents> {
   private readonly wss: WebSocketServer;
   private readonly clients = new Set<StreamClient>();
+  /** The plain clients without a filter (a filtered one is in its FilterSet's `plain`). */
+  private readonly unfiltered = new Set<StreamClient>();
   private readonly counts: Record<StreamName, number> = { lite: 0, full: 0, domains: 0 };
+  /** Clients with a `match=` filter, plain and durable (included in `counts`). */
+  private readonly filteredCounts: Record<StreamName, number> = { lite: 0, full: 0, domains: 0 };
+  private readonly filters: FilterSets;
   private pending: Record<StreamName, string[]> = { lite: [], full: [], domains: [] };
   private flushScheduled = false;
   private lastFlushAt = 0;
@@ -150,7 +173,7 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
   /** `durable: 'later'` and attachDurable not called yet. */
   private durablePending: boolean;
   /** Seqs [start, end) of the window entries queued in `pending`, per stream. */
-  private pendingSeqs: Record<StreamName, { start: number; end: number; shared: boolean } | undefined> = { lite: undefined, full: undefined, domains: undefined };
+  private pendingSeqs: Record<StreamName, PendingSeqs | undefined> = { lite: undefined, full: undefined, domains: undefined };
   /** Seq stand-in for frames published without a log/index (tests): keeps the window's dedupe out of their way. */
   private anonymous = 0;
   /** Bytes queued in `pending`, per stream (for consumer pacing). */
@@ -180,6 +203,7 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
     }
     for (const reason of DISCONNECT_REASONS) options.metrics.clientDisconnects.inc({ reason }, 0);
     this.registerGauges();
+    this.filters = new FilterSets({ metrics: options.metrics, maxSets: options.maxFilterSets, maxBytes: options.maxFilterBytes });
     this.windowErrors = new Counter({
       name: 'certstream_replay_window_append_errors_total',
       help: 'Entries the replay window failed to store (durable clients cannot receive them).',
@@ -245,13 +269,39 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
     }
     const q = query as Exclude<typeof query, { error: string }>;
     if (this.durable?.refusesNewName(req, socket, stream, q)) return true;
+    const full = q.match === undefined ? undefined : this.filters.refusal(q.match);
+    if (full !== undefined) {
+      const body = `${full}\n`;
+      socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nRetry-After: 60\r\nConnection: close\r\n\r\n${body}`);
+      return true;
+    }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const filter = q.match === undefined ? undefined : this.useFilter(ws, stream, q.match);
+      if (filter === null) return;
       if (this.durable && (q.id !== undefined || q.since !== undefined)) {
-        this.durable.add(ws, socket as Socket, stream, req, q);
+        this.durable.add(ws, socket as Socket, stream, req, q, filter);
         this.emit('connect', stream);
-      } else this.addClient(ws, socket as Socket, stream, req);
+      } else this.addClient(ws, socket as Socket, stream, req, filter);
     });
     return true;
+  }
+
+  /**
+   * The compiled set for a new client's rules, released when it closes; null when the bounds were
+   * reached since the check before the upgrade (the client is closed with 1013, try again later).
+   */
+  private useFilter(ws: WebSocket, stream: StreamName, rules: FilterRules): FilterSet | null {
+    const set = this.filters.acquire(rules, stream);
+    if ('refused' in set) {
+      ws.close(1013, 'too many match rule sets');
+      return null;
+    }
+    this.filteredCounts[stream]++;
+    ws.once('close', () => {
+      this.filteredCounts[stream]--;
+      this.filters.release(set, stream);
+    });
+    return set;
   }
 
   /** Queues one batch of certificates (in stream order); it is written on the next event-loop turn. */
@@ -282,9 +332,10 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
     const lite = frames.map((f) => f.lite);
     this.recentMessages.addBatch(lite);
     this.published += frames.length;
+    if (this.filters.size > 0) this.queueFiltered(frames);
     for (const stream of STREAM_NAMES) {
       // Frames are queued only for a stream with clients; their bytes count for the ingest's pacing always.
-      const pending = this.counts[stream] > 0 ? this.pending[stream] : undefined;
+      const pending = this.counts[stream] > this.filteredCounts[stream] ? this.pending[stream] : undefined;
       let bytes = 0;
       for (const f of frames) {
         pending?.push(f[stream]);
@@ -307,24 +358,60 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
     const now = this.now();
     for (const stream of STREAM_NAMES) {
       const messages = pending[stream];
-      if (messages.length === 0 || this.counts[stream] === 0) continue;
-      const batch = frameBatch(messages);
-      if (this.durable) {
-        const head = this.window!.nextSeq;
-        const r = seqs[stream] ?? { start: head, end: head, shared: true };
-        this.durable.deliver(stream, batch, r.shared ? r.start : -1, r.end);
-      }
-      let dropped = 0;
-      for (const client of this.clients) {
-        if (client.stream === stream) dropped += client.send(batch, now);
-      }
-      if (dropped > 0) {
-        this.droppedTotal += dropped;
-        this.options.metrics.droppedMessages.inc({ stream }, dropped);
+      if (messages.length === 0 || this.counts[stream] === this.filteredCounts[stream]) continue;
+      this.send(stream, frameBatch(messages), seqs[stream], this.unfiltered, undefined, now);
+    }
+    for (const set of this.filters.values()) {
+      const queued = set.pending;
+      set.pending = { lite: [], full: [], domains: [] };
+      for (const stream of STREAM_NAMES) {
+        // A set whose entries all failed still moves its durable clients past them (an empty batch);
+        // with no durable client, an empty batch has nothing to do (a thousand sets, every flush).
+        if (set.clients[stream] === 0 || (queued[stream].length === 0 && (seqs[stream] === undefined || this.durable?.serves(set) !== true))) continue;
+        this.send(stream, frameBatch(queued[stream]), seqs[stream], set.plain, set, now);
       }
     }
     this.limitMemory();
     this.wakeIngest();
+  }
+
+  /**
+   * One stream's batch of a flush to its durable clients (with `filter`, or without any) and to `plain`,
+   * for the window seqs `seqs` (undefined: none, or no window).
+   */
+  private send(stream: StreamName, batch: FrameBatch, seqs: PendingSeqs | undefined, plain: Iterable<StreamClient>, filter: FilterSet | undefined, now: number): void {
+    if (this.durable) {
+      const head = this.window!.nextSeq;
+      const r = seqs ?? { start: head, end: head, shared: true };
+      this.durable.deliver(stream, batch, r.shared ? r.start : -1, r.end, filter);
+    }
+    let dropped = 0;
+    for (const client of plain) {
+      if (client.stream === stream) dropped += client.send(batch, now);
+    }
+    if (dropped > 0) {
+      this.droppedTotal += dropped;
+      this.options.metrics.droppedMessages.inc({ stream }, dropped);
+    }
+  }
+
+  /**
+   * Queues each entry's frames for every compiled set it passes, on the streams the set has clients
+   * of: its names are read once and matched once against all sets (FilterSets.matching), whatever the
+   * number of clients.
+   */
+  private queueFiltered(frames: readonly StreamFrames[]): void {
+    const hits: FilterSet[] = [];
+    let matched = 0;
+    for (const f of frames) {
+      hits.length = 0;
+      this.filters.matching(entryNames(f.domains), hits);
+      if (hits.length > 0) matched++;
+      for (const set of hits) {
+        for (const stream of STREAM_NAMES) if (set.clients[stream] > 0) set.pending[stream].push(f[stream]);
+      }
+    }
+    if (matched > 0) this.filters.matched.inc(matched);
   }
 
   /**
@@ -410,10 +497,12 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
     }
   }
 
-  private addClient(ws: WebSocket, socket: Socket, stream: StreamName, req: IncomingMessage): void {
+  private addClient(ws: WebSocket, socket: Socket, stream: StreamName, req: IncomingMessage, filter: FilterSet | undefined): void {
     const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
     const client = new StreamClient(ws, socket, stream, remote, this.options.clientBufferBytes, this.now());
     this.clients.add(client);
+    const group = filter?.plain ?? this.unfiltered;
+    group.add(client);
     this.setCount(stream, 1);
     let errored = false;
     ws.on('message', () => {
@@ -435,6 +524,7 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
     socket.on('drain', () => this.wakeIngest());
     ws.once('close', (code) => {
       this.clients.delete(client);
+      group.delete(client);
       this.setCount(stream, -1);
       this.wakeIngest();
       const reason: DisconnectReason = client.closeReason ?? (errored ? 'error' : 'client');
@@ -509,7 +599,10 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
     const streams = STREAM_VARIANTS.filter((v) => v.heartbeats && this.counts[v.name] > 0);
     if (streams.length === 0) return;
     const frame = `{"message_type":"heartbeat","timestamp":${this.now() / 1000}}`;
-    for (const v of streams) this.pending[v.name].push(frame);
+    for (const v of streams) {
+      if (this.counts[v.name] > this.filteredCounts[v.name]) this.pending[v.name].push(frame);
+      for (const set of this.filters.values()) if (set.clients[v.name] > 0) set.pending[v.name].push(frame);
+    }
     this.scheduleFlush();
   }
 

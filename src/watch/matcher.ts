@@ -2,13 +2,12 @@
  * Matches certificate names against a watch list, fast: the cost per name does not grow with the
  * number of rules (20,000 names/s on one core with 10,000 domain rules and 100 substrings is the goal;
  * `npm run bench:watch` measures it).
- * - domain rules (`example.com`): a Map lookup per label suffix of the name (`a.b.example.com`,
- *   `b.example.com`, `example.com`, `com`);
- * - exact rules (`=example.com`): one Map lookup;
- * - substring rules (`~paypal`): one pass of an Aho-Corasick automaton over the name;
+ * - domain, exact and substring rules: the matcher shared with the server's `match=` filter
+ *   (match/name-matcher.ts: label-suffix maps and an Aho-Corasick automaton);
  * - regex rules: in a worker with a time limit (regex-guard.ts), the only asynchronous part.
  */
-import { AhoCorasick } from './aho-corasick.js';
+import { NameMatcher } from '../match/name-matcher.js';
+import type { NameRule } from '../match/name-rule.js';
 import { RegexGuard, type RegexGuardOptions } from './regex-guard.js';
 import { normaliseName, type Rule } from './rules.js';
 
@@ -22,22 +21,18 @@ export interface NameMatch {
 }
 
 export class Matcher {
-  private readonly domains = new Map<string, Rule>();
-  private readonly exact = new Map<string, Rule>();
-  private readonly substrings: Rule[] = [];
-  private readonly automaton: AhoCorasick | undefined;
+  private readonly names: NameMatcher<Rule & NameRule>;
   private readonly regexRules: Rule[] = [];
   /** The regex worker, when the list has regex rules. */
   readonly guard: RegexGuard | undefined;
 
   constructor(rules: readonly Rule[], guardOptions: RegexGuardOptions = {}) {
+    const nameRules: (Rule & NameRule)[] = [];
     for (const r of rules) {
-      if (r.kind === 'domain') this.domains.set(r.value, r);
-      else if (r.kind === 'exact') this.exact.set(r.value, r);
-      else if (r.kind === 'substring') this.substrings.push(r);
-      else this.regexRules.push(r);
+      if (r.kind === 'regex') this.regexRules.push(r);
+      else nameRules.push(r as Rule & NameRule);
     }
-    this.automaton = this.substrings.length > 0 ? new AhoCorasick(this.substrings.map((r) => r.value)) : undefined;
+    this.names = new NameMatcher(nameRules);
     if (this.regexRules.length > 0) {
       this.guard = new RegexGuard(
         this.regexRules.map((r, id) => ({ id, source: r.value, flags: r.flags, text: r.text })),
@@ -48,26 +43,9 @@ export class Matcher {
 
   /** The synchronous rules (domain, exact, substring) for one normalised name; calls `hit` per rule. */
   matchName(name: string, hit: (rule: Rule) => void): void {
-    const e = this.exact.get(name);
-    if (e) hit(e);
-    if (this.domains.size > 0) {
-      let at = 0;
-      for (;;) {
-        const d = this.domains.get(at === 0 ? name : name.slice(at));
-        if (d) hit(d);
-        const dot = name.indexOf('.', at);
-        if (dot < 0) break;
-        at = dot + 1;
-      }
-    }
-    if (this.automaton) {
-      let seen: Set<number> | undefined;
-      this.automaton.search(name, (id) => {
-        if (seen?.has(id)) return;
-        (seen ??= new Set()).add(id);
-        hit(this.substrings[id]);
-      });
-    }
+    this.names.matchName(name, (rule) => {
+      hit(rule);
+    });
   }
 
   /**

@@ -5,11 +5,13 @@
  *   =example.com   exactly that name
  *   ~paypal        the text anywhere in a name
  *   /regex/flags   a JavaScript regular expression (flags: i m s u; evaluated with a time limit)
- * Names and rule texts are compared after normalisation (`normaliseName`): lower-cased, IDNA (punycode)
- * labels decoded to Unicode, a leading `*.` and a trailing dot removed. Every problem is reported, each
- * with its line number, so an operator fixes the file in one go.
+ * The first three are the name rules shared with the server's `match=` filter (match/name-rule.ts, where
+ * names and rule texts are normalised). Every problem is reported, each with its line number, so an
+ * operator fixes the file in one go.
  */
-import { domainToUnicode } from 'node:url';
+import { controlCharsProblem, parseNameRule } from '../match/name-rule.js';
+
+export { normaliseName } from '../match/name-rule.js';
 
 /** The kinds of rule. */
 export type RuleKind = 'domain' | 'exact' | 'substring' | 'regex';
@@ -39,32 +41,6 @@ export interface ParsedWatchFile {
 }
 
 const ALLOWED_FLAGS = /^[imsu]*$/;
-// After decoding, a name may hold Unicode letters; what it must not hold is whitespace, slashes and
-// other characters no DNS name (or certificate name) carries.
-const BAD_NAME_CHAR = /[\s/\\@#?"'<>|^`{}[\]]/u;
-
-/**
- * The form names are matched in: lower case, each `xn--` label decoded, without a leading `*.` and
- * without a trailing dot. Idempotent. A label that is not valid punycode is kept as written (lower-cased)
- * rather than dropped: the raw name still matches rules written in its raw form.
- */
-export function normaliseName(name: string): string {
-  let s = name.trim().toLowerCase();
-  if (s.startsWith('*.')) s = s.slice(2);
-  if (s.endsWith('.')) s = s.slice(0, -1);
-  if (s.includes('xn--')) {
-    const u = domainToUnicode(s);
-    if (u !== '') s = u;
-  }
-  return s;
-}
-
-function nameProblem(value: string): string | undefined {
-  if (value === '') return 'the rule is empty';
-  if (BAD_NAME_CHAR.test(value)) return `'${value}' is not a domain name (no spaces, slashes or quotes)`;
-  if (value.startsWith('.') || value.includes('..')) return `'${value}' has an empty label`;
-  return undefined;
-}
 
 /** Strips a `#` comment that starts the line or follows whitespace (a regex may hold `#`). */
 function stripComment(line: string): string {
@@ -82,8 +58,8 @@ function stripComment(line: string): string {
 /** Parses one rule text (comment already removed, non-empty). */
 function parseRule(text: string, line: number): Rule | RuleProblem {
   // A rule is stored with every match (and PostgreSQL's TEXT cannot hold NUL): no control characters.
-  // eslint-disable-next-line no-control-regex
-  if (/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/.test(text)) return { line, message: `'${JSON.stringify(text).slice(1, -1)}': a rule cannot hold control characters` };
+  const control = controlCharsProblem(text);
+  if (control !== undefined) return { line, message: control };
   if (text.startsWith('/')) {
     const m = /^\/(.+)\/([a-z]*)$/s.exec(text);
     if (!m) return { line, message: `'${text}': a regular expression rule is /pattern/ (flags i, m, s, u allowed after it)` };
@@ -95,18 +71,9 @@ function parseRule(text: string, line: number): Rule | RuleProblem {
     }
     return { kind: 'regex', text, value: m[1], flags: m[2], line };
   }
-  if (text.startsWith('~')) {
-    const value = text.slice(1).trim().toLowerCase();
-    if (value === '') return { line, message: `'${text}': a substring rule needs text after '~'` };
-    if (/\s/.test(value)) return { line, message: `'${text}': a substring cannot contain whitespace` };
-    return { kind: 'substring', text, value: value.includes('xn--') ? normaliseName(value) : value, flags: '', line };
-  }
-  const exact = text.startsWith('=');
-  const raw = exact ? text.slice(1).trim() : text;
-  const value = normaliseName(raw);
-  const problem = nameProblem(value);
-  if (problem) return { line, message: problem };
-  return { kind: exact ? 'exact' : 'domain', text, value, flags: '', line };
+  const r = parseNameRule(text);
+  if ('problem' in r) return { line, message: r.problem };
+  return { ...r, text, flags: '', line };
 }
 
 /**

@@ -13,6 +13,7 @@ import { createServerMetrics } from '../../src/metrics/server-metrics.js';
 import { LocalReplayWindow } from '../../src/replay/local-replay-window.js';
 import { PositionStore } from '../../src/stream/durable-positions.js';
 import type { StreamFrames } from '../../src/stream/fanout-hub.js';
+import { recordFrames } from '../support/stream-probe.js';
 import { waitUntil } from '../support/wait-until.js';
 import { closed, connect, frames, metricValue, startHub, type Harness } from './hub-harness.js';
 
@@ -60,19 +61,10 @@ interface Recorded {
   indexes(): number[];
 }
 
-/**
- * Opens a client that records its raw text frames from the start (a replay can arrive in the same TCP
- * read as the 101 response, before `open` handlers run), and resolves once it is open.
- */
+/** A recording client (stream-probe.ts) and the cert_index of each frame it received. */
 async function record(url: string): Promise<Recorded> {
-  const ws = new WebSocket(url);
-  const raw: string[] = [];
-  ws.on('message', (d) => raw.push(d.toString()));
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
-  return { ws, raw, indexes: () => raw.map((m) => JSON.parse(m) as { data: { cert_index?: number } }).filter((m) => m.data.cert_index !== undefined).map((m) => m.data.cert_index!) };
+  const r = await recordFrames(url);
+  return { ...r, indexes: () => r.raw.map((m) => JSON.parse(m) as { data: { cert_index?: number } }).filter((m) => m.data.cert_index !== undefined).map((m) => m.data.cert_index!) };
 }
 
 function range(from: number, to: number): number[] {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { AhoCorasick } from '../../src/watch/aho-corasick.js';
+import { AhoCorasick } from '../../src/match/aho-corasick.js';
 import { Matcher } from '../../src/watch/matcher.js';
 import { parseWatchFile } from '../../src/watch/rules.js';
 

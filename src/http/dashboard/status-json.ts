@@ -35,6 +35,8 @@ export interface StatusBody extends Omit<HealthzBody, 'logs'> {
   rate_history_step_seconds: number;
   /** Clients closed for staying over their byte budget (certstream_client_disconnects_total{reason="slow"}). */
   slow_client_closes: number;
+  /** Clients with a `match=` filter, by stream (counted in `clients_by_stream` too). */
+  filtered_clients_by_stream: { lite: number; full: number; domains: number };
   recent: {
     /** At most this many certificates a second are sampled (the page says so). */
     sampled_per_second: number;
@@ -53,6 +55,8 @@ export interface StatusInput {
   /** Per log url: entries/s per step, oldest first; and the step's length. */
   history: { perLog: ReadonlyMap<string, readonly number[]>; stepSeconds: number };
   slowClientCloses: number;
+  /** certstream_filtered_clients by stream (default none). */
+  filteredClients?: StatusBody['filtered_clients_by_stream'];
   recent: StatusBody['recent'];
 }
 
@@ -83,6 +87,7 @@ export function buildStatus(input: StatusInput): StatusBody {
     rate_window_seconds: round(rates.windowSeconds),
     rate_history_step_seconds: input.history.stepSeconds,
     slow_client_closes: input.slowClientCloses,
+    filtered_clients_by_stream: { lite: 0, full: 0, domains: 0, ...input.filteredClients },
     recent: input.recent,
   };
 }

@@ -54,6 +54,10 @@
     $('t-logs').textContent = s.healthy_logs + ' / ' + s.logs.length;
     const c = s.clients_by_stream;
     $('t-clients').textContent = c.lite + ' · ' + c.full + ' · ' + c.domains;
+    // Clients with a match= filter are among those counted; servers without filtering omit the field.
+    const f = s.filtered_clients_by_stream;
+    const nFiltered = f ? f.lite + f.full + f.domains : 0;
+    $('t-filtered').textContent = nFiltered > 0 ? int(nFiltered) + ' filtered (match=)' : '';
     $('t-dropped').textContent = int(s.dropped_messages);
     $('t-slow').textContent = int(s.slow_client_closes);
     // Replay window and durable subscriptions come with lossless delivery; older servers omit them.

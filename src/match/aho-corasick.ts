@@ -1,6 +1,6 @@
 /**
  * A small Aho-Corasick automaton: finds which of many substrings occur in a text in one pass over the
- * text, whatever the number of substrings (the watch list's `~text` rules). Built once from the
+ * text, whatever the number of substrings (the `~text` rules of a watch list or a `match=` filter). Built once from the
  * patterns; `search` is allocation-free until a pattern is found. Characters are UTF-16 code units,
  * which is exact for substring search since both sides are JavaScript strings.
  */
