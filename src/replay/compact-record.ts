@@ -193,6 +193,12 @@ function afterPrefix(record: Buffer): number {
   return 8 + 16 + 2 + record.readUInt16LE(8 + 16);
 }
 
+/** Whether the compact record at `offset` of `buf` defines any certificate (most do not: a cheap test for the scan). */
+export function definesCerts(buf: Buffer, offset: number): boolean {
+  const at = offset + 8 + 16 + 2 + buf.readUInt16LE(offset + 8 + 16) + 1;
+  return at < buf.length && buf[at] !== 0;
+}
+
 /**
  * The certificates a compact record defines (id and [start, end) of the element in the record), or
  * undefined when its bytes do not parse (damage: the caller checks the CRC before trusting them).

@@ -643,20 +643,28 @@ export class LocalReplayWindow implements ReplayWindow {
    * Loads from disk the certificates `records` (of `seg`) name; the ids that cannot be loaded (their
    * defining record damaged or gone) are returned, and the records naming them are damaged.
    */
-  private async loadCerts(seg: Segment, fh: FileHandle, records: readonly Buffer[]): Promise<Set<number>> {
+  private async loadCerts(seg: Segment, records: readonly Buffer[]): Promise<Set<number>> {
     const missing = new Set<number>();
     for (const r of records) {
       if (!isCompact(r)) continue;
       for (const id of compactChain(r) ?? []) if (seg.certs.get(id) === undefined) missing.add(id);
     }
     const lost = new Set<number>();
-    for (const id of missing) {
-      if (seg.certs.get(id) !== undefined) continue;
-      const offset = seg.certs.definedAt(id);
-      const record = offset === undefined ? undefined : await readRecordAt(fh, offset);
-      const defs = record === undefined ? undefined : compactDefs(record);
-      for (const d of defs ?? []) if (seg.certs.get(d.id) === undefined) seg.certs.put(d.id, Buffer.from(record!.subarray(d.start, d.end)));
-      if (seg.certs.get(id) === undefined) lost.add(id);
+    if (missing.size === 0) return lost;
+    // A handle of its own, not one of the kept read handles: those are evicted by other readers' opens,
+    // and a load of many definitions would then start over and over.
+    const fh = await open(seg.path, 'r');
+    try {
+      for (const id of missing) {
+        if (seg.certs.get(id) !== undefined) continue;
+        const offset = seg.certs.definedAt(id);
+        const record = offset === undefined ? undefined : await readRecordAt(fh, offset);
+        const defs = record === undefined ? undefined : compactDefs(record);
+        for (const d of defs ?? []) if (seg.certs.get(d.id) === undefined) seg.certs.put(d.id, Buffer.from(record!.subarray(d.start, d.end)));
+        if (seg.certs.get(id) === undefined) lost.add(id);
+      }
+    } finally {
+      await fh.close();
     }
     if (missing.size > 0 && seg !== this.active) {
       this.certTables = this.certTables.filter((s) => s !== seg);
@@ -741,12 +749,13 @@ export class LocalReplayWindow implements ReplayWindow {
     let lost: Set<number>;
     this.certReaders.set(seg, (this.certReaders.get(seg) ?? 0) + 1);
     try {
-      lost = await this.loadCerts(seg, await handle, records);
+      lost = await this.loadCerts(seg, records);
     } catch (err) {
       release();
       this.releaseCerts(seg);
-      // As above: a handle evicted by another reader's open is opened again.
-      if ((err as { code?: string }).code === 'EBADF' && this.handles.get(seg) !== handle && this.segments.includes(seg) && !this.closed) return this.readDisk(stream, from, maxBytes);
+      // The file is gone (as above): the read goes on from the next seq the window holds.
+      if ((err as { code?: string }).code === 'ENOENT' && this.segments.includes(seg) && seg !== this.active) this.dropVanished(seg);
+      if (!this.segments.includes(seg) && !this.closed) return this.read(stream, Math.max(from, seg.endSeq), maxBytes);
       throw err;
     }
     // Compact records naming a certificate whose defining record is damaged: damaged too (never framed wrong).

@@ -6,7 +6,7 @@
  */
 import { closeSync, fstatSync, ftruncateSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { compactDefs, isCompact } from './compact-record.js';
+import { compactDefs, definesCerts, isCompact } from './compact-record.js';
 import { findRecord, probeRecord, recordKey } from './record-codec.js';
 import { SegmentCerts } from './segment-certs.js';
 
@@ -204,7 +204,7 @@ export class Segment {
    * back, so a damaged record can make an id unreadable, never wrong).
    */
   private noteDefs(buf: Buffer, at: number, length: number, fileOffset: number): void {
-    if (length === 0 || !isCompact(buf, at)) return;
+    if (length === 0 || !isCompact(buf, at) || !definesCerts(buf, at)) return;
     const defs = compactDefs(buf.subarray(at, at + length));
     if (defs !== undefined) for (const d of defs) this.certs.noteDef(d.id, fileOffset);
   }
