@@ -46,15 +46,17 @@ const KEY_LENGTH = LEAF_DOMAINS_KEY.length;
 /** Base64 characters (from the end of a certificate's as_der, i.e. its signature) in an element's key. */
 const KEY_TAIL = 44;
 
-/** Where a rendered entry's pieces are in its `full` frame (byte offsets), and its leaf DER. */
+/**
+ * Where a rendered entry's pieces are, in bytes: `elements` holds [start, end) of each chain element in
+ * full, `keys` each element's key (its length and the end of its as_der; equal keys are then compared
+ * byte for byte), `chainAt` and `asDerAt` are FrameParts' offsets in lite's bytes, `fingerprintAt` is
+ * where the leaf's fingerprint text starts in lite, and `der` is the leaf's DER.
+ */
 export interface FrameShape {
-  /** [start, end) of each chain element in full. */
   readonly elements: readonly number[];
-  /** The element keys (length + the end of its as_der): equal keys are then compared byte for byte. */
   readonly keys: readonly string[];
   readonly chainAt: number;
   readonly asDerAt: number;
-  /** Where the leaf's fingerprint text starts in lite. */
   readonly fingerprintAt: number;
   readonly der: Buffer;
 }
