@@ -22,7 +22,37 @@ export interface RenderedFrames {
   /** {"data":[...all_domains...],"message_type":"dns_entries"} (stream `/domains-only`) */
   domains: string;
   allDomains: readonly string[];
+  /** The pieces `full` is made of, for stores that keep each chain certificate once (window, NATS). */
+  parts: FrameParts;
 }
+
+/**
+ * How `full` is built from `lite` and the certificates, so that a store can keep each distinct chain
+ * certificate once and rebuild `full` byte-identically:
+ *
+ *   full = lite.slice(0, chainAt) + '"chain":[' + chain.join(',') + '],'
+ *        + lite.slice(chainAt, asDerAt) + leafAsDer + lite.slice(asDerAt)
+ *   domains = '{"data":' + lite.slice(chainAt + LEAF_DOMAINS_KEY.length, asDerAt - 1) + ',"message_type":"dns_entries"}'
+ *
+ * Offsets are in string units (UTF-16), as `slice` takes them.
+ */
+export interface FrameParts {
+  /** Each chain element's exact JSON text (`{"as_der":…}`), in chain order; the same string object for the same certificate while it is cached. */
+  readonly chain: readonly string[];
+  /** Each chain certificate's DER (the entry's own bytes). */
+  readonly chainDer: readonly Uint8Array[];
+  /** The leaf's DER (the certificate, or the pre-certificate of a precert entry). */
+  readonly leafDer: Uint8Array;
+  /** The leaf's `"as_der":"<base64>",` field as it appears in `full`. */
+  readonly leafAsDer: string;
+  /** Where `"chain":[…],` goes in `lite`: right before `"leaf_cert":`. */
+  readonly chainAt: number;
+  /** Where `leafAsDer` goes in `lite`: right after the leaf's `"all_domains":[…],`. */
+  readonly asDerAt: number;
+}
+
+/** The text between `chainAt` and the leaf's all_domains array in `lite`. */
+export const LEAF_DOMAINS_KEY = '"leaf_cert":{"all_domains":';
 
 export interface RendererOptions {
   /** How many rendered chain certificates to keep, by fingerprint. Default 10_000. */
@@ -55,7 +85,7 @@ export class Renderer {
   private readonly chainCacheIdleMs: number;
   private readonly now: () => number;
   private chainCacheUsed = 0;
-  private readonly chainCache = new Map<string, { der: Buffer; rendered: RenderedCert; bytes: number; used: number }>();
+  private readonly chainCache = new Map<string, { der: Buffer; element: string; bytes: number; used: number }>();
   private readonly sources = new WeakMap<LogDescriptor, SourceParts>();
 
   constructor(options: RendererOptions = {}) {
@@ -88,15 +118,17 @@ export class Renderer {
     const domainsJson = jsonStringArray(leaf.allDomains);
     const head =
       '{"data":{"cert_index":' + entry.index + ',"cert_link":' + jsonString(certLink(log, entry.index)) + ',';
-    const leafHead = '"leaf_cert":{"all_domains":' + domainsJson + ',';
+    const leafHead = LEAF_DOMAINS_KEY + domainsJson + ',';
     const tail =
       ',"seen":' + erlangFloat(seen) + this.sourceOf(log) +
       (entry.type === 'precert' ? 'PrecertLogEntry' : 'X509LogEntry') + '"},"message_type":"certificate_update"}';
 
     let chain = '"chain":[';
+    const elements: string[] = [];
     for (let i = 0; i < entry.chain.length; i++) {
       const c = this.chainCert(entry.chain[i]);
-      chain += (i === 0 ? '{' : ',{') + c.asDerField + c.body;
+      elements.push(c);
+      chain += i === 0 ? c : ',' + c;
     }
     chain += '],';
 
@@ -105,6 +137,14 @@ export class Renderer {
       full: head + chain + leafHead + leaf.asDerField + leaf.body + tail,
       domains: '{"data":' + domainsJson + ',"message_type":"dns_entries"}',
       allDomains: leaf.allDomains,
+      parts: {
+        chain: elements,
+        chainDer: entry.chain,
+        leafDer: entry.leaf,
+        leafAsDer: leaf.asDerField,
+        chainAt: head.length,
+        asDerAt: head.length + leafHead.length,
+      },
     };
   }
 
@@ -118,12 +158,12 @@ export class Renderer {
   }
 
   /**
-   * A chain certificate, rendered once. The cache is keyed by the certificate's last 32 bytes (inside its
+   * A chain certificate's JSON element (`{"as_der":…}`), rendered once. The cache is keyed by the certificate's last 32 bytes (inside its
    * signature) plus its length, and a hit counts only when the whole DER is byte-identical to the cached
    * one, so it is exact like a fingerprint key but costs no hashing per entry.
    */
-  private chainCert(der: Uint8Array): RenderedCert {
-    if (this.chainCacheSize === 0) return renderDer(der, true);
+  private chainCert(der: Uint8Array): string {
+    if (this.chainCacheSize === 0) return chainElement(renderDer(der, true));
     const bytes = asBuffer(der);
     const key = bytes.length + bytes.toString('latin1', Math.max(0, bytes.length - 32));
     const now = this.now();
@@ -134,22 +174,22 @@ export class Renderer {
       this.chainCache.set(key, hit);
       hit.used = now;
       this.expireChainCerts(now);
-      return hit.rendered;
+      return hit.element;
     }
-    const rendered = renderDer(der, true);
+    const element = chainElement(renderDer(der, true));
     if (hit !== undefined) {
       this.chainCache.delete(key);
       this.chainCacheUsed -= hit.bytes;
     }
     // DER copy + the rendered strings (as_der is base64, the body a few times the name sizes): ~2 bytes per char.
-    const size = bytes.length + 2 * (rendered.asDerField.length + rendered.body.length);
-    this.chainCache.set(key, { der: Buffer.from(bytes), rendered, bytes: size, used: now });
+    const size = bytes.length + 2 * element.length;
+    this.chainCache.set(key, { der: Buffer.from(bytes), element, bytes: size, used: now });
     this.chainCacheUsed += size;
     while (this.chainCache.size > this.chainCacheSize || (this.chainCacheUsed > this.chainCacheBytes && this.chainCache.size > 1)) {
       this.dropOldestChainCert();
     }
     this.expireChainCerts(now);
-    return rendered;
+    return element;
   }
 
   /** Drops the least recently used certificates that have not been used for chainCacheIdleMs. */
@@ -165,4 +205,9 @@ export class Renderer {
     this.chainCache.delete(oldest);
     this.chainCacheUsed -= old.bytes;
   }
+}
+
+/** A chain certificate as an element of `"chain":[…]`. */
+function chainElement(c: RenderedCert): string {
+  return '{' + c.asDerField + c.body;
 }

@@ -22,9 +22,10 @@ import type { Registry } from 'prom-client';
 import { CertstreamError, describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import { RateLimitedLog } from '../log/rate-limited.js';
-import { encodeRecordInto, probeRecord, recordBound, type WindowEntry } from './record-codec.js';
+import { compactChain, compactDefs, encodeCompact, frameShape, isCompact } from './compact-record.js';
+import { MAX_RECORD_BYTES, encodeRecordInto, probeRecord, recordBound, type WindowEntry } from './record-codec.js';
 import { frameRecords } from './record-frames.js';
-import { contiguousBatch, type ReplayBatch, type ReplayWindow, type StreamName } from './replay-window.js';
+import { contiguousBatch, type FramedBatch, type ReplayBatch, type ReplayWindow, type StreamName } from './replay-window.js';
 import { Segment, parseSegmentName, segmentName } from './segment.js';
 import { windowMetrics, type WindowMetrics } from './window-metrics.js';
 
@@ -74,6 +75,8 @@ const SPARE_BYTES = 4 * 1024 * 1024;
 const MAX_HANDLES = 16;
 /** Reused read buffers kept (one per concurrent disk reader; more readers allocate). */
 const MAX_SPARES = 2;
+/** Closed segments whose chain certificates stay in memory after a disk read (the most recently read). */
+const MAX_LOADED_CERT_TABLES = 4;
 
 /** Where the window lives inside the state directory. */
 export const REPLAY_DIR = 'replay';
@@ -100,6 +103,12 @@ export class LocalReplayWindow implements ReplayWindow {
   private readonly lastIndex = new Map<string, number>();
   /** Newest whole records (each a Buffer), for seqs [cacheFirst, nextSeq). */
   private cache: Buffer[] = [];
+  /** The segment of each cached record (whose certificate table its compact records name). */
+  private cacheSegments: Segment[] = [];
+  /** Closed segments whose certificates a disk read loaded, least recently read first. */
+  private certTables: Segment[] = [];
+  /** Disk reads under way per segment: their certificates stay loaded until they have framed. */
+  private readonly certReaders = new Map<Segment, number>();
   private cacheHead = 0;
   private cacheFirst: number;
   private cachedBytes = 0;
@@ -187,6 +196,7 @@ export class LocalReplayWindow implements ReplayWindow {
       try {
         this.checkFiles();
         this.trim();
+        this.boundCertTables();
       } catch (err) {
         this.failureLog.log('error', 'trim', 'replay window: trimming failed', { error: describeError(err) });
       }
@@ -246,14 +256,16 @@ export class LocalReplayWindow implements ReplayWindow {
       if (this.scratch.length < bound && bound <= SPARE_BYTES) this.scratch = Buffer.allocUnsafe(Math.min(SPARE_BYTES, Math.max(bound, this.scratch.length * 2)));
       const scratch = this.scratch.length >= bound ? this.scratch : Buffer.allocUnsafe(bound);
       for (const e of appended) {
-        const n = encodeRecordInto(e, scratch, size);
+        const n = this.encodeEntry(e, scratch, size, this.active.size + size);
         lengths.push(n);
         size += n;
       }
       this.writeRecords(scratch, size);
+      this.active.certs.commit();
       bytes = Buffer.allocUnsafe(size);
       scratch.copy(bytes, 0, 0, size);
     } catch (err) {
+      this.active.certs.rollback();
       for (const [log, last] of before) {
         if (last === undefined) this.lastIndex.delete(log);
         else this.lastIndex.set(log, last);
@@ -273,11 +285,29 @@ export class LocalReplayWindow implements ReplayWindow {
       at += view.length;
       this.active.add(view.length, appended[i].seen);
       this.cache.push(view);
+      this.cacheSegments.push(this.active);
       this.cachedBytes += view.length;
     }
     this.totalBytes += bytes.length;
     this.trim();
     return { seq, appended };
+  }
+
+  /**
+   * Encodes one entry at `out[at]` (room for recordBound): compact — chain certificates by id in the
+   * active segment, the rest deflated — when its frames are the renderer's, plain otherwise.
+   * @param fileOffset where the record goes in the active segment (its certificate definitions' place)
+   */
+  private encodeEntry(e: WindowEntry, out: Buffer, at: number, fileOffset: number): number {
+    const full = Buffer.from(e.full, 'utf8');
+    const lite = Buffer.from(e.lite, 'utf8');
+    const shape = frameShape(full, lite, Buffer.from(e.domains, 'utf8'));
+    if (shape === undefined) return encodeRecordInto(e, out, at);
+    const { chain, defs } = this.active.certs.intern(full, shape, fileOffset);
+    const record = encodeCompact(e.seen, e.index, e.log, lite, shape, defs, chain);
+    // Never larger than the plain record (the chain is at most as long as in full, the rest deflated).
+    if (record.length > out.length - at) throw new CertstreamError('STATE_ERR_IO', 'a compact record outgrew its bound');
+    return record.copy(out, at);
   }
 
   /**
@@ -350,12 +380,15 @@ export class LocalReplayWindow implements ReplayWindow {
   private readCache(stream: StreamName, from: number, maxBytes: number): ReplayBatch {
     const start = Math.min(Math.max(from, this.cacheFirst), this.nextSeq);
     const records: Buffer[] = [];
+    const segments: Segment[] = [];
     let bytes = 0;
     for (let i = this.cacheHead + (start - this.cacheFirst); i < this.cache.length && (records.length === 0 || bytes < maxBytes); i++) {
       records.push(this.cache[i]);
+      segments.push(this.cacheSegments[i]);
       bytes += this.cache[i].length;
     }
-    return contiguousBatch(start, frameRecords(records, stream));
+    // Cached records' segments keep their certificates in memory (boundCertTables).
+    return contiguousBatch(start, frameRecords(records, stream, (i, id) => segments[i].certs.get(id)));
   }
 
   seqAtTime(since: number): number {
@@ -584,8 +617,61 @@ export class LocalReplayWindow implements ReplayWindow {
     if (this.cacheHead === this.cache.length) this.cacheFirst = Math.max(this.cacheFirst, floor);
     if (this.cacheHead > 4096 && this.cacheHead * 2 > this.cache.length) {
       this.cache = this.cache.slice(this.cacheHead);
+      this.cacheSegments = this.cacheSegments.slice(this.cacheHead);
       this.cacheHead = 0;
     }
+  }
+
+  /**
+   * Keeps the chain certificates of closed segments in memory only while cached records name them or
+   * for the few segments read last; the others are read back from disk when a read needs them.
+   */
+  private boundCertTables(): void {
+    this.certTables = this.certTables.filter((s) => this.segments.includes(s)).slice(-MAX_LOADED_CERT_TABLES);
+    for (const seg of this.segments) {
+      if (seg !== this.active && seg.certs.loadedCount > 0 && seg.endSeq <= this.cacheFirst && !this.certTables.includes(seg) && !this.certReaders.has(seg)) seg.certs.unload();
+    }
+  }
+
+  private releaseCerts(seg: Segment): void {
+    const n = (this.certReaders.get(seg) ?? 1) - 1;
+    if (n > 0) this.certReaders.set(seg, n);
+    else this.certReaders.delete(seg);
+  }
+
+  /**
+   * Loads from disk the certificates `records` (of `seg`) name; the ids that cannot be loaded (their
+   * defining record damaged or gone) are returned, and the records naming them are damaged.
+   */
+  private async loadCerts(seg: Segment, records: readonly Buffer[]): Promise<Set<number>> {
+    const missing = new Set<number>();
+    for (const r of records) {
+      if (!isCompact(r)) continue;
+      for (const id of compactChain(r) ?? []) if (seg.certs.get(id) === undefined) missing.add(id);
+    }
+    const lost = new Set<number>();
+    if (missing.size === 0) return lost;
+    // A handle of its own, not one of the kept read handles: those are evicted by other readers' opens,
+    // and a load of many definitions would then start over and over.
+    const fh = await open(seg.path, 'r');
+    try {
+      for (const id of missing) {
+        if (seg.certs.get(id) !== undefined) continue;
+        const offset = seg.certs.definedAt(id);
+        const record = offset === undefined ? undefined : await readRecordAt(fh, offset);
+        const defs = record === undefined ? undefined : compactDefs(record);
+        for (const d of defs ?? []) if (seg.certs.get(d.id) === undefined) seg.certs.put(d.id, Buffer.from(record!.subarray(d.start, d.end)));
+        if (seg.certs.get(id) === undefined) lost.add(id);
+      }
+    } finally {
+      await fh.close();
+    }
+    if (missing.size > 0 && seg !== this.active) {
+      this.certTables = this.certTables.filter((s) => s !== seg);
+      this.certTables.push(seg);
+      this.boundCertTables();
+    }
+    return lost;
   }
 
   /** Counts damaged records (once each) and logs them, at most once a minute. */
@@ -642,6 +728,7 @@ export class LocalReplayWindow implements ReplayWindow {
     // A file shorter than its index (cut by hand): what is missing reads as damaged records.
     buf.fill(0, done, size);
     const records: Buffer[] = [];
+    const seqs: number[] = [];
     let damaged = 0;
     for (let k = first; k < last; k++) {
       const seq = seg.firstSeq + k;
@@ -656,13 +743,51 @@ export class LocalReplayWindow implements ReplayWindow {
         continue;
       }
       records.push(probe.length === bytes.length ? bytes : bytes.subarray(0, probe.length));
+      seqs.push(seq);
     }
     if (damaged > 0) this.countCorrupt(damaged, seg, 'damaged records skipped by a read (never sent)');
+    let lost: Set<number>;
+    this.certReaders.set(seg, (this.certReaders.get(seg) ?? 0) + 1);
+    try {
+      lost = await this.loadCerts(seg, records);
+    } catch (err) {
+      release();
+      this.releaseCerts(seg);
+      // The file is gone (as above): the read goes on from the next seq the window holds.
+      if ((err as { code?: string }).code === 'ENOENT' && this.segments.includes(seg) && seg !== this.active) this.dropVanished(seg);
+      if (!this.segments.includes(seg) && !this.closed) return this.read(stream, Math.max(from, seg.endSeq), maxBytes);
+      throw err;
+    }
+    // Compact records naming a certificate whose defining record is damaged: damaged too (never framed wrong).
+    const framed = records.filter((r, k) => {
+      const chain = isCompact(r) ? compactChain(r) : [];
+      const ok = chain !== undefined && !chain.some((id) => lost.has(id));
+      if (!ok) seg.damaged.add(seqs[k]);
+      return ok;
+    });
+    if (framed.length < records.length) this.countCorrupt(records.length - framed.length, seg, 'records whose chain certificates are in a damaged record skipped by a read (never sent)');
     // frameRecords copies every payload into the batch's own buffer, so the read buffer is free after it.
-    const batch = frameRecords(records, stream);
-    release();
+    let batch: FramedBatch;
+    try {
+      batch = frameRecords(framed, stream, (_, id) => seg.certs.get(id));
+    } finally {
+      this.releaseCerts(seg);
+      release();
+    }
     return { first: start, next: seg.firstSeq + last, batch };
   }
+}
+
+/** The whole, CRC-checked record at `offset` of a segment file, or undefined when there is none. */
+async function readRecordAt(fh: FileHandle, offset: number): Promise<Buffer | undefined> {
+  const head = Buffer.alloc(8);
+  if ((await fh.read(head, 0, 8, offset)).bytesRead < 8) return undefined;
+  const length = 8 + (head.readUInt32LE(0) & 0x7fffffff);
+  if (length > MAX_RECORD_BYTES + 8) return undefined;
+  const record = Buffer.allocUnsafe(length);
+  const { bytesRead } = await fh.read(record, 0, length, offset);
+  const probe = probeRecord(record.subarray(0, bytesRead), 0, true);
+  return probe.kind === 'record' && probe.length === length ? record : undefined;
 }
 
 /** fsync of a directory: makes the names created in it (or it in its parent) survive a crash. */

@@ -20,9 +20,16 @@ export type StreamName = 'lite' | 'full' | 'domains';
 
 /** Bytes before a record's body: length and CRC. */
 export const RECORD_HEADER_BYTES = 8;
+/** Smallest body of either kind (a compact one: prefix, dictionary, counts, offsets, deflate's end). */
+const MIN_BODY_BYTES = 8 + 8 + 2 + 1 + 2 + 2 + 16 + 2;
 /** Largest body accepted when reading (a corrupt length must not make the reader allocate gigabytes). */
 export const MAX_RECORD_BYTES = 64 * 1024 * 1024;
 const NO_CUT = 0xffffffff;
+/**
+ * The length word's low 31 bits are the body's length; the top bit marks a compact record
+ * (compact-record.ts), whose body starts with the same seen, index and log.
+ */
+const LENGTH_MASK = 0x7fffffff;
 
 /** What the window stores per entry. */
 export interface WindowEntry {
@@ -108,7 +115,7 @@ export function encodeRecord(entry: WindowEntry): Buffer {
 }
 
 /** Whether removing the cuts from `full` gives exactly `lite` (compared in place, nothing copied). */
-function cutsRebuild(full: Buffer, [a, b, c, d]: readonly number[], lite: Buffer): boolean {
+export function cutsRebuild(full: Buffer, [a, b, c, d]: readonly number[], lite: Buffer): boolean {
   const n1 = a;
   const n2 = c - b;
   const n3 = full.length - d;
@@ -127,8 +134,8 @@ export type RecordProbe = { kind: 'record'; length: number } | { kind: 'partial'
  */
 export function probeRecord(buf: Buffer, offset: number, verify: boolean): RecordProbe {
   if (buf.length - offset < RECORD_HEADER_BYTES) return { kind: 'partial' };
-  const bodyLength = buf.readUInt32LE(offset);
-  if (bodyLength < 8 + 8 + 2 + 4 + 16 + 4 || bodyLength > MAX_RECORD_BYTES) return { kind: 'corrupt' };
+  const bodyLength = buf.readUInt32LE(offset) & LENGTH_MASK;
+  if (bodyLength < MIN_BODY_BYTES || bodyLength > MAX_RECORD_BYTES) return { kind: 'corrupt' };
   const length = RECORD_HEADER_BYTES + bodyLength;
   if (buf.length - offset < length) return { kind: 'partial' };
   if (verify && crc32(buf.subarray(offset + RECORD_HEADER_BYTES, offset + length)) !== buf.readUInt32LE(offset + 4)) {

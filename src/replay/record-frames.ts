@@ -7,17 +7,35 @@
  * only clients with a negotiated extension need are made on first use.
  */
 import { textFrameHeaderLength, writeTextFrameHeader } from '../stream/ws-frame.js';
+import { CertstreamError } from '../errors.js';
+import { compactPayload, isCompact } from './compact-record.js';
 import { payloadRanges } from './record-codec.js';
 import type { FramedBatch, StreamName } from './replay-window.js';
 
-/** Frames `records` (whole records, in seq order) for `stream` (RFC 6455 §5.2, server side). */
-export function frameRecords(records: readonly Buffer[], stream: StreamName): FramedBatch {
+/** A chain element by id in the segment of record `i` (compact records). */
+export type CertLookup = (i: number, id: number) => Buffer | undefined;
+
+/**
+ * Frames `records` (whole records, in seq order) for `stream` (RFC 6455 §5.2, server side).
+ * @param certs the chain elements compact records name; the caller has checked that each one resolves
+ *   (compactChain), so a compact record that does not frame is a bug, thrown as such
+ */
+export function frameRecords(records: readonly Buffer[], stream: StreamName, certs?: CertLookup): FramedBatch {
   const ranges: number[] = [];
   const rangeEnds: number[] = [];
   const lengths: number[] = [];
+  /** The payload pieces of compact records, by record (plain records use `ranges`). */
+  const compact = new Map<number, Buffer[]>();
   let total = 0;
-  for (const r of records) {
-    const n = payloadRanges(r, stream, ranges);
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i];
+    let n = 0;
+    if (isCompact(r)) {
+      const pieces = compactPayload(r, stream, (id) => certs?.(i, id));
+      if (pieces === undefined) throw new CertstreamError('STATE_ERR_IO', 'a compact replay-window record names a certificate it cannot find');
+      for (const p of pieces) n += p.length;
+      compact.set(i, pieces);
+    } else n = payloadRanges(r, stream, ranges);
     rangeEnds.push(ranges.length);
     lengths.push(n);
     total += n + textFrameHeaderLength(n);
@@ -29,6 +47,8 @@ export function frameRecords(records: readonly Buffer[], stream: StreamName): Fr
   for (let i = 0; i < records.length; i++) {
     at += writeTextFrameHeader(bytes, at, lengths[i]);
     const r = records[i];
+    const pieces = compact.get(i);
+    if (pieces !== undefined) for (const p of pieces) at += p.copy(bytes, at);
     for (; k < rangeEnds[i]; k += 2) at += r.copy(bytes, at, ranges[k], ranges[k + 1]);
     ends.push(at);
   }

@@ -6,7 +6,9 @@
  */
 import { closeSync, fstatSync, ftruncateSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
+import { compactDefs, definesCerts, isCompact } from './compact-record.js';
 import { findRecord, probeRecord, recordKey } from './record-codec.js';
+import { SegmentCerts } from './segment-certs.js';
 
 /** `<seq>.seg` with the seq zero-padded so that names sort like numbers. */
 export function segmentName(firstSeq: number): string {
@@ -46,6 +48,8 @@ export class Segment {
    * length are a damaged span that took no seq, and are ignored.
    */
   readonly damaged = new Set<number>();
+  /** The chain certificates its compact records define. */
+  readonly certs = new SegmentCerts();
   readonly path: string;
 
   constructor(
@@ -173,6 +177,8 @@ export class Segment {
           this.noteSeen(this.endSeq, key.seen);
           this.offsets.push(piece.start);
           onKey(key.log, key.index);
+          const probe = probeRecord(data, piece.start, false);
+          if (probe.kind === 'record') this.noteDefs(data, piece.start, probe.length, piece.start);
           continue;
         }
         holesLeft--;
@@ -194,6 +200,16 @@ export class Segment {
   }
 
   /**
+   * Notes which certificate ids a compact record defines (its CRC is checked when a definition is read
+   * back, so a damaged record can make an id unreadable, never wrong).
+   */
+  private noteDefs(buf: Buffer, at: number, length: number, fileOffset: number): void {
+    if (length === 0 || !isCompact(buf, at) || !definesCerts(buf, at)) return;
+    const defs = compactDefs(buf.subarray(at, at + length));
+    if (defs !== undefined) for (const d of defs) this.certs.noteDef(d.id, fileOffset);
+  }
+
+  /**
    * The common case, in chunks read into one reused buffer: indexes whole records from the start and
    * says whether they fill the file exactly (false at the first damage, the index then partial).
    */
@@ -210,6 +226,7 @@ export class Segment {
         this.noteSeen(this.endSeq, key.seen);
         this.offsets.push(at);
         onKey(key.log, key.index);
+        this.noteDefs(view, at - bufStart, probe.length, at);
         at += probe.length;
         continue;
       }

@@ -100,9 +100,10 @@ test('trimming by bytes and by age; since finds the first frame at or after a ti
   const dir = tempDir(t);
   const entries = realEntries();
   let now = 1_700_000_000_000;
-  const w = LocalReplayWindow.open({ stateDir: dir, windowSeconds: 30, maxBytes: 600_000, segmentBytes: 50_000, now: () => now });
+  // (Entries are about 1 KB each on disk: their chains are stored once per segment, the rest deflated.)
+  const w = LocalReplayWindow.open({ stateDir: dir, windowSeconds: 30, maxBytes: 120_000, segmentBytes: 20_000, now: () => now });
   for (let i = 0; i < entries.length; i += 10) w.append(entries.slice(i, i + 10));
-  assert.ok(w.bytes <= 600_000 + 50_000 + 20_000, `bytes ${w.bytes} bounded by the cap plus one segment`);
+  assert.ok(w.bytes <= 120_000 + 20_000 + 20_000, `bytes ${w.bytes} bounded by the cap plus one segment`);
   assert.ok(w.firstSeq > 0, 'the oldest segments went');
   assert.deepEqual(await readAll(w, 'domains', 0), entries.slice(w.firstSeq).map((e) => e.domains), 'a read below the window starts at its start');
   const since = entries[w.nextSeq - 15].seen;
@@ -149,7 +150,7 @@ test('many segments read by many readers at once: read handles stay bounded, evi
   const entries = realEntries();
   // About 40 segments and 40 concurrent readers, each starting in a different one: far more than the
   // handles kept, so handles are closed while other readers still wait on them.
-  const w = LocalReplayWindow.open({ stateDir: dir, windowSeconds: 1e9, maxBytes: 1e9, cacheBytes: 0, segmentBytes: 1_000_000 / 16, now: () => 1_700_000_000_000 });
+  const w = LocalReplayWindow.open({ stateDir: dir, windowSeconds: 1e9, maxBytes: 1e9, cacheBytes: 0, segmentBytes: 1_000_000 / 160, now: () => 1_700_000_000_000 });
   for (let i = 0; i < entries.length; i += 3) w.append(entries.slice(i, i + 3));
   const segments = readdirSync(join(dir, REPLAY_DIR)).length;
   assert.ok(segments > 20, `${segments} segments`);

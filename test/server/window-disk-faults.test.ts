@@ -80,7 +80,8 @@ function segments(stateDir: string): string[] {
 function recordCount(path: string): number {
   const buf = readFileSync(path);
   let n = 0;
-  for (let at = 0; at < buf.length; at += 8 + buf.readUInt32LE(at)) n++;
+  // (The length word's top bit marks a compact record: replay/compact-record.ts.)
+  for (let at = 0; at < buf.length; at += 8 + (buf.readUInt32LE(at) & 0x7fffffff)) n++;
   return n;
 }
 

@@ -1,0 +1,103 @@
+/**
+ * The chain certificates of one segment (compact-record.ts): each distinct chain element is defined once
+ * per segment, in the first record that needs it, and named by a segment-local id afterwards. Keeping the
+ * table per segment makes a segment self-contained: trimming whole segments never orphans a reference.
+ *
+ * The writer side (`intern`) finds an element's id by a cheap key (its length and the end of its as_der,
+ * inside the signature) and then compares the bytes, so ids are exact without hashing. An append interns
+ * tentatively and then commits, or rolls back when its write fails (whole-or-nothing appends).
+ * The reader side: `defAt` says which record defines each id (from appends, or from the scan at open);
+ * elements are kept in memory while loaded and read back from their record on demand after `unload`.
+ */
+import type { CertDef, FrameShape } from './compact-record.js';
+
+export class SegmentCerts {
+  /** Element bytes by id, for the ids in memory. */
+  private readonly loaded = new Map<number, Buffer>();
+  /** File offset of the record that defines each id. */
+  private readonly defAt = new Map<number, number>();
+  /** Writer: id by element key (the newest element of that key). */
+  private readonly byKey = new Map<string, number>();
+  private nextId = 0;
+  /** Ids interned by the append under way (undone by rollback). */
+  private pending: { id: number; key: string; previous: number | undefined }[] = [];
+
+  /** The element of `id` if it is in memory. */
+  get(id: number): Buffer | undefined {
+    return this.loaded.get(id);
+  }
+
+  /** The offset of the record defining `id`, or undefined when no whole record does. */
+  definedAt(id: number): number | undefined {
+    return this.defAt.get(id);
+  }
+
+  /** Elements in memory (for the memory bound). */
+  get loadedCount(): number {
+    return this.loaded.size;
+  }
+
+  /** A definition seen by the scan at open (the first one of an id wins; a later one is damage). */
+  noteDef(id: number, recordOffset: number): void {
+    if (!this.defAt.has(id)) this.defAt.set(id, recordOffset);
+    if (id >= this.nextId) this.nextId = id + 1;
+  }
+
+  /** Puts an element read back from its (CRC-checked) defining record into memory. */
+  put(id: number, bytes: Buffer): void {
+    this.loaded.set(id, bytes);
+  }
+
+  /** Drops the elements from memory (they are read back from disk when needed). */
+  unload(): void {
+    this.loaded.clear();
+  }
+
+  /**
+   * The ids of an entry's chain elements (in `full`, at `shape.elements`), and the definitions its record
+   * must carry for those the segment does not have yet.
+   * @param recordOffset where the record will be written in the segment file
+   */
+  intern(full: Buffer, shape: FrameShape, recordOffset: number): { chain: number[]; defs: CertDef[] } {
+    const chain: number[] = [];
+    const defs: CertDef[] = [];
+    for (let k = 0; k < shape.keys.length; k++) {
+      const start = shape.elements[2 * k];
+      const end = shape.elements[2 * k + 1];
+      const key = shape.keys[k];
+      const known = this.byKey.get(key);
+      const bytes = known === undefined ? undefined : this.loaded.get(known);
+      if (known !== undefined && bytes !== undefined && bytes.length === end - start && full.compare(bytes, 0, bytes.length, start, end) === 0) {
+        chain.push(known);
+        continue;
+      }
+      const id = this.nextId++;
+      const copy = Buffer.from(full.subarray(start, end));
+      this.pending.push({ id, key, previous: known });
+      this.byKey.set(key, id);
+      this.loaded.set(id, copy);
+      this.defAt.set(id, recordOffset);
+      defs.push({ id, bytes: copy });
+      chain.push(id);
+    }
+    return { chain, defs };
+  }
+
+  /** The append's interned ids are on disk. */
+  commit(): void {
+    this.pending = [];
+  }
+
+  /** The append failed: forget the ids it interned. */
+  rollback(): void {
+    for (let k = this.pending.length - 1; k >= 0; k--) {
+      const p = this.pending[k];
+      this.loaded.delete(p.id);
+      this.defAt.delete(p.id);
+      if (p.previous === undefined) this.byKey.delete(p.key);
+      else this.byKey.set(p.key, p.previous);
+      this.nextId = Math.min(this.nextId, p.id);
+    }
+    this.pending = [];
+  }
+}
