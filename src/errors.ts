@@ -49,7 +49,9 @@ export type ErrorCode =
   | 'CLIENT_ERR_USAGE'
   // NATS JetStream (scale-out)
   | 'NATS_ERR_UNAVAILABLE'
-  | 'NATS_ERR_STREAM';
+  | 'NATS_ERR_STREAM'
+  // the fan-out wired wrongly (a programming error, not a client's)
+  | 'STREAM_ERR_WIRING';
 
 export class CertstreamError extends Error {
   readonly code: ErrorCode;

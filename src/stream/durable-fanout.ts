@@ -20,6 +20,7 @@
  * buffer answers late, and is not dead). The client's own pings are answered with the plain clients'
  * flood limit (ping-guard.ts).
  */
+import { sleep } from '../ct/backoff.js';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -304,7 +305,7 @@ export class DurableFanout {
       let pending = false;
       for (const c of this.clients) if (c.open && (c.nextSeq < this.options.window.nextSeq || c.buffered > 0)) pending = true;
       if (!pending) return;
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await sleep(20);
     }
   }
 

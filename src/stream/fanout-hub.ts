@@ -32,6 +32,9 @@
  *   frames them once for all of the set's clients, plain and durable — the same bytes as the unfiltered
  *   stream's frames, fewer of them.
  */
+import { maskToken } from '../access/request-token.js';
+import { sleep } from '../ct/backoff.js';
+import { CertstreamError } from '../errors.js';
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
@@ -220,7 +223,7 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
 
   /** Gives the hub its replay window and positions (once, before anything is published). */
   attachDurable(store: DurableStore): void {
-    if (this.durable) throw new Error('FanoutHub: durable store already attached');
+    if (this.durable) throw new CertstreamError('STREAM_ERR_WIRING', 'FanoutHub: durable store already attached');
     const { metrics, logger, clientBufferBytes } = this.options;
     this.window = store.window;
     this.durablePending = false;
@@ -261,7 +264,7 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
     if (refuse !== undefined) {
       // Clients show only "Handshake status 400": the reason is in the body and, once a minute, in the log.
       // A token in the query (clients send `?token=` where they cannot set headers) never reaches the log.
-      const path = req.url?.replace(/([?&]token=)[^&#]*/gi, '$1***');
+      const path = maskToken(req.url);
       this.violationLog.log('warn', 'refused subscription', 'stream request refused (HTTP 400)', { reason: refuse, path, remote: req.socket.remoteAddress });
       const body = `${refuse}\n`;
       socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
@@ -493,7 +496,7 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
   private async drain(deadline: number): Promise<void> {
     await this.durable?.drain(deadline);
     while (this.now() < deadline && [...this.clients].some((c) => c.open && c.buffered > 0)) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await sleep(20);
     }
   }
 
