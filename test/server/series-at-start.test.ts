@@ -19,7 +19,7 @@ test('a fresh server exports every fixed series at 0 before any event', { timeou
   for (const stream of ['lite', 'full', 'domains']) {
     expected.push(`certstream_clients{stream="${stream}"}`, `certstream_client_dropped_messages_total{stream="${stream}"}`);
     expected.push(`certstream_replayed_messages_total{stream="${stream}"}`, `certstream_resume_truncated_messages_total{stream="${stream}"}`);
-    expected.push(`certstream_durable_lag_messages{stream="${stream}"}`);
+    expected.push(`certstream_durable_lag_messages{stream="${stream}"}`, `certstream_filtered_clients{stream="${stream}"}`);
   }
   for (const reason of ['client', 'slow', 'ping_timeout', 'error', 'protocol', 'shutdown', 'takeover']) expected.push(`certstream_client_disconnects_total{reason="${reason}"}`);
   for (const reason of ['missing', 'unknown', 'limit', 'address']) expected.push(`certstream_auth_failures_total{reason="${reason}"}`);
@@ -29,6 +29,7 @@ test('a fresh server exports every fixed series at 0 before any event', { timeou
     // No entry streamed yet (no backfill, the logs are still): both update types at 0.
     for (const type of ['X509LogEntry', 'PrecertLogEntry']) expected.push(`certstream_entries_total{log="${l.url}",update_type="${type}"}`);
   }
+  expected.push('certstream_durable_subscriptions_refused_total', 'certstream_filter_sets', 'certstream_filter_entries_matched_total');
   expected.push('certstream_cursor_flush_errors_total', 'certstream_positions_flush_errors_total', 'certstream_replay_window_append_errors_total', 'certstream_replay_window_corrupt_records_total');
   const missing = expected.filter((s) => value(s) === undefined);
   assert.deepEqual(missing, [], 'series absent at start-up');
