@@ -81,6 +81,25 @@ const MAX_LOADED_CERT_TABLES = 4;
 /** Where the window lives inside the state directory. */
 export const REPLAY_DIR = 'replay';
 
+/** A read of records (framed), with the record bytes it took when known (to learn the expansion). */
+type RecordsRead = ReplayBatch & { readonly recordBytes?: number };
+
+/** Frame bytes per record byte assumed before a stream's first read (a compact full frame is ~8× its record). */
+const INITIAL_EXPANSION = 8;
+
+/**
+ * The batch cut to at most `maxBytes` of frames (at least one frame). Only a contiguous batch (one frame
+ * per seq) is cut: with frames left out, which seq a frame is would be unknown.
+ */
+function cutBatch(r: ReplayBatch, maxBytes: number): ReplayBatch {
+  const { ends } = r.batch;
+  if (r.batch.bytes.length <= maxBytes || ends.length <= 1 || r.next !== r.first + ends.length) return r;
+  let k = 1;
+  while (k < ends.length && ends[k] <= maxBytes) k++;
+  const batch = { bytes: r.batch.bytes.subarray(0, ends[k - 1]), ends: ends.slice(0, k), payloads: r.batch.payloads.slice(0, k) };
+  return { first: r.first, next: r.first + k, batch };
+}
+
 /** What a trimmed cache slot holds until the array is compacted (never read: reads start at cacheHead). */
 const TRIMMED = Buffer.alloc(0);
 
@@ -113,6 +132,8 @@ export class LocalReplayWindow implements ReplayWindow {
   /** Disk reads under way per segment: their certificates stay loaded until they have framed. */
   private readonly certReaders = new Map<Segment, number>();
   private cacheHead = 0;
+  /** Frame bytes per record byte read, per stream (learnt from reads; see read). */
+  private readonly expansion = new Map<StreamName, number>();
   private cacheFirst: number;
   private cachedBytes = 0;
   private readonly now: () => number;
@@ -372,15 +393,25 @@ export class LocalReplayWindow implements ReplayWindow {
 
   read(stream: StreamName, fromSeq: number, maxBytes: number): ReplayBatch | Promise<ReplayBatch> {
     const from = Math.max(fromSeq, this.firstSeq);
-    if (from >= this.cacheFirst || from >= this.nextSeq) return this.readCache(stream, from, maxBytes);
-    return this.readDisk(stream, from, maxBytes);
+    // maxBytes counts frames, the readers below count records: a compact record frames into several
+    // times its size (a full frame ~8×), so the record budget is scaled by what this stream's reads
+    // have framed so far, and a batch still over maxBytes is cut (durable readers bound their queues
+    // with it: 1 MiB of records would be 8 MiB queued per client).
+    const expansion = this.expansion.get(stream) ?? INITIAL_EXPANSION;
+    const records = Math.max(1, Math.floor(maxBytes / expansion));
+    const done = (r: RecordsRead): ReplayBatch => {
+      if (r.recordBytes !== undefined && r.recordBytes > 0) this.expansion.set(stream, 0.7 * expansion + 0.3 * (r.batch.bytes.length / r.recordBytes));
+      return cutBatch(r, maxBytes);
+    };
+    if (from >= this.cacheFirst || from >= this.nextSeq) return done(this.readCache(stream, from, records));
+    return this.readDisk(stream, from, records).then(done);
   }
 
   /**
    * From memory. These records were encoded in this process and never read back from disk: there is
    * nothing for a CRC to catch.
    */
-  private readCache(stream: StreamName, from: number, maxBytes: number): ReplayBatch {
+  private readCache(stream: StreamName, from: number, maxBytes: number): RecordsRead {
     const start = Math.min(Math.max(from, this.cacheFirst), this.nextSeq);
     const records: Buffer[] = [];
     const segments: Segment[] = [];
@@ -391,7 +422,7 @@ export class LocalReplayWindow implements ReplayWindow {
       bytes += this.cache[i].length;
     }
     // Cached records' segments keep their certificates in memory (boundCertTables).
-    return contiguousBatch(start, frameRecords(records, stream, (i, id) => segments[i].certs.get(id)));
+    return { ...contiguousBatch(start, frameRecords(records, stream, (i, id) => segments[i].certs.get(id))), recordBytes: bytes };
   }
 
   seqAtTime(since: number): number {
@@ -687,7 +718,7 @@ export class LocalReplayWindow implements ReplayWindow {
     this.failureLog.log('error', 'corrupt', `replay window: ${what}`, { segment: seg.path, records, corrupt_records_total: this.corrupt });
   }
 
-  private async readDisk(stream: StreamName, from: number, maxBytes: number): Promise<ReplayBatch> {
+  private async readDisk(stream: StreamName, from: number, maxBytes: number): Promise<RecordsRead> {
     const i = this.segments.findIndex((s) => s.endSeq > from);
     if (i < 0) return this.readCache(stream, this.nextSeq, maxBytes);
     const seg = this.segments[i];
@@ -780,7 +811,7 @@ export class LocalReplayWindow implements ReplayWindow {
       this.releaseCerts(seg);
       release();
     }
-    return { first: start, next: seg.firstSeq + last, batch };
+    return { first: start, next: seg.firstSeq + last, batch, recordBytes: size };
   }
 }
 
