@@ -89,6 +89,8 @@ interface LogState extends FakeLogInfo {
 export interface FakeCtLogRequests {
   sth: number;
   entries: number;
+  /** get-entry-and-proof requests (a follower proving the range before its cursor). */
+  entryAndProof: number;
   checkpoint: number;
   fullTiles: number;
   partialTiles: number;
@@ -104,7 +106,7 @@ export class FakeCtLog {
   readonly baseUrl: string;
   readonly logListUrl: string;
   readonly requests: FakeCtLogRequests = {
-    sth: 0, entries: 0, checkpoint: 0, fullTiles: 0, partialTiles: 0, issuers: 0, logList: 0,
+    sth: 0, entries: 0, entryAndProof: 0, checkpoint: 0, fullTiles: 0, partialTiles: 0, issuers: 0, logList: 0,
     lastUserAgent: undefined, tilePaths: [],
   };
   private readonly byPath = new Map<string, LogState>();
@@ -278,6 +280,11 @@ export class FakeCtLog {
     s.shrinkTo = undefined;
   }
 
+  /** Drops every fault still queued for a log. */
+  clearFaults(logUrl: string): void {
+    this.state(logUrl).faults.length = 0;
+  }
+
   /** Serves `fault` instead of the next `fault.times` (default 1) responses of a log (log list excluded). */
   injectFault(logUrl: string, fault: Fault): void {
     this.state(logUrl).faults.push({ ...fault, times: fault.times ?? 1 });
@@ -409,6 +416,17 @@ export class FakeCtLog {
         }
       }
       return json(res, 200, { entries });
+    }
+    if (rest === 'ct/v1/get-entry-and-proof') {
+      this.requests.entryAndProof++;
+      const index = Number(url.searchParams.get('leaf_index'));
+      const size = Number(url.searchParams.get('tree_size'));
+      if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size || size > log.size) {
+        return json(res, 400, { error_message: 'bad leaf_index/tree_size' });
+      }
+      const item = this.corpus.rfc[index % this.corpus.rfc.length];
+      const audit_path = log.tree.inclusionProof(index, size).map((h) => h.toString('base64'));
+      return json(res, 200, { leaf_input: item.leaf_input, extra_data: item.extra_data, audit_path });
     }
     return text(res, 404, 'not found\n');
   }

@@ -6,7 +6,13 @@
  * Up to `windows` windows are in flight at once; they are handed on strictly in index order.
  */
 import { CertstreamError } from '../errors.js';
-import { LogFollower, type EntryResult, type FollowerDeps } from './log-follower.js';
+import type { CompactRange } from '../verify/compact-range.js';
+import { rangeFromInclusionProof } from '../verify/inclusion-proof.js';
+import { rfc6962LeafHash } from '../verify/leaf-hash.js';
+import type { LogKey } from '../verify/log-key.js';
+import { parseSignedTreeHead, verifySignedTreeHead } from '../verify/signed-tree-head.js';
+import type { TreeHead } from '../verify/tree-head.js';
+import { LogFollower, type EntryResult, type FetchedWindow, type FollowerDeps } from './log-follower.js';
 import { parseGetEntriesBody } from './get-entries-body.js';
 import { decodeJsonEntry } from './merkle-leaf.js';
 import { checkTreeSize } from './tree-size.js';
@@ -45,12 +51,28 @@ export class Rfc6962Follower extends LogFollower {
     return this.learnedMax;
   }
 
-  protected async pollHead(signal: AbortSignal): Promise<number> {
-    const sth = parseSth(await this.deps.http.getJson(`${this.log.monitoringUrl}ct/v1/get-sth`, signal));
-    if (this.treeSize !== null && sth.treeSize < this.treeSize) {
-      throw new CertstreamError('CT_ERR_TREE_SHRANK', `get-sth: tree_size ${sth.treeSize} < ${this.treeSize} seen before`);
+  protected async fetchHead(signal: AbortSignal): Promise<string> {
+    return (await this.deps.http.get(`${this.log.monitoringUrl}ct/v1/get-sth`, signal)).body.toString('utf8');
+  }
+
+  protected headSize(served: string): number {
+    return parseSth(parseJson(served, 'get-sth')).treeSize;
+  }
+
+  protected verifyHead(served: string, key: LogKey): TreeHead {
+    return verifySignedTreeHead(parseSignedTreeHead(parseJson(served, 'get-sth')), key, `get-sth of ${this.log.url}`);
+  }
+
+  /** get-entry-and-proof of entry next − 1 against `head` (one request; RFC 6962 §4.8). */
+  protected override async proveRange(next: number, head: TreeHead, signal: AbortSignal): Promise<CompactRange> {
+    const url = `${this.log.monitoringUrl}ct/v1/get-entry-and-proof?leaf_index=${next - 1}&tree_size=${head.treeSize}`;
+    const o = (await this.deps.http.getJson(url, signal)) as { leaf_input?: unknown; audit_path?: unknown } | null;
+    const path = o?.audit_path;
+    if (typeof o?.leaf_input !== 'string' || !Array.isArray(path) || !path.every((p) => typeof p === 'string')) {
+      throw new CertstreamError('CT_ERR_BAD_RESPONSE', `get-entry-and-proof of ${this.log.url}: leaf_input or audit_path missing`);
     }
-    return sth.treeSize;
+    const proof = (path as string[]).map((p) => Buffer.from(p, 'base64'));
+    return rangeFromInclusionProof(next - 1, head.treeSize, leafHashOf(o), proof, head.rootHash);
   }
 
   /** Windows aligned to the learned maximum (or the request size), clamped to target. */
@@ -60,8 +82,10 @@ export class Rfc6962Follower extends LogFollower {
   }
 
   /** Fetches [start, end) completely, with as many requests as the log's cap needs. */
-  protected async fetchWindow(start: number, end: number, signal: AbortSignal): Promise<EntryResult[]> {
+  protected async fetchWindow(start: number, end: number, signal: AbortSignal): Promise<FetchedWindow> {
     const out: EntryResult[] = [];
+    const leafHashes: Buffer[] = [];
+    const hashing = this.verification.hashing;
     let cur = start;
     while (cur < end) {
       const last = end - 1;
@@ -84,6 +108,8 @@ export class Rfc6962Follower extends LogFollower {
       const n = Math.min(items.length, asked);
       for (let i = 0; i < n; i++) {
         const index = cur + i;
+        // Undecodable entries are hashed too: the log's tree holds whatever it served.
+        if (hashing) leafHashes.push(leafHashOf(items[i]));
         try {
           out.push(decodeJsonEntry(index, items[i]));
         } catch (error) {
@@ -92,6 +118,20 @@ export class Rfc6962Follower extends LogFollower {
       }
       cur += n;
     }
-    return out;
+    return { entries: out, leafHashes };
+  }
+}
+
+/** A get-entries / get-entry-and-proof item's leaf hash, from its `leaf_input` bytes as served (none: an empty leaf, which no signed root holds). */
+function leafHashOf(item: unknown): Buffer {
+  const input = (item as { leaf_input?: unknown } | null)?.leaf_input;
+  return rfc6962LeafHash(typeof input === 'string' ? Buffer.from(input, 'base64') : Buffer.alloc(0));
+}
+
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new CertstreamError('CT_ERR_BAD_RESPONSE', `${what}: body is not JSON`, { cause: err });
   }
 }

@@ -8,11 +8,15 @@
  * on every poll multiplies the load on log operators for no gain.
  */
 import { CertstreamError, isCertstreamError } from '../errors.js';
-import { parseLogCheckpoint } from './checkpoint.js';
+import { verifyCheckpoint } from '../verify/checkpoint-signature.js';
+import { timestampedEntryLeafHash } from '../verify/leaf-hash.js';
+import type { LogKey } from '../verify/log-key.js';
+import type { TreeHead } from '../verify/tree-head.js';
+import { expectedOrigin, parseLogCheckpoint } from './checkpoint.js';
 import { HttpStatusError } from './http-client.js';
 import type { IssuerCache } from './issuer-cache.js';
-import { LogFollower, type EntryResult, type FollowerDeps } from './log-follower.js';
-import { parseTileLeaves, type TileLeaf } from './tile-leaf.js';
+import { LogFollower, type EntryResult, type FetchedWindow, type FollowerDeps } from './log-follower.js';
+import { parseTileLeavesWithSpans, type TileLeaf } from './tile-leaf.js';
 import { TILE_WIDTH, dataTilePath } from './tile-path.js';
 
 /** static-ct-api specific settings. */
@@ -39,14 +43,21 @@ export class StaticFollower extends LogFollower {
     this.partialDelayMs = options.partialDelayMs ?? 10_000;
   }
 
-  protected async pollHead(signal: AbortSignal): Promise<number> {
-    const url = `${this.log.monitoringUrl}checkpoint`;
-    const res = await this.deps.http.get(url, signal);
-    const cp = parseLogCheckpoint(res.body.toString('utf8'), this.log.submissionUrl, url);
-    if (this.treeSize !== null && cp.treeSize < this.treeSize) {
-      throw new CertstreamError('CT_ERR_TREE_SHRANK', `${url}: tree size ${cp.treeSize} < ${this.treeSize} seen before`);
-    }
-    return cp.treeSize;
+  private get checkpointUrl(): string {
+    return `${this.log.monitoringUrl}checkpoint`;
+  }
+
+  protected async fetchHead(signal: AbortSignal): Promise<string> {
+    return (await this.deps.http.get(this.checkpointUrl, signal)).body.toString('utf8');
+  }
+
+  protected headSize(served: string): number {
+    return parseLogCheckpoint(served, this.log.submissionUrl, this.checkpointUrl).treeSize;
+  }
+
+  protected verifyHead(served: string, key: LogKey): TreeHead {
+    if (this.log.submissionUrl === undefined) throw new CertstreamError('CT_ERR_BAD_CHECKPOINT', `${this.checkpointUrl}: the log list names no submission_url (the origin)`);
+    return verifyCheckpoint(served, key, expectedOrigin(this.log.submissionUrl), this.checkpointUrl);
   }
 
   /**
@@ -64,32 +75,34 @@ export class StaticFollower extends LogFollower {
     return target;
   }
 
-  protected async fetchWindow(start: number, end: number, signal: AbortSignal): Promise<EntryResult[]> {
+  protected async fetchWindow(start: number, end: number, signal: AbortSignal): Promise<FetchedWindow> {
     const tile = Math.floor(start / TILE_WIDTH);
     const width = end - tile * TILE_WIDTH;
-    const entries = await this.readTile(tile, width, start, signal);
+    const window = await this.readTile(tile, width, start, signal);
     if (width < TILE_WIDTH) this.partial = { tile, since: this.deps.now(), readWidth: width };
-    return entries;
+    return window;
   }
 
   /**
    * Fetches and decodes one data tile of `width` entries (256 = full), returning the entries from `start` on.
    * A partial tile that is gone (404) is read as the full tile, of which only `width` entries are used.
    */
-  private async readTile(tile: number, width: number, start: number, signal: AbortSignal): Promise<EntryResult[]> {
+  private async readTile(tile: number, width: number, start: number, signal: AbortSignal): Promise<FetchedWindow> {
     const first = tile * TILE_WIDTH;
     let leaves: TileLeaf[];
+    let leafHashes: Buffer[];
     try {
-      leaves = await this.fetchLeaves(tile, width, signal);
+      ({ leaves, leafHashes } = await this.fetchLeaves(tile, width, signal));
     } catch (err) {
       if (width === TILE_WIDTH || !(err instanceof HttpStatusError) || err.status !== 404) throw err;
       this.logger.info('partial tile gone, reading the full tile', { tile, width });
-      leaves = await this.fetchLeaves(tile, TILE_WIDTH, signal);
+      ({ leaves, leafHashes } = await this.fetchLeaves(tile, TILE_WIDTH, signal));
     }
     if (leaves.length < width) {
       throw new CertstreamError('CT_ERR_BAD_TILE', `data tile ${tile} of ${this.log.url}: ${leaves.length} entries, expected ${width}`);
     }
     const used = leaves.slice(Math.max(0, start - first), width);
+    const usedHashes = leafHashes.slice(Math.max(0, start - first), width);
     // A tile names a handful of distinct issuers for its 256 entries: resolve each once.
     const fingerprints = [...new Set(used.flatMap((leaf) => leaf.chain))];
     const settled = await Promise.allSettled(fingerprints.map((fp) => this.issuers.get(this.log.monitoringUrl, fp, signal)));
@@ -102,21 +115,25 @@ export class StaticFollower extends LogFollower {
       else throw r.reason;
     });
     const from = first + width - used.length;
-    return used.map((leaf, i): EntryResult => {
+    const entries = used.map((leaf, i): EntryResult => {
       const index = from + i;
       const bad = leaf.chain.find((fp) => unusable.has(fp));
       if (bad !== undefined) return { index, error: unusable.get(bad) };
       return { index, timestamp: leaf.timestamp, type: leaf.type, leaf: leaf.cert, chain: leaf.chain.map((fp) => issuer.get(fp)!) };
     });
+    return { entries, leafHashes: usedHashes };
   }
 
-  private async fetchLeaves(tile: number, width: number, signal: AbortSignal): Promise<TileLeaf[]> {
+  /** A data tile's leaves and, while the log is verified, their leaf hashes (from the bytes as served). */
+  private async fetchLeaves(tile: number, width: number, signal: AbortSignal): Promise<{ leaves: TileLeaf[]; leafHashes: Buffer[] }> {
     const url = `${this.log.monitoringUrl}${dataTilePath(tile, width)}`;
     if (width === TILE_WIDTH) this.tileFetches.full++;
     else this.tileFetches.partial++;
     const res = await this.deps.http.get(url, signal);
     try {
-      return parseTileLeaves(res.body, tile * TILE_WIDTH);
+      const { leaves, spans } = parseTileLeavesWithSpans(res.body, tile * TILE_WIDTH);
+      const leafHashes = this.verification.hashing ? spans.map((s) => timestampedEntryLeafHash(res.body.subarray(s.start, s.end))) : [];
+      return { leaves, leafHashes };
     } catch (err) {
       throw new CertstreamError('CT_ERR_BAD_TILE', `${url}: ${(err as Error).message}`, { cause: err });
     }

@@ -31,6 +31,10 @@ export interface ServerMetrics {
   readonly cursorFlushErrors: Counter;
   /** certstream_positions_flush_errors_total: failed writes of the durable positions (file or bucket). */
   readonly positionsFlushErrors: Counter;
+  /** certstream_log_verified_size{log}: largest tree size whose signed root matched our computation. */
+  readonly verifiedSize: Gauge<'log'>;
+  /** certstream_log_verification_failures_total{log,reason}: reason is signature | root_mismatch | inconsistent. */
+  readonly verificationFailures: Counter<'log' | 'reason'>;
 }
 
 /**
@@ -110,6 +114,18 @@ export function createServerMetrics(options: { processMetrics?: boolean } = {}):
     positionsFlushErrors: new Counter({
       name: 'certstream_positions_flush_errors_total',
       help: 'Failed writes of the durable positions (state directory unwritable or full); retried every flush period.',
+      registers,
+    }),
+    verifiedSize: new Gauge({
+      name: 'certstream_log_verified_size',
+      help: "Largest tree size of a log whose signed root matched the root computed from the entries streamed.",
+      labelNames: ['log'] as const,
+      registers,
+    }),
+    verificationFailures: new Counter({
+      name: 'certstream_log_verification_failures_total',
+      help: 'Times a log was caught lying (reason signature, root_mismatch, inconsistent); the log is stopped at its last verified size.',
+      labelNames: ['log', 'reason'] as const,
       registers,
     }),
   };
