@@ -14,11 +14,11 @@ import type { Logger } from '../log/logger.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
 import { backoffDelay, sleep, type BackoffOptions } from './backoff.js';
 import type { CompactRange } from '../verify/compact-range.js';
-import type { LogKey } from '../verify/log-key.js';
 import type { TreeHead } from '../verify/tree-head.js';
 import type { Cursors } from './cursor-store.js';
 import { HttpStatusError, errorKind, type HttpClient } from './http-client.js';
 import { LogVerification, isVerificationFailure } from './log-verification.js';
+import { headUrl, servedHeadSize, verifyServedHead } from './served-head.js';
 import { checkTreeSize } from './tree-size.js';
 import type { CtEntry, EntrySink, LogDescriptor, LogStatus } from './types.js';
 
@@ -104,13 +104,9 @@ export abstract class LogFollower {
   }
 
   /** Fetches the head (STH / checkpoint); returns its body exactly as served. */
-  protected abstract fetchHead(signal: AbortSignal): Promise<string>;
-
-  /** The tree size of a served head, unverified (CT_ERR_* when malformed). */
-  protected abstract headSize(served: string): number;
-
-  /** Verifies a served head's signature with the log's key; VERIFY_ERR_SIGNATURE when it fails. */
-  protected abstract verifyHead(served: string, key: LogKey): TreeHead;
+  private async fetchHead(signal: AbortSignal): Promise<string> {
+    return (await this.deps.http.get(headUrl(this.log), signal)).body.toString('utf8');
+  }
 
   /**
    * The compact range of entries [0, next), proven against the signed `head` (an inclusion proof of entry
@@ -170,10 +166,10 @@ export abstract class LogFollower {
           continue;
         }
         const served = await this.fetchHead(signal);
-        const size = this.headSize(served);
+        const size = servedHeadSize(this.log, served);
         // Before anything is saved: an implausible head must not become a cursor.
         checkTreeSize(size, this.treeSize, `${this.log.url}: head`);
-        const atHead = this.verification.head(served, (key) => this.verifyHead(served, key));
+        const atHead = this.verification.head(served, (key) => verifyServedHead(this.log, served, key));
         if (this.treeSize !== null && size < this.treeSize) {
           throw new CertstreamError('CT_ERR_TREE_SHRANK', `${this.log.url}: head tree size ${size} < ${this.treeSize} seen before`);
         }

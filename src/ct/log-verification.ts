@@ -100,6 +100,11 @@ export class LogVerification {
     this.key = key;
     this.mode = mode;
     this.load(deps.saved, deps.next ?? 0);
+    // A failure kept from before the restart is held again, and counted again: the alert stays until the reset.
+    if (this.failure !== null && mode === 'on') {
+      deps.metrics.verificationFailures.inc({ log: log.url, reason: this.failure.reason });
+      deps.logger.error('log failed verification before the restart: still stopped at its last verified size', { log: log.url, ...this.failure });
+    }
     if (this.failure !== null && mode !== 'on') {
       deps.logger.warn(`verification is ${mode}, but this log failed verification before`, { log: log.url, ...this.failure });
     }

@@ -9,13 +9,10 @@ import { CertstreamError } from '../errors.js';
 import type { CompactRange } from '../verify/compact-range.js';
 import { rangeFromInclusionProof } from '../verify/inclusion-proof.js';
 import { rfc6962LeafHash } from '../verify/leaf-hash.js';
-import type { LogKey } from '../verify/log-key.js';
-import { parseSignedTreeHead, verifySignedTreeHead } from '../verify/signed-tree-head.js';
 import type { TreeHead } from '../verify/tree-head.js';
 import { LogFollower, type EntryResult, type FetchedWindow, type FollowerDeps } from './log-follower.js';
 import { parseGetEntriesBody } from './get-entries-body.js';
 import { decodeJsonEntry } from './merkle-leaf.js';
-import { checkTreeSize } from './tree-size.js';
 
 /** RFC 6962 specific settings. */
 export interface Rfc6962Options {
@@ -25,16 +22,8 @@ export interface Rfc6962Options {
   requestSize?: number;
 }
 
-/** Parses a get-sth body; CT_ERR_BAD_RESPONSE when tree_size is missing, CT_ERR_IMPLAUSIBLE_HEAD when over 2^40. Pure. */
-export function parseSth(body: unknown): { treeSize: number; timestamp: number } {
-  const o = body as { tree_size?: unknown; timestamp?: unknown } | null;
-  const size = o?.tree_size;
-  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
-    throw new CertstreamError('CT_ERR_BAD_RESPONSE', 'get-sth: tree_size missing or not an integer');
-  }
-  checkTreeSize(size, null, 'get-sth: tree_size');
-  return { treeSize: size, timestamp: typeof o?.timestamp === 'number' ? o.timestamp : 0 };
-}
+/** Parses a get-sth body (served-head.ts; exported here too for its older callers). */
+export { parseSth } from './served-head.js';
 
 export class Rfc6962Follower extends LogFollower {
   private readonly requestSize: number;
@@ -49,18 +38,6 @@ export class Rfc6962Follower extends LogFollower {
   /** The learned per-response maximum, or null while unknown (for tests and status pages). */
   get maxEntriesPerResponse(): number | null {
     return this.learnedMax;
-  }
-
-  protected async fetchHead(signal: AbortSignal): Promise<string> {
-    return (await this.deps.http.get(`${this.log.monitoringUrl}ct/v1/get-sth`, signal)).body.toString('utf8');
-  }
-
-  protected headSize(served: string): number {
-    return parseSth(parseJson(served, 'get-sth')).treeSize;
-  }
-
-  protected verifyHead(served: string, key: LogKey): TreeHead {
-    return verifySignedTreeHead(parseSignedTreeHead(parseJson(served, 'get-sth')), key, `get-sth of ${this.log.url}`);
   }
 
   /** get-entry-and-proof of entry next − 1 against `head` (one request; RFC 6962 §4.8). */
@@ -126,12 +103,4 @@ export class Rfc6962Follower extends LogFollower {
 function leafHashOf(item: unknown): Buffer {
   const input = (item as { leaf_input?: unknown } | null)?.leaf_input;
   return rfc6962LeafHash(typeof input === 'string' ? Buffer.from(input, 'base64') : Buffer.alloc(0));
-}
-
-function parseJson(text: string, what: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new CertstreamError('CT_ERR_BAD_RESPONSE', `${what}: body is not JSON`, { cause: err });
-  }
 }

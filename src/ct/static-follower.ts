@@ -8,11 +8,7 @@
  * on every poll multiplies the load on log operators for no gain.
  */
 import { CertstreamError, isCertstreamError } from '../errors.js';
-import { verifyCheckpoint } from '../verify/checkpoint-signature.js';
 import { timestampedEntryLeafHash } from '../verify/leaf-hash.js';
-import type { LogKey } from '../verify/log-key.js';
-import type { TreeHead } from '../verify/tree-head.js';
-import { expectedOrigin, parseLogCheckpoint } from './checkpoint.js';
 import { HttpStatusError } from './http-client.js';
 import type { IssuerCache } from './issuer-cache.js';
 import { LogFollower, type EntryResult, type FetchedWindow, type FollowerDeps } from './log-follower.js';
@@ -41,23 +37,6 @@ export class StaticFollower extends LogFollower {
     super(deps, options.windows);
     this.issuers = options.issuers;
     this.partialDelayMs = options.partialDelayMs ?? 10_000;
-  }
-
-  private get checkpointUrl(): string {
-    return `${this.log.monitoringUrl}checkpoint`;
-  }
-
-  protected async fetchHead(signal: AbortSignal): Promise<string> {
-    return (await this.deps.http.get(this.checkpointUrl, signal)).body.toString('utf8');
-  }
-
-  protected headSize(served: string): number {
-    return parseLogCheckpoint(served, this.log.submissionUrl, this.checkpointUrl).treeSize;
-  }
-
-  protected verifyHead(served: string, key: LogKey): TreeHead {
-    if (this.log.submissionUrl === undefined) throw new CertstreamError('CT_ERR_BAD_CHECKPOINT', `${this.checkpointUrl}: the log list names no submission_url (the origin)`);
-    return verifyCheckpoint(served, key, expectedOrigin(this.log.submissionUrl), this.checkpointUrl);
   }
 
   /**
