@@ -8,12 +8,17 @@
  * on every poll multiplies the load on log operators for no gain.
  */
 import { CertstreamError, isCertstreamError } from '../errors.js';
+import { CompactRange } from '../verify/compact-range.js';
+import { rangeFromInclusionProof } from '../verify/inclusion-proof.js';
 import { timestampedEntryLeafHash } from '../verify/leaf-hash.js';
+import { HASH_SIZE } from '../verify/merkle-hash.js';
+import { inclusionPath, inclusionPathSubtrees, type Subtree } from '../verify/merkle-path.js';
+import type { TreeHead } from '../verify/tree-head.js';
 import { HttpStatusError } from './http-client.js';
 import type { IssuerCache } from './issuer-cache.js';
 import { LogFollower, type EntryResult, type FetchedWindow, type FollowerDeps } from './log-follower.js';
 import { parseTileLeavesWithSpans, type TileLeaf } from './tile-leaf.js';
-import { TILE_WIDTH, dataTilePath } from './tile-path.js';
+import { TILE_WIDTH, dataTilePath, hashTilePath } from './tile-path.js';
 
 /** static-ct-api specific settings. */
 export interface StaticOptions {
@@ -37,6 +42,42 @@ export class StaticFollower extends LogFollower {
     super(deps, options.windows);
     this.issuers = options.issuers;
     this.partialDelayMs = options.partialDelayMs ?? 10_000;
+  }
+
+  /**
+   * The range before the cursor from the log's hash tiles: the audit path of entry next − 1 in the tree
+   * of `head` built from the subtrees it needs (a subtree of height 8L + j is the root of 2^j consecutive
+   * hashes of a level-L tile, as the tiles stand at the head's size), then checked against the signed root.
+   */
+  protected override async proveRange(next: number, head: TreeHead, signal: AbortSignal): Promise<CompactRange> {
+    const index = next - 1;
+    const needed = [...inclusionPathSubtrees(index, head.treeSize), { start: index, height: 0 }];
+    const tiles = new Map<string, Promise<Buffer>>();
+    const hashes = new Map<string, Buffer>();
+    await Promise.all(needed.map(async (s) => hashes.set(`${s.start}/${s.height}`, await this.subtreeHash(s, head.treeSize, tiles, signal))));
+    const lookup = (s: Subtree) => hashes.get(`${s.start}/${s.height}`)!;
+    return rangeFromInclusionProof(index, head.treeSize, lookup({ start: index, height: 0 }), inclusionPath(index, head.treeSize, lookup), head.rootHash);
+  }
+
+  /** A perfect subtree's hash from the hash tiles of the tree of `size` entries (each tile fetched once). */
+  private async subtreeHash(s: Subtree, size: number, tiles: Map<string, Promise<Buffer>>, signal: AbortSignal): Promise<Buffer> {
+    const level = Math.floor(s.height / 8);
+    const count = 2 ** (s.height % 8);
+    const span = 256 ** level;
+    const node = s.start / span;
+    const tile = Math.floor(node / TILE_WIDTH);
+    const width = Math.min(TILE_WIDTH, Math.floor(size / span) - tile * TILE_WIDTH);
+    const path = hashTilePath(level, tile, width);
+    let body = tiles.get(path);
+    if (!body) tiles.set(path, (body = this.deps.http.get(`${this.log.monitoringUrl}${path}`, signal).then((r) => r.body)));
+    const bytes = await body;
+    const from = (node - tile * TILE_WIDTH) * HASH_SIZE;
+    if (bytes.length !== width * HASH_SIZE || from + count * HASH_SIZE > bytes.length) {
+      throw new CertstreamError('CT_ERR_BAD_TILE', `${this.log.monitoringUrl}${path}: ${bytes.length} bytes, expected ${width * HASH_SIZE}`);
+    }
+    const range = new CompactRange();
+    for (let i = 0; i < count; i++) range.append(bytes.subarray(from + i * HASH_SIZE, from + (i + 1) * HASH_SIZE));
+    return range.root();
   }
 
   /**

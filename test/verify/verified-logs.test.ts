@@ -6,7 +6,8 @@
  * verified size while the honest logs keep flowing. A restart keeps a failure (the log does not start
  * trusting again by itself; a bad signature heals only by heads that verify again); the documented
  * reset (the log's entry removed from cursors.json) follows it afresh. A cursor file from before
- * verification is `pending` until the range before the cursor is proven (RFC 6962: get-entry-and-proof).
+ * verification is `pending` until the range before the cursor is proven (RFC 6962: get-entry-and-proof;
+ * static-ct-api: the hash tiles).
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -169,17 +170,23 @@ describe('verified logs: every way of lying is caught, kept, and only reset by t
     const stateDir = join(dir, 'old-state');
     await mkdir(stateDir, { recursive: true });
     await writeFile(join(stateDir, CURSOR_FILE), JSON.stringify({ version: 1, logs: { [rfc]: 100, [stat]: 100 } }));
-    // Hold the proof back, so that `pending` is seen before it arrives.
+    // Hold the proofs back, so that `pending` is seen before they arrive.
     fake.injectFault(rfc, { status: 503, times: 1_000_000, only: 'get-entry-and-proof' });
+    fake.injectFault(stat, { status: 503, times: 1_000_000, only: 'tile/0/' });
     daemon = await startDaemon(logList, stateDir, ['--logs-include', `^(${[rfc, stat].map((u) => u.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|')})$`]);
     const size = fake.size(rfc);
     const pending = await logsReach(daemon, [rfc, stat], 'both logs streamed, pending', (l) => l.verification === 'pending' && l.next_index >= 300);
     assert.equal(pending.get(rfc)!.verified_size, null);
-    // The proof arrives: the RFC 6962 log verifies from there on (the static one has no proof path yet).
+    // The proofs arrive (RFC 6962: get-entry-and-proof; static-ct-api: the hash tiles): both verify from there on.
+    const staticSize = fake.size(stat);
     fake.clearFaults(rfc);
+    fake.clearFaults(stat);
     fake.append(5, rfc);
-    await logsReach(daemon, [rfc], 'the old-cursor log verified', (l) => l.verification === 'ok' && l.verified_size === size + 5);
+    fake.append(5, stat);
+    await logsReach(daemon, [rfc], 'the old-cursor RFC 6962 log verified', (l) => l.verification === 'ok' && l.verified_size === size + 5);
+    await logsReach(daemon, [stat], 'the old-cursor static log verified', (l) => l.verification === 'ok' && l.verified_size === staticSize + 5);
     assert.ok(fake.requests.entryAndProof >= 1);
+    assert.ok(fake.requests.hashTiles >= 1);
     await stop(daemon);
     daemon = undefined;
   });
