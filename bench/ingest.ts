@@ -3,7 +3,7 @@
  * The fake log runs in a child process (so its CPU is not ours); this process runs the real Ingest
  * (undici, JSON/base64 or tile decoding, issuer cache, cursor store) with a sink that only counts.
  * Reported: wall-clock entries/s and entries per CPU-second of this process (the one-core figure).
- *   tsx bench/ingest.ts [--entries 100000] [--max-get-entries 32]
+ *   tsx bench/ingest.ts [--entries 100000] [--max-get-entries 32] [--verify false]   (verification is on, as in the daemon)
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -16,7 +16,7 @@ import type { LogKind } from '../src/ct/types.js';
 import { silentLogger } from '../src/log/logger.js';
 import { createServerMetrics } from '../src/metrics/server-metrics.js';
 
-const { values } = parseArgs({ options: { entries: { type: 'string', default: '100000' }, 'max-get-entries': { type: 'string', default: '32' } } });
+const { values } = parseArgs({ options: { entries: { type: 'string', default: '100000' }, 'max-get-entries': { type: 'string', default: '32' }, verify: { type: 'string', default: 'true' } } });
 const entries = Number(values.entries);
 const maxGet = Number(values['max-get-entries']);
 
@@ -41,6 +41,7 @@ async function run(kind: LogKind, windows: number): Promise<{ wall: number; cpu:
     logList: fake.logList, stateDir: dir, backfill: entries, pollIntervalMs: 1000, userAgent: 'certstream-bench',
     refreshIntervalMs: 0, partialTileDelayMs: 0, windows, metrics: createServerMetrics({ processMetrics: false }),
     logger: silentLogger,
+    verify: values.verify !== 'false',
     sink: (_log, batch) => {
       count += batch.length;
       if (count >= entries) done();

@@ -89,6 +89,10 @@ interface LogState extends FakeLogInfo {
 export interface FakeCtLogRequests {
   sth: number;
   entries: number;
+  /** get-entry-and-proof requests (a follower proving the range before its cursor). */
+  entryAndProof: number;
+  /** Hash tile requests (a static-ct-api follower proving the range before its cursor). */
+  hashTiles: number;
   checkpoint: number;
   fullTiles: number;
   partialTiles: number;
@@ -104,7 +108,7 @@ export class FakeCtLog {
   readonly baseUrl: string;
   readonly logListUrl: string;
   readonly requests: FakeCtLogRequests = {
-    sth: 0, entries: 0, checkpoint: 0, fullTiles: 0, partialTiles: 0, issuers: 0, logList: 0,
+    sth: 0, entries: 0, entryAndProof: 0, hashTiles: 0, checkpoint: 0, fullTiles: 0, partialTiles: 0, issuers: 0, logList: 0,
     lastUserAgent: undefined, tilePaths: [],
   };
   private readonly byPath = new Map<string, LogState>();
@@ -278,6 +282,11 @@ export class FakeCtLog {
     s.shrinkTo = undefined;
   }
 
+  /** Drops every fault still queued for a log. */
+  clearFaults(logUrl: string): void {
+    this.state(logUrl).faults.length = 0;
+  }
+
   /** Serves `fault` instead of the next `fault.times` (default 1) responses of a log (log list excluded). */
   injectFault(logUrl: string, fault: Fault): void {
     this.state(logUrl).faults.push({ ...fault, times: fault.times ?? 1 });
@@ -410,7 +419,33 @@ export class FakeCtLog {
       }
       return json(res, 200, { entries });
     }
+    if (rest === 'ct/v1/get-entry-and-proof') {
+      this.requests.entryAndProof++;
+      const index = Number(url.searchParams.get('leaf_index'));
+      const size = Number(url.searchParams.get('tree_size'));
+      if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size || size > log.size) {
+        return json(res, 400, { error_message: 'bad leaf_index/tree_size' });
+      }
+      const item = this.corpus.rfc[index % this.corpus.rfc.length];
+      const audit_path = log.tree.inclusionProof(index, size).map((h) => h.toString('base64'));
+      return json(res, 200, { leaf_input: item.leaf_input, extra_data: item.extra_data, audit_path });
+    }
     return text(res, 404, 'not found\n');
+  }
+
+  /** A level-`level` hash tile (static-ct-api): the hashes of its nodes, honest, as the tree stands at the log's size. */
+  private hashTile(log: LogState, level: number, n: number, partial: string | undefined, res: ServerResponse): void {
+    this.requests.hashTiles++;
+    const width = partial === undefined ? 256 : Number(partial);
+    const span = 256 ** level;
+    const nodes = Math.floor(log.size / span) - n * 256;
+    const exists = partial === undefined ? nodes >= 256 : width >= 1 && width < 256 && nodes === width;
+    if (!exists) return text(res, 404, 'not found\n');
+    const parts: Buffer[] = [];
+    for (let k = 0; k < width; k++) parts.push(log.tree.subtree({ start: (n * 256 + k) * span, height: 8 * level }));
+    const body = Buffer.concat(parts);
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length });
+    res.end(body);
   }
 
   private staticCt(log: LogState, rest: string, req: IncomingMessage, res: ServerResponse): void {
@@ -427,6 +462,8 @@ export class FakeCtLog {
       res.writeHead(200, { 'content-type': 'application/pkix-cert', 'content-length': der.length });
       return void res.end(der);
     }
+    const hashTile = /^tile\/(\d{1,2})\/((?:x\d{3}\/)*\d{3})(?:\.p\/(\d{1,3}))?$/.exec(rest);
+    if (hashTile) return this.hashTile(log, Number(hashTile[1]), Number(hashTile[2].replace(/x|\//g, '')), hashTile[3], res);
     const tile = /^tile\/data\/((?:x\d{3}\/)*\d{3})(?:\.p\/(\d{1,3}))?$/.exec(rest);
     if (!tile) return text(res, 404, 'not found\n');
     this.requests.tilePaths.push(rest);

@@ -7,6 +7,7 @@
  * behind, a log told to serve an old head) with at most SNAPSHOT_EVERY leaf hashes.
  */
 import { CompactRange } from '../src/verify/compact-range.js';
+import { inclusionPath, type Subtree } from '../src/verify/merkle-path.js';
 
 /** Leaves between two saved snapshots of the compact range. */
 export const SNAPSHOT_EVERY = 4096;
@@ -48,6 +49,18 @@ export class FakeTree {
     if (this.cache.size >= 64) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(size, root);
     return root;
+  }
+
+  /** The hash of the perfect subtree of entries [start, start + 2^height) (hashes its leaves: O(2^height)). */
+  subtree(s: Subtree): Buffer {
+    const range = new CompactRange(); // a perfect tree's root: its leaves hashed as a tree of their own
+    for (let i = s.start; i < s.start + 2 ** s.height; i++) range.append(this.leafHash(i));
+    return range.root();
+  }
+
+  /** The RFC 6962 audit path of entry `index` in the tree of `size` entries (O(size) leaf hashes). */
+  inclusionProof(index: number, size: number): Buffer[] {
+    return inclusionPath(index, size, (s) => this.subtree(s));
   }
 
   private advance(range: CompactRange, size: number, snapshot: boolean): void {

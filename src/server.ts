@@ -141,6 +141,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
       partialTileDelayMs: config.partialTileDelayMs,
       refreshIntervalMs: config.logListRefreshMs,
       resetState: config.resetState,
+      verify: config.verify,
       ...deps.ingest,
       beforeCursorWrite: side.beforeCursorWrite,
       cursors: side.cursors,

@@ -127,6 +127,11 @@ export const OPTIONS: readonly OptionSpec[] = [
     notes: ['Full tiles are read at once; reading partial tiles on every poll floods the log operators.'],
   },
   {
+    flag: 'verify', key: 'verify', kind: 'boolean', default: 'true',
+    help: "verify every log's signed heads and the Merkle root of the entries streamed (README \"Verified logs\")",
+    notes: ['A log caught lying stops at its last verified size, with evidence in <state-dir>/evidence/.'],
+  },
+  {
     flag: 'log-list-refresh', key: 'logListRefreshMs', kind: 'seconds', default: '3600', min: 10, max: 7 * DAY, zeroOff: true,
     help: 'seconds between re-reads of the log list (0 = never): new logs start, removed logs stop',
   },

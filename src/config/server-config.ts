@@ -53,6 +53,8 @@ export interface ServerConfig {
   logLevel: Level;
   /** static-ct-api: how long the right-most tile must stay partial before it is read, milliseconds. */
   partialTileDelayMs: number;
+  /** Verify every log's heads and entries (interface.md "Verified logs"). */
+  verify: boolean;
   /** Log list re-read period, milliseconds; 0 = never. */
   logListRefreshMs: number;
   /** Ignore the saved cursors and start every log afresh (deliberately; never done silently). */

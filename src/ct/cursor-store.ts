@@ -1,6 +1,9 @@
 /**
  * Per-log cursors (the next index to stream), kept in one JSON file in the state directory:
- *   {"version":1,"logs":{"<log url>":<next_index>, ...}}
+ *   {"version":1,"logs":{"<log url>":<next_index> | {"next":<next_index>,"verifier":{...}}, ...}}
+ * A verified log's value carries its verification state (log-verification.ts: the compact range of the
+ * entries streamed, the last verified head, a failure), written in the same atomic write as its cursor;
+ * a bare index (a file from before verification, or a log not verified) still loads.
  * Written atomically (temp file, fsync, rename, fsync of the directory) at most every `flushMs` while
  * something changed, and on close. A file that exists but cannot be read or parsed stops the start with
  * STATE_ERR_CORRUPT: starting over silently would lose or repeat entries.
@@ -34,16 +37,29 @@ export interface CursorStoreOptions {
 /** Whether the cursor file is being saved (for /healthz). */
 export type CursorFlushHealth = FlushHealth;
 
-/** Parses the cursor file body; throws STATE_ERR_CORRUPT. Pure, for tests and tools. */
-export function parseCursorFile(text: string, path = CURSOR_FILE): Map<string, number> {
-  const out = new Map<string, number>();
+/** A log's saved value: its next index and, for a verified log, its verification state (checked by its reader). */
+export interface CursorValue {
+  next: number;
+  verifier?: unknown;
+}
+
+/** Parses the cursor file body into each log's value; throws STATE_ERR_CORRUPT. Pure. */
+export function parseCursorValues(text: string, path = CURSOR_FILE): Map<string, CursorValue> {
+  const out = new Map<string, CursorValue>();
   for (const [url, v] of Object.entries(parseStateFile(text, CURSOR_FILE_KIND, path))) {
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+    const o = typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+    const next = o ? o.next : v;
+    if (typeof next !== 'number' || !Number.isSafeInteger(next) || next < 0) {
       throw new CertstreamError('STATE_ERR_CORRUPT', `cursor file ${path}: bad index for ${url}`);
     }
-    out.set(url, v);
+    out.set(url, o?.verifier === undefined ? { next } : { next, verifier: o.verifier });
   }
   return out;
+}
+
+/** Parses the cursor file body into each log's next index; throws STATE_ERR_CORRUPT. Pure, for tests and tools. */
+export function parseCursorFile(text: string, path = CURSOR_FILE): Map<string, number> {
+  return new Map([...parseCursorValues(text, path)].map(([url, v]) => [url, v.next]));
 }
 
 /**
@@ -55,7 +71,10 @@ export interface Cursors {
   readonly path: string;
   load(options?: { ignoreSaved?: boolean }): Promise<void>;
   get(url: string): number | undefined;
-  set(url: string, nextIndex: number): void;
+  /** Records a log's next index, and its verification state when given (saved together, atomically). */
+  set(url: string, nextIndex: number, verifier?: object): void;
+  /** The verification state saved with a log's cursor; absent where it is not kept (NATS: re-verified after a restart). */
+  verifier?(url: string): unknown;
   flush(): Promise<void>;
   close(): Promise<void>;
   flushHealth(): CursorFlushHealth;
@@ -63,7 +82,7 @@ export interface Cursors {
 
 /** Cursor file access. `load()` first, then `get`/`set`; `close()` flushes and stops the timer. */
 export class CursorStore implements Cursors {
-  private readonly cursors: SavedMap<number>;
+  private readonly cursors: SavedMap<CursorValue>;
   private readonly file: StateFile;
   private readonly failures: FlushFailures;
   readonly path: string;
@@ -81,7 +100,7 @@ export class CursorStore implements Cursors {
     this.cursors = new SavedMap({
       snapshot: 'all',
       dependency: options.beforeWrite,
-      write: (cursors) => file.write(Object.fromEntries(cursors)),
+      write: (cursors) => file.write(Object.fromEntries([...cursors].map(([url, v]) => [url, v.verifier === undefined ? v.next : v]))),
       failure: (err) => file.writeError(err),
       outcome: this.failures,
     });
@@ -98,7 +117,7 @@ export class CursorStore implements Cursors {
    */
   async load(options: { ignoreSaved?: boolean } = {}): Promise<void> {
     const text = await this.file.read(!options.ignoreSaved);
-    if (text !== undefined) for (const [url, next] of parseCursorFile(text, this.path)) this.cursors.learn(url, next);
+    if (text !== undefined) for (const [url, v] of parseCursorValues(text, this.path)) this.cursors.learn(url, v);
     // A reset must reach the file even if no log advances before the next stop.
     if (options.ignoreSaved) this.cursors.rewrite();
     this.cursors.start(this.options.flushMs ?? 1000, (err) => this.options.onFlushError?.(err));
@@ -106,12 +125,17 @@ export class CursorStore implements Cursors {
 
   /** The saved next index of a log, if any. */
   get(url: string): number | undefined {
-    return this.cursors.get(url);
+    return this.cursors.get(url)?.next;
   }
 
-  /** Records a log's next index (written at the next flush). */
-  set(url: string, nextIndex: number): void {
-    this.cursors.set(url, nextIndex);
+  /** The verification state saved with a log's cursor, unchecked (LogVerification checks it). */
+  verifier(url: string): unknown {
+    return this.cursors.get(url)?.verifier;
+  }
+
+  /** Records a log's next index and verification state (written together at the next flush). */
+  set(url: string, nextIndex: number, verifier?: object): void {
+    this.cursors.set(url, verifier === undefined ? { next: nextIndex } : { next: nextIndex, verifier });
   }
 
   /** Writes the file now when dirty; concurrent calls are serialised. */

@@ -211,7 +211,7 @@ export function errorKind(err: unknown): LogErrorKind {
     case 'NATS_ERR_UNAVAILABLE':
     case 'NATS_ERR_STREAM':
     case 'STREAM_ERR_WIRING':
-    case 'VERIFY_ERR_KEY': // not raised by the followers yet (src/verify/ is pure); issue 21 gives them a kind
+    case 'VERIFY_ERR_KEY': // a verification failure stops the log (ct/log-verification.ts); it is not a fetch error
     case 'VERIFY_ERR_SIGNATURE':
     case 'VERIFY_ERR_ROOT_MISMATCH':
     case 'VERIFY_ERR_INCONSISTENT':

@@ -19,7 +19,7 @@ import { DEFAULT_WINDOWS, type FollowerDeps, type LogFollower } from './log-foll
 import { parseLogList, selectLogs } from './log-list.js';
 import { Rfc6962Follower } from './rfc6962-follower.js';
 import { StaticFollower } from './static-follower.js';
-import { LOG_ERROR_KINDS, UPDATE_TYPES, type EntrySink, type LogDescriptor, type LogStatus } from './types.js';
+import { LOG_ERROR_KINDS, UPDATE_TYPES, VERIFICATION_FAILURE_REASONS, type EntrySink, type LogDescriptor, type LogStatus } from './types.js';
 
 /** Settings of an Ingest. */
 export interface IngestOptions {
@@ -59,6 +59,8 @@ export interface IngestOptions {
   beforeCursorWrite?: () => Promise<void>;
   /** Where cursors are kept instead of the state directory's file (NATS: a key-value bucket); not loaded yet. */
   cursors?: Cursors;
+  /** Verify every log's heads and entries (--verify; default true). */
+  verify?: boolean;
   /** Consumer pacing of every follower (see FollowerDeps.deliveryGate). */
   deliveryGate?: () => Promise<void> | undefined;
   metrics: ServerMetrics;
@@ -233,6 +235,7 @@ export class Ingest {
     // Every series of a followed log exists from its start at 0, so that increase() sees the first event.
     for (const kind of LOG_ERROR_KINDS) o.metrics.logErrors.inc({ log: log.url, kind }, 0);
     for (const update_type of UPDATE_TYPES) o.metrics.entries.inc({ log: log.url, update_type }, 0);
+    for (const reason of VERIFICATION_FAILURE_REASONS) o.metrics.verificationFailures.inc({ log: log.url, reason }, 0);
     // Head poll and windows run one after the other, so `windows` connections cover every request in flight.
     const http = new HttpClient({
       userAgent: o.userAgent,
@@ -252,6 +255,8 @@ export class Ingest {
       maxRetryAfterMs: o.maxRetryAfterMs ?? 600_000,
       now: this.now,
       deliveryGate: o.deliveryGate,
+      verify: o.verify ?? true,
+      stateDir: o.stateDir,
     };
     const follower =
       log.kind === 'rfc6962'

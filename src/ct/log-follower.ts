@@ -2,16 +2,23 @@
  * What both followers share: the poll loop (head → fetch → wait), the windowed fetch loop (a few windows
  * in flight, handed on strictly in index order, one failure cancelling its siblings), retries with capped
  * exponential backoff that honour Retry-After, the hand-off to the sink with the cursor advancing only
- * after the sink returned, per-log status and metrics. Subclasses only know their protocol: how to read
- * the head, how to cut [next, head) into windows and how to fetch one window.
+ * after the sink returned, per-log status and metrics, and the log's verification (log-verification.ts):
+ * every head's signature, the leaf hash of every entry streamed, the root at every head reached, one
+ * re-fetch from the last verified size before a root mismatch is declared. Subclasses only know their
+ * protocol: how to read and verify the head, how to cut [next, head) into windows, how to fetch one
+ * window (with its leaf hashes) and how to prove the range before a cursor.
  */
 import { setMaxListeners } from 'node:events';
 import { CertstreamError, describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
 import { backoffDelay, sleep, type BackoffOptions } from './backoff.js';
+import type { CompactRange } from '../verify/compact-range.js';
+import type { TreeHead } from '../verify/tree-head.js';
 import type { Cursors } from './cursor-store.js';
 import { HttpStatusError, errorKind, type HttpClient } from './http-client.js';
+import { LogVerification, isVerificationFailure } from './log-verification.js';
+import { headUrl, servedHeadSize, verifyServedHead } from './served-head.js';
 import { checkTreeSize } from './tree-size.js';
 import type { CtEntry, EntrySink, LogDescriptor, LogStatus } from './types.js';
 
@@ -20,7 +27,7 @@ export interface FollowerDeps {
   log: LogDescriptor;
   http: HttpClient;
   sink: EntrySink;
-  cursors: Pick<Cursors, 'get' | 'set'>;
+  cursors: Pick<Cursors, 'get' | 'set' | 'verifier' | 'path'>;
   metrics: ServerMetrics;
   logger: Logger;
   /** Head poll interval, ms. */
@@ -38,6 +45,16 @@ export interface FollowerDeps {
    * they may (the fan-out has a client with room). The cursor does not move while waiting.
    */
   deliveryGate?: () => Promise<void> | undefined;
+  /** --verify: check the log's heads and entries (default true). */
+  verify?: boolean;
+  /** State directory: verification evidence goes in its `evidence/` (none kept when undefined). */
+  stateDir?: string;
+}
+
+/** A fetched window: its entries, and their leaf hashes when the log is being verified (else empty). */
+export interface FetchedWindow {
+  entries: EntryResult[];
+  leafHashes: Uint8Array[];
 }
 
 /** A decoded entry, or the error that made it undecodable (skipped, counted, logged once). */
@@ -60,6 +77,7 @@ export abstract class LogFollower {
   protected readonly logger: Logger;
   /** Windows fetched in parallel during catch-up. */
   private readonly windows: number;
+  protected readonly verification: LogVerification;
 
   /** @param windows windows in flight at once (default 2, at least 1) */
   constructor(protected readonly deps: FollowerDeps, windows = DEFAULT_WINDOWS) {
@@ -68,10 +86,34 @@ export abstract class LogFollower {
     this.logger = deps.logger.child({ log: deps.log.url });
     this.next = deps.cursors.get(deps.log.url) ?? null;
     if (this.next !== null) deps.metrics.nextIndex.set({ log: this.log.url }, this.next);
+    this.verification = new LogVerification({
+      log: deps.log,
+      enabled: deps.verify ?? true,
+      next: this.next ?? undefined,
+      saved: deps.cursors.verifier?.(deps.log.url),
+      where: `${deps.cursors.path}: ${deps.log.url}`,
+      stateDir: deps.stateDir,
+      metrics: deps.metrics,
+      logger: this.logger,
+      now: deps.now,
+      // A failure is saved with the cursor at once: a restart keeps it.
+      changed: () => {
+        if (this.next !== null) this.deps.cursors.set(this.log.url, this.next, this.verification.saved());
+      },
+    });
   }
 
-  /** Polls the head; returns the tree size (validated by the subclass). */
-  protected abstract pollHead(signal: AbortSignal): Promise<number>;
+  /** Fetches the head (STH / checkpoint); returns its body exactly as served. */
+  private async fetchHead(signal: AbortSignal): Promise<string> {
+    return (await this.deps.http.get(headUrl(this.log), signal)).body.toString('utf8');
+  }
+
+  /**
+   * The compact range of entries [0, next), proven against the signed `head` (an inclusion proof of entry
+   * next − 1): how a log followed from a cursor without a saved range starts verifying. Undefined when
+   * the protocol has no way yet (the log stays `pending`).
+   */
+  protected proveRange?(next: number, head: TreeHead, signal: AbortSignal): Promise<CompactRange>;
 
   /**
    * The end (exclusive) of the window that starts at `start`, at most `target`; or null when nothing from
@@ -83,7 +125,7 @@ export abstract class LogFollower {
    * Fetches window [start, end) completely and decodes it; one result per index, in order. Throws on a
    * failure of the window as a whole (the round is then retried after a backoff).
    */
-  protected abstract fetchWindow(start: number, end: number, signal: AbortSignal): Promise<EntryResult[]>;
+  protected abstract fetchWindow(start: number, end: number, signal: AbortSignal): Promise<FetchedWindow>;
 
   /** Starts the loop (once). */
   start(): void {
@@ -107,7 +149,9 @@ export abstract class LogFollower {
       next_index: next,
       lag: this.treeSize === null ? 0 : Math.max(0, this.treeSize - next),
       last_success: this.lastSuccess === null ? null : Math.floor(this.lastSuccess / 1000),
-      last_error: this.lastError,
+      last_error: this.verification.lastError ?? this.lastError,
+      verified_size: this.verification.verifiedSize,
+      verification: this.verification.state,
     };
   }
 
@@ -116,17 +160,31 @@ export abstract class LogFollower {
     const final = this.log.finalTreeSize;
     while (!signal.aborted) {
       try {
-        const size = await this.pollHead(signal);
+        // A log caught lying is not read again until the operator resets it (README "Verified logs").
+        if (this.verification.stopped) {
+          await sleep(this.deps.pollIntervalMs, signal);
+          continue;
+        }
+        const served = await this.fetchHead(signal);
+        const size = servedHeadSize(this.log, served);
         // Before anything is saved: an implausible head must not become a cursor.
         checkTreeSize(size, this.treeSize, `${this.log.url}: head`);
+        const atHead = this.verification.head(served, (key) => verifyServedHead(this.log, served, key));
+        if (this.treeSize !== null && size < this.treeSize) {
+          throw new CertstreamError('CT_ERR_TREE_SHRANK', `${this.log.url}: head tree size ${size} < ${this.treeSize} seen before`);
+        }
         this.headSeen(size);
         this.checkCursor(size);
         this.lastSuccess = this.deps.now();
         if (this.next === null) {
           this.next = Math.max(0, Math.min(size, final ?? Infinity) - this.deps.backfill);
+          this.verification.started(this.next);
           this.advance(this.next);
           this.logger.info('log cursor initialised', { next_index: this.next, tree_size: size });
         }
+        if (this.verification.needsRange) await this.startVerifying(signal);
+        // The head is at exactly the streamed size and its root is not ours: the one re-fetch.
+        if (atHead === 'mismatch') await this.refetch(this.next, this.next, signal);
         const target = Math.min(size, final ?? Infinity);
         if (this.next < target) await this.fetchUpTo(target, signal);
         this.failures = 0;
@@ -137,7 +195,9 @@ export abstract class LogFollower {
         }
       } catch (err) {
         if (signal.aborted) return;
-        await sleep(this.failed(err), signal);
+        // Recorded, counted and logged by the verification already; the log waits (bad signature) or stops.
+        if (isVerificationFailure(err)) await sleep(this.deps.pollIntervalMs, signal);
+        else await sleep(this.failed(err), signal);
         continue;
       }
       await sleep(this.deps.pollIntervalMs, signal);
@@ -154,7 +214,7 @@ export abstract class LogFollower {
     setMaxListeners(256, round.signal);
     const onAbort = () => round.abort();
     signal.addEventListener('abort', onAbort, { once: true });
-    const queue: { end: number; result: Promise<EntryResult[]> }[] = [];
+    const queue: { start: number; end: number; result: Promise<FetchedWindow> }[] = [];
     let planned = this.next ?? 0;
     try {
       for (;;) {
@@ -164,21 +224,64 @@ export abstract class LogFollower {
           const result = this.fetchWindow(planned, end, round.signal);
           // Rejections are awaited in order below; this only keeps a sibling's early one from being "unhandled".
           result.catch(() => undefined);
-          queue.push({ end, result });
+          queue.push({ start: planned, end, result });
           planned = end;
         }
         const head = queue.shift();
         if (!head) return;
-        const entries = await head.result;
+        const window = await head.result;
         // Consumer pacing: hold the window (the cursor stays) while the fan-out has no room for it.
         await this.waitForRoom(signal);
         if (signal.aborted) return;
+        let entries = window.entries;
+        if (this.verification.leaves(head.start, window.leafHashes, false) === 'mismatch') {
+          entries = await this.refetch(head.start, head.end, round.signal);
+        }
         this.deliver(entries, head.end);
       }
     } finally {
       round.abort();
       signal.removeEventListener('abort', onAbort);
     }
+  }
+
+  /**
+   * The one re-fetch before a root mismatch is declared (a corrupted download is not a lying log): back
+   * to the last verified size, every entry up to `end` fetched and hashed again; a second mismatch fails
+   * the log (thrown). Entries before the cursor are only hashed, never delivered twice.
+   * @returns the re-fetched entries from `keepFrom` on (to deliver instead of the first download's)
+   */
+  private async refetch(keepFrom: number, end: number, signal: AbortSignal): Promise<EntryResult[]> {
+    const kept: EntryResult[] = [];
+    for (let start = this.verification.rewind(); start < end; ) {
+      // A partial tile not due yet (null) is within the tile: read up to `end` in one window.
+      const stop = Math.min(end, this.planWindow(start, end) ?? end);
+      const window = await this.fetchWindow(start, stop, signal);
+      this.verification.leaves(start, window.leafHashes, true);
+      for (const e of window.entries) if (e.index >= keepFrom) kept.push(e);
+      start = stop;
+    }
+    return kept;
+  }
+
+  /** A log without a saved range (an old cursor, a start at head − backfill): prove the range before the cursor. */
+  private async startVerifying(signal: AbortSignal): Promise<void> {
+    const head = this.verification.latestHead;
+    if (this.proveRange === undefined || head === null || this.next === null || head.treeSize < this.next) return;
+    let range: CompactRange;
+    try {
+      range = await this.proveRange(this.next, head, signal);
+    } catch (err) {
+      if (signal.aborted) throw err;
+      // The log streams on, pending (as before verification); the proof is asked for again at the next
+      // head. One that does not verify is no proof of a lie (our entry may differ): counted the same way.
+      const kind = isVerificationFailure(err) ? 'parse' : errorKind(err);
+      this.deps.metrics.logErrors.inc({ log: this.log.url, kind });
+      this.logger.warn('cannot prove the range before the cursor yet: streaming it unverified (pending)', { error: describeError(err) });
+      return;
+    }
+    this.verification.trust(range);
+    this.advance(this.next);
   }
 
   private headSeen(size: number): void {
@@ -255,7 +358,7 @@ export abstract class LogFollower {
   private advance(next: number): void {
     if (this.next !== null && next > this.next) this.failures = 0;
     this.next = next;
-    this.deps.cursors.set(this.log.url, next);
+    this.deps.cursors.set(this.log.url, next, this.verification.saved());
     this.deps.metrics.nextIndex.set({ log: this.log.url }, next);
   }
 }

@@ -149,6 +149,7 @@ export function selectLogs(list: readonly LogListEntry[], options: SelectOptions
       state: e.state,
       ...(e.submissionUrl !== undefined ? { submissionUrl: e.submissionUrl } : {}),
       ...(e.finalTreeSize !== undefined ? { finalTreeSize: e.finalTreeSize } : {}),
+      ...(e.key !== undefined ? { key: e.key } : {}),
     };
     out.push(d);
   }

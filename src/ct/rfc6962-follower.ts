@@ -6,10 +6,13 @@
  * Up to `windows` windows are in flight at once; they are handed on strictly in index order.
  */
 import { CertstreamError } from '../errors.js';
-import { LogFollower, type EntryResult, type FollowerDeps } from './log-follower.js';
+import type { CompactRange } from '../verify/compact-range.js';
+import { rangeFromInclusionProof } from '../verify/inclusion-proof.js';
+import { rfc6962LeafHash } from '../verify/leaf-hash.js';
+import type { TreeHead } from '../verify/tree-head.js';
+import { LogFollower, type EntryResult, type FetchedWindow, type FollowerDeps } from './log-follower.js';
 import { parseGetEntriesBody } from './get-entries-body.js';
 import { decodeJsonEntry } from './merkle-leaf.js';
-import { checkTreeSize } from './tree-size.js';
 
 /** RFC 6962 specific settings. */
 export interface Rfc6962Options {
@@ -19,16 +22,8 @@ export interface Rfc6962Options {
   requestSize?: number;
 }
 
-/** Parses a get-sth body; CT_ERR_BAD_RESPONSE when tree_size is missing, CT_ERR_IMPLAUSIBLE_HEAD when over 2^40. Pure. */
-export function parseSth(body: unknown): { treeSize: number; timestamp: number } {
-  const o = body as { tree_size?: unknown; timestamp?: unknown } | null;
-  const size = o?.tree_size;
-  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
-    throw new CertstreamError('CT_ERR_BAD_RESPONSE', 'get-sth: tree_size missing or not an integer');
-  }
-  checkTreeSize(size, null, 'get-sth: tree_size');
-  return { treeSize: size, timestamp: typeof o?.timestamp === 'number' ? o.timestamp : 0 };
-}
+/** Parses a get-sth body (served-head.ts; exported here too for its older callers). */
+export { parseSth } from './served-head.js';
 
 export class Rfc6962Follower extends LogFollower {
   private readonly requestSize: number;
@@ -45,12 +40,16 @@ export class Rfc6962Follower extends LogFollower {
     return this.learnedMax;
   }
 
-  protected async pollHead(signal: AbortSignal): Promise<number> {
-    const sth = parseSth(await this.deps.http.getJson(`${this.log.monitoringUrl}ct/v1/get-sth`, signal));
-    if (this.treeSize !== null && sth.treeSize < this.treeSize) {
-      throw new CertstreamError('CT_ERR_TREE_SHRANK', `get-sth: tree_size ${sth.treeSize} < ${this.treeSize} seen before`);
+  /** get-entry-and-proof of entry next − 1 against `head` (one request; RFC 6962 §4.8). */
+  protected override async proveRange(next: number, head: TreeHead, signal: AbortSignal): Promise<CompactRange> {
+    const url = `${this.log.monitoringUrl}ct/v1/get-entry-and-proof?leaf_index=${next - 1}&tree_size=${head.treeSize}`;
+    const o = (await this.deps.http.getJson(url, signal)) as { leaf_input?: unknown; audit_path?: unknown } | null;
+    const path = o?.audit_path;
+    if (typeof o?.leaf_input !== 'string' || !Array.isArray(path) || !path.every((p) => typeof p === 'string')) {
+      throw new CertstreamError('CT_ERR_BAD_RESPONSE', `get-entry-and-proof of ${this.log.url}: leaf_input or audit_path missing`);
     }
-    return sth.treeSize;
+    const proof = (path as string[]).map((p) => Buffer.from(p, 'base64'));
+    return rangeFromInclusionProof(next - 1, head.treeSize, leafHashOf(o), proof, head.rootHash);
   }
 
   /** Windows aligned to the learned maximum (or the request size), clamped to target. */
@@ -60,8 +59,10 @@ export class Rfc6962Follower extends LogFollower {
   }
 
   /** Fetches [start, end) completely, with as many requests as the log's cap needs. */
-  protected async fetchWindow(start: number, end: number, signal: AbortSignal): Promise<EntryResult[]> {
+  protected async fetchWindow(start: number, end: number, signal: AbortSignal): Promise<FetchedWindow> {
     const out: EntryResult[] = [];
+    const leafHashes: Buffer[] = [];
+    const hashing = this.verification.hashing;
     let cur = start;
     while (cur < end) {
       const last = end - 1;
@@ -84,6 +85,8 @@ export class Rfc6962Follower extends LogFollower {
       const n = Math.min(items.length, asked);
       for (let i = 0; i < n; i++) {
         const index = cur + i;
+        // Undecodable entries are hashed too: the log's tree holds whatever it served.
+        if (hashing) leafHashes.push(leafHashOf(items[i]));
         try {
           out.push(decodeJsonEntry(index, items[i]));
         } catch (error) {
@@ -92,6 +95,12 @@ export class Rfc6962Follower extends LogFollower {
       }
       cur += n;
     }
-    return out;
+    return { entries: out, leafHashes };
   }
+}
+
+/** A get-entries / get-entry-and-proof item's leaf hash, from its `leaf_input` bytes as served (none: an empty leaf, which no signed root holds). */
+function leafHashOf(item: unknown): Buffer {
+  const input = (item as { leaf_input?: unknown } | null)?.leaf_input;
+  return rfc6962LeafHash(typeof input === 'string' ? Buffer.from(input, 'base64') : Buffer.alloc(0));
 }

@@ -8,12 +8,17 @@
  * on every poll multiplies the load on log operators for no gain.
  */
 import { CertstreamError, isCertstreamError } from '../errors.js';
-import { parseLogCheckpoint } from './checkpoint.js';
+import { CompactRange } from '../verify/compact-range.js';
+import { rangeFromInclusionProof } from '../verify/inclusion-proof.js';
+import { timestampedEntryLeafHash } from '../verify/leaf-hash.js';
+import { HASH_SIZE } from '../verify/merkle-hash.js';
+import { inclusionPath, inclusionPathSubtrees, type Subtree } from '../verify/merkle-path.js';
+import type { TreeHead } from '../verify/tree-head.js';
 import { HttpStatusError } from './http-client.js';
 import type { IssuerCache } from './issuer-cache.js';
-import { LogFollower, type EntryResult, type FollowerDeps } from './log-follower.js';
-import { parseTileLeaves, type TileLeaf } from './tile-leaf.js';
-import { TILE_WIDTH, dataTilePath } from './tile-path.js';
+import { LogFollower, type EntryResult, type FetchedWindow, type FollowerDeps } from './log-follower.js';
+import { parseTileLeavesWithSpans, type TileLeaf } from './tile-leaf.js';
+import { TILE_WIDTH, dataTilePath, hashTilePath } from './tile-path.js';
 
 /** static-ct-api specific settings. */
 export interface StaticOptions {
@@ -39,14 +44,40 @@ export class StaticFollower extends LogFollower {
     this.partialDelayMs = options.partialDelayMs ?? 10_000;
   }
 
-  protected async pollHead(signal: AbortSignal): Promise<number> {
-    const url = `${this.log.monitoringUrl}checkpoint`;
-    const res = await this.deps.http.get(url, signal);
-    const cp = parseLogCheckpoint(res.body.toString('utf8'), this.log.submissionUrl, url);
-    if (this.treeSize !== null && cp.treeSize < this.treeSize) {
-      throw new CertstreamError('CT_ERR_TREE_SHRANK', `${url}: tree size ${cp.treeSize} < ${this.treeSize} seen before`);
+  /**
+   * The range before the cursor from the log's hash tiles: the audit path of entry next − 1 in the tree
+   * of `head` built from the subtrees it needs (a subtree of height 8L + j is the root of 2^j consecutive
+   * hashes of a level-L tile, as the tiles stand at the head's size), then checked against the signed root.
+   */
+  protected override async proveRange(next: number, head: TreeHead, signal: AbortSignal): Promise<CompactRange> {
+    const index = next - 1;
+    const needed = [...inclusionPathSubtrees(index, head.treeSize), { start: index, height: 0 }];
+    const tiles = new Map<string, Promise<Buffer>>();
+    const hashes = new Map<string, Buffer>();
+    await Promise.all(needed.map(async (s) => hashes.set(`${s.start}/${s.height}`, await this.subtreeHash(s, head.treeSize, tiles, signal))));
+    const lookup = (s: Subtree) => hashes.get(`${s.start}/${s.height}`)!;
+    return rangeFromInclusionProof(index, head.treeSize, lookup({ start: index, height: 0 }), inclusionPath(index, head.treeSize, lookup), head.rootHash);
+  }
+
+  /** A perfect subtree's hash from the hash tiles of the tree of `size` entries (each tile fetched once). */
+  private async subtreeHash(s: Subtree, size: number, tiles: Map<string, Promise<Buffer>>, signal: AbortSignal): Promise<Buffer> {
+    const level = Math.floor(s.height / 8);
+    const count = 2 ** (s.height % 8);
+    const span = 256 ** level;
+    const node = s.start / span;
+    const tile = Math.floor(node / TILE_WIDTH);
+    const width = Math.min(TILE_WIDTH, Math.floor(size / span) - tile * TILE_WIDTH);
+    const path = hashTilePath(level, tile, width);
+    let body = tiles.get(path);
+    if (!body) tiles.set(path, (body = this.deps.http.get(`${this.log.monitoringUrl}${path}`, signal).then((r) => r.body)));
+    const bytes = await body;
+    const from = (node - tile * TILE_WIDTH) * HASH_SIZE;
+    if (bytes.length !== width * HASH_SIZE || from + count * HASH_SIZE > bytes.length) {
+      throw new CertstreamError('CT_ERR_BAD_TILE', `${this.log.monitoringUrl}${path}: ${bytes.length} bytes, expected ${width * HASH_SIZE}`);
     }
-    return cp.treeSize;
+    const range = new CompactRange();
+    for (let i = 0; i < count; i++) range.append(bytes.subarray(from + i * HASH_SIZE, from + (i + 1) * HASH_SIZE));
+    return range.root();
   }
 
   /**
@@ -64,32 +95,34 @@ export class StaticFollower extends LogFollower {
     return target;
   }
 
-  protected async fetchWindow(start: number, end: number, signal: AbortSignal): Promise<EntryResult[]> {
+  protected async fetchWindow(start: number, end: number, signal: AbortSignal): Promise<FetchedWindow> {
     const tile = Math.floor(start / TILE_WIDTH);
     const width = end - tile * TILE_WIDTH;
-    const entries = await this.readTile(tile, width, start, signal);
+    const window = await this.readTile(tile, width, start, signal);
     if (width < TILE_WIDTH) this.partial = { tile, since: this.deps.now(), readWidth: width };
-    return entries;
+    return window;
   }
 
   /**
    * Fetches and decodes one data tile of `width` entries (256 = full), returning the entries from `start` on.
    * A partial tile that is gone (404) is read as the full tile, of which only `width` entries are used.
    */
-  private async readTile(tile: number, width: number, start: number, signal: AbortSignal): Promise<EntryResult[]> {
+  private async readTile(tile: number, width: number, start: number, signal: AbortSignal): Promise<FetchedWindow> {
     const first = tile * TILE_WIDTH;
     let leaves: TileLeaf[];
+    let leafHashes: Buffer[];
     try {
-      leaves = await this.fetchLeaves(tile, width, signal);
+      ({ leaves, leafHashes } = await this.fetchLeaves(tile, width, signal));
     } catch (err) {
       if (width === TILE_WIDTH || !(err instanceof HttpStatusError) || err.status !== 404) throw err;
       this.logger.info('partial tile gone, reading the full tile', { tile, width });
-      leaves = await this.fetchLeaves(tile, TILE_WIDTH, signal);
+      ({ leaves, leafHashes } = await this.fetchLeaves(tile, TILE_WIDTH, signal));
     }
     if (leaves.length < width) {
       throw new CertstreamError('CT_ERR_BAD_TILE', `data tile ${tile} of ${this.log.url}: ${leaves.length} entries, expected ${width}`);
     }
     const used = leaves.slice(Math.max(0, start - first), width);
+    const usedHashes = leafHashes.slice(Math.max(0, start - first), width);
     // A tile names a handful of distinct issuers for its 256 entries: resolve each once.
     const fingerprints = [...new Set(used.flatMap((leaf) => leaf.chain))];
     const settled = await Promise.allSettled(fingerprints.map((fp) => this.issuers.get(this.log.monitoringUrl, fp, signal)));
@@ -102,21 +135,25 @@ export class StaticFollower extends LogFollower {
       else throw r.reason;
     });
     const from = first + width - used.length;
-    return used.map((leaf, i): EntryResult => {
+    const entries = used.map((leaf, i): EntryResult => {
       const index = from + i;
       const bad = leaf.chain.find((fp) => unusable.has(fp));
       if (bad !== undefined) return { index, error: unusable.get(bad) };
       return { index, timestamp: leaf.timestamp, type: leaf.type, leaf: leaf.cert, chain: leaf.chain.map((fp) => issuer.get(fp)!) };
     });
+    return { entries, leafHashes: usedHashes };
   }
 
-  private async fetchLeaves(tile: number, width: number, signal: AbortSignal): Promise<TileLeaf[]> {
+  /** A data tile's leaves and, while the log is verified, their leaf hashes (from the bytes as served). */
+  private async fetchLeaves(tile: number, width: number, signal: AbortSignal): Promise<{ leaves: TileLeaf[]; leafHashes: Buffer[] }> {
     const url = `${this.log.monitoringUrl}${dataTilePath(tile, width)}`;
     if (width === TILE_WIDTH) this.tileFetches.full++;
     else this.tileFetches.partial++;
     const res = await this.deps.http.get(url, signal);
     try {
-      return parseTileLeaves(res.body, tile * TILE_WIDTH);
+      const { leaves, spans } = parseTileLeavesWithSpans(res.body, tile * TILE_WIDTH);
+      const leafHashes = this.verification.hashing ? spans.map((s) => timestampedEntryLeafHash(res.body.subarray(s.start, s.end))) : [];
+      return { leaves, leafHashes };
     } catch (err) {
       throw new CertstreamError('CT_ERR_BAD_TILE', `${url}: ${(err as Error).message}`, { cause: err });
     }

@@ -19,5 +19,10 @@ export function dataTilePath(tile: number, width = 256): string {
   return width >= 256 ? base : `${base}.p/${width}`;
 }
 
+/** Path of a hash tile below the monitoring prefix: `tile/<L>/<N>` or `tile/<L>/<N>.p/<W>` (0 < W < 256). */
+export function hashTilePath(level: number, tile: number, width = 256): string {
+  return dataTilePath(tile, width).replace(/^tile\/data\//, `tile/${level}/`);
+}
+
 /** Number of entries per full tile. */
 export const TILE_WIDTH = 256;

@@ -34,6 +34,8 @@ export interface LogDescriptor {
   readonly finalTreeSize?: number;
   /** Log list state: usable | qualified | readonly. */
   readonly state: string;
+  /** The list's `key` (base64 DER SubjectPublicKeyInfo), when listed: heads are verified with it. */
+  readonly key?: string;
 }
 
 /** One decoded log entry, independent of the protocol it came from. */
@@ -81,4 +83,15 @@ export interface LogStatus {
   last_success: number | null;
   /** Last error as one line, or null once a poll succeeded after it. */
   last_error: string | null;
+  /** Largest tree size whose signed root matched our computation, or null. */
+  verified_size: number | null;
+  /** Whether the log is verified (interface.md "Verified logs"). */
+  verification: VerificationState;
 }
+
+/** `/healthz` `verification` of a log. */
+export type VerificationState = 'ok' | 'pending' | 'failed' | 'unverifiable' | 'off';
+
+/** The `reason` label of certstream_log_verification_failures_total. */
+export const VERIFICATION_FAILURE_REASONS = ['signature', 'root_mismatch', 'inconsistent'] as const;
+export type VerificationFailureReason = (typeof VERIFICATION_FAILURE_REASONS)[number];

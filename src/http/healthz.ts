@@ -1,7 +1,7 @@
 /**
  * `/healthz`: the status rules (pure) and the response body (interface.md).
  *
- * A followed log is healthy when its head was polled successfully within `staleAfterMs`, its lag is
+ * A followed log is healthy when it has not failed verification, its head was polled successfully within `staleAfterMs`, its lag is
  * at most `maxLag`, and it is not streaming nothing but undecodable entries (every one of its latest
  * entries, at least MIN_JUDGED_ENTRIES, skipped). Status: `ok` when every followed log is healthy and
  * the cursor file is being saved, `degraded` when some logs are healthy or the last cursor flush
@@ -58,7 +58,7 @@ export function defaultStaleAfterMs(pollIntervalMs: number): number {
 
 /** Whether one followed log is healthy under `rules`. */
 export function logHealthy(log: LogStatus & Partial<Pick<LogHealth, 'recent_entries' | 'recent_skipped'>>, rules: HealthRules): boolean {
-  if (log.last_success === null) return false;
+  if (log.last_success === null || log.verification === 'failed') return false;
   const recent = log.recent_entries ?? 0;
   if (recent >= MIN_JUDGED_ENTRIES && log.recent_skipped === recent) return false;
   const ageMs = rules.nowMs - log.last_success * 1000;

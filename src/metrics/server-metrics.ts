@@ -35,6 +35,10 @@ export interface ServerMetrics {
   readonly authFailures: Counter<'reason'>;
   /** certstream_connections{token}: stream connections open per token NAME (with --tokens). */
   readonly tokenConnections: Gauge<'token'>;
+  /** certstream_log_verified_size{log}: largest tree size whose signed root matched our computation. */
+  readonly verifiedSize: Gauge<'log'>;
+  /** certstream_log_verification_failures_total{log,reason}: reason is signature | root_mismatch | inconsistent. */
+  readonly verificationFailures: Counter<'log' | 'reason'>;
 }
 
 /** The reasons of certstream_auth_failures_total (interface.md, "Access control and TLS"). */
@@ -129,6 +133,18 @@ export function createServerMetrics(options: { processMetrics?: boolean } = {}):
       name: 'certstream_connections',
       help: 'Stream connections open, by token NAME (--tokens).',
       labelNames: ['token'] as const,
+      registers,
+    }),
+    verifiedSize: new Gauge({
+      name: 'certstream_log_verified_size',
+      help: "Largest tree size of a log whose signed root matched the root computed from the entries streamed.",
+      labelNames: ['log'] as const,
+      registers,
+    }),
+    verificationFailures: new Counter({
+      name: 'certstream_log_verification_failures_total',
+      help: 'Times a log was caught lying (reason signature, root_mismatch, inconsistent); the log is stopped at its last verified size.',
+      labelNames: ['log', 'reason'] as const,
       registers,
     }),
   };

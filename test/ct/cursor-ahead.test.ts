@@ -21,7 +21,7 @@ import { fakeDescriptors, followerHarness, type Harness } from '../support/follo
 const rules = () => ({ nowMs: Date.now(), staleAfterMs: 30_000, maxLag: 1000 });
 const healthyStatus = {
   url: 'other', name: 'other', kind: 'rfc6962' as const, tree_size: 10, next_index: 10, lag: 0,
-  last_success: Math.floor(Date.now() / 1000), last_error: null,
+  last_success: Math.floor(Date.now() / 1000), last_error: null, verified_size: null, verification: 'ok' as const,
 };
 
 /** Resolves once `f`'s status satisfies `test` (checked after every request to the fake, with a deadline). */

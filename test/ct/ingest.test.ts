@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FakeCtLog } from '../../fake-ct-log/fake-ct-log.js';
 import { Ingest, type IngestOptions } from '../../src/ct/ingest.js';
+import { parseCursorFile } from '../../src/ct/cursor-store.js';
 import { isCertstreamError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { createServerMetrics } from '../../src/metrics/server-metrics.js';
@@ -46,8 +47,8 @@ describe('Ingest', () => {
     a.start();
     await Promise.all(fake.logs.map((l) => first.until(l.url, 300)));
     await a.stop();
-    const file = JSON.parse(await readFile(join(dir, 'state', 'cursors.json'), 'utf8')) as { logs: Record<string, number> };
-    for (const l of fake.logs) assert.equal(file.logs[l.url], 300, `cursor of ${l.url}`);
+    const file = parseCursorFile(await readFile(join(dir, 'state', 'cursors.json'), 'utf8'));
+    for (const l of fake.logs) assert.equal(file.get(l.url), 300, `cursor of ${l.url}`);
     assert.deepEqual(a.statuses(), [], 'stopped ingest has no followers');
 
     fake.append(40);

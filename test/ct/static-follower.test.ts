@@ -102,7 +102,8 @@ describe('StaticFollower against the fake CT log', () => {
       await f.stop();
       await h.close();
     }
-    const h2 = await followerHarness(real, { backfill: 0 });
+    // Unverified (a verified log treats a signed head below its verified size as inconsistent: test/verify).
+    const h2 = await followerHarness(real, { backfill: 0, verify: false });
     const f2 = new StaticFollower(h2.deps, { issuers: new IssuerCache(h2.http) });
     try {
       f2.start();

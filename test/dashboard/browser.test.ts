@@ -10,6 +10,7 @@ import type { Page } from 'playwright-core';
 import { WebSocket } from 'ws';
 import { polledAll, pollUntil, startFake, startReal, tempDir, testConfig, whenFake } from '../server/server-harness.js';
 import { launchChromium, requireChromium } from './chromium.js';
+import { waitUntil } from '../support/wait-until.js';
 
 const WAIT = { timeout: 30_000 };
 
@@ -31,6 +32,7 @@ interface Row {
   tree: string;
   next: string;
   lag: string;
+  verified: string;
   rate: string;
   mark: string;
 }
@@ -43,6 +45,7 @@ function rows(page: Page): Promise<Row[]> {
       tree: tr.querySelector('.tree')?.textContent ?? '',
       next: tr.querySelector('.next')?.textContent ?? '',
       lag: tr.querySelector('.lag')?.textContent ?? '',
+      verified: tr.querySelector('td.verified')?.textContent ?? '',
       rate: tr.querySelector('.rate')?.textContent ?? '',
       mark: tr.querySelector('.mark')?.textContent ?? '',
     })),
@@ -87,6 +90,13 @@ test('the dashboard in Chromium: live figures, recent certificates, filter, a fa
   }
   assert.equal(await page.textContent('#status'), health.status);
   assert.equal(await page.textContent('#t-logs'), '3 / 3');
+  // The verification column: each log's state, and its verified size once it has one (an RFC 6962 log
+  // started at its head proves the range before it and turns `ok`; the page follows within a refresh).
+  const shownVerification = (h: typeof health) => h.logs.map((l) => [l.url, l.verified_size === null ? l.verification : `${l.verification} · ${l.verified_size.toLocaleString('en-US')}`]);
+  await waitUntil('the verification column to match /healthz', 30_000, async () => {
+    const cells = new Map((await rows(page)).map((r) => [r.url, r.verified]));
+    return shownVerification(server.health()).every(([url, text]) => cells.get(url) === text);
+  });
 
   // The replay window and durable subscription cards show the server's figures (they said "not
   // reported" whatever the server had): a durable client's position appears as it is confirmed.

@@ -16,6 +16,8 @@ function log(over: Partial<LogStatus> = {}): LogStatus {
     lag: 0,
     last_success: NOW / 1000 - 5,
     last_error: null,
+    verified_size: null,
+    verification: 'ok',
     ...over,
   };
 }

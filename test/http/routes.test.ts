@@ -49,7 +49,7 @@ async function start(state: { logs: LogStatus[]; ingesting: boolean }) {
 }
 
 function status(url: string): LogStatus {
-  return { url, name: url, kind: 'rfc6962', tree_size: 10, next_index: 10, lag: 0, last_success: Math.floor(Date.now() / 1000), last_error: null };
+  return { url, name: url, kind: 'rfc6962', tree_size: 10, next_index: 10, lag: 0, last_success: Math.floor(Date.now() / 1000), last_error: null, verified_size: null, verification: 'ok' };
 }
 
 test('latest.json and example.json follow what was published', { timeout: 60_000 }, async (t) => {

@@ -12,7 +12,7 @@ function log(over: Partial<LogStatus> = {}): LogHealth {
 }
 
 function status(over: Partial<LogStatus>): LogStatus {
-  return { url: 'https://a/', name: 'A', kind: 'rfc6962', tree_size: 100, next_index: 100, lag: 0, last_success: NOW / 1000 - 2, last_error: null, ...over };
+  return { url: 'https://a/', name: 'A', kind: 'rfc6962', tree_size: 100, next_index: 100, lag: 0, last_success: NOW / 1000 - 2, last_error: null, verified_size: null, verification: 'ok', ...over };
 }
 
 test('log states: failing, behind, starting, ok', () => {

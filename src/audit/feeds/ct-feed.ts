@@ -12,12 +12,13 @@
  * missed counts are exact.
  */
 import { HttpClient } from '../../ct/http-client.js';
-import { parseLogCheckpoint } from '../../ct/checkpoint.js';
 import { loadLogList } from '../../ct/ingest.js';
 import { parseLogList, selectLogs } from '../../ct/log-list.js';
-import { parseSth } from '../../ct/rfc6962-follower.js';
+import { headUrl, servedHeadSize, verifyServedHead } from '../../ct/served-head.js';
 import type { LogDescriptor } from '../../ct/types.js';
-import { describeError } from '../../errors.js';
+import { CertstreamError, describeError } from '../../errors.js';
+import { HeadVerifier } from '../../verify/head-verifier.js';
+import { parseLogKey } from '../../verify/log-key.js';
 import { VERSION } from '../../version.js';
 import type { FeedEvent } from './feed-event.js';
 import { normaliseLogUrl } from './feed-frame.js';
@@ -40,12 +41,27 @@ export async function loadLogs(source: string, http: HttpClient, now: number): P
   return selectLogs(parseLogList(await loadLogList(source, http)), { now });
 }
 
-/** Fetches a log's current tree size. */
-export async function fetchHead(log: LogDescriptor, http: HttpClient, signal?: AbortSignal): Promise<number> {
-  if (log.kind === 'rfc6962') return parseSth(await http.getJson(`${log.monitoringUrl}ct/v1/get-sth`, signal)).treeSize;
-  const url = `${log.monitoringUrl}checkpoint`;
-  const res = await http.get(url, signal);
-  return parseLogCheckpoint(res.body.toString('utf8'), log.submissionUrl, url).treeSize;
+/**
+ * Fetches a log's current tree size. With the log list's key, the head is verified as the server's
+ * followers verify it (served-head.ts): its signature, and, given `heads` (the log's earlier heads),
+ * that it does not contradict them (the same size with another root). A head that fails is thrown
+ * (VERIFY_ERR_*): the reference side of an audit is itself verified, and a failing head is not used.
+ */
+export async function fetchHead(log: LogDescriptor, http: HttpClient, signal?: AbortSignal, heads?: HeadVerifier): Promise<number> {
+  const served = (await http.get(headUrl(log), signal)).body.toString('utf8');
+  const size = servedHeadSize(log, served);
+  let key;
+  try {
+    key = parseLogKey(log.key, log.logId);
+  } catch {
+    return size; // no usable key: unverifiable, read as before
+  }
+  const head = verifyServedHead(log, served, key);
+  const verdict = heads?.addHead(head);
+  if (verdict?.status === 'inconsistent') {
+    throw new CertstreamError('VERIFY_ERR_INCONSISTENT', `${headUrl(log)}: signed head of size ${head.treeSize} contradicts an earlier one of size ${verdict.conflictsWith.treeSize}`);
+  }
+  return size;
 }
 
 export class CtFeedSource implements FeedSource {
@@ -57,6 +73,8 @@ export class CtFeedSource implements FeedSource {
   private logs: LogDescriptor[] = [];
   /** Last seen tree size per normalised log URL. */
   private readonly heads = new Map<string, number>();
+  /** Each log's signed heads so far (a head contradicting them is reported, not used). */
+  private readonly signedHeads = new Map<string, HeadVerifier>();
   /** Start (ms) of the last successful head poll per normalised log URL. */
   private readonly settled = new Map<string, number>();
   private onEvent: ((e: FeedEvent) => void) | undefined;
@@ -119,7 +137,9 @@ export class CtFeedSource implements FeedSource {
     const results = await Promise.all(
       this.logs.map(async (log) => {
         try {
-          return { log, size: await fetchHead(log, this.http, signal) };
+          let heads = this.signedHeads.get(log.url);
+          if (!heads) this.signedHeads.set(log.url, (heads = new HeadVerifier()));
+          return { log, size: await fetchHead(log, this.http, signal, heads) };
         } catch (err) {
           this.lastError = `${log.url}: ${describeError(err)}`;
           return { log, size: undefined };

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeCtLog } from '../../../fake-ct-log/fake-ct-log.js';
 import { CtFeedSource, fetchHead, loadLogs } from '../../../src/audit/feeds/ct-feed.js';
+import { HeadVerifier } from '../../../src/verify/head-verifier.js';
 import { HttpClient } from '../../../src/ct/http-client.js';
 import type { FeedEvent } from '../../../src/audit/feeds/feed-event.js';
 import { normaliseLogUrl } from '../../../src/audit/feeds/feed-frame.js';
@@ -108,6 +109,26 @@ test('the ct feed refuses a checkpoint whose origin names another log (the daemo
       assert.match(err.message, /origin "other\.example\/log"/);
       return true;
     });
+  } finally {
+    await http.close();
+    await fake.close();
+  }
+});
+
+test('the ct feed verifies the heads it reads with the server\'s code: a bad signature or a forked head is refused, not used', async () => {
+  const fake = await FakeCtLog.start({ rfc6962Logs: 1, staticLogs: 1, initialSize: 100 });
+  const http = new HttpClient({ userAgent: 'certaudit-test', timeoutMs: 5_000 });
+  try {
+    for (const log of await loadLogs(fake.logListUrl, http, Date.now())) {
+      const heads = new HeadVerifier();
+      assert.equal(await fetchHead(log, http, undefined, heads), 100);
+      fake.misbehave(log.url, { kind: 'bad-signature' });
+      await assert.rejects(fetchHead(log, http, undefined, heads), (err: Error & { code?: string }) => err.code === 'VERIFY_ERR_SIGNATURE');
+      fake.behave(log.url);
+      fake.misbehave(log.url, { kind: 'fork' });
+      await assert.rejects(fetchHead(log, http, undefined, heads), (err: Error & { code?: string }) => err.code === 'VERIFY_ERR_INCONSISTENT');
+      fake.behave(log.url);
+    }
   } finally {
     await http.close();
     await fake.close();

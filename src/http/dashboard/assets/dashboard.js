@@ -91,13 +91,14 @@
       tree: el('td', 'num tree'),
       next: el('td', 'num opt next'),
       lag: el('td', 'num lag'),
+      verified: el('td', 'verified'),
       rate: el('td', 'num rate'),
       chart: el('td', 'chart opt'),
       success: el('td', 'success'),
       err: el('td', 'err'),
     };
     cells.name.append(cells.title, cells.mark, el('span', 'url', l.url));
-    tr.append(cells.name, cells.kind, cells.tree, cells.next, cells.lag, cells.rate, cells.chart, cells.success, cells.err);
+    tr.append(cells.name, cells.kind, cells.tree, cells.next, cells.lag, cells.verified, cells.rate, cells.chart, cells.success, cells.err);
     row = { tr, cells };
     rowsByUrl.set(l.url, row);
     return row;
@@ -152,6 +153,9 @@
       setText(c.tree, int(l.tree_size));
       setText(c.next, int(l.next_index));
       setText(c.lag, int(l.lag));
+      // interface.md "Verified logs": the state, and up to which tree size the log's roots matched ours.
+      setText(c.verified, l.verified_size === null ? l.verification : l.verification + ' · ' + int(l.verified_size));
+      c.verified.dataset.state = l.verification;
       setText(c.rate, rate(l.entries_per_second));
       drawChart(c.chart, l.rate_history || [], s.rate_history_step_seconds);
       setText(c.success, l.last_success === null ? 'never' : duration(s.now - l.last_success) + ' ago');
