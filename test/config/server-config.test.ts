@@ -48,6 +48,7 @@ test('every default, pinned (the contract values, and the heartbeat of 10 s from
     tlsCert: '',
     tlsKey: '',
     tokens: '',
+    verify: true,
     allowFrom: '',
     protectMetrics: false,
   });
