@@ -6,7 +6,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import fs, { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import fs, { mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -156,50 +156,61 @@ test('a closed segment whose size no longer matches its index is scanned, not re
   await w.close();
 });
 
-test('a torn index temp file (kill -9 between write and rename) is removed, and the index is rebuilt from the segment', async (t) => {
+test('torn index temp files (kill -9 between write and rename, of a first write and of a rewrite) are removed; indexes stay or are rebuilt', async (t) => {
   const dir = stateDir(t);
   await writtenWindow(dir);
-  const idx = named(dir, '.idx')[0];
-  const body = readFileSync(replayFile(dir, idx));
-  // The first index write cut short: a torn temp file and no index under the final name.
-  writeFileSync(replayFile(dir, `${idx}.tmp`), body.subarray(0, body.length >> 1));
-  rmSync(replayFile(dir, idx));
+  const [idx0, idx1] = named(dir, '.idx');
+  const body0 = readFileSync(replayFile(dir, idx0));
+  const body1 = readFileSync(replayFile(dir, idx1));
+  // The first write of idx0 cut short: a torn temp file and no index under the final name.
+  writeFileSync(replayFile(dir, `${idx0}.tmp`), body0.subarray(0, body0.length >> 1));
+  rmSync(replayFile(dir, idx0));
+  // A rewrite of idx1 cut short: a torn temp file next to the intact index.
+  writeFileSync(replayFile(dir, `${idx1}.tmp`), body1.subarray(0, body1.length >> 1));
   const lines: string[] = [];
+  const opened = openedSegments(t);
   const w = openWindow(dir, lines);
-  assert.ok(!existsSync(replayFile(dir, `${idx}.tmp`)), 'temp file removed');
-  assert.ok(readFileSync(replayFile(dir, idx)).equals(body), 'index rebuilt byte-identical');
+  assert.deepEqual(named(dir, '.tmp'), [], 'temp files removed');
+  assert.ok(readFileSync(replayFile(dir, idx0)).equals(body0), 'idx0 rebuilt byte-identical');
+  assert.ok(readFileSync(replayFile(dir, idx1)).equals(body1), 'idx1 kept');
   assert.equal(lines.filter((l) => l.includes('no usable index')).length, 1);
+  assert.deepEqual(opened.slice(0, 1), [idx0.replace('.idx', '.seg')], 'only the segment without an index scanned');
   await assertReplays(w, ENTRIES);
   await w.close();
 });
 
-test('kill -9 of a writer that rolls a segment (and writes an index) every few appends: nothing appended is lost, no temp file stays', async (t) => {
-  const dir = stateDir(t);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/replay/window-writer-child.ts', dir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+/** Runs the writer child on `dir` until `stop` holds for its output, then kill -9; the entries it reported appended. */
+async function killedWriter(t: TestContext, dir: string, args: string[], stop: (out: string, appended: number) => boolean): Promise<number> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/replay/window-writer-child.ts', dir, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   t.after(() => child.kill('SIGKILL'));
-  let appended = 0;
+  const exited = new Promise((r) => child.once('exit', r));
   let out = '';
+  let appended = 0;
   child.stdout.on('data', (d: Buffer) => {
     out += d.toString('utf8');
-    const m = /appended (\d+)\n(?!.*appended)/s.exec(out);
-    if (m) appended = Number(m[1]);
+    const all = [...out.matchAll(/appended (\d+)\n/g)];
+    if (all.length > 0) appended = Number(all[all.length - 1][1]);
   });
-  await waitUntil('the child to append 1,500 entries', 60_000, () => appended >= 1_500);
-  const exited = new Promise((r) => child.once('exit', r));
+  await waitUntil('the writer child to get there', 60_000, () => stop(out, appended));
   child.kill('SIGKILL');
   await exited;
-  const reported = appended;
-  const lines: string[] = [];
-  const w = openWindow(dir, lines);
+  return appended;
+}
+
+test('kill -9 of a writer during an index write, then during appends and rolls: nothing appended is lost, every sealed segment indexed', async (t) => {
+  const dir = stateDir(t);
+  // Round 1: killed in the middle of its 10th index write (temp file half written, not renamed).
+  await killedWriter(t, dir, ['10'], (out) => out.includes('index-write'));
+  // Round 2: a writer that opens that window and appends (rolling, writing indexes) until killed at random.
+  const reported = await killedWriter(t, dir, [], (_, appended) => appended >= 1_500);
+  const w = openWindow(dir);
   assert.ok(w.nextSeq >= reported, `${w.nextSeq} entries held, ${reported} reported appended`);
   assert.deepEqual(named(dir, '.tmp'), [], 'no temp file left');
   const got = await frames(w);
   assert.equal(got.skipped, 0);
   assert.deepEqual(got.frames.lite.slice(0, reported), Array.from({ length: reported }, (_, i) => `{"i":${i}}`));
   await w.close();
-  // Every closed segment has its index now (the one being written when killed was rebuilt, if any).
   const segs = named(dir, '.seg');
-  assert.deepEqual(named(dir, '.idx'), segs.slice(0, -1).map((s) => s.replace('.seg', '.idx')));
-  const size = segs.reduce((n, s) => n + statSync(replayFile(dir, s)).size, 0);
-  assert.ok(size > 0);
+  assert.ok(segs.length > 10);
+  assert.deepEqual(named(dir, '.idx'), segs.slice(0, -1).map((s) => s.replace('.seg', '.idx')), 'an index per sealed segment');
 });
