@@ -24,7 +24,8 @@ export interface SegmentIndexData {
   firstSeq: number;
   /** The segment file's size when the index was written (a different size makes the index stale). */
   size: number;
-  offsets: readonly number[];
+  /** Adopted by the segment that loads the index (not copied). */
+  offsets: number[];
   seenSeqs: readonly number[];
   seenValues: readonly number[];
   damaged: readonly number[];
@@ -94,11 +95,14 @@ export function decodeSegmentIndex(buf: Buffer): SegmentIndexData | undefined {
     };
     const firstSeq = f64();
     const size = f64();
-    const offsets: number[] = new Array<number>(u32());
+    // The hot loop of an open (one pass per entry held): no closure, no bounds beyond the buffer's own.
+    const records = u32();
+    if (at + 4 * records > buf.length) return undefined;
+    const offsets: number[] = new Array<number>(records);
     let offset = 0;
-    for (let k = 0; k < offsets.length; k++) {
+    for (let k = 0; k < records; k++, at += 4) {
       offsets[k] = offset;
-      offset += u32();
+      offset += buf.readUInt32LE(at);
     }
     if (offset !== size) return undefined;
     const seenSeqs: number[] = [];

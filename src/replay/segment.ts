@@ -37,7 +37,7 @@ const SCAN_CHUNK_BYTES = 1024 * 1024;
 
 export class Segment {
   /** Byte offset of each record in the file. */
-  readonly offsets: number[] = [];
+  offsets: number[] = [];
   /** Seqs at which `seen` changes, and the new values (for `since`). */
   readonly seenSeqs: number[] = [];
   readonly seenValues: number[] = [];
@@ -113,8 +113,7 @@ export class Segment {
    */
   loadIndex(d: SegmentIndexData, fileSize: number): boolean {
     if (d.firstSeq !== this.firstSeq || d.size !== fileSize || this.offsets.length > 0) return false;
-    // Loops, not push(...): a spread of a segment's 60,000 offsets can exceed the argument limit.
-    for (const offset of d.offsets) this.offsets.push(offset);
+    this.offsets = d.offsets;
     for (let k = 0; k < d.seenSeqs.length; k++) {
       this.seenSeqs.push(d.seenSeqs[k]);
       this.seenValues.push(d.seenValues[k]);
