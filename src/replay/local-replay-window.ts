@@ -15,7 +15,7 @@
  * the next append after `retryMs` tries again. A segment deleted under the server is dropped with one log
  * line; a deleted active segment is sealed and writing continues in a new one, so seqs stay unique.
  */
-import { closeSync, constants, fdatasync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fdatasync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Registry } from 'prom-client';
@@ -27,6 +27,7 @@ import { MAX_RECORD_BYTES, encodeRecordInto, probeRecord, recordBound, type Wind
 import { frameRecords } from './record-frames.js';
 import { contiguousBatch, type FramedBatch, type ReplayBatch, type ReplayWindow, type StreamName } from './replay-window.js';
 import { Segment, parseSegmentName, segmentName } from './segment.js';
+import { fsyncDirectory, indexName, readSegmentIndex, writeSegmentIndex } from './segment-index.js';
 import { windowMetrics, type WindowMetrics } from './window-metrics.js';
 
 export interface LocalReplayWindowOptions {
@@ -182,10 +183,12 @@ export class LocalReplayWindow implements ReplayWindow {
     this.cacheMax = options.cacheBytes ?? 8 * 1024 * 1024;
     // A directory just created is made durable in its parent, as every segment created later is in it.
     if (mkdirSync(this.dir, { recursive: true }) !== undefined) fsyncDirectory(dirname(this.dir));
-    const seqs = readdirSync(this.dir)
+    const names = readdirSync(this.dir);
+    const seqs = names
       .map(parseSegmentName)
       .filter((s): s is number => s !== undefined)
       .sort((a, b) => a - b);
+    this.removeStrayIndexes(names, new Set(seqs));
     const noteKey = (log: string, index: number) => {
       if (index > (this.lastIndex.get(log) ?? -1)) this.lastIndex.set(log, index);
     };
@@ -197,13 +200,20 @@ export class LocalReplayWindow implements ReplayWindow {
       // cannot cause this; a hand-edited directory can): drop the later one rather than repeat seqs.
       if (prev !== undefined && seq < prev.endSeq) {
         unlinkSync(join(this.dir, segmentName(seq)));
+        rmSync(join(this.dir, indexName(seq)), { force: true });
         continue;
       }
       const segment = new Segment(this.dir, seq);
-      const found = segment.scan(noteKey, seqs[i + 1], scratch);
-      if (found.cut > 0) this.logger.warn('replay window: torn tail cut at the last whole record', { segment: segment.path, bytes_cut: found.cut });
-      if (found.damagedSpans > 0) {
-        this.countCorrupt(found.damagedRecords, segment, 'damaged records found at start; the intact ones after them are kept');
+      const newest = i === seqs.length - 1;
+      if (newest || !this.openFromIndex(segment, noteKey)) {
+        const found = segment.scan(noteKey, seqs[i + 1], scratch);
+        if (found.cut > 0) this.logger.warn('replay window: torn tail cut at the last whole record', { segment: segment.path, bytes_cut: found.cut });
+        // The newest segment is written on: its index would be stale at once (it gets one when sealed).
+        if (newest) rmSync(segment.indexPath, { force: true });
+        else this.writeIndex(segment, 'replay window: a closed segment had no usable index; scanned, index rewritten');
+      }
+      if (segment.damagedAtScan > 0) {
+        this.countCorrupt(segment.damagedAtScan, segment, 'damaged records found at start; the intact ones after them are kept');
       }
       this.segments.push(segment);
       this.totalBytes += segment.size;
@@ -226,6 +236,44 @@ export class LocalReplayWindow implements ReplayWindow {
       }
     }, options.trimIntervalMs ?? 5000);
     this.trimTimer.unref();
+  }
+
+  /**
+   * Takes a closed segment from its index (segment-index.ts) when the index is whole and of the segment at
+   * its current size; false when it must be scanned.
+   */
+  private openFromIndex(segment: Segment, noteKey: (log: string, index: number) => void): boolean {
+    const index = readSegmentIndex(segment.indexPath);
+    if (index === undefined) return false;
+    const size = statSync(segment.path).size;
+    if (!segment.loadIndex(index, size)) return false;
+    for (const [log, i] of segment.maxIndex) noteKey(log, i);
+    return true;
+  }
+
+  /**
+   * Writes a sealed segment's index. A failure costs only a scan at the next open, so it is logged, never
+   * thrown (it must not fail the append that sealed the segment).
+   * @param note the log line, when writing it is worth one (a rebuild at open)
+   */
+  private writeIndex(segment: Segment, note?: string): void {
+    try {
+      writeSegmentIndex(this.dir, segment.indexData());
+      if (note !== undefined) this.logger.info(note, { segment: segment.path, index: segment.indexPath });
+    } catch (err) {
+      this.failureLog.log('warn', 'index', 'replay window: cannot write a segment index; it will be scanned at the next start', { segment: segment.path, error: describeError(err) });
+    }
+  }
+
+  /**
+   * Removes index files of segments that are gone and temp files of index writes cut short (a kill -9
+   * between write and rename): neither is ever read.
+   */
+  private removeStrayIndexes(names: readonly string[], seqs: ReadonlySet<number>): void {
+    for (const name of names) {
+      const m = /^(\d{16})\.idx(\.tmp)?$/.exec(name);
+      if (m !== null && (m[2] !== undefined || !seqs.has(Number(m[1])))) rmSync(join(this.dir, name), { force: true });
+    }
   }
 
   get firstSeq(): number {
@@ -307,7 +355,7 @@ export class LocalReplayWindow implements ReplayWindow {
     for (let i = 0; i < lengths.length; i++) {
       const view = bytes.subarray(at, at + lengths[i]);
       at += view.length;
-      this.active.add(view.length, appended[i].seen);
+      this.active.add(view.length, appended[i].seen, appended[i].log, appended[i].index);
       this.cache.push(view);
       this.cacheSegments.push(this.active);
       this.cachedBytes += view.length;
@@ -520,6 +568,7 @@ export class LocalReplayWindow implements ReplayWindow {
       this.segments.shift();
       this.totalBytes -= oldest.size;
       this.dropHandle(oldest);
+      removeIndex(oldest.indexPath);
       try {
         unlinkSync(oldest.path);
       } catch (err) {
@@ -553,6 +602,7 @@ export class LocalReplayWindow implements ReplayWindow {
     this.segments.splice(i, 1);
     this.totalBytes -= seg.size;
     this.dropHandle(seg);
+    removeIndex(seg.indexPath);
     this.logger.warn('replay window: a segment file vanished; its entries are dropped from the window', {
       segment: seg.path,
       first_seq: seg.firstSeq,
@@ -615,6 +665,9 @@ export class LocalReplayWindow implements ReplayWindow {
     this.activeFd = fd;
     this.activeOpenedAt = this.now();
     this.closeFd(old);
+    // After the next file exists: a crash before this leaves the sealed segment without an index (scanned
+    // at the next open), never an index of a segment still written on.
+    this.writeIndex(this.segments[this.segments.length - 2]);
   }
 
   /**
@@ -827,12 +880,14 @@ async function readRecordAt(fh: FileHandle, offset: number): Promise<Buffer | un
   return probe.kind === 'record' && probe.length === length ? record : undefined;
 }
 
-/** fsync of a directory: makes the names created in it (or it in its parent) survive a crash. */
-function fsyncDirectory(dir: string): void {
-  const fd = openSync(dir, 'r');
+/**
+ * Removes the index of a segment that goes; one that cannot be removed is harmless (an index whose
+ * segment is gone is removed at the next open), so the failure is ignored.
+ */
+function removeIndex(path: string): void {
   try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    rmSync(path, { force: true });
+  } catch {
+    // see above
   }
 }

@@ -43,6 +43,11 @@ export class SegmentCerts {
     if (id >= this.nextId) this.nextId = id + 1;
   }
 
+  /** Every id's defining record offset (for the segment's index). */
+  definitions(): [number, number][] {
+    return [...this.defAt];
+  }
+
   /** Puts an element read back from its (CRC-checked) defining record into memory. */
   put(id: number, bytes: Buffer): void {
     this.loaded.set(id, bytes);

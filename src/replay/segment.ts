@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { compactDefs, definesCerts, isCompact } from './compact-record.js';
 import { findRecord, probeRecord, recordKey } from './record-codec.js';
 import { SegmentCerts } from './segment-certs.js';
+import { indexName, type SegmentIndexData } from './segment-index.js';
 
 /** `<seq>.seg` with the seq zero-padded so that names sort like numbers. */
 export function segmentName(firstSeq: number): string {
@@ -36,7 +37,7 @@ const SCAN_CHUNK_BYTES = 1024 * 1024;
 
 export class Segment {
   /** Byte offset of each record in the file. */
-  readonly offsets: number[] = [];
+  offsets: number[] = [];
   /** Seqs at which `seen` changes, and the new values (for `since`). */
   readonly seenSeqs: number[] = [];
   readonly seenValues: number[] = [];
@@ -50,13 +51,20 @@ export class Segment {
   readonly damaged = new Set<number>();
   /** The chain certificates its compact records define. */
   readonly certs = new SegmentCerts();
+  /** Highest index per log among its records (what the window's dedupe needs from a closed segment). */
+  readonly maxIndex = new Map<string, number>();
+  /** Damaged records the last scan counted (kept in the index, so that an open from it counts them too). */
+  damagedAtScan = 0;
   readonly path: string;
+  /** Its index file (segment-index.ts), written when it is sealed. */
+  readonly indexPath: string;
 
   constructor(
     dir: string,
     readonly firstSeq: number,
   ) {
     this.path = join(dir, segmentName(firstSeq));
+    this.indexPath = join(dir, indexName(firstSeq));
   }
 
   /** Seq after the last record. */
@@ -73,10 +81,49 @@ export class Segment {
   }
 
   /** Records one appended record of `length` bytes. */
-  add(length: number, seen: number): void {
+  add(length: number, seen: number, log: string, index: number): void {
     this.noteSeen(this.endSeq, seen);
+    this.noteIndex(log, index);
     this.offsets.push(this.size);
     this.size += length;
+  }
+
+  private noteIndex(log: string, index: number): void {
+    if (index > (this.maxIndex.get(log) ?? -1)) this.maxIndex.set(log, index);
+  }
+
+  /** What its index file holds (segment-index.ts). */
+  indexData(): SegmentIndexData {
+    return {
+      firstSeq: this.firstSeq,
+      size: this.size,
+      offsets: this.offsets,
+      seenSeqs: this.seenSeqs,
+      seenValues: this.seenValues,
+      damaged: [...this.damaged].sort((a, b) => a - b),
+      defs: this.certs.definitions(),
+      maxIndex: [...this.maxIndex],
+      damagedRecords: this.damagedAtScan,
+    };
+  }
+
+  /**
+   * Takes what a scan would find from its index instead, when the index is of this segment at its current
+   * size (the caller checked the file's size); false, and nothing taken, otherwise.
+   */
+  loadIndex(d: SegmentIndexData, fileSize: number): boolean {
+    if (d.firstSeq !== this.firstSeq || d.size !== fileSize || this.offsets.length > 0) return false;
+    this.offsets = d.offsets;
+    for (let k = 0; k < d.seenSeqs.length; k++) {
+      this.seenSeqs.push(d.seenSeqs[k]);
+      this.seenValues.push(d.seenValues[k]);
+    }
+    for (const seq of d.damaged) this.damaged.add(seq);
+    for (const [id, offset] of d.defs) this.certs.noteDef(id, offset);
+    for (const [log, index] of d.maxIndex) this.noteIndex(log, index);
+    this.damagedAtScan = d.damagedRecords;
+    this.size = d.size;
+    return true;
   }
 
   private noteSeen(seq: number, seen: number): void {
@@ -117,6 +164,15 @@ export class Segment {
    *   segment made the opening two to three times slower)
    */
   scan(onKey: (log: string, index: number) => void, endSeq?: number, scratch: { buf: Buffer } = { buf: Buffer.alloc(0) }): ScanResult {
+    const found = this.scanFile((log, index) => {
+      this.noteIndex(log, index);
+      onKey(log, index);
+    }, endSeq, scratch);
+    this.damagedAtScan = found.damagedRecords;
+    return found;
+  }
+
+  private scanFile(onKey: (log: string, index: number) => void, endSeq: number | undefined, scratch: { buf: Buffer }): ScanResult {
     const fd = openSync(this.path, 'r+');
     try {
       const fileSize = fstatSync(fd).size;

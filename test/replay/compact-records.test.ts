@@ -55,7 +55,7 @@ async function readAll(w: LocalReplayWindow, stream: (typeof STREAMS)[number], m
 }
 
 function files(dir: string): string[] {
-  return readdirSync(join(dir, REPLAY_DIR)).sort().map((f) => join(dir, REPLAY_DIR, f));
+  return readdirSync(join(dir, REPLAY_DIR)).filter((f) => f.endsWith('.seg')).sort().map((f) => join(dir, REPLAY_DIR, f));
 }
 
 /** The records of a segment file: offset and bytes. */

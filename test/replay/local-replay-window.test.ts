@@ -52,7 +52,7 @@ test('every stream replays byte-identical frames, from memory and from disk', as
   const w = LocalReplayWindow.open({ stateDir: dir, windowSeconds: 1e9, maxBytes: 1e9, cacheBytes: 20_000, segmentBytes: 100_000, now: () => 1_700_000_000_000 });
   for (let i = 0; i < entries.length; i += 7) w.append(entries.slice(i, i + 7));
   assert.equal(w.nextSeq, entries.length);
-  assert.ok(readdirSync(join(dir, REPLAY_DIR)).length > 3, 'several segments');
+  assert.ok(readdirSync(join(dir, REPLAY_DIR)).filter((f) => f.endsWith('.seg')).length > 3, 'several segments');
   for (const stream of ['lite', 'full', 'domains'] as const) {
     assert.deepEqual(await readAll(w, stream, 0), entries.map((e) => e[stream]), stream);
   }
@@ -72,7 +72,7 @@ test('reopening: the index is rebuilt, a refetch is not appended twice, a torn t
   w.append(entries.slice(0, 40));
   await w.close();
   // kill -9 in the middle of a write: half a record, then garbage, at the end of the segment.
-  const seg = join(dir, REPLAY_DIR, readdirSync(join(dir, REPLAY_DIR))[0]);
+  const seg = join(dir, REPLAY_DIR, readdirSync(join(dir, REPLAY_DIR)).filter((f) => f.endsWith('.seg')).sort()[0]);
   const whole = statSync(seg).size;
   appendFileSync(seg, Buffer.from([200, 1, 0, 0, 7, 7, 7, 7, 1, 2, 3]));
   const w2 = LocalReplayWindow.open({ stateDir: dir, windowSeconds: 1e9, maxBytes: 1e9, now: () => 1_700_000_000_000 });
@@ -152,7 +152,7 @@ test('many segments read by many readers at once: read handles stay bounded, evi
   // handles kept, so handles are closed while other readers still wait on them.
   const w = LocalReplayWindow.open({ stateDir: dir, windowSeconds: 1e9, maxBytes: 1e9, cacheBytes: 0, segmentBytes: 1_000_000 / 160, now: () => 1_700_000_000_000 });
   for (let i = 0; i < entries.length; i += 3) w.append(entries.slice(i, i + 3));
-  const segments = readdirSync(join(dir, REPLAY_DIR)).length;
+  const segments = readdirSync(join(dir, REPLAY_DIR)).filter((f) => f.endsWith('.seg')).length;
   assert.ok(segments > 20, `${segments} segments`);
   const starts = Array.from({ length: 40 }, (_, k) => Math.floor((k * entries.length) / 40));
   const all = await Promise.all(starts.map((from) => readAll(w, 'full', from, 4_000)));

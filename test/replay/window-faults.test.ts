@@ -68,7 +68,7 @@ async function readToEnd(w: LocalReplayWindow, stream: 'full' | 'lite' = 'full')
 }
 
 function segmentFiles(dir: string): string[] {
-  return readdirSync(join(dir, REPLAY_DIR)).sort().map((f) => join(dir, REPLAY_DIR, f));
+  return readdirSync(join(dir, REPLAY_DIR)).filter((f) => f.endsWith('.seg')).sort().map((f) => join(dir, REPLAY_DIR, f));
 }
 
 /** Offsets of the records in a segment file, by walking their length fields. */
