@@ -117,6 +117,9 @@ export interface CertDef {
   readonly bytes: Buffer;
 }
 
+/** Deflate window of compact records (8 KB): an entry is a few KB; inflate must use the same. */
+const WINDOW_BITS = 13;
+
 /** The whole compact record (header included) for an entry of the given shape. */
 export function encodeCompact(
   seen: number, index: number, log: string, lite: Buffer, shape: FrameShape, defs: readonly CertDef[], chain: readonly number[],
@@ -126,7 +129,7 @@ export function encodeCompact(
     Buffer.concat([lite.subarray(0, shape.fingerprintAt), lite.subarray(fpEnd), shape.der]),
     // An entry is a few KB: an 8 KB window and a small hash table compress it as well as the defaults,
     // and a per-record deflate allocates and clears far less (inflate reads it with its default window).
-    { dictionary: FRAME_DICTIONARY, level: 9, memLevel: 4, windowBits: 13 },
+    { dictionary: FRAME_DICTIONARY, level: 9, memLevel: 4, windowBits: WINDOW_BITS },
   );
   let defBytes = 0;
   for (const d of defs) defBytes += 10 + d.bytes.length;
@@ -259,7 +262,9 @@ export function compactPayload(record: Buffer, stream: 'lite' | 'full' | 'domain
   const derLength = r.next();
   let raw: Buffer;
   try {
-    raw = inflateRawSync(record.subarray(r.at), { dictionary: FRAME_DICTIONARY });
+    // The deflate's own 8 KB window (not the default 32 KB) and one output chunk of exactly the known
+    // size (not 16 KB): a replay inflates every record, and each call allocates both.
+    raw = inflateRawSync(record.subarray(r.at), { dictionary: FRAME_DICTIONARY, windowBits: WINDOW_BITS, chunkSize: Math.max(64, liteLength + derLength + 1) });
   } catch {
     return undefined;
   }
