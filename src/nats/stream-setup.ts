@@ -81,6 +81,9 @@ export function streamConfig(limits: StreamLimits): Partial<StreamConfig> & { na
   };
 }
 
+/** Byte cap of the certificates stream (about 40,000 chain certificates). */
+export const CERTS_MAX_BYTES = 256 * 1024 * 1024;
+
 /** The certificates stream's configuration for the entries stream's limits (see certRefreshMs). */
 export function certsStreamConfig(limits: StreamLimits): Partial<StreamConfig> & { name: string } {
   return {
@@ -91,7 +94,10 @@ export function certsStreamConfig(limits: StreamLimits): Partial<StreamConfig> &
     discard: 'old',
     max_msgs_per_subject: 1,
     max_age: nanos(2 * limits.maxAgeMs),
-    max_bytes: limits.maxBytes,
+    // Distinct chain certificates are a few thousand of a few KB: a cap far below the entries stream's,
+    // whose size a server's max_file_store must hold once more per stream placed on it (a 3 GB store
+    // could not place two 2 GiB streams: "insufficient storage").
+    max_bytes: Math.min(limits.maxBytes, CERTS_MAX_BYTES),
     duplicate_window: nanos(Math.min(DUPLICATE_WINDOW_MS, limits.maxAgeMs)),
     num_replicas: limits.replicas ?? 1,
   };

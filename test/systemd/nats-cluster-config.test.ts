@@ -90,11 +90,11 @@ test('three nats-servers from the example config form a JetStream cluster that s
     await openBucket(nc, limits.name, 'positions');
     // The README's operator step (`nats stream edit NAME --replicas 3` on the stream and the buckets'
     // streams): the same update, through the API.
-    for (const name of ['CERTSTREAM', 'KV_CERTSTREAM_cursors', 'KV_CERTSTREAM_positions']) {
+    for (const name of ['CERTSTREAM', 'CERTSTREAM_certs', 'KV_CERTSTREAM_cursors', 'KV_CERTSTREAM_positions']) {
       const { config } = await jsm.streams.info(name);
       if (config.num_replicas < 3) await jsm.streams.update(name, { ...config, num_replicas: 3 });
     }
-    for (const name of ['CERTSTREAM', 'KV_CERTSTREAM_cursors', 'KV_CERTSTREAM_positions']) {
+    for (const name of ['CERTSTREAM', 'CERTSTREAM_certs', 'KV_CERTSTREAM_cursors', 'KV_CERTSTREAM_positions']) {
       await until(`${name} on three current replicas`, 30_000, async () => {
         const c = (await jsm.streams.info(name)).cluster;
         return c?.leader && c.replicas?.length === 2 && c.replicas.every((r) => r.current) ? true : undefined;
