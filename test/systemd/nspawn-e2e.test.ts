@@ -94,10 +94,11 @@ test('systemd units on a real systemd (nspawn): readiness, restarts, watchdog, h
     const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(5000) });
     return (await res.json()) as never;
   };
-  const cursors = async (): Promise<Record<string, number>> =>
-    ((JSON.parse(await container.sh(`cat ${cursorFile}`)) as { logs: Record<string, number> }).logs);
-  const cursorOf = (c: Record<string, number>, url: string): number | undefined => {
-    for (const [k, v] of Object.entries(c)) if (k.replace(/\/+$/, '') === url.replace(/\/+$/, '')) return v;
+  // A log's value is `{ next, verifier }` (the cursor and its verified compact range, one write).
+  const cursors = async (): Promise<Record<string, { next: number }>> =>
+    ((JSON.parse(await container.sh(`cat ${cursorFile}`)) as { logs: Record<string, { next: number }> }).logs);
+  const cursorOf = (c: Record<string, { next: number }>, url: string): number | undefined => {
+    for (const [k, v] of Object.entries(c)) if (k.replace(/\/+$/, '') === url.replace(/\/+$/, '')) return v.next;
     return undefined;
   };
   /** Appends n entries to every log and waits until the host client saw them all and the cursors say so. */
