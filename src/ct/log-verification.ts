@@ -286,9 +286,6 @@ export class LogVerification {
     if (parts.conflictsWith) evidence.conflicts_with = evidenceHead(parts.conflictsWith, this.servedBody(parts.conflictsWith));
     if (parts.computedRoot) evidence.computed_root = parts.computedRoot.toString('base64');
     const path = this.deps.stateDir === undefined ? null : join(this.deps.stateDir, EVIDENCE_DIR, evidenceFileName(evidence));
-    // The entries hashed past the verified size were never streamed (the cursor stays there): the state
-    // saved with the cursor ends there too, or a restart would find a range longer than the cursor.
-    if (reason === 'root_mismatch') this.verifier?.rewindToVerified();
     this.failure = { reason, error: message, evidence: path };
     this.deps.metrics.verificationFailures.inc({ log: log.url, reason });
     this.deps.logger.error('log failed verification: stopped at its last verified size', {
@@ -323,7 +320,9 @@ export class LogVerification {
     }
     if (this.mode !== 'on' || o.tree === undefined || o.tree === null) return;
     try {
-      this.verifier = LogVerifier.fromJSON(o.tree, this.deps.where, next);
+      // A stopped log never hashes again, and its range may end past the cursor (the window whose root
+      // failed was hashed, never streamed): only its verified head is still used (verified_size).
+      this.verifier = LogVerifier.fromJSON(o.tree, this.deps.where, this.stopped ? undefined : next);
     } catch (err) {
       this.deps.logger.warn('saved verification state unusable: the log is pending until a range is proven again', {
         log: this.log.url, error: describeError(err),
