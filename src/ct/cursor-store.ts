@@ -43,16 +43,30 @@ export interface CursorValue {
   verifier?: unknown;
 }
 
+/**
+ * One log's saved value as parsed JSON: a bare next index (saved before verification, or for a log not
+ * verified) or `{next, verifier}`; undefined when it is neither. Pure; the file and the NATS key-value
+ * bucket (nats/kv-cursor-store.ts) save the same values.
+ */
+export function cursorValue(v: unknown): CursorValue | undefined {
+  const o = typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  const next = o ? o.next : v;
+  if (typeof next !== 'number' || !Number.isSafeInteger(next) || next < 0) return undefined;
+  return o?.verifier === undefined ? { next } : { next, verifier: o.verifier };
+}
+
+/** The JSON of a log's saved value: a bare index when there is no verification state. */
+export function savedCursorValue(v: CursorValue): number | CursorValue {
+  return v.verifier === undefined ? v.next : v;
+}
+
 /** Parses the cursor file body into each log's value; throws STATE_ERR_CORRUPT. Pure. */
 export function parseCursorValues(text: string, path = CURSOR_FILE): Map<string, CursorValue> {
   const out = new Map<string, CursorValue>();
   for (const [url, v] of Object.entries(parseStateFile(text, CURSOR_FILE_KIND, path))) {
-    const o = typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-    const next = o ? o.next : v;
-    if (typeof next !== 'number' || !Number.isSafeInteger(next) || next < 0) {
-      throw new CertstreamError('STATE_ERR_CORRUPT', `cursor file ${path}: bad index for ${url}`);
-    }
-    out.set(url, o?.verifier === undefined ? { next } : { next, verifier: o.verifier });
+    const value = cursorValue(v);
+    if (value === undefined) throw new CertstreamError('STATE_ERR_CORRUPT', `cursor file ${path}: bad index for ${url}`);
+    out.set(url, value);
   }
   return out;
 }
@@ -73,8 +87,8 @@ export interface Cursors {
   get(url: string): number | undefined;
   /** Records a log's next index, and its verification state when given (saved together, atomically). */
   set(url: string, nextIndex: number, verifier?: object): void;
-  /** The verification state saved with a log's cursor; absent where it is not kept (NATS: re-verified after a restart). */
-  verifier?(url: string): unknown;
+  /** The verification state saved with a log's cursor (unchecked: LogVerification checks it). */
+  verifier(url: string): unknown;
   flush(): Promise<void>;
   close(): Promise<void>;
   flushHealth(): CursorFlushHealth;
@@ -100,7 +114,7 @@ export class CursorStore implements Cursors {
     this.cursors = new SavedMap({
       snapshot: 'all',
       dependency: options.beforeWrite,
-      write: (cursors) => file.write(Object.fromEntries([...cursors].map(([url, v]) => [url, v.verifier === undefined ? v.next : v]))),
+      write: (cursors) => file.write(Object.fromEntries([...cursors].map(([url, v]) => [url, savedCursorValue(v)]))),
       failure: (err) => file.writeError(err),
       outcome: this.failures,
     });

@@ -90,7 +90,7 @@ export abstract class LogFollower {
       log: deps.log,
       enabled: deps.verify ?? true,
       next: this.next ?? undefined,
-      saved: deps.cursors.verifier?.(deps.log.url),
+      saved: deps.cursors.verifier(deps.log.url),
       where: `${deps.cursors.path}: ${deps.log.url}`,
       stateDir: deps.stateDir,
       metrics: deps.metrics,

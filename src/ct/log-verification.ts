@@ -22,6 +22,7 @@ import type { HeadVerdict } from '../verify/head-verifier.js';
 import { parseLogKey, type LogKey } from '../verify/log-key.js';
 import { LogVerifier, type LogVerifierState } from '../verify/log-verifier.js';
 import type { TreeHead } from '../verify/tree-head.js';
+import { verifyServedHead } from './served-head.js';
 import { VERIFICATION_FAILURE_REASONS, type LogDescriptor, type VerificationFailureReason, type VerificationState } from './types.js';
 
 /** A failure as saved with the cursor. */
@@ -37,7 +38,15 @@ export interface SavedVerification {
   /** The verifier's state; null while pending (no range yet) or with verification off. */
   tree: LogVerifierState | null;
   failure: SavedFailure | null;
+  /**
+   * The last verified head exactly as served (get-sth JSON, checkpoint text), so that evidence written
+   * after a restart still holds it; absent before the first verified head or over SAVED_HEAD_MAX_BYTES.
+   */
+  verified_head?: string;
 }
+
+/** Largest served head kept with the state (a checkpoint with many cosignatures is still far below). */
+export const SAVED_HEAD_MAX_BYTES = 16 * 1024;
 
 /** What a LogVerification needs. */
 export interface LogVerificationDeps {
@@ -79,8 +88,11 @@ export class LogVerification {
   private readonly mode: 'on' | 'off' | 'unverifiable';
   private verifier: LogVerifier | null = null;
   private failure: SavedFailure | null = null;
-  /** Heads exactly as served, by tree size (the first served for each size), for evidence files. */
-  private readonly served = new Map<number, string>();
+  /**
+   * Heads exactly as served, by tree size (the first served for each size) with their root, for
+   * evidence files: a body is given for a head only when the roots agree (a fork has the same size).
+   */
+  private readonly served = new Map<number, { root: Uint8Array; body: string }>();
   /** The last head whose signature verified (where a pending log's range is proven). */
   private latest: TreeHead | null = null;
   private readonly log: LogDescriptor;
@@ -164,7 +176,7 @@ export class LogVerification {
   private begin(verifier: LogVerifier): void {
     this.verifier = verifier;
     const head = this.latest;
-    if (head !== null) this.verdicts([verifier.addHead(head)], this.served.get(head.treeSize), true);
+    if (head !== null) this.verdicts([verifier.addHead(head)], this.servedBody(head), true);
   }
 
   /**
@@ -182,7 +194,7 @@ export class LogVerification {
       if (!isCertstreamError(err, 'VERIFY_ERR_SIGNATURE')) throw err;
       throw this.fail('signature', describeError(err), { head: null, served });
     }
-    if (!this.served.has(head.treeSize)) this.served.set(head.treeSize, served);
+    if (!this.served.has(head.treeSize)) this.served.set(head.treeSize, { root: head.rootHash, body: served });
     this.latest = head;
     if (this.failure !== null) {
       this.deps.logger.info('log head verifies again after a bad signature: following it again', { log: this.log.url, tree_size: head.treeSize });
@@ -216,7 +228,16 @@ export class LogVerification {
   saved(): SavedVerification | undefined {
     const tree = this.mode === 'on' && this.verifier !== null ? this.verifier.toJSON() : null;
     if (tree === null && this.failure === null) return undefined;
-    return { tree, failure: this.failure };
+    const verified = this.verifier?.verifiedHead;
+    const head = tree !== null && verified !== null && verified !== undefined ? this.servedBody(verified) : undefined;
+    if (head === undefined || Buffer.byteLength(head) > SAVED_HEAD_MAX_BYTES) return { tree, failure: this.failure };
+    return { tree, failure: this.failure, verified_head: head };
+  }
+
+  /** The body of `head` as served, when kept. */
+  private servedBody(head: TreeHead): string | undefined {
+    const s = this.served.get(head.treeSize);
+    return s !== undefined && Buffer.from(s.root).equals(head.rootHash) ? s.body : undefined;
   }
 
   private verdicts(verdicts: readonly HeadVerdict[], served: string | undefined, final: boolean): LeavesOutcome {
@@ -258,11 +279,11 @@ export class LogVerification {
       error: message,
       detected_at: new Date(this.deps.now()).toISOString(),
       streamed_size: this.verifier?.streamedSize ?? this.deps.next ?? 0,
-      verified: verified && evidenceHead(verified, this.served.get(verified.treeSize)),
-      head: parts.head ? evidenceHead(parts.head, parts.served ?? this.served.get(parts.head.treeSize)) : null,
+      verified: verified && evidenceHead(verified, this.servedBody(verified)),
+      head: parts.head ? evidenceHead(parts.head, parts.served ?? this.servedBody(parts.head)) : null,
     };
     if (parts.head === null) evidence.served_head = parts.served ?? null;
-    if (parts.conflictsWith) evidence.conflicts_with = evidenceHead(parts.conflictsWith, this.served.get(parts.conflictsWith.treeSize));
+    if (parts.conflictsWith) evidence.conflicts_with = evidenceHead(parts.conflictsWith, this.servedBody(parts.conflictsWith));
     if (parts.computedRoot) evidence.computed_root = parts.computedRoot.toString('base64');
     const path = this.deps.stateDir === undefined ? null : join(this.deps.stateDir, EVIDENCE_DIR, evidenceFileName(evidence));
     this.failure = { reason, error: message, evidence: path };
@@ -299,11 +320,31 @@ export class LogVerification {
     }
     if (this.mode !== 'on' || o.tree === undefined || o.tree === null) return;
     try {
-      this.verifier = LogVerifier.fromJSON(o.tree, this.deps.where, next);
+      // A stopped log never hashes again, and its range may end past the cursor (the window whose root
+      // failed was hashed, never streamed): only its verified head is still used (verified_size).
+      this.verifier = LogVerifier.fromJSON(o.tree, this.deps.where, this.stopped ? undefined : next);
     } catch (err) {
       this.deps.logger.warn('saved verification state unusable: the log is pending until a range is proven again', {
         log: this.log.url, error: describeError(err),
       });
+      return;
+    }
+    this.loadVerifiedHead(o.verified_head);
+  }
+
+  /**
+   * The saved body of the last verified head, for evidence: kept only when it is that head (its
+   * signature verifies, its size and root are the verified ones), since evidence must be exactly true.
+   */
+  private loadVerifiedHead(saved: unknown): void {
+    const verified = this.verifier?.verifiedHead;
+    if (typeof saved !== 'string' || verified === null || verified === undefined || Buffer.byteLength(saved) > SAVED_HEAD_MAX_BYTES) return;
+    try {
+      const head = verifyServedHead(this.log, saved, this.key!);
+      if (head.treeSize !== verified.treeSize || !Buffer.from(head.rootHash).equals(verified.rootHash)) throw new Error('it is not the verified head');
+      this.served.set(head.treeSize, { root: head.rootHash, body: saved });
+    } catch (err) {
+      this.deps.logger.warn('saved verified head unusable: evidence will lack its body', { log: this.log.url, error: describeError(err) });
     }
   }
 }

@@ -7,14 +7,19 @@
  * index, so two nodes saving the same log cannot move it back. Like the file, a cursor is written only
  * after `beforeWrite` — the publisher's `settled()` — and as it was when that wait began (the followers
  * move it meanwhile, past entries not yet acknowledged): every entry below a saved cursor is in the stream.
+ *
+ * A value is what the cursor file keeps for a log (ct/cursor-store.ts): a bare next index, or
+ * `{"next":N,"verifier":{...}}` with the log's verification state (its compact range, last verified
+ * head, a failure), so that a restarted ingest goes on verifying at once and keeps a failure. A value
+ * at the same index is written again when its verification state changed (a failure found there).
  */
-import type { KV } from '@nats-io/kv';
-import type { CursorFlushHealth, Cursors } from '../ct/cursor-store.js';
+import type { KV, KvEntry } from '@nats-io/kv';
+import { cursorValue, savedCursorValue, type CursorFlushHealth, type CursorValue, type Cursors } from '../ct/cursor-store.js';
 import { CertstreamError, describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { FlushFailures } from '../state/flush-failures.js';
 import { SavedMap } from '../state/saved-map.js';
-import { kvValue, mirrorBucket, type KvValue } from './kv-mirror.js';
+import { kvText, mirrorBucketWith, type KvRecord } from './kv-mirror.js';
 import { bucketKey, fromBucketKey } from './stream-setup.js';
 
 export interface KvCursorStoreOptions {
@@ -33,9 +38,9 @@ export interface KvCursorStoreOptions {
 export class KvCursorStore implements Cursors {
   readonly path: string;
   /** This node's cursors (what `get` answers and what it saves; only the changed ones are written). */
-  private readonly mine: SavedMap<number>;
-  /** The bucket's values as last seen (load, watch and our own writes). */
-  private readonly cluster = new Map<string, { index: number; revision: number }>();
+  private readonly mine: SavedMap<CursorValue>;
+  /** The bucket's values as last seen (load, watch and our own writes), with their text. */
+  private readonly cluster = new Map<string, { value: CursorValue; text: string; revision: number }>();
   private readonly failures: FlushFailures;
   private kv: KV | undefined;
   private watcher: { stop(): void } | undefined;
@@ -60,22 +65,27 @@ export class KvCursorStore implements Cursors {
   /** Reads every saved cursor and starts watching the bucket for other nodes' progress. */
   async load(options: { ignoreSaved?: boolean } = {}): Promise<void> {
     const kv = (this.kv = await this.options.bucket());
-    this.watcher = await mirrorBucket(kv, `cursors from ${this.path}`, (e) => this.seen(e), { logger: this.options.logger, restarts: this.options.watchRestarts });
-    if (!options.ignoreSaved) for (const [url, v] of this.cluster) this.mine.learn(url, v.index);
+    this.watcher = await mirrorBucketWith(kv, `cursors from ${this.path}`, kvCursor, (e) => this.seen(e), { logger: this.options.logger, restarts: this.options.watchRestarts });
+    if (!options.ignoreSaved) for (const [url, v] of this.cluster) this.mine.learn(url, v.value);
     this.mine.start(this.options.flushMs ?? 1000, () => undefined);
   }
 
   /** The cluster's saved next index of a log (any node's), as last seen. */
   clusterCursor(url: string): number | undefined {
-    return this.cluster.get(url)?.index;
+    return this.cluster.get(url)?.value.next;
   }
 
   get(url: string): number | undefined {
-    return this.mine.get(url);
+    return this.mine.get(url)?.next;
   }
 
-  set(url: string, nextIndex: number): void {
-    this.mine.set(url, nextIndex);
+  /** The verification state saved with a log's cursor, unchecked (LogVerification checks it). */
+  verifier(url: string): unknown {
+    return this.mine.get(url)?.verifier;
+  }
+
+  set(url: string, nextIndex: number, verifier?: object): void {
+    this.mine.set(url, verifier === undefined ? { next: nextIndex } : { next: nextIndex, verifier });
   }
 
   flushHealth(): CursorFlushHealth {
@@ -91,37 +101,58 @@ export class KvCursorStore implements Cursors {
     return this.mine.close().finally(() => this.watcher?.stop());
   }
 
-  private seen(v: KvValue): void {
+  private seen(v: KvRecord<{ value: CursorValue; text: string }>): void {
     const url = fromBucketKey(v.key);
     const known = this.cluster.get(url);
-    if (known === undefined || v.revision > known.revision) this.cluster.set(url, { index: v.value, revision: v.revision });
+    if (known === undefined || v.revision > known.revision) this.cluster.set(url, { ...v.value, revision: v.revision });
   }
 
   /** Saves the cursors as they were when the wait for the acknowledgements began. */
-  private async write(cursors: ReadonlyMap<string, number>): Promise<void> {
+  private async write(cursors: ReadonlyMap<string, CursorValue>): Promise<void> {
     const kv = this.kv;
     if (kv === undefined) throw new CertstreamError('NATS_ERR_UNAVAILABLE', 'the bucket is not open yet');
-    for (const [url, index] of cursors) await this.save(kv, url, index);
+    for (const [url, value] of cursors) await this.save(kv, url, value);
   }
 
-  /** Compare-and-set to max(saved, index): a conflict re-reads the key and tries again. */
-  private async save(kv: KV, url: string, index: number): Promise<void> {
+  /**
+   * Compare-and-set to the larger index (at the same index, to the newer verification state): a
+   * conflict re-reads the key and tries again.
+   */
+  private async save(kv: KV, url: string, value: CursorValue): Promise<void> {
     const key = bucketKey(url);
+    const text = JSON.stringify(savedCursorValue(value));
     for (let attempt = 0; attempt < 5; attempt++) {
       const known = this.cluster.get(url);
-      if (known !== undefined && known.index >= index) return;
+      if (known !== undefined && (known.value.next > value.next || (known.value.next === value.next && known.text === text))) return;
       try {
-        const revision = known === undefined ? await kv.create(key, String(index)) : await kv.update(key, String(index), known.revision);
-        this.cluster.set(url, { index, revision });
+        const revision = known === undefined ? await kv.create(key, text) : await kv.update(key, text, known.revision);
+        this.cluster.set(url, { value, text, revision });
         return;
       } catch (err) {
         // Someone else wrote it first: learn their value and decide again.
         const current = await kv.get(key);
-        const v = current === null ? undefined : kvValue(current);
+        const v = current === null ? undefined : kvCursor(current);
         if (v === undefined) throw err;
         this.seen(v);
       }
     }
     throw new CertstreamError('NATS_ERR_UNAVAILABLE', `cursor of ${url}: other nodes updated it 5 times in a row`);
   }
+}
+
+/**
+ * A cursor entry of the bucket: its value (cursor-store.ts's `cursorValue`) and its text; undefined for
+ * a delete or a value that is not a cursor (skipped, as the file's reader would refuse it).
+ */
+function kvCursor(e: KvEntry): KvRecord<{ value: CursorValue; text: string }> | undefined {
+  const t = kvText(e);
+  if (t === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(t.value);
+  } catch {
+    return undefined;
+  }
+  const value = cursorValue(parsed);
+  return value === undefined ? undefined : { ...t, value: { value, text: t.value } };
 }

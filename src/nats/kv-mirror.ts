@@ -9,6 +9,8 @@
  * watch first repeats every key's last value, so nothing that changed meanwhile is missed; revisions
  * keep an old value from overwriting a newer one. A watch that keeps ending at once is restarted with
  * a capped exponential backoff; one ended by the connection closing (the node is stopping) is not.
+ * What a value means is the reader's (`parse`): integers for the positions, a cursor with its
+ * verification state for the cursors, the text as it is for the guard that restores a lost bucket.
  */
 import { ClosedConnectionError } from '@nats-io/transport-node';
 import type { KV, KvEntry, KvWatchEntry } from '@nats-io/kv';
@@ -18,20 +20,31 @@ import { CertstreamError, describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import { RateLimitedLog } from '../log/rate-limited.js';
 
-/** A saved value: both buckets hold non-negative integers (a next index, a stream seq). */
-export interface KvValue {
+/** A saved value, as its reader parsed it. */
+export interface KvRecord<T> {
   readonly key: string;
-  readonly value: number;
+  readonly value: T;
   readonly revision: number;
   /** When this revision was saved, epoch ms (the server's clock): a durable position's last use. */
   readonly created: number;
 }
 
+/** A non-negative integer value (a durable position's stream seq). */
+export type KvValue = KvRecord<number>;
+
+/** Reads an entry's value; undefined for a value the reader does not take. */
+export type KvParse<T> = (e: KvEntry) => KvRecord<T> | undefined;
+
+/** The text of a PUT entry, whatever it holds; undefined for a delete. */
+export function kvText(e: KvEntry): KvRecord<string> | undefined {
+  return e.operation === 'PUT' ? { key: e.key, value: e.string(), revision: e.revision, created: e.created.getTime() } : undefined;
+}
+
 /** The value of a PUT entry, or undefined for a delete or anything that is not a non-negative integer. */
 export function kvValue(e: KvEntry): KvValue | undefined {
-  if (e.operation !== 'PUT') return undefined;
-  const value = Number(e.string());
-  return Number.isSafeInteger(value) && value >= 0 ? { key: e.key, value, revision: e.revision, created: e.created.getTime() } : undefined;
+  const t = kvText(e);
+  const value = Number(t?.value);
+  return t !== undefined && Number.isSafeInteger(value) && value >= 0 ? { ...t, value } : undefined;
 }
 
 /** How a mirror reports and paces the restarts of a watch that ended. */
@@ -50,10 +63,21 @@ export interface BucketMirror {
   stop(): void;
 }
 
-/** @throws CertstreamError NATS_ERR_STREAM when the bucket cannot be read */
-export async function mirrorBucket(kv: KV, what: string, seen: (v: KvValue) => void, options: MirrorOptions = {}): Promise<BucketMirror> {
+/**
+ * Mirrors a bucket of non-negative integers (mirrorBucketWith with kvValue).
+ * @throws CertstreamError NATS_ERR_STREAM when the bucket cannot be read
+ */
+export function mirrorBucket(kv: KV, what: string, seen: (v: KvValue) => void, options: MirrorOptions = {}): Promise<BucketMirror> {
+  return mirrorBucketWith(kv, what, kvValue, seen, options);
+}
+
+/**
+ * Mirrors a bucket whose values `parse` reads (values it does not take are skipped).
+ * @throws CertstreamError NATS_ERR_STREAM when the bucket cannot be read
+ */
+export async function mirrorBucketWith<T>(kv: KV, what: string, parse: KvParse<T>, seen: (v: KvRecord<T>) => void, options: MirrorOptions = {}): Promise<BucketMirror> {
   const take = (e: KvEntry | null) => {
-    const v = e === null ? undefined : kvValue(e);
+    const v = e === null ? undefined : parse(e);
     if (v !== undefined) seen(v);
   };
   let watch: QueuedIterator<KvWatchEntry>;

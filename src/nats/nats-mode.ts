@@ -25,7 +25,7 @@ import { JetStreamWindow } from './jetstream-window.js';
 import { KvCursorStore } from './kv-cursor-store.js';
 import { KvPositions } from './kv-positions.js';
 import { NatsLink } from './nats-link.js';
-import { mirrorBucket } from './kv-mirror.js';
+import { kvText, mirrorBucketWith } from './kv-mirror.js';
 import { createNatsMetrics } from './nats-metrics.js';
 import { StreamGuard, type GuardedStream } from './stream-guard.js';
 import { lastIndexes } from './stream-tail-scan.js';
@@ -254,8 +254,9 @@ export class NatsMode {
     const values = new Map<string, string>();
     let revision = 0;
     const mirror = async (bucket: KV) => {
-      const watch = await mirrorBucket(bucket, `${what} (kept to restore the bucket if it is lost)`, (v) => {
-        values.set(v.key, String(v.value));
+      // The text as saved: a cursor's value carries its verification state, not only a number.
+      const watch = await mirrorBucketWith(bucket, `${what} (kept to restore the bucket if it is lost)`, kvText, (v) => {
+        values.set(v.key, v.value);
         revision = Math.max(revision, v.revision);
       });
       this.mirrors.push(watch);

@@ -7,12 +7,17 @@
  * below the size.
  *
  * Sizes can exceed 2^32, so the bit arithmetic here is division, never the 32-bit bitwise operators.
+ * The subtree roots live in one owned buffer, merged in place: an append allocates nothing but its
+ * hashes' transient results (one append per streamed entry, so its cost is verification's cost).
  */
 import { CertstreamError } from '../errors.js';
-import { EMPTY_ROOT, HASH_SIZE, hashChildren } from './merkle-hash.js';
+import { EMPTY_ROOT, HASH_SIZE, hashChildren, mergeChildrenAt } from './merkle-hash.js';
 
 /** Largest size a compact range accepts (2^52: every index stays an exact JS number). */
 export const MAX_RANGE_SIZE = 2 ** 52;
+
+/** Subtree slots: one per bit of the largest size, and one for the leaf being merged in. */
+const SLOTS = 53;
 
 /** The JSON form of a compact range, saved with a log's cursor. */
 export interface CompactRangeState {
@@ -32,14 +37,10 @@ export function popCount(n: number): number {
 }
 
 export class CompactRange {
-  private stack: Buffer[];
-  private count: number;
-
-  /** An empty range; use `fromJSON` to continue a saved one. */
-  constructor() {
-    this.stack = [];
-    this.count = 0;
-  }
+  /** Slot i (bytes [32i, 32i + 32)) is the i-th subtree root, largest first; `depth` slots are used. */
+  private readonly slots = Buffer.alloc(SLOTS * HASH_SIZE);
+  private depth = 0;
+  private count = 0;
 
   /** Number of leaves appended so far (the tree size whose root `root()` returns). */
   get size(): number {
@@ -50,10 +51,11 @@ export class CompactRange {
   append(leafHash: Uint8Array): void {
     if (leafHash.length !== HASH_SIZE) throw new RangeError(`leaf hash of ${leafHash.length} bytes`);
     if (this.count >= MAX_RANGE_SIZE) throw new RangeError(`compact range full at ${this.count}`);
-    let h: Buffer = Buffer.from(leafHash);
+    let top = this.depth;
+    this.slots.set(leafHash, top * HASH_SIZE);
     // Each trailing 1 bit of the old size is a subtree of the same height as the new one: merge them.
-    for (let s = this.count; s % 2 === 1; s = (s - 1) / 2) h = hashChildren(this.stack.pop()!, h);
-    this.stack.push(h);
+    for (let s = this.count; s % 2 === 1; s = (s - 1) / 2) mergeChildrenAt(this.slots, --top * HASH_SIZE);
+    this.depth = top + 1;
     this.count++;
   }
 
@@ -72,10 +74,24 @@ export class CompactRange {
 
   /** MTH of the leaves appended so far (RFC 6962 §2.1); SHA-256 of nothing when empty. */
   root(): Buffer {
-    if (this.stack.length === 0) return Buffer.from(EMPTY_ROOT);
-    let r = this.stack[this.stack.length - 1];
-    for (let i = this.stack.length - 2; i >= 0; i--) r = hashChildren(this.stack[i], r);
+    if (this.depth === 0) return Buffer.from(EMPTY_ROOT);
+    let r: Uint8Array = this.slot(this.depth - 1);
+    for (let i = this.depth - 2; i >= 0; i--) r = hashChildren(this.slot(i), r);
     return Buffer.from(r);
+  }
+
+  /** The i-th subtree root (a view of the slots, not a copy). */
+  private slot(i: number): Buffer {
+    return this.slots.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE);
+  }
+
+  /** A range of `size` leaves from its subtree roots (trusted: the callers check them). */
+  private static of(size: number, hashes: readonly Uint8Array[]): CompactRange {
+    const c = new CompactRange();
+    hashes.forEach((h, i) => c.slots.set(h, i * HASH_SIZE));
+    c.depth = hashes.length;
+    c.count = size;
+    return c;
   }
 
   /**
@@ -87,23 +103,21 @@ export class CompactRange {
     if (!Number.isSafeInteger(size) || size < 0 || size > MAX_RANGE_SIZE) throw new RangeError(`size ${size}`);
     if (hashes.length !== popCount(size)) throw new RangeError(`size ${size} needs ${popCount(size)} subtree hashes, got ${hashes.length}`);
     if (hashes.some((h) => h.length !== HASH_SIZE)) throw new RangeError('a subtree hash is not 32 bytes');
-    const c = new CompactRange();
-    c.stack = hashes.map((h) => Buffer.from(h));
-    c.count = size;
-    return c;
+    return CompactRange.of(size, hashes);
   }
 
   /** A copy that can be advanced independently. */
   clone(): CompactRange {
     const c = new CompactRange();
-    c.stack = [...this.stack];
+    this.slots.copy(c.slots, 0, 0, this.depth * HASH_SIZE);
+    c.depth = this.depth;
     c.count = this.count;
     return c;
   }
 
   /** The state to save (with the cursor, in one atomic write). */
   toJSON(): CompactRangeState {
-    return { size: this.count, hashes: this.stack.map((h) => h.toString('base64')), root: this.root().toString('base64') };
+    return { size: this.count, hashes: Array.from({ length: this.depth }, (_, i) => this.slot(i).toString('base64')), root: this.root().toString('base64') };
   }
 
   /**
@@ -132,9 +146,7 @@ export class CompactRange {
       return Buffer.from(h, 'base64');
     });
     if (typeof root !== 'string' || !b64.test(root)) throw bad('root is not 32 bytes of base64');
-    const c = new CompactRange();
-    c.stack = stack;
-    c.count = size;
+    const c = CompactRange.of(size, stack);
     if (!c.root().equals(Buffer.from(root, 'base64'))) throw bad('the hashes do not give the saved root');
     return c;
   }

@@ -16,7 +16,11 @@ export interface EvidenceHead {
   timestamp: number;
   /** base64 */
   root: string;
-  /** The get-sth body or checkpoint text exactly as served; null when not kept (a head verified before a restart). */
+  /**
+   * The get-sth body or checkpoint text exactly as served. A verified head's body is saved with the
+   * cursor, so it survives a restart; null only when it was not kept (over 16 KiB, or a head verified
+   * before a restart by a version that did not save it).
+   */
   served: string | null;
 }
 

@@ -4,22 +4,21 @@
  *   leaf hash      = SHA-256(0x00 || MerkleTreeLeaf)
  * RFC 6962 logs serve the MerkleTreeLeaf itself (get-entries `leaf_input`). static-ct-api data tiles
  * start each TileLeaf with the TimestampedEntry (its bytes, unchanged), so the leaf is rebuilt by putting
- * the two header bytes in front: the result must equal the log's level-0 hash tile.
+ * the two header bytes in front: the result must equal the log's level-0 hash tile. Either way the bytes
+ * hashed are the bytes as served, never a re-serialisation.
  */
-import { hash } from 'node:crypto';
 import { parseTileLeavesWithSpans } from '../ct/tile-leaf.js';
-
-const LEAF_PREFIX = Buffer.from([0x00]); // RFC 6962 §2.1: a leaf's hash input starts with 0x00
-const ENTRY_PREFIX = Buffer.from([0x00, 0x00, 0x00]); // that, then MerkleTreeLeaf version v1, leaf_type timestamped_entry
+import { hashLeaf, sha256ZeroPrefixed } from './merkle-hash.js';
 
 /** The leaf hash of an RFC 6962 entry from its `leaf_input` bytes (already a MerkleTreeLeaf). */
 export function rfc6962LeafHash(leafInput: Uint8Array): Buffer {
-  return hash('sha256', Buffer.concat([LEAF_PREFIX, leafInput]), 'buffer');
+  return hashLeaf(leafInput);
 }
 
 /** The leaf hash of an entry from its TimestampedEntry bytes (a TileLeaf's first fields). */
 export function timestampedEntryLeafHash(timestampedEntry: Uint8Array): Buffer {
-  return hash('sha256', Buffer.concat([ENTRY_PREFIX, timestampedEntry]), 'buffer');
+  // The leaf prefix 0x00, then MerkleTreeLeaf version v1 (0x00) and leaf_type timestamped_entry (0x00).
+  return sha256ZeroPrefixed(3, timestampedEntry);
 }
 
 /**

@@ -137,3 +137,15 @@ test('the real Navigli leaves (level-0 tiles 000-003: 1024 hashes) give the recu
   assert.equal(tile0.toJSON().hashes.length, 1);
   assert.deepEqual(tile0.root(), mthOfHashes(hashes.slice(0, 256)));
 });
+
+test('leaf hashes of large entries (past the 64 KiB scratch buffer) and of entries of every size around it', () => {
+  // A CT entry may hold a certificate of up to 128 KiB; the hashing switches strategy at 64 KiB.
+  for (const n of [0, 1, 65_534, 65_535, 65_536, 65_537, 200_000]) {
+    const data = Buffer.alloc(n, n % 251);
+    assert.deepEqual(hashLeaf(data), sha(Buffer.from([0]), data), `hashLeaf of ${n} bytes`);
+    assert.deepEqual(rfc6962LeafHash(data), sha(Buffer.from([0]), data), `rfc6962LeafHash of ${n} bytes`);
+    assert.deepEqual(timestampedEntryLeafHash(data), sha(Buffer.from([0, 0, 0]), data), `timestampedEntryLeafHash of ${n} bytes`);
+  }
+  // A small hash after a large one: nothing of the large one's prefix or bytes is left behind.
+  assert.deepEqual(hashLeaf(Buffer.from('ab')), sha(Buffer.from([0]), Buffer.from('ab')));
+});

@@ -149,6 +149,7 @@ describe('verified logs: every way of lying is caught, kept, and only reset by t
       assert.equal(h.verification, 'failed', `${log} still failed after the restart`);
       assert.match(h.last_error ?? '', new RegExp(`\\(${reason}\\)`));
       assert.equal(h.next_index, 300);
+      assert.equal(h.verified_size, 300, `${log} still reports its last verified size`);
     }
 
     // The documented reset: remove the log's entry from cursors.json while the server is stopped.
