@@ -4,13 +4,14 @@
  * cap on the decompressed size; failures become CertstreamErrors whose codes map onto the
  * `certstream_log_errors_total{kind}` values.
  */
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { CertstreamError } from '../errors.js';
 import type { LogErrorKind } from './types.js';
 import { parseRetryAfter } from './backoff.js';
 import { requestDeadline } from './request-deadline.js';
+import { Agent, request } from './undici-core.js';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -91,9 +92,8 @@ export class HttpClient {
     const timeout = AbortSignal.timeout(QUEUE_BACKSTOP_FACTOR * this.timeoutMs);
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
     try {
-      const res = await request(url, {
+      const res = await request(this.dispatcher, url, {
         method: 'GET',
-        dispatcher: this.dispatcher,
         signal: combined,
         headers: { 'user-agent': this.options.userAgent, 'accept-encoding': 'gzip' },
       });

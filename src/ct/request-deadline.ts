@@ -6,7 +6,8 @@
  * arrived within `ms`.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { DecoratorHandler, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { DecoratorHandler } from './undici-core.js';
 
 /** The request's failure when it overran its deadline after it was sent. */
 export class RequestDeadlineError extends Error {
