@@ -79,7 +79,7 @@ async function prepareWindow(stateDir: string): Promise<number> {
     const entries = [];
     for (let k = i; k < Math.min(ENTRIES, i + batch); k++) {
       const f = renderer.render(benchLog, { ...corpus[k % corpus.length], index: k }, seen);
-      entries.push({ log: benchLog.url, index: k, seen, lite: f.lite, full: f.full, domains: f.domains });
+      entries.push({ log: benchLog.url, index: k, seen, lite: f.lite, full: f.full, domains: f.domains, parts: f.parts });
     }
     window.append(entries);
     if (i % 200_000 === 0) log(`window: ${i} entries written`);

@@ -34,7 +34,7 @@ function uniqueEntries(n: number): WindowEntry[] {
     const { log, entry } = source.entry(i);
     const seen = NOW / 1000 + i / 100;
     const f = r.render(log, entry, seen);
-    return { log: log.url, index: i, seen, lite: f.lite, full: f.full, domains: f.domains };
+    return { log: log.url, index: i, seen, lite: f.lite, full: f.full, domains: f.domains, parts: f.parts };
   });
 }
 
