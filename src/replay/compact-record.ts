@@ -48,7 +48,8 @@ const HEX = Buffer.from('0123456789ABCDEF');
 const FINGERPRINT_BYTES = 20;
 /** `XX:` × 20 without the last colon. */
 const FINGERPRINT_LENGTH = 59;
-const KEY_LENGTH = Buffer.byteLength(LEAF_DOMAINS_KEY);
+const LEAF_DOMAINS = Buffer.from(LEAF_DOMAINS_KEY);
+const KEY_LENGTH = LEAF_DOMAINS.length;
 
 /** Deflate window of compact records (8 KB): an entry is a few KB; inflate must use the same. */
 const WINDOW_BITS = 13;
@@ -110,8 +111,10 @@ export function prepareCompact(lite: string, parts: FrameParts): PreparedEntry |
   const chainAt = byteAt(parts.chainAt);
   const asDerAt = byteAt(parts.asDerAt);
   const fingerprintAt = byteAt(parts.fingerprintAt);
-  if (!(chainAt + KEY_LENGTH < asDerAt && asDerAt <= fingerprintAt && fingerprintAt + FINGERPRINT_LENGTH <= liteBytes)) return undefined;
+  if (!(chainAt + KEY_LENGTH < asDerAt && asDerAt <= fingerprintAt && fingerprintAt + FINGERPRINT_LENGTH <= liteBytes)
+    || plain.compare(LEAF_DOMAINS, 0, KEY_LENGTH, chainAt, chainAt + KEY_LENGTH) !== 0) return undefined;
   const fingerprint = Buffer.from(plain.toString('latin1', fingerprintAt, fingerprintAt + FINGERPRINT_LENGTH).replaceAll(':', ''), 'hex');
+  // (Parts that do not describe this lite frame fail these checks: the entry is then stored plainly.)
   // Stored as bytes only when they give back exactly the text (as sha1Fingerprint writes it).
   const check = Buffer.allocUnsafe(FINGERPRINT_LENGTH);
   if (fingerprint.length !== FINGERPRINT_BYTES) return undefined;
