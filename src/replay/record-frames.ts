@@ -1,10 +1,12 @@
 /**
  * Window records → one stream's WebSocket frames, framed back to back in one buffer (the FrameBatch the
- * hub writes to sockets), copying each payload once straight from the record bytes.
+ * hub writes to sockets), copying each payload once straight from the record bytes — a compact record's
+ * payload is inflated straight into the batch (compact-record.ts).
  *
  * A replay frames well over 100,000 records a second, so this works on offsets: no arrays or Buffer
- * views per record (they were a large part of the replay's garbage); the per-frame payload views that
- * only clients with a negotiated extension need are made on first use.
+ * views per plain record (they were a large part of the replay's garbage; a compact record costs one
+ * small layout object); the per-frame payload views that only clients with a negotiated extension need
+ * are made on first use.
  */
 import { textFrameHeaderLength, writeTextFrameHeader } from '../stream/ws-frame.js';
 import { CertstreamError } from '../errors.js';
