@@ -1,7 +1,8 @@
 /**
  * Small probe of the window's own read rate (no server, no socket), for profiling the read path:
  *   node --import tsx bench/replay-read-probe.ts DIR ENTRIES [lite|full|domains] [chunkBytes]
- * Fills DIR once (if empty) with ENTRIES rendered entries, then reads it all back from disk.
+ * Fills DIR once (if empty) with ENTRIES rendered entries, then reads it all back from disk three times:
+ * frames per wall second and per CPU-second of this process (CPU time depends less on the machine's load).
  */
 import { existsSync } from 'node:fs';
 import { LocalReplayWindow } from '../src/replay/local-replay-window.js';
@@ -22,7 +23,7 @@ if (!existsSync(join(dir, 'replay'))) {
     const entries = [];
     for (let k = i; k < Math.min(ENTRIES, i + 500); k++) {
       const f = renderer.render(benchLog, { ...corpus[k % corpus.length], index: k }, start + k / 2000);
-      entries.push({ log: benchLog.url, index: k, seen: start + k / 2000, lite: f.lite, full: f.full, domains: f.domains });
+      entries.push({ log: benchLog.url, index: k, seen: start + k / 2000, lite: f.lite, full: f.full, domains: f.domains, parts: f.parts });
     }
     w.append(entries);
   }
@@ -31,6 +32,7 @@ if (!existsSync(join(dir, 'replay'))) {
 const w = LocalReplayWindow.open({ stateDir: dir, windowSeconds: 1e9, maxBytes: 64 * 2 ** 30, cacheBytes: 0 });
 for (let round = 0; round < 3; round++) {
   const t = performance.now();
+  const c0 = process.cpuUsage();
   let seq = w.firstSeq;
   let frames = 0;
   let bytes = 0;
@@ -41,6 +43,9 @@ for (let round = 0; round < 3; round++) {
     seq = r.first + r.batch.ends.length;
   }
   const s = (performance.now() - t) / 1000;
-  console.log(`${frames} frames, ${(bytes / 2 ** 20).toFixed(0)} MiB framed, ${(w.bytes / 2 ** 20).toFixed(0)} MiB window: ${Math.round(frames / s)} frames/s`);
+  const c = process.cpuUsage(c0);
+  const cpu = (c.user + c.system) / 1e6;
+  console.log(`${frames} frames, ${(bytes / 2 ** 20).toFixed(0)} MiB framed, ${(w.bytes / 2 ** 20).toFixed(0)} MiB window: ${Math.round(frames / s)} frames/s, ` +
+    `${Math.round(frames / cpu)} frames per CPU-second (${(cpu * 1e6 / frames).toFixed(1)} µs CPU per frame)`);
 }
 await w.close();

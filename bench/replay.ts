@@ -9,7 +9,8 @@
  * `resume` at its start. Then the real server (its own process) starts on that directory, the fake CT log
  * grows at `--rate`, live clients connect, and the durable client connects with `?id=resume`.
  * Reported: replay frames/s (first frame to the last replayed one), live clients' latency from
- * `data.seen` to arrival during the replay (p50/p99) against the same before it, server CPU and peak RSS.
+ * `data.seen` to arrival during the replay (p50/p99) against the same before it, server CPU (per
+ * replayed frame, and the live stream's CPU rate measured before the replay) and peak RSS.
  *
  * With `--nats` the window is a JetStream stream instead (issue 11): a real nats-server is started, the
  * entries are published to it by the ingest's own publisher, the server runs as `--role edge`, and the
@@ -79,7 +80,7 @@ async function prepareWindow(stateDir: string): Promise<number> {
     const entries = [];
     for (let k = i; k < Math.min(ENTRIES, i + batch); k++) {
       const f = renderer.render(benchLog, { ...corpus[k % corpus.length], index: k }, seen);
-      entries.push({ log: benchLog.url, index: k, seen, lite: f.lite, full: f.full, domains: f.domains });
+      entries.push({ log: benchLog.url, index: k, seen, lite: f.lite, full: f.full, domains: f.domains, parts: f.parts });
     }
     window.append(entries);
     if (i % 200_000 === 0) log(`window: ${i} entries written`);
@@ -173,8 +174,15 @@ async function main(): Promise<void> {
       }
       live.push(ws);
     }
-    await sleep(5000);
+    // The live stream's own CPU rate (ingest, rendering, appending, 10 clients), measured before the
+    // replay: the server's CPU during the replay includes it, the more so the longer the replay takes (on
+    // a loaded machine). Only an indication: on a loaded machine the live stream's rate varies.
+    await sleep(2000);
+    const liveFrom = { cpu: statOf(child.pid!).cpu, at: performance.now() };
+    await sleep(3000);
     const cpuBefore = statOf(child.pid!).cpu;
+    const cpuFrom = performance.now();
+    const liveCpuPerSecond = (cpuBefore - liveFrom.cpu) / ((performance.now() - liveFrom.at) / 1000);
     let replayed = 0;
     let first = 0;
     let last = 0;
@@ -190,6 +198,7 @@ async function main(): Promise<void> {
     const deadline = replayStart + 600_000;
     while (last === 0 && performance.now() < deadline) await sleep(200);
     const cpu = statOf(child.pid!).cpu - cpuBefore;
+    const measuredSeconds = (performance.now() - cpuFrom) / 1000;
     const clientCpu = process.cpuUsage(clientCpuBefore);
     const { rssMb } = statOf(child.pid!);
     const before = latencies.filter((l) => l.at < replayStart).map((l) => l.ms);
@@ -203,7 +212,8 @@ async function main(): Promise<void> {
     if (!nats) console.log(`window read and framed in process (no socket): ${local} frames/s`);
     console.log(`replay: ${replayed} of ${ENTRIES} frames in ${seconds.toFixed(1)} s = ${Math.round(replayed / seconds)} frames/s${nats ? '' : ' (goal >= 50,000)'}`);
     console.log(`live latency (seen -> arrival) before the replay: p50 ${percentile(before, 50)} ms, p99 ${percentile(before, 99)} ms; during: p50 ${percentile(during, 50)} ms, p99 ${percentile(during, 99)} ms`);
-    console.log(`server: ${cpu.toFixed(1)} CPU seconds during the replay, peak RSS ${rssMb.toFixed(0)} MB; bench process (clients, fake log): ${((clientCpu.user + clientCpu.system) / 1e6).toFixed(1)} CPU seconds`);
+    console.log(`server: ${cpu.toFixed(1)} CPU seconds during the replay (${(cpu / replayed * 1e6).toFixed(1)} µs per replayed frame), peak RSS ${rssMb.toFixed(0)} MB; bench process (clients, fake log): ${((clientCpu.user + clientCpu.system) / 1e6).toFixed(1)} CPU seconds`);
+    console.log(`server CPU of the live stream alone (before the replay): ${liveCpuPerSecond.toFixed(2)} CPU seconds per second, about ${(liveCpuPerSecond * measuredSeconds).toFixed(1)} of the ${cpu.toFixed(1)} s during the replay if it stayed so`);
     resume.terminate();
     for (const ws of live) ws.terminate();
   } finally {

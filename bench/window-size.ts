@@ -47,7 +47,7 @@ try {
       const seen = start + n / RATE;
       const f = renderer.render(log, entry, seen);
       frameBytes += f.full.length;
-      batch.push({ log: log.url, index: n, seen, lite: f.lite, full: f.full, domains: f.domains });
+      batch.push({ log: log.url, index: n, seen, lite: f.lite, full: f.full, domains: f.domains, parts: f.parts });
     }
     const c0 = process.cpuUsage();
     window.append(batch);

@@ -79,6 +79,28 @@ export function splitChain(full: string): ChainSplit {
   return { holed: holed + full.slice(copied), elements, at };
 }
 
+/**
+ * The same split as `splitChain`, from the renderer's parts of the frame (renderer.ts, FrameParts: its
+ * chain elements and where they start) instead of a scan of it; parts that do not describe `full`
+ * exactly fall back to the scan.
+ */
+export function splitByParts(full: string, parts: { readonly chain: readonly string[]; readonly chainAt: number }): ChainSplit {
+  const n = parts.chain.length;
+  const open = parts.chainAt + CHAIN_KEY.length;
+  if (n === 0 || !full.startsWith(CHAIN_KEY, parts.chainAt)) return splitChain(full);
+  const at: number[] = [];
+  let i = open;
+  for (let k = 0; k < n; k++) {
+    const el = parts.chain[k];
+    if (k > 0 && full.charCodeAt(i++) !== 0x2c) return splitChain(full);
+    if (!full.startsWith(el, i)) return splitChain(full);
+    at.push(open + k);
+    i += el.length;
+  }
+  if (full.charCodeAt(i) !== 0x5d) return splitChain(full);
+  return { holed: full.slice(0, open) + ','.repeat(n - 1) + full.slice(i), elements: parts.chain, at };
+}
+
 /** The full frame back from a split: the elements put in at their offsets. */
 export function fillChain(holed: string, elements: readonly string[], at: readonly number[]): string {
   let out = '';

@@ -20,7 +20,7 @@
 import { createHash } from 'node:crypto';
 import { encodeRecord, payloadParts, probeRecord, recordKey, type WindowEntry } from '../replay/record-codec.js';
 import { STREAM_NAMES, type StreamName } from '../stream/stream-paths.js';
-import { fillChain, splitChain } from './chain-split.js';
+import { fillChain, splitByParts, splitChain } from './chain-split.js';
 
 /** The current message format. */
 export const MESSAGE_VERSION = 2;
@@ -60,7 +60,8 @@ export function certHash(text: string): string {
 
 /** The message for one entry. */
 export function encodeStreamMessage(entry: WindowEntry): EncodedMessage {
-  let split = splitChain(entry[CHAIN_VARIANT]);
+  // The ingest's entries carry the renderer's parts: where the chain is, without a scan of the frame.
+  let split = entry.parts === undefined ? splitChain(entry[CHAIN_VARIANT]) : splitByParts(entry[CHAIN_VARIANT], entry.parts);
   if (split.elements.length > 0xffff) split = { holed: entry[CHAIN_VARIANT], elements: [], at: [] };
   const record = encodeRecord({ ...entry, [CHAIN_VARIANT]: split.holed });
   const n = split.elements.length;

@@ -22,16 +22,16 @@ export interface RenderedFrames {
   /** {"data":[...all_domains...],"message_type":"dns_entries"} (stream `/domains-only`) */
   domains: string;
   allDomains: readonly string[];
-  /** The pieces `full` is made of, for stores that keep each chain certificate once (window, NATS). */
+  /** The pieces `full` is made of, for stores that keep each chain certificate once (the replay window). */
   parts: FrameParts;
 }
 
 /**
  * How `full` is built from `lite` and the certificates, so that a store can keep each distinct chain
- * certificate once and rebuild `full` byte-identically:
+ * certificate once and rebuild `full` byte-identically (the replay window: replay/compact-record.ts):
  *
  *   full = lite.slice(0, chainAt) + '"chain":[' + chain.join(',') + '],'
- *        + lite.slice(chainAt, asDerAt) + leafAsDer + lite.slice(asDerAt)
+ *        + lite.slice(chainAt, asDerAt) + '"as_der":"' + base64(leafDer) + '",' + lite.slice(asDerAt)
  *   domains = '{"data":' + lite.slice(chainAt + LEAF_DOMAINS_KEY.length, asDerAt - 1) + ',"message_type":"dns_entries"}'
  *
  * Offsets are in string units (UTF-16), as `slice` takes them.
@@ -39,20 +39,20 @@ export interface RenderedFrames {
 export interface FrameParts {
   /** Each chain element's exact JSON text (`{"as_der":…}`), in chain order; the same string object for the same certificate while it is cached. */
   readonly chain: readonly string[];
-  /** Each chain certificate's DER (the entry's own bytes). */
-  readonly chainDer: readonly Uint8Array[];
   /** The leaf's DER (the certificate, or the pre-certificate of a precert entry). */
   readonly leafDer: Uint8Array;
-  /** The leaf's `"as_der":"<base64>",` field as it appears in `full`. */
-  readonly leafAsDer: string;
   /** Where `"chain":[…],` goes in `lite`: right before `"leaf_cert":`. */
   readonly chainAt: number;
-  /** Where `leafAsDer` goes in `lite`: right after the leaf's `"all_domains":[…],`. */
+  /** Where the leaf's `"as_der":…,` goes in `lite`: right after the leaf's `"all_domains":[…],`. */
   readonly asDerAt: number;
+  /** Where the leaf's fingerprint text (`XX:…:XX`, the SHA-1 of `leafDer`) starts in `lite`. */
+  readonly fingerprintAt: number;
 }
 
 /** The text between `chainAt` and the leaf's all_domains array in `lite`. */
 export const LEAF_DOMAINS_KEY = '"leaf_cert":{"all_domains":';
+/** The key before the leaf's fingerprint text in its body. */
+const FINGERPRINT_KEY = ',"fingerprint":"';
 
 export interface RendererOptions {
   /** How many rendered chain certificates to keep, by fingerprint. Default 10_000. */
@@ -139,11 +139,11 @@ export class Renderer {
       allDomains: leaf.allDomains,
       parts: {
         chain: elements,
-        chainDer: entry.chain,
         leafDer: entry.leaf,
-        leafAsDer: leaf.asDerField,
         chainAt: head.length,
         asDerAt: head.length + leafHead.length,
+        // The leaf's body is its extensions (JSON, where a quote inside a string is escaped), then this key.
+        fingerprintAt: head.length + leafHead.length + leaf.body.indexOf(FINGERPRINT_KEY) + FINGERPRINT_KEY.length,
       },
     };
   }

@@ -2,12 +2,9 @@
  * The preset deflate dictionary of compact window records (compact-record.ts): the text that every
  * rendered `certificate_update` repeats — keys in their order, the usual extension texts, the issuers
  * that sign most of the CT firehose — so that one entry compressed on its own still gets matches for it.
- * A record names the dictionary it was compressed with (DICTIONARY_ID): never change this text, add a
- * new one with a new id (old records must still inflate).
+ * A record's format byte says which dictionary it was compressed with: never change this text; a new
+ * dictionary needs a new format (old records must still inflate).
  */
-
-/** The id of FRAME_DICTIONARY in compact records. */
-export const DICTIONARY_ID = 1;
 
 const TEXT =
   '"L":null,"O":null,"OU":null,"ST":null,"aggregated":"/CN=' +

@@ -22,7 +22,7 @@ import type { Registry } from 'prom-client';
 import { CertstreamError, describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import { RateLimitedLog } from '../log/rate-limited.js';
-import { compactChain, compactDefs, encodeCompact, frameShape, isCompact } from './compact-record.js';
+import { compactChain, compactDefs, encodeCompact, isCompact, prepareCompact } from './compact-record.js';
 import { MAX_RECORD_BYTES, encodeRecordInto, probeRecord, recordBound, type WindowEntry } from './record-codec.js';
 import { frameRecords } from './record-frames.js';
 import { contiguousBatch, type FramedBatch, type ReplayBatch, type ReplayWindow, type StreamName } from './replay-window.js';
@@ -367,19 +367,17 @@ export class LocalReplayWindow implements ReplayWindow {
 
   /**
    * Encodes one entry at `out[at]` (room for recordBound): compact — chain certificates by id in the
-   * active segment, the rest deflated — when its frames are the renderer's, plain otherwise.
+   * active segment, the rest deflated — when it carries the renderer's parts of its frames, plain otherwise.
    * @param fileOffset where the record goes in the active segment (its certificate definitions' place)
    */
   private encodeEntry(e: WindowEntry, out: Buffer, at: number, fileOffset: number): number {
-    const full = Buffer.from(e.full, 'utf8');
-    const lite = Buffer.from(e.lite, 'utf8');
-    const shape = frameShape(full, lite, Buffer.from(e.domains, 'utf8'));
-    if (shape === undefined) return encodeRecordInto(e, out, at);
-    const { chain, defs } = this.active.certs.intern(full, shape, fileOffset);
-    const record = encodeCompact(e.seen, e.index, e.log, lite, shape, defs, chain);
+    const prepared = e.parts === undefined ? undefined : prepareCompact(e.lite, e.parts);
+    if (prepared === undefined) return encodeRecordInto(e, out, at);
+    const { chain, defs } = this.active.certs.intern(e.parts!.chain, fileOffset);
+    const n = encodeCompact(e.seen, e.index, e.log, prepared, defs, chain, out, at);
     // Never larger than the plain record (the chain is at most as long as in full, the rest deflated).
-    if (record.length > out.length - at) throw new CertstreamError('STATE_ERR_IO', 'a compact record outgrew its bound');
-    return record.copy(out, at);
+    if (n < 0) throw new CertstreamError('STATE_ERR_IO', 'a compact record outgrew its bound');
+    return n;
   }
 
   /**
@@ -661,6 +659,7 @@ export class LocalReplayWindow implements ReplayWindow {
     const fd = this.openSegmentFile(next.path, true);
     this.failureLog.reset('roll');
     const old = this.activeFd;
+    this.active.certs.seal();
     this.segments.push(next);
     this.activeFd = fd;
     this.activeOpenedAt = this.now();

@@ -11,6 +11,7 @@
  * The CRC lets the window tell a torn tail (kill -9 during a write) from a whole record.
  */
 import { crc32 } from 'node:zlib';
+import type { FrameParts } from '../render/renderer.js';
 
 /**
  * The three streams (the same names as stream/stream-paths.ts; repeated here so that the window does
@@ -42,6 +43,12 @@ export interface WindowEntry {
   readonly lite: string;
   readonly full: string;
   readonly domains: string;
+  /**
+   * The renderer's pieces of these frames (every entry the ingest renders has them): the window then
+   * stores the entry compactly (compact-record.ts), without looking through its frames; without them,
+   * plainly.
+   */
+  readonly parts?: FrameParts;
 }
 
 /** The byte ranges of `full` whose removal yields `lite`, or undefined when there are none such (≤ 2 ranges). */
@@ -115,7 +122,7 @@ export function encodeRecord(entry: WindowEntry): Buffer {
 }
 
 /** Whether removing the cuts from `full` gives exactly `lite` (compared in place, nothing copied). */
-export function cutsRebuild(full: Buffer, [a, b, c, d]: readonly number[], lite: Buffer): boolean {
+function cutsRebuild(full: Buffer, [a, b, c, d]: readonly number[], lite: Buffer): boolean {
   const n1 = a;
   const n2 = c - b;
   const n3 = full.length - d;

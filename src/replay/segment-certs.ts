@@ -3,24 +3,25 @@
  * per segment, in the first record that needs it, and named by a segment-local id afterwards. Keeping the
  * table per segment makes a segment self-contained: trimming whole segments never orphans a reference.
  *
- * The writer side (`intern`) finds an element's id by a cheap key (its length and the end of its as_der,
- * inside the signature) and then compares the bytes, so ids are exact without hashing. An append interns
- * tentatively and then commits, or rolls back when its write fails (whole-or-nothing appends).
+ * The writer side (`intern`) finds an element's id by its text, as the renderer made it (renderer.ts,
+ * FrameParts): the renderer hands out the same string object for a certificate while it is cached, so a
+ * lookup costs no hashing or comparing of the element's bytes. An append interns tentatively and then
+ * commits, or rolls back when its write fails (whole-or-nothing appends).
  * The reader side: `defAt` says which record defines each id (from appends, or from the scan at open);
  * elements are kept in memory while loaded and read back from their record on demand after `unload`.
  */
-import type { CertDef, FrameShape } from './compact-record.js';
+import type { CertDef } from './compact-record.js';
 
 export class SegmentCerts {
   /** Element bytes by id, for the ids in memory. */
   private readonly loaded = new Map<number, Buffer>();
   /** File offset of the record that defines each id. */
   private readonly defAt = new Map<number, number>();
-  /** Writer: id by element key (the newest element of that key). */
-  private readonly byKey = new Map<string, number>();
+  /** Writer: id by element text. */
+  private readonly byText = new Map<string, number>();
   private nextId = 0;
   /** Ids interned by the append under way (undone by rollback). */
-  private pending: { id: number; key: string; previous: number | undefined }[] = [];
+  private pending: { id: number; text: string }[] = [];
 
   /** The element of `id` if it is in memory. */
   get(id: number): Buffer | undefined {
@@ -59,33 +60,34 @@ export class SegmentCerts {
   }
 
   /**
-   * The ids of an entry's chain elements (in `full`, at `shape.elements`), and the definitions its record
+   * The ids of an entry's chain elements (their JSON text, in order), and the definitions its record
    * must carry for those the segment does not have yet.
    * @param recordOffset where the record will be written in the segment file
    */
-  intern(full: Buffer, shape: FrameShape, recordOffset: number): { chain: number[]; defs: CertDef[] } {
+  intern(elements: readonly string[], recordOffset: number): { chain: number[]; defs: CertDef[] } {
     const chain: number[] = [];
     const defs: CertDef[] = [];
-    for (let k = 0; k < shape.keys.length; k++) {
-      const start = shape.elements[2 * k];
-      const end = shape.elements[2 * k + 1];
-      const key = shape.keys[k];
-      const known = this.byKey.get(key);
-      const bytes = known === undefined ? undefined : this.loaded.get(known);
-      if (known !== undefined && bytes !== undefined && bytes.length === end - start && full.compare(bytes, 0, bytes.length, start, end) === 0) {
+    for (const text of elements) {
+      const known = this.byText.get(text);
+      if (known !== undefined) {
         chain.push(known);
         continue;
       }
       const id = this.nextId++;
-      const copy = Buffer.from(full.subarray(start, end));
-      this.pending.push({ id, key, previous: known });
-      this.byKey.set(key, id);
-      this.loaded.set(id, copy);
+      const bytes = Buffer.from(text, 'utf8');
+      this.pending.push({ id, text });
+      this.byText.set(text, id);
+      this.loaded.set(id, bytes);
       this.defAt.set(id, recordOffset);
-      defs.push({ id, bytes: copy });
+      defs.push({ id, bytes });
       chain.push(id);
     }
     return { chain, defs };
+  }
+
+  /** The segment is sealed (no more appends): the writer's texts are not kept as long as the segment. */
+  seal(): void {
+    this.byText.clear();
   }
 
   /** The append's interned ids are on disk. */
@@ -99,8 +101,7 @@ export class SegmentCerts {
       const p = this.pending[k];
       this.loaded.delete(p.id);
       this.defAt.delete(p.id);
-      if (p.previous === undefined) this.byKey.delete(p.key);
-      else this.byKey.set(p.key, p.previous);
+      this.byText.delete(p.text);
       this.nextId = Math.min(this.nextId, p.id);
     }
     this.pending = [];

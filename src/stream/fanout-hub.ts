@@ -47,6 +47,7 @@ import { closeLaggards, pingClients } from './client-liveness.js';
 import { IngestPacing } from './ingest-pacing.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
 import type { ReplayWindow } from '../replay/replay-window.js';
+import type { FrameParts } from '../render/renderer.js';
 import { overMemoryLimit } from './clients-memory.js';
 import type { DurableClient } from './durable-client.js';
 import { DurableFanout } from './durable-fanout.js';
@@ -76,6 +77,8 @@ export interface StreamFrames {
   readonly log?: string;
   readonly index?: number;
   readonly seen?: number;
+  /** The renderer's pieces of the frames, for the replay window (replay/record-codec.ts, WindowEntry). */
+  readonly parts?: FrameParts;
 }
 
 export interface FanoutHubOptions {

@@ -111,8 +111,9 @@ export class IngestSink {
       }
       try {
         const f = renderer.render(log, entry, seen);
-        // With its identity: the replay window stores each (log, index) once and replays by `seen`.
-        frames.push({ lite: f.lite, full: f.full, domains: f.domains, log: log.url, index: entry.index, seen });
+        // With its identity: the replay window stores each (log, index) once and replays by `seen`; and
+        // with the renderer's parts of the frames, from which it stores the entry compactly.
+        frames.push({ lite: f.lite, full: f.full, domains: f.domains, log: log.url, index: entry.index, seen, parts: f.parts });
       } catch (err) {
         this.skip(log, window, entry.index, err, 'cannot render it');
         continue;

@@ -33,7 +33,8 @@ function rendered(count: number, from = 0): StreamFrames[] {
     const index = from + i;
     const seen = 1_767_225_600 + index / 1000;
     const f = r.render(STATIC_LOG, { ...corpus[index % corpus.length], index }, seen);
-    return { lite: f.lite, full: f.full, domains: f.domains, log: STATIC_LOG.url, index, seen };
+    // With the renderer's parts, as the ingest publishes them (the chain found without a scan).
+    return { lite: f.lite, full: f.full, domains: f.domains, log: STATIC_LOG.url, index, seen, parts: f.parts };
   });
 }
 

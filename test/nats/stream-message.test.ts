@@ -4,7 +4,7 @@
 // bare records from before the byte still read; anything else is not an entry.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fillChain, splitChain } from '../../src/nats/chain-split.js';
+import { fillChain, splitByParts, splitChain } from '../../src/nats/chain-split.js';
 import { certHash, decodeStreamMessage, encodeStreamMessage, MESSAGE_VERSION, recordWithChain } from '../../src/nats/stream-message.js';
 import { Renderer } from '../../src/render/renderer.js';
 import { encodeRecord, recordKey, type WindowEntry } from '../../src/replay/record-codec.js';
@@ -44,6 +44,25 @@ test('a real full frame splits into its chain elements and back, byte for byte',
     elements += split.elements.length;
   }
   assert.ok(elements > 100, `the corpus has chains (${elements} elements)`);
+});
+
+test('the split from the renderer\'s parts is the scan\'s, without scanning; parts that do not fit the frame fall back to the scan', () => {
+  const r = new Renderer();
+  let split = 0;
+  for (const [log, entries] of [[RFC6962_LOG, rfc6962Entries()], [STATIC_LOG, staticEntries()]] as const) {
+    for (const e of entries) {
+      const f = r.render(log, e, 1_767_225_600.25 + e.index);
+      assert.deepEqual(splitByParts(f.full, f.parts), splitChain(f.full), `entry ${e.index}`);
+      if (f.parts.chain.length > 0) split++;
+    }
+  }
+  assert.ok(split > 100, `${split} entries with a chain`);
+  // Parts of this frame, each made wrong in one way: the split is the scan's all the same.
+  const g = rfc6962Entries().map((e) => r.render(RFC6962_LOG, e, 1)).find((x) => x.parts.chain.length >= 2)!;
+  const p = g.parts;
+  for (const wrong of [{ ...p, chainAt: p.chainAt + 1 }, { ...p, chain: [...p.chain, p.chain[0]] }, { ...p, chain: [p.chain[0].slice(1), ...p.chain.slice(1)] }, { ...p, chain: p.chain.slice(0, -1) }]) {
+    assert.deepEqual(splitByParts(g.full, wrong), splitChain(g.full));
+  }
 });
 
 test('a frame without a chain, or with one that is not a list of objects, is not split', () => {

@@ -2,15 +2,16 @@
 // distinct chain certificate is stored once per segment, the rest deflated, and every stream replays
 // byte-identically to the Renderer's output — from memory, from disk, and after a restart (certificates
 // read back from the records that define them). A damaged defining record makes the records naming its
-// certificate skipped and counted, never framed wrong; a segment of plain (previous release) records is
-// still read.
+// certificate skipped and counted, never framed wrong; segments of plain records and of format 1 compact
+// records (earlier releases) are still read; an entry without the renderer's parts is stored plainly.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { compactChain, compactDefs, isCompact } from '../../src/replay/compact-record.js';
+import { crc32 } from 'node:zlib';
+import { compactChain, compactDefs, compactLayout, isCompact } from '../../src/replay/compact-record.js';
 import { LocalReplayWindow, REPLAY_DIR } from '../../src/replay/local-replay-window.js';
 import { encodeRecord } from '../../src/replay/record-codec.js';
 import type { WindowEntry } from '../../src/replay/replay-window.js';
@@ -34,7 +35,7 @@ function uniqueEntries(n: number): WindowEntry[] {
     const { log, entry } = source.entry(i);
     const seen = NOW / 1000 + i / 100;
     const f = r.render(log, entry, seen);
-    return { log: log.url, index: i, seen, lite: f.lite, full: f.full, domains: f.domains };
+    return { log: log.url, index: i, seen, lite: f.lite, full: f.full, domains: f.domains, parts: f.parts };
   });
 }
 
@@ -160,4 +161,54 @@ test('a segment of plain records (the previous release) is read as before, and a
   const recs = records(files(dir)[0]);
   assert.deepEqual(recs.map((r) => isCompact(r.bytes)), all.map((_, i) => i >= 40));
   await w.close();
+});
+
+/** A format 2 compact record as the first release wrote it (format 1: no stored fingerprint, computed from the DER on read). */
+function asFormat1(record: Buffer): Buffer {
+  const layout = compactLayout(record)!;
+  assert.ok(layout.storedFingerprint > 0, 'a format 2 record');
+  const formatAt = 8 + 16 + 2 + record.readUInt16LE(8 + 16);
+  const body = Buffer.concat([record.subarray(8, layout.storedFingerprint), record.subarray(layout.dataAt)]);
+  body[formatAt - 8] = 1;
+  const head = Buffer.alloc(8);
+  head.writeUInt32LE((body.length | 0x80000000) >>> 0, 0);
+  head.writeUInt32LE(crc32(body), 4);
+  return Buffer.concat([head, body]);
+}
+
+test('a window of format 1 compact records (the first release) is read byte-identical, and appending goes on in format 2', async (t) => {
+  const dir = tempDir(t);
+  const all = uniqueEntries(140);
+  const open = () => LocalReplayWindow.open({ stateDir: dir, windowSeconds: 1e9, maxBytes: 1e9, segmentBytes: 60_000, cacheBytes: 0, now: () => NOW });
+  const w = open();
+  for (let i = 0; i < 120; i += 20) w.append(all.slice(i, i + 20));
+  await w.close();
+  // Every segment rewritten as the first release wrote it; its index (of the other sizes) removed.
+  for (const seg of files(dir)) writeFileSync(seg, Buffer.concat(records(seg).map((r) => asFormat1(r.bytes))));
+  for (const f of readdirSync(join(dir, REPLAY_DIR)).filter((n) => n.endsWith('.idx'))) rmSync(join(dir, REPLAY_DIR, f));
+  const registry = new Registry();
+  const w2 = LocalReplayWindow.open({ stateDir: dir, windowSeconds: 1e9, maxBytes: 1e9, segmentBytes: 60_000, cacheBytes: 0, now: () => NOW, registry });
+  assert.equal(w2.nextSeq, 120);
+  w2.append(all.slice(120));
+  for (const s of STREAMS) {
+    const { frames, skipped } = await readAll(w2, s);
+    assert.equal(skipped, 0, s);
+    assert.ok(frames.length === all.length && frames.every((f, i) => f === all[i][s]), `${s} byte-identical`);
+  }
+  assert.equal(w2.corruptRecords, 0);
+  const formats = files(dir).flatMap((seg) => records(seg).map((r) => compactLayout(r.bytes)!.storedFingerprint > 0 ? 2 : 1));
+  assert.deepEqual(formats, all.map((_, i) => (i < 120 ? 1 : 2)));
+  await w2.close();
+});
+
+test('an entry whose parts do not describe its lite frame is stored plainly, and replays byte-identically', async (t) => {
+  const dir = tempDir(t);
+  const all = uniqueEntries(6);
+  // Entry 3 carries entry 2's parts (other offsets); entry 4 none.
+  const entries = all.map((e, i) => (i === 3 ? { ...e, parts: all[2].parts } : i === 4 ? { ...e, parts: undefined } : e));
+  const w = LocalReplayWindow.open({ stateDir: dir, windowSeconds: 1e9, maxBytes: 1e9, cacheBytes: 0, now: () => NOW });
+  w.append(entries);
+  for (const s of STREAMS) assert.ok((await readAll(w, s)).frames.every((f, i) => f === all[i][s]), s);
+  await w.close();
+  assert.deepEqual(records(files(dir)[0]).map((r) => isCompact(r.bytes)), [true, true, true, false, false, true]);
 });

@@ -27,7 +27,7 @@ function realEntries(): WindowEntry[] {
   all.forEach(([log, e], i) => {
     const seen = 1_700_000_000 + Math.floor(i / 10);
     const f = r.render(log, e, seen);
-    out.push({ log: log.url, index: e.index, seen, lite: f.lite, full: f.full, domains: f.domains });
+    out.push({ log: log.url, index: e.index, seen, lite: f.lite, full: f.full, domains: f.domains, parts: f.parts });
   });
   return out;
 }

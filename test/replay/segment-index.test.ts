@@ -36,7 +36,7 @@ const ENTRIES: WindowEntry[] = (() => {
     const { log, entry } = source.entry(i);
     const seen = NOW / 1000 + i / 10;
     const f = r.render(log, entry, seen);
-    return { log: log.url, index: i, seen, lite: f.lite, full: f.full, domains: f.domains };
+    return { log: log.url, index: i, seen, lite: f.lite, full: f.full, domains: f.domains, parts: f.parts };
   });
 })();
 

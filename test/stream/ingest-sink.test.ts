@@ -1,14 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CtEntry, LogDescriptor } from '../../src/ct/types.js';
 import { CertstreamError } from '../../src/errors.js';
 import { createLogger } from '../../src/log/logger.js';
 import { createServerMetrics } from '../../src/metrics/server-metrics.js';
 import { Renderer } from '../../src/render/renderer.js';
+import { isCompact } from '../../src/replay/compact-record.js';
+import { LocalReplayWindow, REPLAY_DIR } from '../../src/replay/local-replay-window.js';
+import { PositionStore } from '../../src/stream/durable-positions.js';
 import { FanoutHub } from '../../src/stream/fanout-hub.js';
 import { IngestSink } from '../../src/stream/ingest-sink.js';
+import { RFC6962_LOG, rfc6962Entries } from '../x509/corpus.js';
 import { metricValue, testHubOptions } from './hub-harness.js';
 
 const LOG: LogDescriptor = {
@@ -93,4 +98,35 @@ test('a log of nothing but undecodable entries logs one line per interval with t
   sink.accept(LOG, Array.from({ length: 16 }, (_, i) => entry(343 + i, der)));
   const after = sink.renderHealth(LOG.url);
   assert.deepEqual([after?.skipped, after?.recentEntries, after?.recentSkipped], [343, 16, 0]);
+});
+
+test('the renderer\'s parts of each entry reach the replay window: stored as compact records, replayed byte-identically from disk', { timeout: 60_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ingest-sink-'));
+  const window = LocalReplayWindow.open({ stateDir: dir, windowSeconds: 3600, maxBytes: 1e9, cacheBytes: 0 });
+  const positions = await PositionStore.open({ stateDir: dir, beforeWrite: () => window.sync() });
+  const metrics = createServerMetrics({ processMetrics: false });
+  const hub = new FanoutHub(testHubOptions({ metrics, durable: { window, positions, pingIntervalMs: 1000, pongTimeoutMs: 2000 } }));
+  t.after(async () => {
+    await hub.close();
+    await positions.close();
+    await window.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const now = 1_800_000_000_000;
+  const sink = new IngestSink({ renderer: new Renderer(), hub, metrics, logger: createLogger({ write: () => undefined }), now: () => now });
+  // Real entries with their chains, one log's indexes increasing.
+  const entries = rfc6962Entries().filter((e, i, all) => i === 0 || e.index > all[i - 1].index).slice(0, 40);
+  sink.accept(RFC6962_LOG, entries);
+  assert.equal(window.nextSeq, entries.length);
+  const segment = readdirSync(join(dir, REPLAY_DIR)).find((f) => f.endsWith('.seg'))!;
+  const bytes = readFileSync(join(dir, REPLAY_DIR, segment));
+  let records = 0;
+  for (let at = 0; at < bytes.length; at += 8 + (bytes.readUInt32LE(at) & 0x7fffffff), records++) assert.ok(isCompact(bytes, at), `record ${records} is compact`);
+  assert.equal(records, entries.length);
+  const rendered = entries.map((e) => new Renderer().render(RFC6962_LOG, e, now / 1000));
+  for (const stream of ['lite', 'full', 'domains'] as const) {
+    const r = await window.read(stream, 0, 64 << 20);
+    assert.equal(r.batch.ends.length, entries.length);
+    assert.ok(r.batch.payloads.every((p, i) => p.toString('utf8') === rendered[i][stream]), `${stream} frames as rendered`);
+  }
 });
