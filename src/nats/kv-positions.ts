@@ -25,7 +25,7 @@ import { FlushFailures } from '../state/flush-failures.js';
 import { SavedMap } from '../state/saved-map.js';
 import { SavedPositions, type Position, type PositionLimits } from '../stream/durable-positions.js';
 import type { StreamName } from '../stream/stream-paths.js';
-import { mirrorBucket, type KvValue } from './kv-mirror.js';
+import { kvValue, mirrorBucket, type KvValue } from './kv-mirror.js';
 import { bucketKey, fromBucketKey } from './stream-setup.js';
 
 export interface KvPositionsOptions extends PositionLimits {
@@ -74,6 +74,23 @@ export class KvPositions extends SavedPositions {
   close(): Promise<void> {
     this.stopExpiry();
     return this.positions.close().finally(() => this.watcher?.stop());
+  }
+
+  /**
+   * Reads the NAME's key from the bucket itself: the watch brings other edges' saves within
+   * milliseconds, but a client that moves from a killed edge reconnects as fast, and an edge under load
+   * may not have taken the last save from its watch yet; resuming from the value before it would send
+   * the client again frames it had confirmed. A failed read leaves the mirror's value (NATS is then
+   * unreachable, and the mirror is all there is).
+   */
+  async refresh(name: string, stream: StreamName): Promise<void> {
+    try {
+      const e = await this.options.kv.get(this.key(name, stream));
+      const v = e === null ? undefined : kvValue(e);
+      if (v !== undefined) this.seen(v);
+    } catch {
+      // The mirror's value stands; the bucket's failures are reported by its watch and by the saves.
+    }
   }
 
   /**

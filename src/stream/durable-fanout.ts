@@ -168,6 +168,15 @@ export class DurableFanout {
   }
 
   /**
+   * Brings the client's saved position up to date before it is used, where other servers write the
+   * positions too (NATS edges); undefined when there is nothing to wait for.
+   */
+  refreshPosition(req: IncomingMessage, stream: StreamName, asked: SubscriptionQuery): Promise<void> | undefined {
+    const query = ownedQuery(req, asked);
+    return query.id === undefined ? undefined : this.options.positions.refresh?.(query.id, stream);
+  }
+
+  /**
    * Answers 503 (one line, counted, logged at most once a minute) to a NAME the positions do not hold
    * when they hold --max-durable-subscriptions already; NAMEs they hold are always admitted.
    * @returns true when the request was refused (and the socket answered)

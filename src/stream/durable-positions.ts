@@ -169,6 +169,11 @@ export interface DurablePositions {
   touch(name: string, stream: StreamName): void;
   /** Whether a client with this NAME may connect: a position is held for it, or there is room for one more. */
   admits(name: string, stream: StreamName): boolean;
+  /**
+   * Brings this NAME's position up to date from a store that other servers write too, before a client
+   * with it connects (undefined when what is held in memory is always the latest).
+   */
+  refresh?(name: string, stream: StreamName): Promise<void>;
   close(): Promise<void>;
 }
 

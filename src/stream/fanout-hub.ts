@@ -58,7 +58,7 @@ import { answerPings, DEFAULT_MAX_PENDING_PONGS, protocolError } from './ping-gu
 import { RecentMessages } from './recent-messages.js';
 import { DISCONNECT_REASONS, StreamClient, type DisconnectReason } from './stream-client.js';
 import { STREAM_NAMES, STREAM_VARIANTS, streamForPath, type StreamName } from './stream-paths.js';
-import { parseSubscriptionQuery } from './subscription-query.js';
+import { parseSubscriptionQuery, type SubscriptionQuery } from './subscription-query.js';
 import { frameBatch, type FrameBatch } from './ws-frame.js';
 
 /** Seqs [start, end) of the window entries queued for a flush; `shared` false when the window left some out. */
@@ -274,12 +274,29 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
       return true;
     }
     const q = query as Exclude<typeof query, { error: string }>;
-    if (this.durable?.refusesNewName(req, socket, stream, q)) return true;
+    const refreshing = this.durable?.refreshPosition(req, stream, q);
+    if (refreshing === undefined) this.admit(req, socket, head, stream, q);
+    else {
+      // Until ws takes the socket, a reset while the position is read must not be an uncaught error.
+      const ignore = () => undefined;
+      socket.on('error', ignore);
+      void refreshing.then(() => {
+        socket.off('error', ignore);
+        if (this.closed || socket.destroyed) socket.destroy();
+        else this.admit(req, socket, head, stream, q);
+      });
+    }
+    return true;
+  }
+
+  /** Refuses what the bounds do not admit (a new NAME, a rule set too many), else upgrades and adds the client. */
+  private admit(req: IncomingMessage, socket: Duplex, head: Buffer, stream: StreamName, q: SubscriptionQuery): void {
+    if (this.durable?.refusesNewName(req, socket, stream, q)) return;
     const full = q.match === undefined ? undefined : this.filters.refusal(q.match);
     if (full !== undefined) {
       const body = `${full}\n`;
       socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nRetry-After: 60\r\nConnection: close\r\n\r\n${body}`);
-      return true;
+      return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const filter = q.match === undefined ? undefined : this.useFilter(ws, stream, q.match);
@@ -289,7 +306,6 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
         this.emit('connect', stream);
       } else this.addClient(ws, socket as Socket, stream, req, filter);
     });
-    return true;
   }
 
   /**

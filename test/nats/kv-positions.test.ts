@@ -4,12 +4,13 @@
 // store reads what was saved; a confirmation not yet saved is not moved back by another edge's save;
 // any NAME is a plain key.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import type { KV } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { silentLogger } from '../../src/log/logger.js';
 import { KvPositions } from '../../src/nats/kv-positions.js';
-import { openBucket } from '../../src/nats/stream-setup.js';
+import { bucketKey, openBucket } from '../../src/nats/stream-setup.js';
 import { NatsServer, natsSkip } from '../support/nats-server.js';
 import { waitUntil } from '../support/wait-until.js';
 
@@ -82,6 +83,25 @@ describe('KvPositions (real nats-server)', { skip: natsSkip() }, () => {
       assert.equal(c.get('alice', 'full'), 7);
       assert.equal(c.get('bob', 'domains'), 0);
       assert.equal(c.size, 3);
+    }));
+
+  it("refresh() reads a NAME's latest save from the bucket, before the watch has brought it (a client moving from a killed edge)", { timeout: 60_000 }, () =>
+    withWorld(async (w) => {
+      const b = await w.open(await w.edge());
+      b.set('dave', 'full', 10);
+      await waitUntil('the first position saved', WAIT_MS, async () => (await (await w.edge()).kv.get('full.' + bucketKey('dave')))?.string() === '10');
+      // Another edge saves a newer position while this process's event loop is blocked (a synchronous
+      // child process): the watch cannot deliver it before the lines that follow have run.
+      const put = `import { connect } from '@nats-io/transport-node'; import { Kvm } from '@nats-io/kv';
+        const nc = await connect({ servers: ${JSON.stringify(w.server.url)} });
+        await (await new Kvm(nc).open(${JSON.stringify(BUCKET)})).put(${JSON.stringify('full.' + bucketKey('dave'))}, '500');
+        await nc.close();`;
+      execFileSync(process.execPath, ['--input-type=module', '-e', put]);
+      assert.equal(b.get('dave', 'full'), 10, 'the mirror has not seen the other edge\'s save yet (the case refresh() is for)');
+      await b.refresh('dave', 'full');
+      assert.equal(b.get('dave', 'full'), 500, 'after refresh(), the position is the bucket\'s latest');
+      await b.refresh('nobody', 'full');
+      assert.equal(b.get('nobody', 'full'), undefined, 'a NAME the bucket does not hold stays unknown');
     }));
 
   it('close() saves the confirmations not yet saved', { timeout: 60_000 }, () =>
