@@ -35,12 +35,14 @@ import type { ReplayBatch, ReplayWindow } from '../replay/replay-window.js';
 import { ownedQuery } from '../access/request-owner.js';
 import { DurableClient } from './durable-client.js';
 import type { DurablePositions } from './durable-positions.js';
-import { matchingFrames } from './filter-replay.js';
+import { matchingFrames, selectFrames } from './filter-replay.js';
 import type { FilterSet } from './filter-sets.js';
 import type { DisconnectReason } from './stream-client.js';
 import { answerPings, isAnswer, pingPayload, protocolError } from './ping-guard.js';
 import { STREAM_NAMES } from './stream-paths.js';
 import type { SubscriptionQuery } from './subscription-query.js';
+import type { VerifiedCoverage } from './verified-coverage.js';
+import { VerifiedReader, type Rescan } from './verified-reader.js';
 import type { FrameBatch } from './ws-frame.js';
 
 export interface DurableFanoutOptions {
@@ -65,6 +67,8 @@ export interface DurableFanoutOptions {
   onGone(stream: StreamName, reason: DisconnectReason): void;
   /** A pump wrote `bytes` from the window (outside the hub's flush): the hub's --clients-memory-bytes check. */
   onWrite(bytes: number): void;
+  /** How far each log is proven, for `verified=1` clients (none: the hub refuses them). */
+  coverage?: VerifiedCoverage;
 }
 
 /**
@@ -161,6 +165,15 @@ export class DurableFanout {
         this.set(window.bytes);
       },
     });
+    // A log proven further (or given up): verified=1 clients holding logs back read on.
+    options.coverage?.onChange(() => {
+      for (const c of clients) {
+        if (c.verified === undefined || c.verified.held.size === 0) continue;
+        // A pump under way may have judged its held logs before this change: it looks again when done.
+        if (c.pumping) c.verified.recheck = true;
+        else this.pump(c);
+      }
+    });
     if (options.pingIntervalMs > 0) {
       this.timer = setInterval(() => this.ping(), options.pingIntervalMs);
       this.timer.unref();
@@ -195,7 +208,8 @@ export class DurableFanout {
     else if (query.since !== undefined) start = window.seqAtTime(query.since);
     else start = live;
     const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
-    const client = new DurableClient(ws, socket, stream, remote, query.id, typeof start === 'number' ? start : live, live, filter);
+    const verified = query.verified === true && this.options.coverage !== undefined ? new VerifiedReader(this.options.coverage) : undefined;
+    const client = new DurableClient(ws, socket, stream, remote, query.id, typeof start === 'number' ? start : live, live, filter, verified);
     const begin = (from: number) => {
       if (from < window.firstSeq) {
         this.truncated.inc({ stream }, window.firstSeq - from);
@@ -276,15 +290,16 @@ export class DurableFanout {
 
   /**
    * The hub's flush: `batch` holds this stream's frames for seqs [start, end) (plus heartbeats) that
-   * pass `filter` (undefined: every frame). A client of that stream and filter exactly at `start` with
-   * room takes it as is; any other reads from the window.
+   * pass `filter` (undefined: every frame); `entries` are the entries of those seqs. A client of that
+   * stream and filter exactly at `start` with room takes it as is (a verified=1 client: when every entry
+   * is covered and it holds no log back); any other reads from the window.
    */
-  deliver(stream: StreamName, batch: FrameBatch, start: number, end: number, filter?: FilterSet): void {
+  deliver(stream: StreamName, batch: FrameBatch, start: number, end: number, filter: FilterSet | undefined, entries: readonly { log: string; index: number }[]): void {
     const group = this.byFilter.get(filter);
     if (group === undefined) return;
     for (const c of group) {
       if (c.stream !== stream || !c.open) continue;
-      if (c.nextSeq === start && !c.pumping && !c.waitingDrain && c.buffered + batch.bytes.length <= this.options.queueBytes) {
+      if (c.nextSeq === start && !c.pumping && !c.waitingDrain && c.buffered + batch.bytes.length <= this.options.queueBytes && (c.verified?.takes(entries) ?? true)) {
         c.write(batch);
         c.nextSeq = end;
       } else if (c.nextSeq < this.options.window.nextSeq) {
@@ -325,13 +340,20 @@ export class DurableFanout {
       })
       .finally(() => {
         c.pumping = false;
+        if (c.verified?.recheck === true) {
+          c.verified.recheck = false;
+          this.pump(c);
+        }
       });
   }
 
   private async pumpLoop(c: DurableClient): Promise<void> {
     const { window, queueBytes } = this.options;
     const minRead = Math.min(MIN_READ_BYTES, Math.ceil(queueBytes / 4));
-    while (c.open && c.nextSeq < window.nextSeq) {
+    for (;;) {
+      // A verified=1 client first scans again for held logs that became covered, then reads forward.
+      const rescan = c.verified?.nextRescan(c.nextSeq);
+      if (!c.open || (rescan === undefined && c.nextSeq >= window.nextSeq)) return;
       const room = queueBytes - c.buffered;
       if (room < minRead) {
         this.waitForRoom(c);
@@ -339,19 +361,20 @@ export class DurableFanout {
       }
       const slot = this.readSlot();
       if (slot !== undefined) await slot;
-      const asked = c.nextSeq;
+      const asked = rescan?.at ?? c.nextSeq;
       let read: ReplayBatch;
       try {
         if (!c.open) return;
         // Nothing moves nextSeq while the pump runs (deliver() leaves a pumping client alone).
-        const r = window.read(c.stream, asked, Math.min(READ_CHUNK_BYTES, Math.max(1, queueBytes - c.buffered)));
+        const r = window.read(c.stream, asked, Math.min(READ_CHUNK_BYTES, Math.max(1, queueBytes - c.buffered)), c.verified !== undefined);
         read = r instanceof Promise ? await r : r;
       } finally {
         this.releaseReadSlot();
       }
       if (!c.open) return;
       const { first, next } = read;
-      const batch = c.filter === undefined ? read.batch : matchingFrames(c.stream, read, c.filter);
+      const proven = c.verified === undefined ? read : verifiedFrames(c.verified, read, rescan, c.nextSeq);
+      const batch = c.filter === undefined ? proven.batch : matchingFrames(c.stream, proven, c.filter);
       if (next <= asked) {
         // Nothing read and nothing skipped: ask again only when the window's start moved meanwhile
         // (trimmed under the read); anything else would spin on the same seq forever.
@@ -361,14 +384,19 @@ export class DurableFanout {
         c.ws.close(1011, 'replay window read made no progress');
         return;
       }
-      // Seqs not delivered: trimmed under a reader slower than the window is long (before `first`), or
-      // left out by the window inside the batch (a damaged record, a vanished segment).
-      const lost = next - asked - read.batch.ends.length;
-      if (lost > 0) this.truncated.inc({ stream: c.stream }, lost);
       if (batch.ends.length > 0) {
         c.write(batch);
         this.options.onWrite(batch.bytes.length);
       }
+      if (rescan !== undefined) {
+        // Seqs up to nextSeq only: the forward read has not looked past it yet.
+        rescan.at = Math.min(next, c.nextSeq);
+        continue;
+      }
+      // Seqs not delivered: trimmed under a reader slower than the window is long (before `first`), or
+      // left out by the window inside the batch (a damaged record, a vanished segment).
+      const lost = next - asked - read.batch.ends.length;
+      if (lost > 0) this.truncated.inc({ stream: c.stream }, lost);
       if (first < c.replayEnd) this.replayed.inc({ stream: c.stream }, Math.min(batch.ends.length, c.replayEnd - first));
       c.nextSeq = next;
     }
@@ -426,7 +454,7 @@ export class DurableFanout {
         c.ws.terminate();
         continue;
       }
-      c.pingSeq = c.nextSeq;
+      c.pingSeq = c.position;
       c.pingPayload = pingPayload();
       c.pingSentAt = now;
       c.pingFlushed = c.flushed;
@@ -441,4 +469,18 @@ export class DurableFanout {
     c.pingSeq = undefined;
     c.pingPayload = undefined;
   }
+}
+
+/**
+ * The frames of a verified=1 client's read that it may have (verified-reader.ts), as a read of the same
+ * seqs. A window that gives no entries with its frames (JetStream) gives none of them: the hub refuses
+ * verified=1 where its window cannot.
+ */
+function verifiedFrames(reader: VerifiedReader, read: ReplayBatch, rescan: Rescan | undefined, nextSeq: number): ReplayBatch {
+  const keys = read.keys ?? [];
+  const keep = rescan === undefined ? reader.forward(keys) : reader.again(keys, rescan, nextSeq);
+  let kept = 0;
+  for (const k of keep) if (k) kept++;
+  if (kept === read.batch.ends.length) return read;
+  return { first: read.first, next: read.next, batch: selectFrames(read.batch, keep, kept), keys: keys.filter((_, i) => keep[i]) };
 }
