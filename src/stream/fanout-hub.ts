@@ -279,7 +279,7 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
       socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
       return true;
     }
-    const refuse = 'error' in query ? query.error : windowed && !this.durable ? `${query.verified === true ? 'verified=1' : 'id and since'} need the replay window, which is off` : undefined;
+    const refuse = 'error' in query ? query.error : windowed && !this.durable ? `${query.verified === true ? 'verified=1 needs' : 'id and since need'} the replay window, which is off` : undefined;
     if (refuse !== undefined) {
       // Clients show only "Handshake status 400": the reason is in the body and, once a minute, in the log.
       // A token in the query (clients send `?token=` where they cannot set headers) never reaches the log.
