@@ -42,7 +42,7 @@ import { answerPings, isAnswer, pingPayload, protocolError } from './ping-guard.
 import { STREAM_NAMES } from './stream-paths.js';
 import type { SubscriptionQuery } from './subscription-query.js';
 import type { VerifiedCoverage } from './verified-coverage.js';
-import { VerifiedReader, type Rescan } from './verified-reader.js';
+import { heartbeatFrames, VerifiedReader, type Rescan } from './verified-reader.js';
 import type { FrameBatch } from './ws-frame.js';
 
 export interface DurableFanoutOptions {
@@ -101,6 +101,13 @@ export class DurableFanout {
   /** Window reads in flight, and the pumps waiting for one of the MAX_CONCURRENT_READS slots. */
   private reading = 0;
   private readonly readWaiters: (() => void)[] = [];
+  /**
+   * verified=1 clients' window reads since the last append, by stream and seq: clients in the same state
+   * read the same seqs right after the same event (a log proven further), and a read from the window
+   * frames (inflates) every record, so they share one; each then selects its frames from it.
+   */
+  private readonly verifiedReads = new Map<string, ReplayBatch | Promise<ReplayBatch>>();
+  private verifiedReadsAt = -1;
 
   constructor(private readonly options: DurableFanoutOptions) {
     const registers = [options.metrics.registry];
@@ -297,14 +304,20 @@ export class DurableFanout {
   deliver(stream: StreamName, batch: FrameBatch, start: number, end: number, filter: FilterSet | undefined, entries: readonly { log: string; index: number }[]): void {
     const group = this.byFilter.get(filter);
     if (group === undefined) return;
+    let beats: FrameBatch | undefined;
     for (const c of group) {
       if (c.stream !== stream || !c.open) continue;
       if (c.nextSeq === start && !c.pumping && !c.waitingDrain && c.buffered + batch.bytes.length <= this.options.queueBytes && (c.verified?.takes(entries) ?? true)) {
         c.write(batch);
         c.nextSeq = end;
-      } else if (c.nextSeq < this.options.window.nextSeq) {
-        this.pump(c);
+        continue;
       }
+      // A verified=1 client holding entries back still gets the heartbeats, as plain clients do.
+      if (c.verified !== undefined) {
+        beats ??= heartbeatFrames(batch);
+        if (beats.ends.length > 0) c.write(beats);
+      }
+      if (c.nextSeq < this.options.window.nextSeq) this.pump(c);
     }
   }
 
@@ -366,7 +379,7 @@ export class DurableFanout {
       try {
         if (!c.open) return;
         // Nothing moves nextSeq while the pump runs (deliver() leaves a pumping client alone).
-        const r = window.read(c.stream, asked, Math.min(READ_CHUNK_BYTES, Math.max(1, queueBytes - c.buffered)), c.verified !== undefined);
+        const r = c.verified === undefined ? window.read(c.stream, asked, Math.min(READ_CHUNK_BYTES, Math.max(1, queueBytes - c.buffered))) : this.verifiedRead(c.stream, asked);
         read = r instanceof Promise ? await r : r;
       } finally {
         this.releaseReadSlot();
@@ -418,6 +431,27 @@ export class DurableFanout {
     };
     if (c.socket.writableNeedDrain) c.socket.once('drain', resume);
     else timer = setTimeout(resume, 10);
+  }
+
+  /**
+   * A verified=1 client's read of READ_CHUNK_BYTES with the frames' entries, shared with the other such
+   * clients that read the same seq before the window grows (the same answer a read of their own would give).
+   */
+  private verifiedRead(stream: StreamName, from: number): ReplayBatch | Promise<ReplayBatch> {
+    const { window } = this.options;
+    if (this.verifiedReadsAt !== window.nextSeq) {
+      this.verifiedReads.clear();
+      this.verifiedReadsAt = window.nextSeq;
+    }
+    const key = `${stream}:${from}`;
+    let r = this.verifiedReads.get(key);
+    if (r === undefined) {
+      r = window.read(stream, from, READ_CHUNK_BYTES, true);
+      // A failed read is not kept: the next client asks the window again.
+      if (r instanceof Promise) r.catch(() => this.verifiedReads.get(key) === r && this.verifiedReads.delete(key));
+      this.verifiedReads.set(key, r);
+    }
+    return r;
   }
 
   /** Takes one of the MAX_CONCURRENT_READS read slots: at once (undefined) or when one is free. */

@@ -14,7 +14,8 @@
  * starts there, so nothing is skipped; entries of other logs after it may come a second time, as after
  * any cut. Pure: no I/O, the pump (durable-fanout.ts) reads and writes.
  */
-import type { FrameKey } from '../replay/replay-window.js';
+import type { FrameKey, FramedBatch } from '../replay/replay-window.js';
+import { selectFrames } from './filter-replay.js';
 import type { VerifiedCoverage } from './verified-coverage.js';
 
 /** Where a held log's first entry not yet written is. */
@@ -107,4 +108,13 @@ export class VerifiedReader {
       return false;
     });
   }
+}
+
+const HEARTBEAT = Buffer.from('{"message_type":"heartbeat"');
+
+/** The heartbeat frames of a live batch (a verified=1 client that holds its entries back still gets them). */
+export function heartbeatFrames(batch: FramedBatch): FramedBatch {
+  if (!batch.bytes.includes(HEARTBEAT)) return selectFrames(batch, [], 0);
+  const keep = batch.payloads.map((p) => p.length < 100 && p.subarray(0, HEARTBEAT.length).equals(HEARTBEAT));
+  return selectFrames(batch, keep, keep.filter(Boolean).length);
 }

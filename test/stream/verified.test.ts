@@ -31,12 +31,12 @@ interface Verified {
   publish(log: string, from: number, count: number): void;
 }
 
-async function start(t: { after(fn: () => Promise<void> | void): void }, cacheBytes?: number): Promise<Verified> {
+async function start(t: { after(fn: () => Promise<void> | void): void }, cacheBytes?: number, heartbeatIntervalMs = 0): Promise<Verified> {
   const dir = mkdtempSync(join(tmpdir(), 'verified-'));
   const window = LocalReplayWindow.open({ stateDir: dir, windowSeconds: 3600, maxBytes: 1e9, cacheBytes, segmentBytes: 256 * 1024 });
   const positions = await PositionStore.open({ stateDir: dir, beforeWrite: () => window.sync() });
   const coverage = new VerifiedCoverage();
-  const h = await startHub({ metrics: createServerMetrics({ processMetrics: false }), coverage, durable: { window, positions, pingIntervalMs: 20, pongTimeoutMs: 2000 } });
+  const h = await startHub({ metrics: createServerMetrics({ processMetrics: false }), coverage, heartbeatIntervalMs, durable: { window, positions, pingIntervalMs: 20, pongTimeoutMs: 2000 } });
   t.after(async () => {
     await h.close();
     await positions.close();
@@ -169,6 +169,21 @@ test('verified with id resumes across a cut with nothing lost; with match only t
   await caughtUp(filtered.ws);
   const sevens = (ids_: string[]) => ids_.filter((x) => x.split('#')[1].includes('7'));
   assert.deepEqual(filtered.raw.map(identity), [...sevens(ids(B, 0, 300)), ...sevens(ids(A, 0, 2000)), ...sevens(ids(A, 2000, 3000))]);
+});
+
+test('heartbeats flow to a verified client while it holds entries back', async (t) => {
+  const v = await start(t, undefined, 20);
+  const verified = await recordFrames(`${v.h.url}/?verified=1`);
+  // Entries of A keep coming, none covered: most heartbeats share a flush with them.
+  let next = 0;
+  const publisher = setInterval(() => {
+    v.publish(A, next, 5);
+    next += 5;
+  }, 3);
+  t.after(() => clearInterval(publisher));
+  await waitUntil('five heartbeats', 5000, () => verified.raw.filter((f) => f.startsWith('{"message_type":"heartbeat"')).length >= 5);
+  clearInterval(publisher);
+  assert.ok(verified.raw.every((f) => f.startsWith('{"message_type":"heartbeat"')), 'no entry: none is covered');
 });
 
 test('a bad verified value is refused with one line (400); without coverage verified=1 gets 503', async (t) => {
