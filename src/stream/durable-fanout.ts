@@ -35,14 +35,14 @@ import type { ReplayBatch, ReplayWindow } from '../replay/replay-window.js';
 import { ownedQuery } from '../access/request-owner.js';
 import { DurableClient } from './durable-client.js';
 import type { DurablePositions } from './durable-positions.js';
-import { matchingFrames, selectFrames } from './filter-replay.js';
+import { matchingFrames } from './filter-replay.js';
 import type { FilterSet } from './filter-sets.js';
 import type { DisconnectReason } from './stream-client.js';
 import { answerPings, isAnswer, pingPayload, protocolError } from './ping-guard.js';
 import { STREAM_NAMES } from './stream-paths.js';
 import type { SubscriptionQuery } from './subscription-query.js';
 import type { VerifiedCoverage } from './verified-coverage.js';
-import { heartbeatFrames, VerifiedReader, type Rescan } from './verified-reader.js';
+import { heartbeatFrames, VerifiedReader, VerifiedSelections } from './verified-reader.js';
 import type { FrameBatch } from './ws-frame.js';
 
 export interface DurableFanoutOptions {
@@ -87,6 +87,8 @@ const MIN_READ_BYTES = 64 * 1024;
  * previous read (a replay to 4 reading clients was not slower than with unbounded reads).
  */
 const MAX_CONCURRENT_READS = 2;
+/** verified=1 reads kept for other clients (each at most READ_CHUNK_BYTES of frames). */
+const VERIFIED_READS = 16;
 
 export class DurableFanout {
   readonly clients = new Set<DurableClient>();
@@ -102,12 +104,14 @@ export class DurableFanout {
   private reading = 0;
   private readonly readWaiters: (() => void)[] = [];
   /**
-   * verified=1 clients' window reads since the last append, by stream and seq: clients in the same state
-   * read the same seqs right after the same event (a log proven further), and a read from the window
-   * frames (inflates) every record, so they share one; each then selects its frames from it.
+   * verified=1 clients' recent window reads, by stream and seq: clients in the same state read the same
+   * seqs after the same event (a log proven further), and a read from the window frames (inflates) every
+   * record, from disk when the log was held long, so they share one; each then selects its frames from
+   * it. A read stays right: the window's entries never change (one taken at the head is only shorter
+   * than a read now, and its reader goes on from its end). At most VERIFIED_READS are kept.
    */
   private readonly verifiedReads = new Map<string, ReplayBatch | Promise<ReplayBatch>>();
-  private verifiedReadsAt = -1;
+  private readonly selections = new VerifiedSelections();
 
   constructor(private readonly options: DurableFanoutOptions) {
     const registers = [options.metrics.registry];
@@ -386,7 +390,7 @@ export class DurableFanout {
       }
       if (!c.open) return;
       const { first, next } = read;
-      const proven = c.verified === undefined ? read : verifiedFrames(c.verified, read, rescan, c.nextSeq);
+      const proven = c.verified === undefined ? read : this.selections.select(c.verified, read, rescan, c.nextSeq);
       const batch = c.filter === undefined ? proven.batch : matchingFrames(c.stream, proven, c.filter);
       if (next <= asked) {
         // Nothing read and nothing skipped: ask again only when the window's start moved meanwhile
@@ -435,18 +439,14 @@ export class DurableFanout {
 
   /**
    * A verified=1 client's read of READ_CHUNK_BYTES with the frames' entries, shared with the other such
-   * clients that read the same seq before the window grows (the same answer a read of their own would give).
+   * clients that read the same seq.
    */
   private verifiedRead(stream: StreamName, from: number): ReplayBatch | Promise<ReplayBatch> {
-    const { window } = this.options;
-    if (this.verifiedReadsAt !== window.nextSeq) {
-      this.verifiedReads.clear();
-      this.verifiedReadsAt = window.nextSeq;
-    }
     const key = `${stream}:${from}`;
     let r = this.verifiedReads.get(key);
     if (r === undefined) {
-      r = window.read(stream, from, READ_CHUNK_BYTES, true);
+      if (this.verifiedReads.size >= VERIFIED_READS) this.verifiedReads.delete(this.verifiedReads.keys().next().value!);
+      r = this.options.window.read(stream, from, READ_CHUNK_BYTES, true);
       // A failed read is not kept: the next client asks the window again.
       if (r instanceof Promise) r.catch(() => this.verifiedReads.get(key) === r && this.verifiedReads.delete(key));
       this.verifiedReads.set(key, r);
@@ -503,18 +503,4 @@ export class DurableFanout {
     c.pingSeq = undefined;
     c.pingPayload = undefined;
   }
-}
-
-/**
- * The frames of a verified=1 client's read that it may have (verified-reader.ts), as a read of the same
- * seqs. A window that gives no entries with its frames (JetStream) gives none of them: the hub refuses
- * verified=1 where its window cannot.
- */
-function verifiedFrames(reader: VerifiedReader, read: ReplayBatch, rescan: Rescan | undefined, nextSeq: number): ReplayBatch {
-  const keys = read.keys ?? [];
-  const keep = rescan === undefined ? reader.forward(keys) : reader.again(keys, rescan, nextSeq);
-  let kept = 0;
-  for (const k of keep) if (k) kept++;
-  if (kept === read.batch.ends.length) return read;
-  return { first: read.first, next: read.next, batch: selectFrames(read.batch, keep, kept), keys: keys.filter((_, i) => keep[i]) };
 }

@@ -31,6 +31,12 @@ export class VerifiedCoverage {
   private readonly logs = new Map<string, LogCoverage>();
   private readonly listeners: (() => void)[] = [];
   private isReady = false;
+  private changes = 0;
+
+  /** Changes so far: two judgements at the same version are the same. */
+  get version(): number {
+    return this.changes;
+  }
 
   /** Whether the ingest has reported its logs (before that, every entry is `later`). */
   get ready(): boolean {
@@ -77,6 +83,7 @@ export class VerifiedCoverage {
   }
 
   private changed(): void {
+    this.changes++;
     for (const l of this.listeners) l();
   }
 }

@@ -14,7 +14,7 @@
  * starts there, so nothing is skipped; entries of other logs after it may come a second time, as after
  * any cut. Pure: no I/O, the pump (durable-fanout.ts) reads and writes.
  */
-import type { FrameKey, FramedBatch } from '../replay/replay-window.js';
+import type { FrameKey, FramedBatch, ReplayBatch } from '../replay/replay-window.js';
 import { selectFrames } from './filter-replay.js';
 import type { VerifiedCoverage } from './verified-coverage.js';
 
@@ -39,7 +39,14 @@ export class VerifiedReader {
   /** Coverage changed while a pump ran: it pumps once more when done. */
   recheck = false;
 
-  constructor(private readonly coverage: VerifiedCoverage) {}
+  constructor(readonly coverage: VerifiedCoverage) {}
+
+  /** What the reader's judgements depend on besides the read: the coverage, what it holds, its scan. */
+  signature(rescan: Rescan | undefined, nextSeq: number): string {
+    const held = [...this.held].map(([log, h]) => `${log} ${h.seq} ${h.index}`).sort().join('\n');
+    const scan = rescan === undefined ? '' : `${rescan.at} ${[...rescan.logs].sort().join(' ')}`;
+    return `${this.coverage.version}|${nextSeq}|${scan}|${held}`;
+  }
 
   /** The lowest held seq (or `nextSeq`): everything before it was written or will never be. */
   position(nextSeq: number): number {
@@ -76,9 +83,16 @@ export class VerifiedReader {
     return this.rescan;
   }
 
-  /** Whether a shared live batch of `entries` may go to this reader as is (nothing held, all covered). */
+  /**
+   * Whether a shared live batch of `entries` may go to this reader as is: every entry covered, none of a
+   * log it holds back, and no scan again under way (it writes entries before the batch's).
+   */
   takes(entries: readonly { readonly log: string; readonly index: number }[]): boolean {
-    return entries.length === 0 || (this.held.size === 0 && this.coverage.coversAll(entries));
+    if (entries.length === 0) return true;
+    if (this.rescan !== undefined) return false;
+    if (this.held.size === 0) return this.coverage.coversAll(entries);
+    for (const e of entries) if (this.held.has(e.log) || this.coverage.judge(e.log, e.index) !== 'yes') return false;
+    return true;
   }
 
   /** Forward: which frames of a read (their `keys`) to write; holds the logs not covered yet. */
@@ -117,4 +131,45 @@ export function heartbeatFrames(batch: FramedBatch): FramedBatch {
   if (!batch.bytes.includes(HEARTBEAT)) return selectFrames(batch, [], 0);
   const keep = batch.payloads.map((p) => p.length < 100 && p.subarray(0, HEARTBEAT.length).equals(HEARTBEAT));
   return selectFrames(batch, keep, keep.filter(Boolean).length);
+}
+
+/** A selection made for one reader, and the state it left that reader in. */
+interface Selected {
+  readonly read: ReplayBatch;
+  readonly held: readonly [string, HeldEntry][];
+  readonly rescanLogs: readonly string[] | undefined;
+}
+
+/**
+ * The frames of verified=1 readers' window reads that each may have, made once per distinct reader state:
+ * readers in the same state (same coverage, held logs, scan) reading the same read (shared by the pump)
+ * get the same frames and end in the same state, so the first one's selection and resulting state are
+ * handed to the others. Kept as long as the read itself is.
+ */
+export class VerifiedSelections {
+  private readonly made = new WeakMap<ReplayBatch, Map<string, Selected>>();
+
+  /** The frames of `read` (with its keys) that `reader` may have; updates its state. */
+  select(reader: VerifiedReader, read: ReplayBatch, rescan: Rescan | undefined, nextSeq: number): ReplayBatch {
+    let bySignature = this.made.get(read);
+    if (bySignature === undefined) this.made.set(read, (bySignature = new Map()));
+    const signature = reader.signature(rescan, nextSeq);
+    const known = bySignature.get(signature);
+    if (known !== undefined) {
+      reader.held.clear();
+      for (const [log, h] of known.held) reader.held.set(log, h);
+      if (rescan !== undefined && known.rescanLogs !== undefined) {
+        rescan.logs.clear();
+        for (const log of known.rescanLogs) rescan.logs.add(log);
+      }
+      return known.read;
+    }
+    const keys = read.keys ?? [];
+    const keep = rescan === undefined ? reader.forward(keys) : reader.again(keys, rescan, nextSeq);
+    let kept = 0;
+    for (const k of keep) if (k) kept++;
+    const out = kept === read.batch.ends.length ? read : { first: read.first, next: read.next, batch: selectFrames(read.batch, keep, kept), keys: keys.filter((_, i) => keep[i]) };
+    bySignature.set(signature, { read: out, held: [...reader.held], rescanLogs: rescan && [...rescan.logs] });
+    return out;
+  }
 }
