@@ -20,6 +20,9 @@
  * TLS against plain, in the same run.
  * `--filtered N` adds, per scenario, N clients with `?match=` rule sets (bench/fanout-filter.ts): each its
  * own set, then 10 shared sets; compared with the scenario's unfiltered row per entry examined.
+ * `--verified` adds, per scenario, a run with the scenario's plain clients and as many `?verified=1`
+ * clients side by side on one server (a client process each, measured over the same seconds): the
+ * verified clients' latency next to the plain ones', and the server's CPU per entry against the plain run's.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -53,6 +56,7 @@ const { values: opts } = parseArgs({
     durable: { type: 'boolean', default: false },
     tls: { type: 'boolean', default: false },
     filtered: { type: 'string' },
+    verified: { type: 'boolean', default: false },
   },
 });
 // --tls: the benchmark's own requests and capture client accept the self-signed certificate.
@@ -98,18 +102,19 @@ async function startClients(url: string | string[], clients: number): Promise<Ch
   return child;
 }
 
-async function measure(clients: ChildProcess, pid: number): Promise<{ result: ClientResult; cpu: number }> {
+/** Measures every client process over the same seconds; `cpu` is the process `pid`'s. */
+async function measure(groups: ChildProcess[], pid: number): Promise<{ results: ClientResult[]; cpu: number }> {
   const cpu0 = cpuSeconds(pid);
   const t0 = performance.now();
-  clients.send({ cmd: 'measure' });
+  for (const clients of groups) clients.send({ cmd: 'measure' });
   await sleep(SECONDS * 1000);
-  const done = message<ClientResult>(clients, 'result');
-  clients.send({ cmd: 'stop' });
+  const done = groups.map((clients) => message<ClientResult>(clients, 'result'));
+  for (const clients of groups) clients.send({ cmd: 'stop' });
   const cpu1 = cpuSeconds(pid);
   const t1 = performance.now();
-  const result = await done;
+  const results = await Promise.all(done);
   log(`measured ${((t1 - t0) / 1000).toFixed(1)} s, results after ${((performance.now() - t1) / 1000).toFixed(1)} s more`);
-  return { result, cpu: cpu1 - cpu0 };
+  return { results, cpu: cpu1 - cpu0 };
 }
 
 const T0 = performance.now();
@@ -117,8 +122,11 @@ function log(text: string): void {
   process.stderr.write(`bench [${((performance.now() - T0) / 1000).toFixed(1)} s]: ${text}\n`);
 }
 
-/** The real server, fed by the fake log; also captures lite frames for the baseline. */
-async function runServer(clientsCount: number, rate: number, framesFile: string, durable = false, tls = false, filter?: FilterScenario): Promise<Row> {
+/**
+ * The real server, fed by the fake log; also captures lite frames for the baseline. `verified`: as many
+ * `?verified=1` clients again, side by side (their row second).
+ */
+async function runServer(clientsCount: number, rate: number, framesFile: string, durable = false, tls = false, filter?: FilterScenario, verified = false): Promise<Row[]> {
   const fake = await FakeCtLog.start({ rfc6962Logs: LOGS, staticLogs: 0, initialSize: 1000 });
   const state = await mkdtemp(join(tmpdir(), 'bench-fanout-'));
   const entry = opts.built ? [join(ROOT, 'dist/cli/certstream-server.js')] : ['--import', 'tsx', join(ROOT, 'src/cli/certstream-server.ts')];
@@ -139,7 +147,8 @@ async function runServer(clientsCount: number, rate: number, framesFile: string,
     }
     log('server ready');
     const at = `${wsBase}${opts.stream}`;
-    const clients = await startClients(filter ? filter.queries(clientsCount).map((q) => `${at}?${q}`) : `${at}${durable ? '?id=bench-{i}' : ''}`, clientsCount);
+    const groups = [await startClients(filter ? filter.queries(clientsCount).map((q) => `${at}?${q}`) : `${at}${durable ? '?id=bench-{i}' : ''}`, clientsCount)];
+    if (verified) groups.push(await startClients(`${at}?verified=1`, clientsCount));
     log('clients connected');
     // One extra client captures lite frames for the baseline during the warm-up only.
     const frames: string[] = [];
@@ -153,7 +162,7 @@ async function runServer(clientsCount: number, rate: number, framesFile: string,
     capture.close();
     await writeFile(framesFile, JSON.stringify(frames));
     const entriesBefore = sumMetric(await (await fetch(`${base}/metrics`)).text(), 'certstream_entries_total');
-    const { result, cpu } = await measure(clients, server.pid!);
+    const { results, cpu } = await measure(groups, server.pid!);
     const metrics = await (await fetch(`${base}/metrics`)).text();
     const entries = sumMetric(metrics, 'certstream_entries_total') - entriesBefore;
     fake.grow(0);
@@ -165,29 +174,17 @@ async function runServer(clientsCount: number, rate: number, framesFile: string,
     log(`fake logs grew by ${appended}, server streamed ${sumMetric(metrics, 'certstream_entries_total')} entries, dropped ${drops} frames`);
     const closed = sumMetric(metrics, 'certstream_client_disconnects_total', /reason="(slow|ping_timeout)"/);
     const rss = peakRssMb(server.pid!);
-    const latencies: number[] = [];
-    const fanoutLatencies: number[] = [];
-    for (let i = 0; i < result.samples.length; i += 5) {
-      const [logId, index, , at, seen] = result.samples.slice(i, i + 5);
-      if (index < 0 || index % SAMPLE !== 0) continue;
-      const available = fake.availableAt(result.logs[logId], index);
-      if (available !== undefined) latencies.push(at - available);
-      if (seen >= 0) fanoutLatencies.push(at - seen);
-    }
-    latencies.sort((a, b) => a - b);
-    fanoutLatencies.sort((a, b) => a - b);
     server.kill('SIGTERM');
     await new Promise((r) => server.once('exit', r));
-    return {
-      target: filter ? `certstream-server (${filter.label})` : durable ? 'certstream-server (durable)' : tls ? 'certstream-server (TLS)' : 'certstream-server',
+    const target = filter ? `certstream-server (${filter.label})` : durable ? 'certstream-server (durable)' : tls ? 'certstream-server (TLS)' : 'certstream-server';
+    // With verified clients beside them, the server's CPU is for both groups (it is not split).
+    return results.map((result, i) => ({
+      ...latencyRow(fake, result),
+      target: i === 0 ? (verified ? `${target}, plain beside verified` : target) : 'certstream-server (verified=1)',
       clients: clientsCount,
       rate,
       framesPerSecond: result.messages / result.seconds,
       expectedPerSecond: rate * clientsCount,
-      p50: percentile(latencies, 50),
-      p99: percentile(latencies, 99),
-      fanoutP50: percentile(fanoutLatencies, 50),
-      fanoutP99: percentile(fanoutLatencies, 99),
       drops,
       gaps: filter ? 'n/a' : result.gaps + result.duplicates,
       closed: closed + result.closedEarly,
@@ -197,12 +194,28 @@ async function runServer(clientsCount: number, rate: number, framesFile: string,
       clientCpuSeconds: result.clientCpuSeconds,
       bytes: result.bytes,
       entries,
-    };
+    }));
   } finally {
     if (server.exitCode === null) server.kill('SIGKILL');
     await fake.close();
     await rm(state, { recursive: true, force: true });
   }
+}
+
+/** Latency percentiles of one client process's samples: from the fake log's availableAt, and from data.seen. */
+function latencyRow(fake: FakeCtLog, result: ClientResult): Pick<Row, 'p50' | 'p99' | 'fanoutP50' | 'fanoutP99'> {
+  const latencies: number[] = [];
+  const fanoutLatencies: number[] = [];
+  for (let i = 0; i < result.samples.length; i += 5) {
+    const [logId, index, , at, seen] = result.samples.slice(i, i + 5);
+    if (index < 0 || index % SAMPLE !== 0) continue;
+    const available = fake.availableAt(result.logs[logId], index);
+    if (available !== undefined) latencies.push(at - available);
+    if (seen >= 0) fanoutLatencies.push(at - seen);
+  }
+  latencies.sort((a, b) => a - b);
+  fanoutLatencies.sort((a, b) => a - b);
+  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), fanoutP50: percentile(fanoutLatencies, 50), fanoutP99: percentile(fanoutLatencies, 99) };
 }
 
 async function runBaseline(clientsCount: number, rate: number, framesFile: string): Promise<Row> {
@@ -214,7 +227,7 @@ async function runBaseline(clientsCount: number, rate: number, framesFile: strin
     const clients = await startClients(`ws://127.0.0.1:${port}/`, clientsCount);
     baseline.send({ cmd: 'start', rate, sampleEvery: SAMPLE });
     await sleep(WARMUP * 1000);
-    const { result, cpu } = await measure(clients, baseline.pid!);
+    const { results: [result], cpu } = await measure([clients], baseline.pid!);
     const rss = peakRssMb(baseline.pid!);
     const done = message<{ sent: number; sendTimes: number[] }>(baseline, 'result');
     baseline.send({ cmd: 'stop' });
@@ -278,20 +291,28 @@ async function main(): Promise<void> {
   const scenarios = opts.scenarios!.split(',').map((s) => s.split('x').map(Number) as [number, number]);
   const rows: Row[] = [];
   const tlsRows: Row[] = [];
+  const verifiedRows: Row[] = [];
   const summaries: string[] = [];
   const dir = await mkdtemp(join(tmpdir(), 'bench-frames-'));
   try {
     for (const [clients, rate] of scenarios) {
       const framesFile = join(dir, `frames-${clients}-${rate}.json`);
       log(`${clients} clients at ${rate} entries/s: certstream-server…`);
-      rows.push(await runServer(clients, rate, framesFile));
+      const plain = await runServer(clients, rate, framesFile);
+      rows.push(...plain);
       if (opts.durable) {
         log(`${clients} durable clients at ${rate} entries/s: certstream-server…`);
-        rows.push(await runServer(clients, rate, join(dir, `unused-${clients}-${rate}.json`), true));
+        rows.push(...(await runServer(clients, rate, join(dir, `unused-${clients}-${rate}.json`), true)));
       }
       if (opts.tls) {
         log(`${clients} wss:// clients at ${rate} entries/s: certstream-server with TLS…`);
-        tlsRows.push(await runServer(clients, rate, join(dir, `unused-tls-${clients}-${rate}.json`), false, true));
+        tlsRows.push(...(await runServer(clients, rate, join(dir, `unused-tls-${clients}-${rate}.json`), false, true)));
+      }
+      if (opts.verified) {
+        log(`${clients} plain and ${clients} verified=1 clients at ${rate} entries/s: certstream-server…`);
+        const both = await runServer(clients, rate, join(dir, `unused-verified-${clients}-${rate}.json`), false, false, undefined, true);
+        verifiedRows.push(...both);
+        summaries.push(verifiedSummary(plain[0], both));
       }
       log(`${clients} clients at ${rate} entries/s: baseline…`);
       rows.push(await runBaseline(clients, rate, framesFile));
@@ -300,7 +321,7 @@ async function main(): Promise<void> {
         const filtered: Row[] = [];
         for (const f of FILTER_SCENARIOS) {
           log(`${opts.filtered} clients at ${rate} entries/s, ${f.label}: certstream-server…`);
-          filtered.push(await runServer(Number(opts.filtered), rate, join(dir, `unused-${f.label.length}-${rate}.json`), false, false, f));
+          filtered.push(...(await runServer(Number(opts.filtered), rate, join(dir, `unused-${f.label.length}-${rate}.json`), false, false, f)));
         }
         rows.push(...filtered);
         summaries.push(...filterSummary(unfiltered, filtered, SECONDS));
@@ -314,7 +335,7 @@ async function main(): Promise<void> {
   console.log(`\nFan-out benchmark, ${new Date().toISOString()}`);
   console.log(`machine: ${cpu.length} × ${cpu[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}, load average ${load}`);
   console.log(`settings: ${SECONDS} s measured after ${WARMUP} s warm-up, ${LOGS} RFC 6962 fake logs, server --poll-interval ${opts.poll}, stream ${opts.stream}, latency sampled 1/${SAMPLE} on ${opts.inspect} clients`);
-  console.log(table([...rows, ...tlsRows]));
+  console.log(table([...rows, ...tlsRows, ...verifiedRows]));
   const step = (opts.durable ? 3 : 2) + (opts.filtered !== undefined ? FILTER_SCENARIOS.length : 0);
   for (let i = 0; i + step - 1 < rows.length; i += step) {
     const s = rows[i];
@@ -329,6 +350,15 @@ async function main(): Promise<void> {
     if (t) console.log(`${t.clients} wss:// clients × ${t.rate}/s: server CPU per delivered frame ${((t.cpuSeconds / Math.max(1, t.framesPerSecond)) / (s.cpuSeconds / Math.max(1, s.framesPerSecond))).toFixed(2)}× plain ws://, p99 ${t.p99.toFixed(1)} ms`);
   }
   for (const line of summaries) console.log(line);
+}
+
+/** The verified=1 run against the plain one: latency from data.seen, and server CPU per entry streamed. */
+function verifiedSummary(plain: Row, [beside, verified]: Row[]): string {
+  const perEntry = (r: Row) => (r.cpuSeconds * 1e6) / Math.max(1, r.entries);
+  return `${verified.clients} verified=1 clients beside ${beside.clients} plain × ${verified.rate}/s: render → client p99 ${verified.fanoutP99?.toFixed(1)} ms ` +
+    `(plain beside them ${beside.fanoutP99?.toFixed(1)} ms), fake log → client p99 ${verified.p99.toFixed(1)} ms; server CPU per entry ${perEntry(beside).toFixed(0)} µs ` +
+    `for both groups against ${perEntry(plain).toFixed(0)} µs with the plain clients alone (${(perEntry(beside) / perEntry(plain)).toFixed(2)}×); ` +
+    `goal: p99 below one poll interval (${Number(opts.poll) * 1000} ms) + 100 ms`;
 }
 
 main().catch((err: unknown) => {

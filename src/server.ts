@@ -34,6 +34,7 @@ import { FanoutHub } from './stream/fanout-hub.js';
 import { IngestSink } from './stream/ingest-sink.js';
 import { RecentSample } from './stream/recent-sample.js';
 import { streamForPath } from './stream/stream-paths.js';
+import { VerifiedCoverage } from './stream/verified-coverage.js';
 import { SystemdNotifier } from './systemd/notify.js';
 import { VERSION } from './version.js';
 
@@ -74,7 +75,10 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
   const access = new AccessControl({ tokensFile: config.tokens, allowFrom: config.allowFrom, protectMetrics: config.protectMetrics, metrics, logger: logger.child({ component: 'access' }) });
   const tls = config.tlsCert === '' ? undefined : loadTlsPair(config.tlsCert, config.tlsKey);
   const mode = await chooseServingMode(config, metrics, logger);
+  // verified=1 needs the logs' verification in this process: not on a NATS edge (it is on the ingest nodes).
+  const coverage = config.nats === '' ? new VerifiedCoverage() : undefined;
   const hub = new FanoutHub({
+    coverage,
     metrics,
     logger: logger.child({ component: 'hub' }),
     clientBufferBytes: config.clientBufferBytes,
@@ -157,6 +161,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
       metrics,
       logger: logger.child({ component: 'ingest' }),
       sink: sink.accept,
+      announceVerification: coverage && ((log, size, state, stopped) => coverage.update(log, size, state, stopped)),
     });
     if (ingest) {
       closers.push('ingest stop', () => ingest.stop());
@@ -165,6 +170,8 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
       if (!mode.readyOnListen) logger.info('listening', { ...listening, logs: ingest.followed.length });
       if (ingest.followed.length === 0) logger.warn('no log to follow (--allow-empty): streaming nothing until the log list changes', { log_list: config.logList });
       ingest.start();
+      coverage?.markReady();
+      if (!config.verify) logger.warn('--verify false: nothing is verified, so verified=1 clients receive no entries');
       health.ingesting = true;
     }
     if (!mode.readyOnListen) void notifier.ready();

@@ -61,6 +61,8 @@ export interface IngestOptions {
   cursors?: Cursors;
   /** Verify every log's heads and entries (--verify; default true). */
   verify?: boolean;
+  /** Every change of a log's verified size or verification state (verified=1 clients; FollowerDeps). */
+  announceVerification?: FollowerDeps['announceVerification'];
   /** Consumer pacing of every follower (see FollowerDeps.deliveryGate). */
   deliveryGate?: () => Promise<void> | undefined;
   metrics: ServerMetrics;
@@ -257,6 +259,7 @@ export class Ingest {
       deliveryGate: o.deliveryGate,
       verify: o.verify ?? true,
       stateDir: o.stateDir,
+      announceVerification: o.announceVerification,
     };
     const follower =
       log.kind === 'rfc6962'

@@ -17,7 +17,7 @@ import type { CompactRange } from '../verify/compact-range.js';
 import type { TreeHead } from '../verify/tree-head.js';
 import type { Cursors } from './cursor-store.js';
 import { HttpStatusError, errorKind, type HttpClient } from './http-client.js';
-import { LogVerification, isVerificationFailure } from './log-verification.js';
+import { LogVerification, isVerificationFailure, type LogVerificationDeps } from './log-verification.js';
 import { headUrl, servedHeadSize, verifyServedHead } from './served-head.js';
 import { checkTreeSize } from './tree-size.js';
 import type { CtEntry, EntrySink, LogDescriptor, LogStatus } from './types.js';
@@ -49,6 +49,8 @@ export interface FollowerDeps {
   verify?: boolean;
   /** State directory: verification evidence goes in its `evidence/` (none kept when undefined). */
   stateDir?: string;
+  /** The log's verified size or verification state changed (LogVerificationDeps.announce). */
+  announceVerification?: LogVerificationDeps['announce'];
 }
 
 /** A fetched window: its entries, and their leaf hashes when the log is being verified (else empty). */
@@ -96,6 +98,7 @@ export abstract class LogFollower {
       metrics: deps.metrics,
       logger: this.logger,
       now: deps.now,
+      announce: deps.announceVerification,
       // A failure is saved with the cursor at once: a restart keeps it.
       changed: () => {
         if (this.next !== null) this.deps.cursors.set(this.log.url, this.next, this.verification.saved());

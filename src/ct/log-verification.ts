@@ -66,6 +66,8 @@ export interface LogVerificationDeps {
   now: () => number;
   /** Called when a failure is recorded or cleared (the follower saves it with the cursor). */
   changed: () => void;
+  /** Called with the log's URL whenever its verified size or state may have changed (verified=1 clients read on). */
+  announce?: (log: string, verifiedSize: number | null, state: VerificationState, stopped: boolean) => void;
 }
 
 /** The answer to a window of leaves: all checked heads matched (or none was reached), or a root differed. */
@@ -106,7 +108,7 @@ export class LogVerification {
         key = parseLogKey(log.key, log.logId);
       } catch (err) {
         mode = 'unverifiable';
-        deps.logger.warn('log has no usable key: streamed unverified', { log: log.url, error: describeError(err) });
+        deps.logger.warn('log has no usable key: streamed unverified (verified=1 clients receive none of its entries)', { log: log.url, error: describeError(err) });
       }
     }
     this.key = key;
@@ -122,6 +124,12 @@ export class LogVerification {
     }
     const v = this.verifier?.verifiedSize;
     if (v !== undefined && v !== null) deps.metrics.verifiedSize.set({ log: log.url }, v);
+    this.announce();
+  }
+
+  /** Tells the hook where the log stands now. */
+  private announce(): void {
+    this.deps.announce?.(this.log.url, this.verifiedSize, this.state, this.stopped);
   }
 
   /** `/healthz` verification. */
@@ -200,6 +208,7 @@ export class LogVerification {
       this.deps.logger.info('log head verifies again after a bad signature: following it again', { log: this.log.url, tree_size: head.treeSize });
       this.failure = null;
       this.deps.changed();
+      this.announce();
     }
     if (this.verifier === null) return 'ok';
     return this.verdicts([this.verifier.addHead(head)], served, false);
@@ -245,6 +254,7 @@ export class LogVerification {
       if (v.status === 'ok') {
         this.deps.metrics.verifiedSize.set({ log: this.log.url }, v.verified.treeSize);
         for (const size of this.served.keys()) if (size < v.verified.treeSize) this.served.delete(size);
+        this.announce();
       } else if (v.status === 'inconsistent') {
         const why = v.reason === 'same_size_other_root' ? 'a signed head of the same size with another root' : 'a signed head smaller than one already verified';
         throw this.fail('inconsistent', `${why}: tree size ${v.head.treeSize} conflicts with ${v.conflictsWith.treeSize}`, {
@@ -293,6 +303,7 @@ export class LogVerification {
     });
     if (path !== null) void this.writeEvidence(path, evidence);
     this.deps.changed();
+    this.announce();
     return error;
   }
 

@@ -23,9 +23,9 @@ import { CertstreamError, describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import { RateLimitedLog } from '../log/rate-limited.js';
 import { compactChain, compactDefs, encodeCompact, isCompact, prepareCompact } from './compact-record.js';
-import { MAX_RECORD_BYTES, encodeRecordInto, probeRecord, recordBound, type WindowEntry } from './record-codec.js';
+import { MAX_RECORD_BYTES, encodeRecordInto, probeRecord, recordBound, recordKey, type WindowEntry } from './record-codec.js';
 import { frameRecords } from './record-frames.js';
-import { contiguousBatch, type FramedBatch, type ReplayBatch, type ReplayWindow, type StreamName } from './replay-window.js';
+import { contiguousBatch, type FrameKey, type FramedBatch, type ReplayBatch, type ReplayWindow, type StreamName } from './replay-window.js';
 import { Segment, parseSegmentName, segmentName } from './segment.js';
 import { fsyncDirectory, indexName, readSegmentIndex, writeSegmentIndex } from './segment-index.js';
 import { windowMetrics, type WindowMetrics } from './window-metrics.js';
@@ -98,7 +98,15 @@ function cutBatch(r: ReplayBatch, maxBytes: number): ReplayBatch {
   let k = 1;
   while (k < ends.length && ends[k] <= maxBytes) k++;
   const batch = { bytes: r.batch.bytes.subarray(0, ends[k - 1]), ends: ends.slice(0, k), payloads: r.batch.payloads.slice(0, k) };
-  return { first: r.first, next: r.first + k, batch };
+  return { first: r.first, next: r.first + k, batch, keys: r.keys?.slice(0, k) };
+}
+
+/** The entries of whole records (each at offset 0) at `seqs`: what a verified=1 reader judges. */
+function recordKeys(records: readonly Buffer[], seqs: (i: number) => number): FrameKey[] {
+  return records.map((r, i) => {
+    const { log, index } = recordKey(r, 0);
+    return { seq: seqs(i), log, index };
+  });
 }
 
 /** What a trimmed cache slot holds until the array is compacted (never read: reads start at cacheHead). */
@@ -437,7 +445,7 @@ export class LocalReplayWindow implements ReplayWindow {
     return err instanceof CertstreamError ? err : new CertstreamError('STATE_ERR_IO', `cannot append to the replay window ${this.active.path}: ${error}`, { cause: err });
   }
 
-  read(stream: StreamName, fromSeq: number, maxBytes: number): ReplayBatch | Promise<ReplayBatch> {
+  read(stream: StreamName, fromSeq: number, maxBytes: number, withKeys = false): ReplayBatch | Promise<ReplayBatch> {
     const from = Math.max(fromSeq, this.firstSeq);
     // maxBytes counts frames, the readers below count records: a compact record frames into several
     // times its size (a full frame ~8×), so the record budget is scaled by what this stream's reads
@@ -449,15 +457,15 @@ export class LocalReplayWindow implements ReplayWindow {
       if (r.recordBytes !== undefined && r.recordBytes > 0) this.expansion.set(stream, 0.7 * expansion + 0.3 * (r.batch.bytes.length / r.recordBytes));
       return cutBatch(r, maxBytes);
     };
-    if (from >= this.cacheFirst || from >= this.nextSeq) return done(this.readCache(stream, from, records));
-    return this.readDisk(stream, from, records).then(done);
+    if (from >= this.cacheFirst || from >= this.nextSeq) return done(this.readCache(stream, from, records, withKeys));
+    return this.readDisk(stream, from, records, withKeys).then(done);
   }
 
   /**
    * From memory. These records were encoded in this process and never read back from disk: there is
    * nothing for a CRC to catch.
    */
-  private readCache(stream: StreamName, from: number, maxBytes: number): RecordsRead {
+  private readCache(stream: StreamName, from: number, maxBytes: number, withKeys = false): RecordsRead {
     const start = Math.min(Math.max(from, this.cacheFirst), this.nextSeq);
     const records: Buffer[] = [];
     const segments: Segment[] = [];
@@ -468,7 +476,8 @@ export class LocalReplayWindow implements ReplayWindow {
       bytes += this.cache[i].length;
     }
     // Cached records' segments keep their certificates in memory (boundCertTables).
-    return { ...contiguousBatch(start, frameRecords(records, stream, (i, id) => segments[i].certs.get(id))), recordBytes: bytes };
+    const keys = withKeys ? recordKeys(records, (i) => start + i) : undefined;
+    return { ...contiguousBatch(start, frameRecords(records, stream, (i, id) => segments[i].certs.get(id))), recordBytes: bytes, keys };
   }
 
   seqAtTime(since: number): number {
@@ -770,13 +779,13 @@ export class LocalReplayWindow implements ReplayWindow {
     this.failureLog.log('error', 'corrupt', `replay window: ${what}`, { segment: seg.path, records, corrupt_records_total: this.corrupt });
   }
 
-  private async readDisk(stream: StreamName, from: number, maxBytes: number): Promise<RecordsRead> {
+  private async readDisk(stream: StreamName, from: number, maxBytes: number, withKeys: boolean): Promise<RecordsRead> {
     const i = this.segments.findIndex((s) => s.endSeq > from);
-    if (i < 0) return this.readCache(stream, this.nextSeq, maxBytes);
+    if (i < 0) return this.readCache(stream, this.nextSeq, maxBytes, withKeys);
     const seg = this.segments[i];
     const start = Math.max(from, seg.firstSeq);
     // A segment dropped before `from` (vanished) can leave the next held seq in memory.
-    if (start >= this.cacheFirst) return this.readCache(stream, start, maxBytes);
+    if (start >= this.cacheFirst) return this.readCache(stream, start, maxBytes, withKeys);
     const first = start - seg.firstSeq;
     const startOffset = seg.offsets[first];
     // Whole records up to about maxBytes (at least one), not past what is cached.
@@ -804,14 +813,14 @@ export class LocalReplayWindow implements ReplayWindow {
       release();
       const code = (err as { code?: string }).code;
       // Another reader's open evicted this handle mid-read (it was closed under us): read again.
-      if (code === 'EBADF' && this.handles.get(seg) !== handle && this.segments.includes(seg) && !this.closed) return this.readDisk(stream, from, maxBytes);
+      if (code === 'EBADF' && this.handles.get(seg) !== handle && this.segments.includes(seg) && !this.closed) return this.readDisk(stream, from, maxBytes, withKeys);
       // The file is gone: deleted under the server (dropped now), or trimmed while we read. Either way
       // the segment is no longer held, and the read goes on from the next seq the window holds.
       if (code === 'ENOENT' && this.segments.includes(seg)) {
         if (seg === this.active) this.checkFiles();
         else this.dropVanished(seg);
       }
-      if (!this.segments.includes(seg) && !this.closed) return this.read(stream, Math.max(from, seg.endSeq), maxBytes);
+      if (!this.segments.includes(seg) && !this.closed) return this.read(stream, Math.max(from, seg.endSeq), maxBytes, withKeys);
       throw err;
     }
     // A file shorter than its index (cut by hand): what is missing reads as damaged records.
@@ -844,26 +853,30 @@ export class LocalReplayWindow implements ReplayWindow {
       this.releaseCerts(seg);
       // The file is gone (as above): the read goes on from the next seq the window holds.
       if ((err as { code?: string }).code === 'ENOENT' && this.segments.includes(seg) && seg !== this.active) this.dropVanished(seg);
-      if (!this.segments.includes(seg) && !this.closed) return this.read(stream, Math.max(from, seg.endSeq), maxBytes);
+      if (!this.segments.includes(seg) && !this.closed) return this.read(stream, Math.max(from, seg.endSeq), maxBytes, withKeys);
       throw err;
     }
     // Compact records naming a certificate whose defining record is damaged: damaged too (never framed wrong).
+    const framedSeqs: number[] = [];
     const framed = records.filter((r, k) => {
       const chain = isCompact(r) ? compactChain(r) : [];
       const ok = chain !== undefined && !chain.some((id) => lost.has(id));
       if (!ok) seg.damaged.add(seqs[k]);
+      else framedSeqs.push(seqs[k]);
       return ok;
     });
     if (framed.length < records.length) this.countCorrupt(records.length - framed.length, seg, 'records whose chain certificates are in a damaged record skipped by a read (never sent)');
     // frameRecords copies every payload into the batch's own buffer, so the read buffer is free after it.
     let batch: FramedBatch;
+    let keys: FrameKey[] | undefined;
     try {
       batch = frameRecords(framed, stream, (_, id) => seg.certs.get(id));
+      if (withKeys) keys = recordKeys(framed, (k) => framedSeqs[k]);
     } finally {
       this.releaseCerts(seg);
       release();
     }
-    return { first: start, next: seg.firstSeq + last, batch, recordBytes: size };
+    return { first: start, next: seg.firstSeq + last, batch, recordBytes: size, keys };
   }
 }
 

@@ -32,6 +32,15 @@ export interface ReplayBatch {
   /** The seq to read from next. */
   readonly next: number;
   readonly batch: FramedBatch;
+  /** Each frame's entry (seq, log, cert_index), in order: only when the read asked for them (`withKeys`). */
+  readonly keys?: readonly FrameKey[];
+}
+
+/** The identity of a window entry a frame belongs to (verified=1 readers judge each by its log's verified size). */
+export interface FrameKey {
+  readonly seq: number;
+  readonly log: string;
+  readonly index: number;
 }
 
 /** A batch of one frame per seq from `first` on. */
@@ -61,8 +70,9 @@ export interface ReplayWindow {
    * Up to about `maxBytes` of one stream's frames from `fromSeq` on (at least one frame when any is
    * held). Recent entries come from memory synchronously, older ones from disk (a promise).
    * `fromSeq` below firstSeq reads from firstSeq (the batch's `first` says where it starts).
+   * `withKeys`: the batch also says each frame's entry (`keys`); a window that cannot (JetStream) ignores it.
    */
-  read(stream: StreamName, fromSeq: number, maxBytes: number): ReplayBatch | Promise<ReplayBatch>;
+  read(stream: StreamName, fromSeq: number, maxBytes: number, withKeys?: boolean): ReplayBatch | Promise<ReplayBatch>;
 
   /**
    * Seq of the first entry whose `seen` is at or after `since` (epoch seconds); nextSeq when none. A

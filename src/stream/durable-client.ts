@@ -12,6 +12,7 @@ import { WebSocket } from 'ws';
 import type { FilterSet } from './filter-sets.js';
 import type { StreamName } from './stream-paths.js';
 import type { DisconnectReason } from './stream-client.js';
+import type { VerifiedReader } from './verified-reader.js';
 import type { FrameBatch } from './ws-frame.js';
 
 export class DurableClient {
@@ -50,9 +51,16 @@ export class DurableClient {
     liveSeq: number,
     /** Its `match=` rule set: it receives only the frames of entries passing it (its seqs still count every entry). */
     readonly filter?: FilterSet,
+    /** `verified=1`: it receives an entry only once a verified signed head covers it (verified-reader.ts). */
+    readonly verified?: VerifiedReader,
   ) {
     this.nextSeq = startSeq;
     this.replayEnd = liveSeq;
+  }
+
+  /** The seq a pong confirms: everything before it was written (or will never be, for a verified=1 client). */
+  get position(): number {
+    return this.verified === undefined ? this.nextSeq : this.verified.position(this.nextSeq);
   }
 
   /** Bytes accepted but not yet written to the kernel. */

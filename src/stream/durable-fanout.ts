@@ -41,6 +41,8 @@ import type { DisconnectReason } from './stream-client.js';
 import { answerPings, isAnswer, pingPayload, protocolError } from './ping-guard.js';
 import { STREAM_NAMES } from './stream-paths.js';
 import type { SubscriptionQuery } from './subscription-query.js';
+import type { VerifiedCoverage } from './verified-coverage.js';
+import { heartbeatFrames, VerifiedReader, VerifiedSelections } from './verified-reader.js';
 import type { FrameBatch } from './ws-frame.js';
 
 export interface DurableFanoutOptions {
@@ -65,6 +67,8 @@ export interface DurableFanoutOptions {
   onGone(stream: StreamName, reason: DisconnectReason): void;
   /** A pump wrote `bytes` from the window (outside the hub's flush): the hub's --clients-memory-bytes check. */
   onWrite(bytes: number): void;
+  /** How far each log is proven, for `verified=1` clients (none: the hub refuses them). */
+  coverage?: VerifiedCoverage;
 }
 
 /**
@@ -83,6 +87,8 @@ const MIN_READ_BYTES = 64 * 1024;
  * previous read (a replay to 4 reading clients was not slower than with unbounded reads).
  */
 const MAX_CONCURRENT_READS = 2;
+/** verified=1 reads kept for other clients (each at most READ_CHUNK_BYTES of frames). */
+const VERIFIED_READS = 16;
 
 export class DurableFanout {
   readonly clients = new Set<DurableClient>();
@@ -97,6 +103,15 @@ export class DurableFanout {
   /** Window reads in flight, and the pumps waiting for one of the MAX_CONCURRENT_READS slots. */
   private reading = 0;
   private readonly readWaiters: (() => void)[] = [];
+  /**
+   * verified=1 clients' recent window reads, by stream and seq: clients in the same state read the same
+   * seqs after the same event (a log proven further), and a read from the window frames (inflates) every
+   * record, from disk when the log was held long, so they share one; each then selects its frames from
+   * it. A read stays right: the window's entries never change (one taken at the head is only shorter
+   * than a read now, and its reader goes on from its end). At most VERIFIED_READS are kept.
+   */
+  private readonly verifiedReads = new Map<string, ReplayBatch | Promise<ReplayBatch>>();
+  private readonly selections = new VerifiedSelections();
 
   constructor(private readonly options: DurableFanoutOptions) {
     const registers = [options.metrics.registry];
@@ -161,6 +176,15 @@ export class DurableFanout {
         this.set(window.bytes);
       },
     });
+    // A log proven further (or given up): verified=1 clients holding logs back read on.
+    options.coverage?.onChange(() => {
+      for (const c of clients) {
+        if (c.verified === undefined || c.verified.held.size === 0) continue;
+        // A pump under way may have judged its held logs before this change: it looks again when done.
+        if (c.pumping) c.verified.recheck = true;
+        else this.pump(c);
+      }
+    });
     if (options.pingIntervalMs > 0) {
       this.timer = setInterval(() => this.ping(), options.pingIntervalMs);
       this.timer.unref();
@@ -204,7 +228,8 @@ export class DurableFanout {
     else if (query.since !== undefined) start = window.seqAtTime(query.since);
     else start = live;
     const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
-    const client = new DurableClient(ws, socket, stream, remote, query.id, typeof start === 'number' ? start : live, live, filter);
+    const verified = query.verified === true && this.options.coverage !== undefined ? new VerifiedReader(this.options.coverage) : undefined;
+    const client = new DurableClient(ws, socket, stream, remote, query.id, typeof start === 'number' ? start : live, live, filter, verified);
     const begin = (from: number) => {
       if (from < window.firstSeq) {
         this.truncated.inc({ stream }, window.firstSeq - from);
@@ -285,20 +310,27 @@ export class DurableFanout {
 
   /**
    * The hub's flush: `batch` holds this stream's frames for seqs [start, end) (plus heartbeats) that
-   * pass `filter` (undefined: every frame). A client of that stream and filter exactly at `start` with
-   * room takes it as is; any other reads from the window.
+   * pass `filter` (undefined: every frame); `entries` are the entries of those seqs. A client of that
+   * stream and filter exactly at `start` with room takes it as is (a verified=1 client: when every entry
+   * is covered and it holds no log back); any other reads from the window.
    */
-  deliver(stream: StreamName, batch: FrameBatch, start: number, end: number, filter?: FilterSet): void {
+  deliver(stream: StreamName, batch: FrameBatch, start: number, end: number, filter: FilterSet | undefined, entries: readonly { log: string; index: number }[]): void {
     const group = this.byFilter.get(filter);
     if (group === undefined) return;
+    let beats: FrameBatch | undefined;
     for (const c of group) {
       if (c.stream !== stream || !c.open) continue;
-      if (c.nextSeq === start && !c.pumping && !c.waitingDrain && c.buffered + batch.bytes.length <= this.options.queueBytes) {
+      if (c.nextSeq === start && !c.pumping && !c.waitingDrain && c.buffered + batch.bytes.length <= this.options.queueBytes && (c.verified?.takes(entries) ?? true)) {
         c.write(batch);
         c.nextSeq = end;
-      } else if (c.nextSeq < this.options.window.nextSeq) {
-        this.pump(c);
+        continue;
       }
+      // A verified=1 client holding entries back still gets the heartbeats, as plain clients do.
+      if (c.verified !== undefined) {
+        beats ??= heartbeatFrames(batch);
+        if (beats.ends.length > 0) c.write(beats);
+      }
+      if (c.nextSeq < this.options.window.nextSeq) this.pump(c);
     }
   }
 
@@ -334,13 +366,20 @@ export class DurableFanout {
       })
       .finally(() => {
         c.pumping = false;
+        if (c.verified?.recheck === true) {
+          c.verified.recheck = false;
+          this.pump(c);
+        }
       });
   }
 
   private async pumpLoop(c: DurableClient): Promise<void> {
     const { window, queueBytes } = this.options;
     const minRead = Math.min(MIN_READ_BYTES, Math.ceil(queueBytes / 4));
-    while (c.open && c.nextSeq < window.nextSeq) {
+    for (;;) {
+      // A verified=1 client first scans again for held logs that became covered, then reads forward.
+      const rescan = c.verified?.nextRescan(c.nextSeq);
+      if (!c.open || (rescan === undefined && c.nextSeq >= window.nextSeq)) return;
       const room = queueBytes - c.buffered;
       if (room < minRead) {
         this.waitForRoom(c);
@@ -348,19 +387,20 @@ export class DurableFanout {
       }
       const slot = this.readSlot();
       if (slot !== undefined) await slot;
-      const asked = c.nextSeq;
+      const asked = rescan?.at ?? c.nextSeq;
       let read: ReplayBatch;
       try {
         if (!c.open) return;
         // Nothing moves nextSeq while the pump runs (deliver() leaves a pumping client alone).
-        const r = window.read(c.stream, asked, Math.min(READ_CHUNK_BYTES, Math.max(1, queueBytes - c.buffered)));
+        const r = c.verified === undefined ? window.read(c.stream, asked, Math.min(READ_CHUNK_BYTES, Math.max(1, queueBytes - c.buffered))) : this.verifiedRead(c.stream, asked);
         read = r instanceof Promise ? await r : r;
       } finally {
         this.releaseReadSlot();
       }
       if (!c.open) return;
       const { first, next } = read;
-      const batch = c.filter === undefined ? read.batch : matchingFrames(c.stream, read, c.filter);
+      const proven = c.verified === undefined ? read : this.selections.select(c.verified, read, rescan, c.nextSeq);
+      const batch = c.filter === undefined ? proven.batch : matchingFrames(c.stream, proven, c.filter);
       if (next <= asked) {
         // Nothing read and nothing skipped: ask again only when the window's start moved meanwhile
         // (trimmed under the read); anything else would spin on the same seq forever.
@@ -370,14 +410,19 @@ export class DurableFanout {
         c.ws.close(1011, 'replay window read made no progress');
         return;
       }
-      // Seqs not delivered: trimmed under a reader slower than the window is long (before `first`), or
-      // left out by the window inside the batch (a damaged record, a vanished segment).
-      const lost = next - asked - read.batch.ends.length;
-      if (lost > 0) this.truncated.inc({ stream: c.stream }, lost);
       if (batch.ends.length > 0) {
         c.write(batch);
         this.options.onWrite(batch.bytes.length);
       }
+      if (rescan !== undefined) {
+        // Seqs up to nextSeq only: the forward read has not looked past it yet.
+        rescan.at = Math.min(next, c.nextSeq);
+        continue;
+      }
+      // Seqs not delivered: trimmed under a reader slower than the window is long (before `first`), or
+      // left out by the window inside the batch (a damaged record, a vanished segment).
+      const lost = next - asked - read.batch.ends.length;
+      if (lost > 0) this.truncated.inc({ stream: c.stream }, lost);
       if (first < c.replayEnd) this.replayed.inc({ stream: c.stream }, Math.min(batch.ends.length, c.replayEnd - first));
       c.nextSeq = next;
     }
@@ -399,6 +444,23 @@ export class DurableFanout {
     };
     if (c.socket.writableNeedDrain) c.socket.once('drain', resume);
     else timer = setTimeout(resume, 10);
+  }
+
+  /**
+   * A verified=1 client's read of READ_CHUNK_BYTES with the frames' entries, shared with the other such
+   * clients that read the same seq.
+   */
+  private verifiedRead(stream: StreamName, from: number): ReplayBatch | Promise<ReplayBatch> {
+    const key = `${stream}:${from}`;
+    let r = this.verifiedReads.get(key);
+    if (r === undefined) {
+      if (this.verifiedReads.size >= VERIFIED_READS) this.verifiedReads.delete(this.verifiedReads.keys().next().value!);
+      r = this.options.window.read(stream, from, READ_CHUNK_BYTES, true);
+      // A failed read is not kept: the next client asks the window again.
+      if (r instanceof Promise) r.catch(() => this.verifiedReads.get(key) === r && this.verifiedReads.delete(key));
+      this.verifiedReads.set(key, r);
+    }
+    return r;
   }
 
   /** Takes one of the MAX_CONCURRENT_READS read slots: at once (undefined) or when one is free. */
@@ -435,7 +497,7 @@ export class DurableFanout {
         c.ws.terminate();
         continue;
       }
-      c.pingSeq = c.nextSeq;
+      c.pingSeq = c.position;
       c.pingPayload = pingPayload();
       c.pingSentAt = now;
       c.pingFlushed = c.flushed;

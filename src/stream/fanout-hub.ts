@@ -31,6 +31,12 @@
  *   against all sets together; each set queues its matching frames (and the heartbeats) per stream, and a flush
  *   frames them once for all of the set's clients, plain and durable — the same bytes as the unfiltered
  *   stream's frames, fewer of them.
+ * - `?verified=1` (interface.md "Verified logs"): such clients are readers of the window like durable
+ *   ones, and receive an entry only once a verified signed head covers it (`coverage`, fed by the
+ *   ingest's verification; verified-reader.ts holds a log back, not the stream). A flush whose entries
+ *   are all covered — the usual case: a follower checks a window's root before handing it on — goes to
+ *   them as the same shared batch; otherwise they read from the window. Without `coverage` (an edge of
+ *   NATS mode: the verification is on the ingest nodes) they are refused with 503.
  */
 import { maskToken } from '../access/request-token.js';
 import { sleep } from '../ct/backoff.js';
@@ -59,6 +65,7 @@ import { RecentMessages } from './recent-messages.js';
 import { DISCONNECT_REASONS, StreamClient, type DisconnectReason } from './stream-client.js';
 import { STREAM_NAMES, STREAM_VARIANTS, streamForPath, type StreamName } from './stream-paths.js';
 import { parseSubscriptionQuery, type SubscriptionQuery } from './subscription-query.js';
+import type { VerifiedCoverage } from './verified-coverage.js';
 import { frameBatch, type FrameBatch } from './ws-frame.js';
 
 /** Seqs [start, end) of the window entries queued for a flush; `shared` false when the window left some out. */
@@ -123,6 +130,8 @@ export interface FanoutHubOptions {
   maxFilterSets?: number;
   /** Most normalised rule bytes of all `match=` sets together (filter-sets.ts default 32 MiB); beyond, a 503. */
   maxFilterBytes?: number;
+  /** How far each followed log is proven, for `verified=1` clients; without it they are refused (503). */
+  coverage?: VerifiedCoverage;
 }
 
 /** What the hub's durable side reads from and confirms into. */
@@ -180,6 +189,9 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
   private durablePending: boolean;
   /** Seqs [start, end) of the window entries queued in `pending`, per stream. */
   private pendingSeqs: Record<StreamName, PendingSeqs | undefined> = { lite: undefined, full: undefined, domains: undefined };
+  /** The entries (log, index) appended since the last flush, the first of them at seq `pendingBase`. */
+  private pendingEntries: { log: string; index: number }[] = [];
+  private pendingBase = 0;
   /** Seq stand-in for frames published without a log/index (tests): keeps the window's dedupe out of their way. */
   private anonymous = 0;
   /** Bytes queued in `pending`, per stream (for consumer pacing). */
@@ -239,6 +251,7 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
       // The kernel's socket buffer holds as much again, so 1 MiB still fills a fast link.
       queueBytes: Math.min(clientBufferBytes, 1024 * 1024),
       maxPendingPongs: this.options.maxPendingPongs ?? DEFAULT_MAX_PENDING_PONGS,
+      coverage: this.options.coverage,
       protocolViolation: (client, what) => this.protocolViolation(client, what),
       onWrite: (bytes) => this.notedWrite(bytes),
       now: this.now,
@@ -259,11 +272,17 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
     if (stream === undefined) return false;
     const query = parseSubscriptionQuery(req.url);
     // Closing, or a durable subscription in the moment between bind and the window's opening: retry.
-    if (this.closed || (this.durablePending && !('error' in query) && (query.id !== undefined || query.since !== undefined))) {
+    const windowed = !('error' in query) && (query.id !== undefined || query.since !== undefined || query.verified === true);
+    if (this.closed || (this.durablePending && windowed)) {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n');
       return true;
     }
-    const refuse = 'error' in query ? query.error : (query.id !== undefined || query.since !== undefined) && !this.durable ? 'id and since need the replay window, which is off' : undefined;
+    if (!('error' in query) && query.verified === true && this.options.coverage === undefined) {
+      const body = 'verified=1 is not available on this node: it does not verify the logs itself (a NATS edge; connect to a server without --nats)\n';
+      socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      return true;
+    }
+    const refuse = 'error' in query ? query.error : windowed && !this.durable ? `${query.verified === true ? 'verified=1 needs' : 'id and since need'} the replay window, which is off` : undefined;
     if (refuse !== undefined) {
       // Clients show only "Handshake status 400": the reason is in the body and, once a minute, in the log.
       // A token in the query (clients send `?token=` where they cannot set headers) never reaches the log.
@@ -301,7 +320,7 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const filter = q.match === undefined ? undefined : this.useFilter(ws, stream, q.match);
       if (filter === null) return;
-      if (this.durable && (q.id !== undefined || q.since !== undefined)) {
+      if (this.durable && (q.id !== undefined || q.since !== undefined || q.verified === true)) {
         this.durable.add(ws, socket as Socket, stream, req, q, filter);
         this.emit('connect', stream);
       } else this.addClient(ws, socket as Socket, stream, req, filter);
@@ -336,6 +355,8 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
       let appended: readonly unknown[] = [];
       try {
         ({ seq, appended } = window.append(entries));
+        if (this.pendingEntries.length === 0) this.pendingBase = seq;
+        for (const e of appended as readonly { log: string; index: number }[]) this.pendingEntries.push(e);
       } catch {
         // A failing disk must not cost the plain clients their frames: they still get them; durable
         // clients cannot (the window does not hold them), which is counted here and logged by the window
@@ -374,14 +395,23 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
     this.lastFlushAt = performance.now();
     const pending = this.pending;
     const seqs = this.pendingSeqs;
+    const entries = this.pendingEntries;
+    const base = this.pendingBase;
+    this.pendingEntries = [];
     this.pending = { lite: [], full: [], domains: [] };
     this.pendingSeqs = { lite: undefined, full: undefined, domains: undefined };
     this.pendingBytes = { lite: 0, full: 0, domains: 0 };
     const now = this.now();
+    // The entries of each stream's seqs, for verified=1 clients (every entry covered: the shared batch).
+    const keys: Record<StreamName, readonly { log: string; index: number }[]> = { lite: [], full: [], domains: [] };
+    for (const stream of STREAM_NAMES) {
+      const r = seqs[stream];
+      if (r !== undefined && r.end > r.start) keys[stream] = r.start === base && r.end - base === entries.length ? entries : entries.slice(r.start - base, r.end - base);
+    }
     for (const stream of STREAM_NAMES) {
       const messages = pending[stream];
       if (messages.length === 0 || this.counts[stream] === this.filteredCounts[stream]) continue;
-      this.send(stream, frameBatch(messages), seqs[stream], this.unfiltered, undefined, now);
+      this.send(stream, frameBatch(messages), seqs[stream], keys[stream], this.unfiltered, undefined, now);
     }
     for (const set of this.filters.values()) {
       const queued = set.pending;
@@ -390,7 +420,7 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
         // A set whose entries all failed still moves its durable clients past them (an empty batch);
         // with no durable client, an empty batch has nothing to do (a thousand sets, every flush).
         if (set.clients[stream] === 0 || (queued[stream].length === 0 && (seqs[stream] === undefined || this.durable?.serves(set) !== true))) continue;
-        this.send(stream, frameBatch(queued[stream]), seqs[stream], set.plain, set, now);
+        this.send(stream, frameBatch(queued[stream]), seqs[stream], keys[stream], set.plain, set, now);
       }
     }
     this.limitMemory();
@@ -399,13 +429,13 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
 
   /**
    * One stream's batch of a flush to its durable clients (with `filter`, or without any) and to `plain`,
-   * for the window seqs `seqs` (undefined: none, or no window).
+   * for the window seqs `seqs` (undefined: none, or no window) whose entries are `entries`.
    */
-  private send(stream: StreamName, batch: FrameBatch, seqs: PendingSeqs | undefined, plain: Iterable<StreamClient>, filter: FilterSet | undefined, now: number): void {
+  private send(stream: StreamName, batch: FrameBatch, seqs: PendingSeqs | undefined, entries: readonly { log: string; index: number }[], plain: Iterable<StreamClient>, filter: FilterSet | undefined, now: number): void {
     if (this.durable) {
       const head = this.window!.nextSeq;
       const r = seqs ?? { start: head, end: head, shared: true };
-      this.durable.deliver(stream, batch, r.shared ? r.start : -1, r.end, filter);
+      this.durable.deliver(stream, batch, r.shared ? r.start : -1, r.end, filter, entries);
     }
     let dropped = 0;
     for (const client of plain) {

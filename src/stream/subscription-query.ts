@@ -1,7 +1,8 @@
 /**
  * The query parameters of a stream request (interface.md, "Lossless delivery"): `id=NAME` (a durable
- * subscription) and `since=SECONDS` (replay from a time); and `match=RULES` ("Server-side filtering",
- * filter-rules.ts). Pure; a bad value is a one-line message that
+ * subscription) and `since=SECONDS` (replay from a time); `match=RULES` ("Server-side filtering",
+ * filter-rules.ts); `verified=1` ("Verified logs": only entries a verified signed head covers; `0` is
+ * the default, anything else is refused). Pure; a bad value is a one-line message that
  * the hub answers with HTTP 400 before the upgrade.
  */
 import { parseFilterRules, type FilterRules } from './filter-rules.js';
@@ -13,11 +14,13 @@ export interface SubscriptionQuery {
   readonly since?: number;
   /** Only entries with a name matching one of these rules. */
   readonly match?: FilterRules;
+  /** `verified=1`: only entries a verified signed tree head covers. */
+  readonly verified?: boolean;
 }
 
 const NAME = /^[A-Za-z0-9._-]{1,64}$/;
 
-/** Parses `id`, `since` and `match` from a request URL (other parameters are ignored, as before). */
+/** Parses `id`, `since`, `match` and `verified` from a request URL (other parameters are ignored, as before). */
 export function parseSubscriptionQuery(url: string | undefined): SubscriptionQuery | { error: string } {
   const q = (url ?? '').indexOf('?');
   if (q < 0) return {};
@@ -28,7 +31,13 @@ export function parseSubscriptionQuery(url: string | undefined): SubscriptionQue
   if (sinces.length > 1) return { error: 'since given more than once' };
   const matches = params.getAll('match');
   if (matches.length > 1) return { error: 'match given more than once (separate its rules with commas)' };
-  const out: { id?: string; since?: number; match?: FilterRules } = {};
+  const verifieds = params.getAll('verified');
+  if (verifieds.length > 1) return { error: 'verified given more than once' };
+  if (verifieds.length === 1 && verifieds[0] !== '1' && verifieds[0] !== '0') {
+    return { error: `bad verified ${JSON.stringify(verifieds[0].slice(0, 80))}: 1 (only entries a verified signed tree head covers) or 0` };
+  }
+  const out: { id?: string; since?: number; match?: FilterRules; verified?: boolean } = {};
+  if (verifieds[0] === '1') out.verified = true;
   if (ids.length === 1) {
     if (!NAME.test(ids[0])) return { error: `bad id ${JSON.stringify(ids[0].slice(0, 80))}: 1-64 characters of A-Z a-z 0-9 . _ -` };
     out.id = ids[0];
