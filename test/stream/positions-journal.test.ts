@@ -31,7 +31,10 @@ test('kill -9 while saving: the positions open, and none is behind what was repo
     const seq = store.get(`name-${i}`, 'full');
     assert.ok(seq !== undefined && seq >= reported, `name-${i}: ${seq} is not behind the reported round ${reported}`);
   }
-  assert.equal(store.get('name-1', 'lite'), 1, 'the other streams were saved too');
+  // name-1 is saved on every stream in rounds 1, 51, 101…: at least in the last such round reported.
+  const lite = store.get('name-1', 'lite');
+  const due = reported - ((reported - 1) % 50);
+  assert.ok(lite !== undefined && lite % 50 === 1 && lite >= due, `the other streams were saved too: name-1 on lite is ${lite}, reported round ${reported}`);
   await store.close();
 });
 
