@@ -144,7 +144,7 @@ export class KvCursorStore implements Cursors {
  * A cursor entry of the bucket: its value (cursor-store.ts's `cursorValue`) and its text; undefined for
  * a delete or a value that is not a cursor (skipped, as the file's reader would refuse it).
  */
-function kvCursor(e: KvEntry): KvRecord<{ value: CursorValue; text: string }> | undefined {
+export function kvCursor(e: KvEntry): KvRecord<{ value: CursorValue; text: string }> | undefined {
   const t = kvText(e);
   if (t === undefined) return undefined;
   let parsed: unknown;
