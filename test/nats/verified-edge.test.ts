@@ -23,6 +23,16 @@ function logsReach(server: ServerHandle, urls: readonly string[], what: string, 
   });
 }
 
+/** The cert_index of each frame (a short failure message: a diff of whole frames takes minutes). */
+function indexes(frames: readonly { index: number }[]): number[] {
+  return frames.map((f) => f.index);
+}
+
+/** Whether two clients received the same frames, byte for byte, in the same order. */
+function sameFrames(a: readonly { frame: string }[], b: readonly { frame: string }[]): boolean {
+  return a.length === b.length && a.every((f, i) => f.frame === b[i].frame);
+}
+
 /** The frames of `log` a client received, with their cert_index, in arrival order. */
 function framesOf(r: Recorded, log: string): { index: number; frame: string }[] {
   return r.raw
@@ -65,7 +75,7 @@ test('NATS edge: verified=1 gets only what the ingest verified, byte-identical; 
   const replayVerified = await record('/?verified=1&since=0');
   await waitUntil('the verified replay has every entry', LONG, () => all.every((log) => framesOf(replayVerified, log).length === 300));
   await waitUntil('the plain replay has every entry', LONG, () => all.every((log) => framesOf(replayPlain, log).length === 300));
-  for (const log of all) assert.deepEqual(framesOf(replayVerified, log), framesOf(replayPlain, log), `${log}: the verified replay is byte-identical`);
+  for (const log of all) assert.ok(sameFrames(framesOf(replayVerified, log), framesOf(replayPlain, log)), `${log}: the verified replay is byte-identical`);
 
   // Live: 300 more entries of the liar, the altered one in the last get-entries window (32 entries).
   const plain = await record('/');
@@ -83,10 +93,10 @@ test('NATS edge: verified=1 gets only what the ingest verified, byte-identical; 
 
   const streamedToPlain = framesOf(plain, liar).map((f) => f.index);
   assert.ok(streamedToPlain.length >= 32 && streamedToPlain.every((i) => i >= 300 && i < 590), `a plain client got the liar's first windows as fetched (${streamedToPlain.length})`);
-  assert.deepEqual(framesOf(verified, liar), [], 'nothing of the liar beyond its last verified size (300)');
-  assert.deepEqual(framesOf(replayVerified, liar).filter((f) => f.index >= 300), [], 'nor to the client that replayed');
+  assert.deepEqual(indexes(framesOf(verified, liar)), [], 'nothing of the liar beyond its last verified size (300)');
+  assert.deepEqual(indexes(framesOf(replayVerified, liar)).filter((i) => i >= 300), [], 'nor to the client that replayed');
   for (const log of [honest, honestStatic]) {
-    assert.deepEqual(framesOf(verified, log), framesOf(plain, log), `${log}: byte-identical, in order`);
-    assert.deepEqual(framesOf(replayVerified, log).slice(300), framesOf(plain, log), `${log}: the replaying client went on live alike`);
+    assert.ok(sameFrames(framesOf(verified, log), framesOf(plain, log)), `${log}: byte-identical, in order`);
+    assert.ok(sameFrames(framesOf(replayVerified, log).slice(300), framesOf(plain, log)), `${log}: the replaying client went on live alike`);
   }
 });
