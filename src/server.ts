@@ -74,9 +74,11 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
   // Read before anything opens: a bad tokens file, allow-list or TLS pair is a configuration error (78).
   const access = new AccessControl({ tokensFile: config.tokens, allowFrom: config.allowFrom, protectMetrics: config.protectMetrics, metrics, logger: logger.child({ component: 'access' }) });
   const tls = config.tlsCert === '' ? undefined : loadTlsPair(config.tlsCert, config.tlsKey);
-  const mode = await chooseServingMode(config, metrics, logger);
-  // verified=1 needs the logs' verification in this process: not on a NATS edge (it is on the ingest nodes).
-  const coverage = config.nats === '' ? new VerifiedCoverage() : undefined;
+  // verified=1: fed by this process's verification, or with --nats (edge and all) by the ingest nodes'
+  // verification saved with their cursors (nats/kv-coverage.ts), the one source for every edge alike.
+  const coverage = new VerifiedCoverage();
+  const local = config.nats === '';
+  const mode = await chooseServingMode(config, metrics, logger, coverage);
   const hub = new FanoutHub({
     coverage,
     metrics,
@@ -161,7 +163,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
       metrics,
       logger: logger.child({ component: 'ingest' }),
       sink: sink.accept,
-      announceVerification: coverage && ((log, size, state, stopped) => coverage.update(log, size, state, stopped)),
+      announceVerification: local ? (log, size, state, stopped) => coverage.update(log, size, state, stopped) : undefined,
     });
     if (ingest) {
       closers.push('ingest stop', () => ingest.stop());
@@ -170,7 +172,8 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
       if (!mode.readyOnListen) logger.info('listening', { ...listening, logs: ingest.followed.length });
       if (ingest.followed.length === 0) logger.warn('no log to follow (--allow-empty): streaming nothing until the log list changes', { log_list: config.logList });
       ingest.start();
-      coverage?.markReady();
+      // A NATS edge never is: a log its bucket does not name yet is held, not skipped (nats/kv-coverage.ts).
+      if (local) coverage.markReady();
       if (!config.verify) logger.warn('--verify false: nothing is verified, so verified=1 clients receive no entries');
       health.ingesting = true;
     }

@@ -24,7 +24,7 @@ import type { Logger } from '../log/logger.js';
 import { RateLimitedLog } from '../log/rate-limited.js';
 import { recordKey } from '../replay/record-codec.js';
 import { frameRecords } from '../replay/record-frames.js';
-import { contiguousBatch, type ReplayBatch, type ReplayWindow, type StreamName, type WindowEntry } from '../replay/replay-window.js';
+import { contiguousBatch, recordKeys, type ReplayBatch, type ReplayWindow, type StreamName, type WindowEntry } from '../replay/replay-window.js';
 import type { StreamFrames } from '../stream/fanout-hub.js';
 import type { NatsMetrics } from './nats-metrics.js';
 import { CertResolver, type Resolved } from './cert-resolver.js';
@@ -198,7 +198,7 @@ export class JetStreamWindow implements ReplayWindow {
     return { seq, appended: [...entries] };
   }
 
-  read(stream: StreamName, fromSeq: number, maxBytes: number): ReplayBatch | Promise<ReplayBatch> {
+  read(stream: StreamName, fromSeq: number, maxBytes: number, withKeys = false): ReplayBatch | Promise<ReplayBatch> {
     const from = Math.max(fromSeq, this.firstSeq);
     if (from >= this.cacheFirst) {
       const records: Buffer[] = [];
@@ -208,9 +208,10 @@ export class JetStreamWindow implements ReplayWindow {
         records.push(r);
         bytes += r.length;
       }
-      return contiguousBatch(from, frameRecords(records, stream));
+      const batch = contiguousBatch(from, frameRecords(records, stream));
+      return withKeys ? { ...batch, keys: recordKeys(records, (i) => from + i) } : batch;
     }
-    return this.readStream(stream, from, maxBytes);
+    return this.readStream(stream, from, maxBytes, withKeys);
   }
 
   /**
@@ -405,17 +406,19 @@ export class JetStreamWindow implements ReplayWindow {
     }
   }
 
-  private async readStream(stream: StreamName, from: number, maxBytes: number): Promise<ReplayBatch> {
+  private async readStream(stream: StreamName, from: number, maxBytes: number, withKeys: boolean): Promise<ReplayBatch> {
     const reused = this.readers.get(from);
-    if (reused === undefined) return this.readStreamWith(undefined, stream, from, maxBytes);
+    if (reused === undefined) return this.readStreamWith(undefined, stream, from, maxBytes, withKeys);
     this.readers.delete(from);
     // A kept reader may have expired on the server meanwhile: then read once more with a fresh one.
-    return this.readStreamWith(reused, stream, from, maxBytes).catch(() => this.readStreamWith(undefined, stream, from, maxBytes));
+    return this.readStreamWith(reused, stream, from, maxBytes, withKeys).catch(() => this.readStreamWith(undefined, stream, from, maxBytes, withKeys));
   }
 
-  private async readStreamWith(kept: Consumer | undefined, stream: StreamName, from: number, maxBytes: number): Promise<ReplayBatch> {
+  private async readStreamWith(kept: Consumer | undefined, stream: StreamName, from: number, maxBytes: number, withKeys: boolean): Promise<ReplayBatch> {
     const upTo = Math.min(this.cacheFirst, this.nextSeq);
     const records: Buffer[] = [];
+    /** Each record's window seq (the stream's may have gaps). */
+    const seqs: number[] = [];
     const offset = this.offset;
     const epoch = this.epoch;
     /** The seq after the last message taken (entry or not). */
@@ -447,6 +450,7 @@ export class JetStreamWindow implements ReplayWindow {
         const resolved = message === undefined ? undefined : await this.resolver.resolve(message);
         if (resolved !== undefined && 'record' in resolved) {
           records.push(resolved.record);
+          seqs.push(seq);
           continue;
         }
         // Not an entry, or its chain cannot be had: skipped, so that a replay goes past it instead of failing on it every time.
@@ -466,13 +470,13 @@ export class JetStreamWindow implements ReplayWindow {
     }
     if (epoch !== this.epoch) {
       // The stream started over during the read: what was asked for is gone; the reader goes on at the new start.
-      return { first: from, next: Math.max(from, this.firstSeq), batch: frameRecords([], stream) };
+      return { first: from, next: Math.max(from, this.firstSeq), batch: frameRecords([], stream), keys: withKeys ? [] : undefined };
     }
     if (taken === 0) {
       // Trimmed meanwhile, or nothing between from and the cache: continue from the cache.
-      return from < this.cacheFirst && this.cacheFirst < this.nextSeq ? this.read(stream, this.cacheFirst, maxBytes) : contiguousBatch(from, frameRecords([], stream));
+      return from < this.cacheFirst && this.cacheFirst < this.nextSeq ? this.read(stream, this.cacheFirst, maxBytes, withKeys) : { ...contiguousBatch(from, frameRecords([], stream)), keys: withKeys ? [] : undefined };
     }
-    return { first: from, next, batch: frameRecords(records, stream) };
+    return { first: from, next, batch: frameRecords(records, stream), keys: withKeys ? recordKeys(records, (i) => seqs[i]) : undefined };
   }
 
   private async seqAtTimeFromStream(since: number): Promise<number> {

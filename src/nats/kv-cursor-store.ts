@@ -12,6 +12,8 @@
  * `{"next":N,"verifier":{...}}` with the log's verification state (its compact range, last verified
  * head, a failure), so that a restarted ingest goes on verifying at once and keeps a failure. A value
  * at the same index is written again when its verification state changed (a failure found there).
+ * A move of a log's verified size or failure is saved at once rather than at the flush period (still
+ * after `beforeWrite`, and only the changed cursors): edges feed their verified=1 clients from it.
  */
 import type { KV, KvEntry } from '@nats-io/kv';
 import { cursorValue, savedCursorValue, type CursorFlushHealth, type CursorValue, type Cursors } from '../ct/cursor-store.js';
@@ -44,6 +46,8 @@ export class KvCursorStore implements Cursors {
   private readonly failures: FlushFailures;
   private kv: KV | undefined;
   private watcher: { stop(): void } | undefined;
+  /** A save is due at once (a verified size or failure moved), coalescing the moves of one turn. */
+  private savingSoon = false;
 
   constructor(private readonly options: KvCursorStoreOptions) {
     const path = (this.path = `JetStream key-value bucket ${options.bucketName}`);
@@ -85,7 +89,16 @@ export class KvCursorStore implements Cursors {
   }
 
   set(url: string, nextIndex: number, verifier?: object): void {
+    const moved = provenMark(verifier) !== provenMark(this.mine.get(url)?.verifier);
     this.mine.set(url, verifier === undefined ? { next: nextIndex } : { next: nextIndex, verifier });
+    // The edges' verified=1 clients wait for this value (kv-coverage.ts): saved now, not at the period.
+    if (moved && !this.savingSoon && this.kv !== undefined) {
+      this.savingSoon = true;
+      setImmediate(() => {
+        this.savingSoon = false;
+        this.mine.flush().catch(() => undefined);
+      });
+    }
   }
 
   flushHealth(): CursorFlushHealth {
@@ -140,11 +153,17 @@ export class KvCursorStore implements Cursors {
   }
 }
 
+/** What a saved verification state proves, for comparison: the verified size and the failure, if any. */
+function provenMark(verifier: unknown): string {
+  const v = (typeof verifier === 'object' && verifier !== null ? verifier : {}) as { tree?: { verified?: { tree_size?: unknown } | null } | null; failure?: { reason?: unknown } | null };
+  return `${String(v.tree?.verified?.tree_size)} ${String(v.failure?.reason)}`;
+}
+
 /**
  * A cursor entry of the bucket: its value (cursor-store.ts's `cursorValue`) and its text; undefined for
  * a delete or a value that is not a cursor (skipped, as the file's reader would refuse it).
  */
-function kvCursor(e: KvEntry): KvRecord<{ value: CursorValue; text: string }> | undefined {
+export function kvCursor(e: KvEntry): KvRecord<{ value: CursorValue; text: string }> | undefined {
   const t = kvText(e);
   if (t === undefined) return undefined;
   let parsed: unknown;

@@ -7,7 +7,8 @@
  *   the sink's target, the key-value cursors as the ingest's cursor store (saved only once what they
  *   cover is acknowledged), and the publisher's room as the ingest's consumer pacing.
  * - edge side (roles edge, all): the stream as the hub's replay window (its tail feeds the hub) and the
- *   positions bucket as the durable positions, attached to the hub once NATS is reached.
+ *   positions bucket as the durable positions, attached to the hub once NATS is reached; the cursor
+ *   bucket mirrored into the hub's verified=1 coverage (the ingest nodes' verified sizes).
  * - both: a guard (stream-guard.ts) that notices the stream or a bucket lost with a wiped NATS store,
  *   re-creates what this node owns, and tells /healthz (`problems()`) meanwhile.
  */
@@ -22,6 +23,8 @@ import type { PositionLimits } from '../stream/durable-positions.js';
 import type { FanoutHub, StreamFrames } from '../stream/fanout-hub.js';
 import { JetStreamPublisher } from './jetstream-publisher.js';
 import { JetStreamWindow } from './jetstream-window.js';
+import type { VerifiedCoverage } from '../stream/verified-coverage.js';
+import { mirrorCoverage } from './kv-coverage.js';
 import { KvCursorStore } from './kv-cursor-store.js';
 import { KvPositions } from './kv-positions.js';
 import { NatsLink } from './nats-link.js';
@@ -86,6 +89,8 @@ export class NatsMode {
   private readonly certsGuard: GuardedStream;
   /** Bucket mirrors kept to give a re-created bucket its values back (key → value), by bucket. */
   private readonly mirrors: { stop(): void }[] = [];
+  /** The cursor bucket mirrored into the edge's verified=1 coverage. */
+  private coverageMirror: { stop(): void } | undefined;
 
   constructor(private readonly options: NatsModeOptions) {
     this.stopped.catch(() => undefined);
@@ -123,6 +128,19 @@ export class NatsMode {
    */
   problems(): string[] {
     return this.guard.problems();
+  }
+
+  /**
+   * verified=1 on this edge: the ingest nodes' verified sizes, saved with their cursors, mirrored into
+   * `coverage` (kv-coverage.ts).
+   */
+  private async mirrorCoverage(nc: NatsConnection, coverage: VerifiedCoverage): Promise<{ stop(): void }> {
+    const kv = await openBucket(nc, this.options.stream, 'cursors', this.options.replicas);
+    const bucket = `${this.options.stream}_cursors`;
+    return mirrorCoverage(kv, bucket, coverage, {
+      logger: this.options.logger.child({ component: 'nats-coverage' }),
+      restarts: { inc: () => this.natsMetrics.kvWatchRestarts.inc({ bucket }) },
+    });
   }
 
   /** The edge's window (the stream) and positions (the bucket), once attached. */
@@ -180,10 +198,11 @@ export class NatsMode {
    * The edge side, in the background: once NATS is reached, the stream becomes the hub's replay window
    * (its tail publishing into `publish`) and the positions bucket its durable positions.
    */
-  openEdge(hub: FanoutHub, publish: (frames: StreamFrames[]) => void, pingIntervalMs: number): void {
+  openEdge(hub: FanoutHub, publish: (frames: StreamFrames[]) => void, pingIntervalMs: number, coverage?: VerifiedCoverage): void {
     this.edgeOpening = (async () => {
       const opened = await this.retry('stream tail', async (nc) => {
         await this.ensureStreamOnce(nc);
+        if (coverage !== undefined && this.coverageMirror === undefined) this.coverageMirror = await this.mirrorCoverage(nc, coverage);
         const kv: KV = await openBucket(nc, this.options.stream, 'positions', this.options.replicas);
         const bucket = `${this.options.stream}_positions`;
         const positions = await KvPositions.open({
@@ -234,6 +253,7 @@ export class NatsMode {
     // Not waited for: a check under way may wait for a request to a NATS that is gone.
     void this.guard.close();
     for (const m of this.mirrors.splice(0)) m.stop();
+    this.coverageMirror?.stop();
     await this.publisher?.close();
     await this.edgeOpening;
     await this.window?.close();

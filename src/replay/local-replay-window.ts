@@ -23,9 +23,9 @@ import { CertstreamError, describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import { RateLimitedLog } from '../log/rate-limited.js';
 import { compactChain, compactDefs, encodeCompact, isCompact, prepareCompact } from './compact-record.js';
-import { MAX_RECORD_BYTES, encodeRecordInto, probeRecord, recordBound, recordKey, type WindowEntry } from './record-codec.js';
+import { MAX_RECORD_BYTES, encodeRecordInto, probeRecord, recordBound, type WindowEntry } from './record-codec.js';
 import { frameRecords } from './record-frames.js';
-import { contiguousBatch, type FrameKey, type FramedBatch, type ReplayBatch, type ReplayWindow, type StreamName } from './replay-window.js';
+import { contiguousBatch, recordKeys, type FrameKey, type FramedBatch, type ReplayBatch, type ReplayWindow, type StreamName } from './replay-window.js';
 import { Segment, parseSegmentName, segmentName } from './segment.js';
 import { fsyncDirectory, indexName, readSegmentIndex, writeSegmentIndex } from './segment-index.js';
 import { windowMetrics, type WindowMetrics } from './window-metrics.js';
@@ -99,14 +99,6 @@ function cutBatch(r: ReplayBatch, maxBytes: number): ReplayBatch {
   while (k < ends.length && ends[k] <= maxBytes) k++;
   const batch = { bytes: r.batch.bytes.subarray(0, ends[k - 1]), ends: ends.slice(0, k), payloads: r.batch.payloads.slice(0, k) };
   return { first: r.first, next: r.first + k, batch, keys: r.keys?.slice(0, k) };
-}
-
-/** The entries of whole records (each at offset 0) at `seqs`: what a verified=1 reader judges. */
-function recordKeys(records: readonly Buffer[], seqs: (i: number) => number): FrameKey[] {
-  return records.map((r, i) => {
-    const { log, index } = recordKey(r, 0);
-    return { seq: seqs(i), log, index };
-  });
 }
 
 /** What a trimmed cache slot holds until the array is compacted (never read: reads start at cacheHead). */

@@ -6,7 +6,7 @@
  * This is an interface: the local implementation keeps segment files in the state directory
  * (LocalReplayWindow); a NATS JetStream stream can implement the same contract without the hub knowing.
  */
-import type { StreamName, WindowEntry } from './record-codec.js';
+import { recordKey, type StreamName, type WindowEntry } from './record-codec.js';
 
 export type { StreamName, WindowEntry } from './record-codec.js';
 
@@ -43,6 +43,14 @@ export interface FrameKey {
   readonly index: number;
 }
 
+/** The entries of whole records (each at offset 0) at `seqs`: what a verified=1 reader judges. */
+export function recordKeys(records: readonly Buffer[], seqs: (i: number) => number): FrameKey[] {
+  return records.map((r, i) => {
+    const { log, index } = recordKey(r, 0);
+    return { seq: seqs(i), log, index };
+  });
+}
+
 /** A batch of one frame per seq from `first` on. */
 export function contiguousBatch(first: number, batch: FramedBatch): ReplayBatch {
   return { first, next: first + batch.ends.length, batch };
@@ -70,7 +78,7 @@ export interface ReplayWindow {
    * Up to about `maxBytes` of one stream's frames from `fromSeq` on (at least one frame when any is
    * held). Recent entries come from memory synchronously, older ones from disk (a promise).
    * `fromSeq` below firstSeq reads from firstSeq (the batch's `first` says where it starts).
-   * `withKeys`: the batch also says each frame's entry (`keys`); a window that cannot (JetStream) ignores it.
+   * `withKeys`: the batch also says each frame's entry (`keys`).
    */
   read(stream: StreamName, fromSeq: number, maxBytes: number, withKeys?: boolean): ReplayBatch | Promise<ReplayBatch>;
 

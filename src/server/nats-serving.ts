@@ -8,6 +8,7 @@ import type { ServerMetrics } from '../metrics/server-metrics.js';
 import type { ServerConfig } from '../config/server-config.js';
 import { NatsMode, type NatsHealth, type Role } from '../nats/nats-mode.js';
 import type { FanoutHub } from '../stream/fanout-hub.js';
+import type { VerifiedCoverage } from '../stream/verified-coverage.js';
 import type { CloserStack } from './closer-stack.js';
 import type { ReplayWindowHealth } from '../http/healthz.js';
 import { windowHealth, type IngestSide, type Publish, type ServingMode } from './serving-mode.js';
@@ -23,6 +24,8 @@ export class NatsServing implements ServingMode {
     role: Role,
     metrics: ServerMetrics,
     logger: Logger,
+    /** The hub's verified=1 coverage, fed on an edge from the ingest nodes' saved verification. */
+    private readonly coverage?: VerifiedCoverage,
   ) {
     this.follows = role !== 'edge';
     this.serves = role !== 'ingest';
@@ -48,7 +51,7 @@ export class NatsServing implements ServingMode {
     // Publishes what is queued and closes the window, the positions and the connection: after the
     // ingest stopped, which the stack guarantees (the ingest's closer is pushed later).
     closers.push('nats close', () => this.nats.close());
-    if (this.serves) this.nats.openEdge(hub, publish, this.config.durablePingIntervalMs);
+    if (this.serves) this.nats.openEdge(hub, publish, this.config.durablePingIntervalMs, this.coverage);
     return Promise.resolve();
   }
 

@@ -16,6 +16,7 @@ import type { ReplayWindowHealth } from '../http/healthz.js';
 import type { NatsHealth } from '../nats/nats-mode.js';
 import type { ReplayWindow } from '../replay/replay-window.js';
 import type { FanoutHub } from '../stream/fanout-hub.js';
+import type { VerifiedCoverage } from '../stream/verified-coverage.js';
 import type { CloserStack } from './closer-stack.js';
 import { LocalServing } from './local-serving.js';
 
@@ -73,10 +74,11 @@ export function windowHealth(window: ReplayWindow, nowMs = Date.now()): ReplayWi
 /**
  * The mode the configuration asks for. The NATS side (its client library and the src/nats modules) is
  * loaded only when --nats is set: a one-process server never runs it, and loading it costs about
- * 2 MB of heap and code that an idle server would otherwise keep for its whole life.
+ * 2 MB of heap and code that an idle server would otherwise keep for its whole life. `coverage` (the
+ * hub's verified=1 coverage) is fed by a NATS edge from the ingest nodes' saved verification.
  */
-export async function chooseServingMode(config: ServerConfig, metrics: ServerMetrics, logger: Logger): Promise<ServingMode> {
+export async function chooseServingMode(config: ServerConfig, metrics: ServerMetrics, logger: Logger, coverage?: VerifiedCoverage): Promise<ServingMode> {
   if (config.nats === '') return new LocalServing(config, metrics, logger);
   const { NatsServing } = await import('./nats-serving.js');
-  return new NatsServing(config, config.role, metrics, logger);
+  return new NatsServing(config, config.role, metrics, logger, coverage);
 }

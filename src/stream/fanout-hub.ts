@@ -35,8 +35,8 @@
  *   ones, and receive an entry only once a verified signed head covers it (`coverage`, fed by the
  *   ingest's verification; verified-reader.ts holds a log back, not the stream). A flush whose entries
  *   are all covered — the usual case: a follower checks a window's root before handing it on — goes to
- *   them as the same shared batch; otherwise they read from the window. Without `coverage` (an edge of
- *   NATS mode: the verification is on the ingest nodes) they are refused with 503.
+ *   them as the same shared batch; otherwise they read from the window. On a NATS edge the coverage is fed
+ *   by the ingest nodes' saved verification (nats/kv-coverage.ts); without `coverage`, nothing is proven.
  */
 import { maskToken } from '../access/request-token.js';
 import { sleep } from '../ct/backoff.js';
@@ -65,7 +65,7 @@ import { RecentMessages } from './recent-messages.js';
 import { DISCONNECT_REASONS, StreamClient, type DisconnectReason } from './stream-client.js';
 import { STREAM_NAMES, STREAM_VARIANTS, streamForPath, type StreamName } from './stream-paths.js';
 import { parseSubscriptionQuery, type SubscriptionQuery } from './subscription-query.js';
-import type { VerifiedCoverage } from './verified-coverage.js';
+import { VerifiedCoverage } from './verified-coverage.js';
 import { frameBatch, type FrameBatch } from './ws-frame.js';
 
 /** Seqs [start, end) of the window entries queued for a flush; `shared` false when the window left some out. */
@@ -130,7 +130,7 @@ export interface FanoutHubOptions {
   maxFilterSets?: number;
   /** Most normalised rule bytes of all `match=` sets together (filter-sets.ts default 32 MiB); beyond, a 503. */
   maxFilterBytes?: number;
-  /** How far each followed log is proven, for `verified=1` clients; without it they are refused (503). */
+  /** How far each followed log is proven, for `verified=1` clients; without it nothing is (they get heartbeats only). */
   coverage?: VerifiedCoverage;
 }
 
@@ -251,7 +251,7 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
       // The kernel's socket buffer holds as much again, so 1 MiB still fills a fast link.
       queueBytes: Math.min(clientBufferBytes, 1024 * 1024),
       maxPendingPongs: this.options.maxPendingPongs ?? DEFAULT_MAX_PENDING_PONGS,
-      coverage: this.options.coverage,
+      coverage: this.options.coverage ?? new VerifiedCoverage(),
       protocolViolation: (client, what) => this.protocolViolation(client, what),
       onWrite: (bytes) => this.notedWrite(bytes),
       now: this.now,
@@ -275,11 +275,6 @@ export class FanoutHub extends EventEmitter<FanoutHubEvents> {
     const windowed = !('error' in query) && (query.id !== undefined || query.since !== undefined || query.verified === true);
     if (this.closed || (this.durablePending && windowed)) {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n');
-      return true;
-    }
-    if (!('error' in query) && query.verified === true && this.options.coverage === undefined) {
-      const body = 'verified=1 is not available on this node: it does not verify the logs itself (a NATS edge; connect to a server without --nats)\n';
-      socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
       return true;
     }
     const refuse = 'error' in query ? query.error : windowed && !this.durable ? `${query.verified === true ? 'verified=1 needs' : 'id and since need'} the replay window, which is off` : undefined;

@@ -186,7 +186,7 @@ test('heartbeats flow to a verified client while it holds entries back', async (
   assert.ok(verified.raw.every((f) => f.startsWith('{"message_type":"heartbeat"')), 'no entry: none is covered');
 });
 
-test('a bad verified value is refused with one line (400); without coverage verified=1 gets 503', async (t) => {
+test('a bad verified value is refused with one line (400), as is verified=1 without the replay window', async (t) => {
   const v = await start(t);
   for (const bad of ['yes', 'true', '2', '']) {
     const a = await upgradeAnswer(`${v.h.url}/?verified=${bad}`);
@@ -195,9 +195,9 @@ test('a bad verified value is refused with one line (400); without coverage veri
   }
   assert.equal((await upgradeAnswer(`${v.h.url}/?verified=1&verified=1`)).status, 400);
   assert.equal((await upgradeAnswer(`${v.h.url}/domains-only?verified=0`)).status, 101);
-  const edge = await startHub();
-  t.after(() => edge.close());
-  const a = await upgradeAnswer(`${edge.url}/?verified=1`);
-  assert.equal(a.status, 503);
-  assert.match(a.body, /verified=1 is not available on this node/);
+  const windowless = await startHub();
+  t.after(() => windowless.close());
+  const a = await upgradeAnswer(`${windowless.url}/?verified=1`);
+  assert.equal(a.status, 400);
+  assert.match(a.body, /verified=1 needs the replay window, which is off/);
 });
