@@ -10,7 +10,6 @@ import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 
 const SERVER = pathToFileURL(join(import.meta.dirname, '../../src/server.ts')).href;
-const UNDICI_CORE = pathToFileURL(join(import.meta.dirname, '../../src/ct/undici-core.ts')).href;
 
 /** The undici files (paths under undici/) a fresh process has loaded once it imported `moduleUrl`. */
 async function undiciFilesLoadedBy(moduleUrl: string): Promise<string[]> {
@@ -32,27 +31,5 @@ describe('undici-core: the daemon loads undici without its index', { timeout: 60
     assert.ok(loaded.includes('lib/dispatcher/agent.js'), `the Agent is loaded: ${loaded.join(', ')}`);
     assert.ok(loaded.includes('lib/api/api-request.js'), 'the request API is loaded');
     assert.deepEqual(loaded.filter((path) => path === 'index.js' || path.startsWith('lib/web/')), []);
-  });
-
-  it("compiles llhttp's WebAssembly without TurboFan: no ~35 MB burst of compiler memory", async () => {
-    // V8 recompiles llhttp's hot functions with TurboFan at some point after the first connections;
-    // --wasm-tier-mask-for-testing makes it do so at once, at the first connection, for a deterministic
-    // test. The child makes one request to a real local server and reports V8's peak malloc'd memory.
-    const script = `
-      import http from 'node:http';
-      import { getHeapStatistics } from 'node:v8';
-      const { Agent, request } = await import(${JSON.stringify(UNDICI_CORE)});
-      const server = http.createServer((req, res) => res.end('ok')).listen(0, '127.0.0.1');
-      await new Promise((resolve) => server.once('listening', resolve));
-      const agent = new Agent({});
-      const res = await request(agent, 'http://127.0.0.1:' + server.address().port + '/', { method: 'GET' });
-      const body = await res.body.text();
-      await agent.close();
-      server.close();
-      process.stdout.write(JSON.stringify({ body, peak: getHeapStatistics().peak_malloced_memory }));`;
-    const { stdout } = await promisify(execFile)(process.execPath, ['--wasm-tier-mask-for-testing=-1', '--import', 'tsx', '--input-type=module', '-e', script]);
-    const { body, peak } = JSON.parse(stdout) as { body: string; peak: number };
-    assert.equal(body, 'ok');
-    assert.ok(peak < 16 * 1024 * 1024, `V8's peak malloc'd memory is ${(peak / 1048576).toFixed(1)} MB`);
   });
 });
