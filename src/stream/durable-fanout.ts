@@ -67,8 +67,8 @@ export interface DurableFanoutOptions {
   onGone(stream: StreamName, reason: DisconnectReason): void;
   /** A pump wrote `bytes` from the window (outside the hub's flush): the hub's --clients-memory-bytes check. */
   onWrite(bytes: number): void;
-  /** How far each log is proven, for `verified=1` clients (none: the hub refuses them). */
-  coverage?: VerifiedCoverage;
+  /** How far each log is proven, for `verified=1` clients (the hub gives an empty one when nothing feeds it). */
+  coverage: VerifiedCoverage;
 }
 
 /**
@@ -177,7 +177,7 @@ export class DurableFanout {
       },
     });
     // A log proven further (or given up): verified=1 clients holding logs back read on.
-    options.coverage?.onChange(() => {
+    options.coverage.onChange(() => {
       for (const c of clients) {
         if (c.verified === undefined || c.verified.held.size === 0) continue;
         // A pump under way may have judged its held logs before this change: it looks again when done.
@@ -228,7 +228,7 @@ export class DurableFanout {
     else if (query.since !== undefined) start = window.seqAtTime(query.since);
     else start = live;
     const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
-    const verified = query.verified === true && this.options.coverage !== undefined ? new VerifiedReader(this.options.coverage) : undefined;
+    const verified = query.verified === true ? new VerifiedReader(this.options.coverage) : undefined;
     const client = new DurableClient(ws, socket, stream, remote, query.id, typeof start === 'number' ? start : live, live, filter, verified);
     const begin = (from: number) => {
       if (from < window.firstSeq) {
