@@ -39,6 +39,10 @@ export interface ServerMetrics {
   readonly verifiedSize: Gauge<'log'>;
   /** certstream_log_verification_failures_total{log,reason}: reason is signature | root_mismatch | inconsistent. */
   readonly verificationFailures: Counter<'log' | 'reason'>;
+  /** certstream_memory_trims_total: returns of the C heap's free pages to the OS (server/memory-trim.ts). */
+  readonly memoryTrims: Counter;
+  /** certstream_memory_trim_seconds_total: time those took. */
+  readonly memoryTrimSeconds: Counter;
 }
 
 /** The reasons of certstream_auth_failures_total (interface.md, "Access control and TLS"). */
@@ -145,6 +149,16 @@ export function createServerMetrics(options: { processMetrics?: boolean } = {}):
       name: 'certstream_log_verification_failures_total',
       help: 'Times a log was caught lying (reason signature, root_mismatch, inconsistent); the log is stopped at its last verified size.',
       labelNames: ['log', 'reason'] as const,
+      registers,
+    }),
+    memoryTrims: new Counter({
+      name: 'certstream_memory_trims_total',
+      help: "Returns of the C heap's free pages to the OS (glibc malloc_trim, every --malloc-trim-interval).",
+      registers,
+    }),
+    memoryTrimSeconds: new Counter({
+      name: 'certstream_memory_trim_seconds_total',
+      help: 'Time spent returning free C heap pages to the OS (the event loop waits meanwhile).',
       registers,
     }),
   };
