@@ -104,12 +104,12 @@ build_stage() {
   if [ -d "$SRC/node_modules/better-sqlite3/build/Release" ]; then
     cp -a "$SRC/node_modules/better-sqlite3/build" "$out/node_modules/better-sqlite3/"
   fi
-  # The daemon's malloc_trim addon (its memory at rest), compiled by the same `npm ci`; without it the
+  # The daemon's memory_release addon (its memory at rest), compiled by the same `npm ci`; without it the
   # daemon runs and says so in its log.
-  if [ -f "$SRC/build/Release/malloc_trim.node" ]; then
-    mkdir -p "$out/build/Release" && cp "$SRC/build/Release/malloc_trim.node" "$out/build/Release/"
+  if [ -f "$SRC/build/Release/memory_release.node" ]; then
+    mkdir -p "$out/build/Release" && cp "$SRC/build/Release/memory_release.node" "$out/build/Release/"
   else
-    say "WARNING: build/Release/malloc_trim.node was not built (npm run build:native): the server's memory at rest will be a few MB higher"
+    say "WARNING: build/Release/memory_release.node was not built (npm run build:native): the server's memory at rest will be a few MB higher"
   fi
 }
 

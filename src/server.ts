@@ -28,7 +28,7 @@ import { Renderer } from './render/renderer.js';
 import { CloserStack } from './server/closer-stack.js';
 import { DashboardStatus } from './server/dashboard-status.js';
 import { listen, shownUrl } from './server/listen.js';
-import { startMemoryTrim } from './server/memory-trim.js';
+import { startMemoryRelease } from './server/memory-release.js';
 import { ServerHealth } from './server/server-health.js';
 import { chooseServingMode, type Publish } from './server/serving-mode.js';
 import { FanoutHub } from './stream/fanout-hub.js';
@@ -72,7 +72,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
   const logger = deps.logger ?? createLogger({ level: config.logLevel });
   const metrics = deps.metrics ?? createServerMetrics();
   const closers = new CloserStack(logger);
-  closers.push('memory trim stop', startMemoryTrim({ intervalMs: config.mallocTrimIntervalMs, metrics, logger }));
+  closers.push('memory release stop', startMemoryRelease({ intervalMs: config.memoryReleaseIntervalMs, metrics, logger }));
   // Read before anything opens: a bad tokens file, allow-list or TLS pair is a configuration error (78).
   const access = new AccessControl({ tokensFile: config.tokens, allowFrom: config.allowFrom, protectMetrics: config.protectMetrics, metrics, logger: logger.child({ component: 'access' }) });
   const tls = config.tlsCert === '' ? undefined : loadTlsPair(config.tlsCert, config.tlsKey);

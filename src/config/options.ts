@@ -122,9 +122,12 @@ export const OPTIONS: readonly OptionSpec[] = [
   { flag: 'max-lag', key: 'maxLag', kind: 'integer', default: '10000', min: 0, max: Number.MAX_SAFE_INTEGER, unit: 'entries', help: '/healthz: a log further behind its head than this counts as unhealthy' },
   { flag: 'log-level', key: 'logLevel', kind: 'enum', default: 'info', values: ['debug', 'info', 'warn', 'error'], help: 'lowest level of the JSON log lines written' },
   {
-    flag: 'malloc-trim-interval', key: 'mallocTrimIntervalMs', kind: 'seconds', default: '2', min: 0.1, max: 3600, zeroOff: true,
-    help: "seconds between returns of the C heap's free pages to the OS (glibc malloc_trim; 0 = off)",
-    notes: ['Keeps the server at rest about 7 MB smaller. A trim takes about 1 ms at rest; the next one waits 200 times as long as the last took.'],
+    flag: 'memory-release-interval', key: 'memoryReleaseIntervalMs', kind: 'seconds', default: '2', min: 0.1, max: 3600, zeroOff: true,
+    help: "seconds between returns of unused memory to the OS: the C heap's free pages, and every 5th time the V8 heap's if the server is at rest (0 = off)",
+    notes: [
+      'Keeps the server at rest about 15 MB smaller. A C heap trim takes about 1 ms at rest; the next one waits 200 times as long as the last took.',
+      'The V8 heap is reduced only when the event loop was busy less than 5 % of the time since the last time.',
+    ],
   },
   {
     flag: 'partial-tile-delay', key: 'partialTileDelayMs', kind: 'seconds', default: '10', min: 0, max: 3600,

@@ -57,8 +57,8 @@ export interface ServerConfig {
   verify: boolean;
   /** Log list re-read period, milliseconds; 0 = never. */
   logListRefreshMs: number;
-  /** Returns of the C heap's free pages to the OS (malloc_trim), milliseconds apart; 0 = off. */
-  mallocTrimIntervalMs: number;
+  /** Returns of unused memory to the OS (server/memory-release.ts), milliseconds apart; 0 = off. */
+  memoryReleaseIntervalMs: number;
   /** Ignore the saved cursors and start every log afresh (deliberately; never done silently). */
   resetState: boolean;
   /** How long published frames stay replayable, milliseconds; 0 = no replay window (no `id`/`since`). */

@@ -39,10 +39,10 @@ export interface ServerMetrics {
   readonly verifiedSize: Gauge<'log'>;
   /** certstream_log_verification_failures_total{log,reason}: reason is signature | root_mismatch | inconsistent. */
   readonly verificationFailures: Counter<'log' | 'reason'>;
-  /** certstream_memory_trims_total: returns of the C heap's free pages to the OS (server/memory-trim.ts). */
-  readonly memoryTrims: Counter;
-  /** certstream_memory_trim_seconds_total: time those took. */
-  readonly memoryTrimSeconds: Counter;
+  /** certstream_memory_releases_total{kind}: returns of unused memory to the OS (server/memory-release.ts). */
+  readonly memoryReleases: Counter<'kind'>;
+  /** certstream_memory_release_seconds_total{kind}: the event loop's time in them. */
+  readonly memoryReleaseSeconds: Counter<'kind'>;
 }
 
 /** The reasons of certstream_auth_failures_total (interface.md, "Access control and TLS"). */
@@ -151,17 +151,28 @@ export function createServerMetrics(options: { processMetrics?: boolean } = {}):
       labelNames: ['log', 'reason'] as const,
       registers,
     }),
-    memoryTrims: new Counter({
-      name: 'certstream_memory_trims_total',
-      help: "Returns of the C heap's free pages to the OS (glibc malloc_trim, every --malloc-trim-interval).",
+    memoryReleases: zeroedKinds(new Counter({
+      name: 'certstream_memory_releases_total',
+      help: "Returns of unused memory to the OS: kind c_heap (glibc's free heap pages, every --memory-release-interval), v8_heap (a memory-reducing collection, at rest only).",
+      labelNames: ['kind'] as const,
       registers,
-    }),
-    memoryTrimSeconds: new Counter({
-      name: 'certstream_memory_trim_seconds_total',
-      help: 'Time spent returning free C heap pages to the OS (the event loop waits meanwhile).',
+    })),
+    memoryReleaseSeconds: zeroedKinds(new Counter({
+      name: 'certstream_memory_release_seconds_total',
+      help: "The event loop's time in those returns (for v8_heap only the start: the collection runs incrementally).",
+      labelNames: ['kind'] as const,
       registers,
-    }),
+    })),
   };
+}
+
+/** The kinds of certstream_memory_releases_total. */
+export const MEMORY_RELEASE_KINDS = ['c_heap', 'v8_heap'] as const;
+
+/** Both kinds at 0 from start-up. */
+function zeroedKinds(counter: Counter<'kind'>): Counter<'kind'> {
+  for (const kind of MEMORY_RELEASE_KINDS) counter.inc({ kind }, 0);
+  return counter;
 }
 
 /** Every reason at 0 from start-up, so that rate() and alerts see the series before the first failure. */

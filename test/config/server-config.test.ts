@@ -31,7 +31,7 @@ test('every default, pinned (the contract values, and the heartbeat of 10 s from
     maxLag: 10_000,
     logLevel: 'info',
     // README, "Memory at rest": the idle daemon's freed C heap goes back to the OS.
-    mallocTrimIntervalMs: 2000,
+    memoryReleaseIntervalMs: 2000,
     partialTileDelayMs: 10_000,
     logListRefreshMs: 3_600_000,
     resetState: false,
@@ -57,11 +57,11 @@ test('every default, pinned (the contract values, and the heartbeat of 10 s from
   assert.equal(DEFAULT_LOG_LIST, rest.logList);
 });
 
-test('--malloc-trim-interval 0 turns trimming off; below 0.1 s is refused', () => {
-  const off = validateConfig({ 'malloc-trim-interval': '0' });
-  assert.ok(off.ok && off.config.mallocTrimIntervalMs === 0);
-  const tooOften = validateConfig({ 'malloc-trim-interval': '0.01' });
-  assert.ok(!tooOften.ok && /--malloc-trim-interval: "0.01" is not 0 \(off\)/.test(tooOften.problems.join()), JSON.stringify(tooOften));
+test('--memory-release-interval 0 turns it off; below 0.1 s is refused', () => {
+  const off = validateConfig({ 'memory-release-interval': '0' });
+  assert.ok(off.ok && off.config.memoryReleaseIntervalMs === 0);
+  const tooOften = validateConfig({ 'memory-release-interval': '0.01' });
+  assert.ok(!tooOften.ok && /--memory-release-interval: "0.01" is not 0 \(off\)/.test(tooOften.problems.join()), JSON.stringify(tooOften));
 });
 
 test('--durable-expire 0 means never; --max-durable-subscriptions needs at least 1', () => {

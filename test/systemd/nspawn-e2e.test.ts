@@ -161,10 +161,10 @@ test('systemd units on a real systemd (nspawn): readiness, restarts, watchdog, h
       });
       assert.ok(h.status === 'ok' || h.status === 'degraded', h.status);
       for (const l of h.logs) assert.equal(l.next_index, INITIAL, `${l.url} starts at the head (backfill 0)`);
-      // The malloc_trim addon loads under the unit's hardening and trims (every 2 s by default).
-      await until('a malloc trim under the unit', 30_000, async () => {
+      // The memory_release addon loads under the unit's hardening and trims the C heap (every 2 s by default).
+      await until('a C heap trim under the unit', 30_000, async () => {
         const text = await (await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
-        return Number(/^certstream_memory_trims_total (\S+)$/m.exec(text)?.[1] ?? 0) > 0 ? true : undefined;
+        return Number(/^certstream_memory_releases_total\{kind="c_heap"\} (\S+)$/m.exec(text)?.[1] ?? 0) > 0 ? true : undefined;
       });
       collector.start();
       await collector.waitFor(() => collector.open, 10_000, 'the host client to connect');
