@@ -132,7 +132,7 @@ export function createServerMetrics(options: { processMetrics?: boolean } = {}):
       help: 'Requests and connections refused by access control: missing or unknown token (401), token over its max-connections (429), address not in --allow-from.',
       labelNames: ['reason'] as const,
       registers,
-    })),
+    }), 'reason', AUTH_FAILURE_REASONS),
     tokenConnections: new Gauge({
       name: 'certstream_connections',
       help: 'Stream connections open, by token NAME (--tokens).',
@@ -151,32 +151,26 @@ export function createServerMetrics(options: { processMetrics?: boolean } = {}):
       labelNames: ['log', 'reason'] as const,
       registers,
     }),
-    memoryReleases: zeroedKinds(new Counter({
+    memoryReleases: zeroed(new Counter({
       name: 'certstream_memory_releases_total',
       help: "Returns of unused memory to the OS: kind c_heap (glibc's free heap pages, every --memory-release-interval), v8_heap (a memory-reducing collection, at rest only).",
       labelNames: ['kind'] as const,
       registers,
-    })),
-    memoryReleaseSeconds: zeroedKinds(new Counter({
+    }), 'kind', MEMORY_RELEASE_KINDS),
+    memoryReleaseSeconds: zeroed(new Counter({
       name: 'certstream_memory_release_seconds_total',
       help: "The event loop's time in those returns (for v8_heap only the start: the collection runs incrementally).",
       labelNames: ['kind'] as const,
       registers,
-    })),
+    }), 'kind', MEMORY_RELEASE_KINDS),
   };
 }
 
 /** The kinds of certstream_memory_releases_total. */
 export const MEMORY_RELEASE_KINDS = ['c_heap', 'v8_heap'] as const;
 
-/** Both kinds at 0 from start-up. */
-function zeroedKinds(counter: Counter<'kind'>): Counter<'kind'> {
-  for (const kind of MEMORY_RELEASE_KINDS) counter.inc({ kind }, 0);
-  return counter;
-}
-
-/** Every reason at 0 from start-up, so that rate() and alerts see the series before the first failure. */
-function zeroed(counter: Counter<'reason'>): Counter<'reason'> {
-  for (const reason of AUTH_FAILURE_REASONS) counter.inc({ reason }, 0);
+/** Every value of `label` at 0 from start-up, so that rate() and alerts see the series before the first event. */
+function zeroed<L extends string>(counter: Counter<L>, label: L, values: readonly string[]): Counter<L> {
+  for (const value of values) counter.inc({ [label]: value } as Partial<Record<L, string>>, 0);
   return counter;
 }
