@@ -2,7 +2,7 @@
 /**
  * npm's install step (and `npm run build:native`): compiles native/memory-release.cc into
  * build/Release/memory_release.node with node-gyp (python3, make and a C++ compiler). The daemon runs without
- * it, its idle memory a few MB higher (src/server/memory-release.ts says so in its log), so a machine
+ * it, its idle memory about 15 MB higher (src/server/memory-release.ts says so in its log), so a machine
  * without a compiler gets a warning here, not a failed `npm ci`.
  */
 import { spawnSync } from 'node:child_process';
@@ -23,7 +23,7 @@ if (result.status === 0) {
   const why = result.error ? result.error.message : (errors.length > 0 ? errors : lines.slice(-5)).join('\n');
   process.stderr.write(
     'certstream-server: WARNING: the memory_release addon was not built (node-gyp needs python3, make and a C++ compiler).\n' +
-    'The server runs without it; its memory at rest is a few MB higher. `npm run build:native` tries again.\n' +
+    'The server runs without it; its memory at rest is about 15 MB higher. `npm run build:native` tries again.\n' +
     `${why}\n`,
   );
 }

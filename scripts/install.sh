@@ -109,7 +109,7 @@ build_stage() {
   if [ -f "$SRC/build/Release/memory_release.node" ]; then
     mkdir -p "$out/build/Release" && cp "$SRC/build/Release/memory_release.node" "$out/build/Release/"
   else
-    say "WARNING: build/Release/memory_release.node was not built (npm run build:native): the server's memory at rest will be a few MB higher"
+    say "WARNING: build/Release/memory_release.node was not built (npm run build:native): the server's memory at rest will be about 15 MB higher"
   fi
 }
 

@@ -18,7 +18,7 @@
 import { createRequire } from 'node:module';
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { Logger } from '../log/logger.js';
-import type { ServerMetrics } from '../metrics/server-metrics.js';
+import type { MEMORY_RELEASE_KINDS, ServerMetrics } from '../metrics/server-metrics.js';
 
 /** The addon's interface (native/memory-release.cc). */
 export interface MemoryReleaseAddon {
@@ -78,7 +78,7 @@ export function startMemoryRelease(options: MemoryReleaseOptions): () => void {
   }
   const { addon } = loaded;
   const utilization = options.utilization ?? ((previous) => performance.eventLoopUtilization(previous));
-  const timed = (kind: 'c_heap' | 'v8_heap', release: () => unknown): number => {
+  const timed = (kind: (typeof MEMORY_RELEASE_KINDS)[number], release: () => unknown): number => {
     const started = performance.now();
     release();
     const tookMs = performance.now() - started;
